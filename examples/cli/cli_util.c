@@ -1,0 +1,168 @@
+/* Helpers shared by the subcommands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+const char *cli_config_path;
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("phicrypt: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_ERR;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("phicrypt: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'phicrypt %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_lib_fail(const phicrypt_t *ph, int rc, const char *what)
+{
+    return cli_fail("%s: %s (%s)", what, phicrypt_errmsg(ph), phicrypt_strerror(rc));
+}
+
+int cli_open(phicrypt_t **ph)
+{
+    const char *path = cli_config_path;
+    int rc;
+    if (!path)
+        path = getenv("PHICRYPT_CONFIG");
+    if (!path || !*path) {
+        if (access("phicrypt.json", R_OK) == 0)
+            path = "phicrypt.json";
+        else
+            return cli_fail("no configuration: pass --config FILE or set PHICRYPT_CONFIG "
+                            "(create one with 'phicrypt init --dir DIR')");
+    }
+    rc = phicrypt_new_from_file(ph, path);
+    if (rc != 0)
+        return cli_fail("%s (%s)", phicrypt_errmsg(NULL), phicrypt_strerror(rc));
+    return EXIT_OK;
+}
+
+int cli_read_stdin(char **out, size_t *len, size_t limit)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return cli_fail("out of memory");
+    for (;;) {
+        size_t r;
+        if (n + 1 >= cap) {
+            char *nb;
+            if (cap >= limit) {
+                cli_wipe_free(buf, cap);
+                return cli_fail("standard input is larger than %zu bytes", limit);
+            }
+            /* Grow by copying so the old plaintext can be wiped. */
+            nb = malloc(cap * 2);
+            if (!nb) {
+                cli_wipe_free(buf, cap);
+                return cli_fail("out of memory");
+            }
+            memcpy(nb, buf, n);
+            cli_wipe_free(buf, cap);
+            buf = nb;
+            cap *= 2;
+        }
+        r = fread(buf + n, 1, cap - n - 1, stdin);
+        n += r;
+        if (r == 0) {
+            if (ferror(stdin)) {
+                cli_wipe_free(buf, cap);
+                return cli_fail("reading standard input: %s", strerror(errno));
+            }
+            break;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n; /* bytes past n never held input: wiping n + 1 bytes suffices */
+    return EXIT_OK;
+}
+
+void cli_wipe_free(char *p, size_t len)
+{
+    if (p) {
+        sodium_memzero(p, len);
+        free(p);
+    }
+}
+
+int cli_parse_uuid(uint8_t id[16], const char *text)
+{
+    size_t n = 0;
+    if (!text)
+        return -1;
+    for (const char *p = text; *p; p++) {
+        int v;
+        if (*p == '-')
+            continue;
+        if (*p >= '0' && *p <= '9') v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f') v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F') v = *p - 'A' + 10;
+        else return -1;
+        if (n >= 32)
+            return -1;
+        if (n % 2 == 0)
+            id[n / 2] = (uint8_t)(v << 4);
+        else
+            id[n / 2] |= (uint8_t)v;
+        n++;
+    }
+    return n == 32 ? 0 : -1;
+}
+
+void cli_format_uuid(char out[37], const uint8_t id[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+void cli_compact_json(char *s)
+{
+    size_t o = 0;
+    int in_str = 0, esc = 0;
+    for (size_t i = 0; s[i]; i++) {
+        char c = s[i];
+        if (in_str) {
+            s[o++] = c;
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+            if (c == '"')
+                in_str = 1;
+            s[o++] = c;
+        }
+    }
+    s[o] = '\0';
+}

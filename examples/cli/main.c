@@ -1,0 +1,68 @@
+/* phicrypt: command-line tool over libphicrypt. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "Usage: phicrypt [--config FILE] COMMAND [OPTIONS]\n"
+    "\n"
+    "Protect PHI with MongoDB-compatible client-side field-level encryption.\n"
+    "\n"
+    "Commands:\n"
+    "  init      create a local master key, key vault and configuration\n"
+    "  keys      create, list, get, delete data keys; manage their alt names\n"
+    "  encrypt   encrypt one Extended JSON value read on standard input\n"
+    "  decrypt   decrypt a ciphertext read on standard input\n"
+    "\n"
+    "Options:\n"
+    "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
+    "  --version       print the versions of phicrypt and libmongocrypt\n"
+    "  -h, --help      this help; 'phicrypt COMMAND --help' for a command\n"
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error.\n";
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("", "--config needs a FILE");
+            cli_config_path = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            cli_config_path = argv[i] + 9;
+            i++;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("phicrypt %s (libmongocrypt %s)\n", phicrypt_version(), phicrypt_mongocrypt_version());
+            return EXIT_OK;
+        } else {
+            fprintf(stderr, "phicrypt: unknown option '%s'\n\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    argc -= i;
+    argv += i;
+    if (strcmp(argv[0], "init") == 0)
+        return cmd_init(argc, argv);
+    if (strcmp(argv[0], "keys") == 0)
+        return cmd_keys(argc, argv);
+    if (strcmp(argv[0], "encrypt") == 0)
+        return cmd_encrypt(argc, argv);
+    if (strcmp(argv[0], "decrypt") == 0)
+        return cmd_decrypt(argc, argv);
+    if (strcmp(argv[0], "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "phicrypt: unknown command '%s'\n\n%s", argv[0], usage);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,92 @@
+/**
+ * @file phicrypt/fle.h
+ * @brief Explicit client-side field-level encryption (CSFLE) of single values.
+ *
+ * Ciphertexts are BSON binary subtype 6 (AEAD_AES_256_CBC_HMAC_SHA_512),
+ * byte-compatible with every MongoDB driver. Values travel as a one-field
+ * BSON document `{"v": <value>}` so that every BSON type can be expressed;
+ * JSON variants take and return one Extended JSON value.
+ * Include <phicrypt.h>, not this file.
+ */
+#ifndef PHICRYPT_FLE_H
+#define PHICRYPT_FLE_H
+
+#ifndef PHICRYPT_H_INSIDE
+#error "include <phicrypt.h>, not <phicrypt/fle.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief CSFLE encryption algorithms. */
+typedef enum phicrypt_algorithm {
+    /** AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic: equal values give equal
+     *  ciphertexts (queryable by equality; leaks equality and frequency). */
+    PHICRYPT_ALG_DETERMINISTIC = 1,
+    /** AEAD_AES_256_CBC_HMAC_SHA_512-Random: a fresh IV every time. */
+    PHICRYPT_ALG_RANDOM = 2
+} phicrypt_algorithm;
+
+/** Version of ::phicrypt_encrypt_opts this header describes. */
+#define PHICRYPT_ENCRYPT_OPTS_VERSION 1
+
+/** @brief Options of phicrypt_encrypt(). Exactly one of key_id and key_alt_name. */
+typedef struct phicrypt_encrypt_opts {
+    unsigned int version;            /**< #PHICRYPT_ENCRYPT_OPTS_VERSION */
+    phicrypt_algorithm algorithm;    /**< deterministic or random */
+    const uint8_t *key_id;           /**< 16-byte data key id, or NULL */
+    const char *key_alt_name;        /**< data key alternate name, or NULL */
+} phicrypt_encrypt_opts;
+
+/** Static initialiser: deterministic, no key chosen yet. */
+#define PHICRYPT_ENCRYPT_OPTS_INIT { PHICRYPT_ENCRYPT_OPTS_VERSION, PHICRYPT_ALG_DETERMINISTIC, NULL, NULL }
+
+/**
+ * @brief Encrypt one value.
+ *
+ * Refuses what MongoDB refuses: null, undefined, minKey and maxKey with any
+ * algorithm; double, decimal, bool, object, array and javascriptWithScope
+ * with the deterministic algorithm; an already encrypted value.
+ *
+ * @param[out] out  BSON document `{"v": BinData(6, ...)}`.
+ * @param value_doc  BSON document `{"v": <value>}`.
+ * @return 0, PHICRYPT_EINVAL (bad options, disallowed type),
+ *         PHICRYPT_EBADDATA, PHICRYPT_EKEYNOTFOUND, PHICRYPT_EKEYVAULT, ...
+ */
+PHICRYPT_API
+int phicrypt_encrypt(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *value_doc, size_t value_doc_len,
+                     const phicrypt_encrypt_opts *opts);
+
+/**
+ * @brief Decrypt one value.
+ * @param[out] out  BSON document `{"v": <value>}`.
+ * @param ciphertext_doc  BSON document `{"v": BinData(6, ...)}`.
+ * @return 0, PHICRYPT_EBADDATA (not a ciphertext, truncated),
+ *         PHICRYPT_EAUTH (tampered, or the data key cannot be unwrapped),
+ *         PHICRYPT_EKEYNOTFOUND (its data key is not in the key vault), ...
+ */
+PHICRYPT_API
+int phicrypt_decrypt(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *ciphertext_doc, size_t ciphertext_doc_len);
+
+/**
+ * @brief Encrypt one Extended JSON value (relaxed or canonical); the result
+ * is the ciphertext as canonical Extended JSON text
+ * (`{"$binary":{"base64":"...","subType":"06"}}`), NUL-terminated, in @p out
+ * (@c len excludes the NUL).
+ */
+PHICRYPT_API
+int phicrypt_encrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *value_json,
+                          const phicrypt_encrypt_opts *opts);
+
+/**
+ * @brief Decrypt a ciphertext given as Extended JSON; the value comes back as
+ * Extended JSON text (relaxed when @p canonical is 0), NUL-terminated.
+ */
+PHICRYPT_API
+int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PHICRYPT_FLE_H */

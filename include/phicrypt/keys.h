@@ -1,0 +1,120 @@
+/**
+ * @file phicrypt/keys.h
+ * @brief Data keys in the key vault: create, look up, list, delete, alt names.
+ *
+ * A data key is a document in the key vault exactly as MongoDB stores it in
+ * `encryption.__keyVault`: `_id` (UUID), `keyMaterial` (the key wrapped by a
+ * KMS master key), `masterKey`, `keyAltNames`, `creationDate`, `updateDate`,
+ * `status`. Include <phicrypt.h>, not this file.
+ */
+#ifndef PHICRYPT_KEYS_H
+#define PHICRYPT_KEYS_H
+
+#ifndef PHICRYPT_H_INSIDE
+#error "include <phicrypt.h>, not <phicrypt/keys.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Size of a key id (a UUID, RFC 4122 byte order). */
+#define PHICRYPT_KEY_ID_BYTES 16
+/** @brief Function twin of #PHICRYPT_KEY_ID_BYTES. */
+PHICRYPT_API
+size_t phicrypt_key_id_bytes(void);
+
+/** Size of custom key material for a data key. */
+#define PHICRYPT_KEY_MATERIAL_BYTES 96
+/** @brief Function twin of #PHICRYPT_KEY_MATERIAL_BYTES. */
+PHICRYPT_API
+size_t phicrypt_key_material_bytes(void);
+
+/** Version of ::phicrypt_datakey_opts this header describes. */
+#define PHICRYPT_DATAKEY_OPTS_VERSION 1
+
+/** @brief Options of phicrypt_datakey_create(). */
+typedef struct phicrypt_datakey_opts {
+    unsigned int version;          /**< #PHICRYPT_DATAKEY_OPTS_VERSION */
+    const char *provider;          /**< KMS provider name: "local" (default when NULL) */
+    const char *master_key_json;   /**< provider's master key document (JSON), NULL for local */
+    const char *const *alt_names;  /**< key alternate names, unique in the vault; may be NULL */
+    size_t alt_names_count;        /**< number of entries in @c alt_names */
+    const uint8_t *key_material;   /**< custom key material (96 bytes) or NULL for random */
+    size_t key_material_len;       /**< length of @c key_material */
+} phicrypt_datakey_opts;
+
+/** Static initialiser: a random key under the local master key, no alt names. */
+#define PHICRYPT_DATAKEY_OPTS_INIT { PHICRYPT_DATAKEY_OPTS_VERSION, "local", NULL, NULL, 0, NULL, 0 }
+
+/**
+ * @brief Create a data key, wrap it with the provider's master key and
+ * store it in the key vault.
+ * @param[out] id  the new key's id (16 bytes).
+ * @return 0, PHICRYPT_EEXIST (an alt name is taken), PHICRYPT_EINVAL,
+ *         PHICRYPT_EKEYVAULT, PHICRYPT_EKMS ...
+ */
+PHICRYPT_API
+int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], const phicrypt_datakey_opts *opts);
+
+/**
+ * @brief The key document (BSON) with the given id, with `keyMaterial` removed.
+ * @return 0 or PHICRYPT_EKEYNOTFOUND.
+ */
+PHICRYPT_API
+int phicrypt_datakey_get(phicrypt_t *ph, phicrypt_buf *out, const uint8_t id[PHICRYPT_KEY_ID_BYTES]);
+
+/** @brief Like phicrypt_datakey_get(), by alternate name. */
+PHICRYPT_API
+int phicrypt_datakey_get_by_alt_name(phicrypt_t *ph, phicrypt_buf *out, const char *alt_name);
+
+/**
+ * @brief All key documents, as the BSON document `{"keys": [doc, ...]}`,
+ * each with `keyMaterial` removed.
+ */
+PHICRYPT_API
+int phicrypt_datakey_list(phicrypt_t *ph, phicrypt_buf *out);
+
+/**
+ * @brief Delete a data key. Data encrypted with it can no longer be
+ * decrypted (crypto-shredding). @return 0 or PHICRYPT_EKEYNOTFOUND.
+ */
+PHICRYPT_API
+int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES]);
+
+/** @brief Add an alternate name to a key. @return 0, PHICRYPT_EEXIST, PHICRYPT_EKEYNOTFOUND. */
+PHICRYPT_API
+int phicrypt_datakey_add_alt_name(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name);
+
+/** @brief Remove an alternate name from a key. @return 0 or PHICRYPT_EKEYNOTFOUND. */
+PHICRYPT_API
+int phicrypt_datakey_remove_alt_name(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name);
+
+/**
+ * @brief Resolve a key alternate name to the key id.
+ * @return 0 or PHICRYPT_EKEYNOTFOUND.
+ */
+PHICRYPT_API
+int phicrypt_datakey_id_by_alt_name(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name);
+
+/** Size of a local master key. */
+#define PHICRYPT_LOCAL_KEY_BYTES 96
+/** @brief Function twin of #PHICRYPT_LOCAL_KEY_BYTES. */
+PHICRYPT_API
+size_t phicrypt_local_key_bytes(void);
+
+/**
+ * @brief Create a new local master key file: 96 random bytes, mode 0600,
+ * written and synced before it appears under @p path.
+ *
+ * Refuses to overwrite an existing file (PHICRYPT_EEXIST). Stand-alone:
+ * the message of a failure is phicrypt_errmsg(NULL).
+ * @return 0, PHICRYPT_EEXIST, PHICRYPT_EIO.
+ */
+PHICRYPT_API
+int phicrypt_local_key_file_create(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PHICRYPT_KEYS_H */

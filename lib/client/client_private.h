@@ -1,0 +1,13 @@
+/* Client lifetime and the helpers every public entry point uses. */
+#ifndef PHI_CLIENT_PRIVATE_H
+#define PHI_CLIENT_PRIVATE_H
+
+#include <phicrypt.h>
+#include "core/handle_private.h"
+#include "mcrypt/mcrypt_private.h"
+
+/* Replaces the libmongocrypt instance so that its key cache forgets keys
+ * this client just changed. */
+int phi_client_reset_mcrypt(phicrypt_t *ph);
+
+#endif

@@ -1,0 +1,281 @@
+/* Parsing the configuration document. */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <phicrypt.h>
+#include "client/config_private.h"
+#include "core/error_private.h"
+#include "core/file_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+
+static const char *const top_keys[] = { "kms_providers", "tls", "key_vault", "key_vault_namespace", "keyring",
+                                        "schema_map", "access", "audit", NULL };
+static const char *const provider_keys[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
+static const char *const local_keys[] = { "key_file", "key", NULL };
+
+static int unknown_key(const void *eh, const char *where, const char *key, const char *const *known)
+{
+    const char *s = phi_suggest(key, known);
+    if (s)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s' (did you mean '%s'?)", where, key, s);
+    return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s'", where, key);
+}
+
+static int is_known(const char *key, const char *const *known)
+{
+    for (size_t i = 0; known[i]; i++)
+        if (strcmp(key, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int expect_string(const void *eh, bson_iter_t *it, const char *name, char **out)
+{
+    if (!BSON_ITER_HOLDS_UTF8(it))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: '%s' must be a string, not %s", name,
+                         phi_bson_type_name(bson_iter_type(it)));
+    *out = phi_strdup(bson_iter_utf8(it, NULL));
+    if (!*out)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    if (!**out)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: '%s' must not be empty", name);
+    return 0;
+}
+
+static int read_key_file(phi_config *cfg, const void *eh, const char *name)
+{
+    char *path = phi_path_resolve(cfg->base_dir, name);
+    struct stat st;
+    int fd = -1, rc = 0;
+    size_t got = 0;
+
+    if (!path)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    if ((rc = phi_file_check_private(eh, path, "kms_providers.local.key_file")) != 0)
+        goto out;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (st.st_size != PHI_LOCAL_KEY_BYTES) {
+        rc = phi_error(eh, PHICRYPT_ECONFIG,
+                       "kms_providers.local.key_file %s: a local master key is %d bytes, this file has %lld", path,
+                       PHI_LOCAL_KEY_BYTES, (long long)st.st_size);
+        goto out;
+    }
+    while (got < PHI_LOCAL_KEY_BYTES) {
+        ssize_t r = read(fd, cfg->local_key + got, PHI_LOCAL_KEY_BYTES - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file %s: short read", path);
+            goto out;
+        }
+        got += (size_t)r;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    phi_free(path);
+    return rc;
+}
+
+static int parse_inline_key(phi_config *cfg, const void *eh, bson_iter_t *it)
+{
+    if (BSON_ITER_HOLDS_BINARY(it)) {
+        bson_subtype_t st;
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_binary(it, &st, &len, &data);
+        if (len != PHI_LOCAL_KEY_BYTES)
+            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be %d bytes, got %u",
+                             PHI_LOCAL_KEY_BYTES, (unsigned)len);
+        memcpy(cfg->local_key, data, PHI_LOCAL_KEY_BYTES);
+        return 0;
+    }
+    if (BSON_ITER_HOLDS_UTF8(it)) {
+        uint32_t slen;
+        const char *b64 = bson_iter_utf8(it, &slen);
+        size_t bin_len = 0;
+        if (sodium_base642bin(cfg->local_key, PHI_LOCAL_KEY_BYTES, b64, slen, NULL, &bin_len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            bin_len != PHI_LOCAL_KEY_BYTES)
+            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be base64 of %d bytes",
+                             PHI_LOCAL_KEY_BYTES);
+        return 0;
+    }
+    return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be base64 text or binary");
+}
+
+static int parse_local(phi_config *cfg, const void *eh, bson_iter_t *it)
+{
+    bson_iter_t c;
+    int seen = 0, rc;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers.local' must be an object");
+    cfg->local_key = phi_secure_alloc(PHI_LOCAL_KEY_BYTES);
+    if (!cfg->local_key)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of secure memory for the master key");
+    while (bson_iter_next(&c)) {
+        const char *k = bson_iter_key(&c);
+        if (!is_known(k, local_keys))
+            return unknown_key(eh, "kms_providers.local.", k, local_keys);
+        if (seen++)
+            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local: give either key_file or key, not both");
+        if (strcmp(k, "key_file") == 0) {
+            if (!BSON_ITER_HOLDS_UTF8(&c))
+                return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file: must be a file name");
+            if ((rc = read_key_file(cfg, eh, bson_iter_utf8(&c, NULL))) != 0)
+                return rc;
+        } else if ((rc = parse_inline_key(cfg, eh, &c)) != 0) {
+            return rc;
+        }
+    }
+    if (!seen)
+        return phi_error(eh, PHICRYPT_ECONFIG,
+                         "kms_providers.local: needs key_file (a 96-byte file, mode 0600); "
+                         "on-demand local keys are not supported");
+    return 0;
+}
+
+static int parse_providers(phi_config *cfg, const void *eh, bson_iter_t *it)
+{
+    bson_iter_t c;
+    int n = 0, rc;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers' must be an object");
+    while (bson_iter_next(&c)) {
+        const char *k = bson_iter_key(&c);
+        if (!is_known(k, provider_keys))
+            return unknown_key(eh, "kms_providers.", k, provider_keys);
+        if (strcmp(k, "local") != 0)
+            return phi_error(eh, PHICRYPT_EUNSUPPORTED,
+                             "kms_providers.%s: this version supports only the local provider (cloud and KMIP "
+                             "providers are planned)", k);
+        if ((rc = parse_local(cfg, eh, &c)) != 0)
+            return rc;
+        n++;
+    }
+    if (n == 0)
+        return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers: configure at least one provider");
+    return 0;
+}
+
+static int parse_schema_map(phi_config *cfg, const void *eh, bson_iter_t *it)
+{
+    bson_iter_t c;
+    uint32_t len;
+    const uint8_t *data;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'schema_map' must be an object");
+    while (bson_iter_next(&c)) {
+        const char *ns = bson_iter_key(&c);
+        const char *dot = strchr(ns, '.');
+        if (!dot || dot == ns || !dot[1])
+            return phi_error(eh, PHICRYPT_ECONFIG, "schema_map: '%s' is not a namespace (\"db.collection\")", ns);
+        if (!BSON_ITER_HOLDS_DOCUMENT(&c))
+            return phi_error(eh, PHICRYPT_ECONFIG, "schema_map.%s: the JSON schema must be an object", ns);
+    }
+    bson_iter_document(it, &len, &data);
+    cfg->schema_map = bson_new_from_data(data, len);
+    if (!cfg->schema_map)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
+{
+    bson_iter_t it;
+    int rc;
+    bson_iter_init(&it, doc);
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (!is_known(k, top_keys))
+            return unknown_key(eh, "", k, top_keys);
+        if (strcmp(k, "kms_providers") == 0)
+            rc = parse_providers(cfg, eh, &it);
+        else if (strcmp(k, "key_vault") == 0)
+            rc = expect_string(eh, &it, k, &cfg->key_vault);
+        else if (strcmp(k, "key_vault_namespace") == 0) {
+            phi_free(cfg->key_vault_ns);
+            cfg->key_vault_ns = NULL;
+            rc = expect_string(eh, &it, k, &cfg->key_vault_ns);
+            if (rc == 0) {
+                const char *dot = strchr(cfg->key_vault_ns, '.');
+                if (!dot || dot == cfg->key_vault_ns || !dot[1])
+                    rc = phi_error(eh, PHICRYPT_ECONFIG,
+                                   "key_vault_namespace: expected \"db.collection\", e.g. \"encryption.__keyVault\"");
+            }
+        } else if (strcmp(k, "keyring") == 0)
+            rc = expect_string(eh, &it, k, &cfg->keyring);
+        else if (strcmp(k, "schema_map") == 0)
+            rc = parse_schema_map(cfg, eh, &it);
+        else
+            rc = phi_error(eh, PHICRYPT_EUNSUPPORTED, "configuration: '%s' is not supported by this version (planned)",
+                           k);
+        if (rc != 0)
+            return rc;
+    }
+    if (!cfg->local_key)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers' is required");
+    if (!cfg->key_vault)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_vault' is required (e.g. \"file:keyvault.jsonl\")");
+    return 0;
+}
+
+int phi_config_parse(phi_config **out, const void *eh, const char *json, const char *base_dir)
+{
+    phi_config *cfg;
+    bson_t doc;
+    int rc;
+
+    *out = NULL;
+    if (!json)
+        return phi_error(eh, PHICRYPT_EINVAL, "configuration: NULL");
+    cfg = phi_calloc(1, sizeof *cfg);
+    if (!cfg)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    cfg->key_vault_ns = phi_strdup("encryption.__keyVault");
+    cfg->base_dir = base_dir ? phi_strdup(base_dir) : NULL;
+    if (!cfg->key_vault_ns || (base_dir && !cfg->base_dir)) {
+        phi_config_free(cfg);
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+    if ((rc = phi_json_to_bson(eh, "configuration", json, strlen(json), &doc)) != 0) {
+        char msg[PHI_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", phi_error_message(eh));
+        phi_config_free(cfg);
+        return phi_error(eh, PHICRYPT_ECONFIG, "%s", msg);
+    }
+    rc = parse_doc(cfg, eh, &doc);
+    /* The document may hold an inline master key. */
+    phi_bson_wipe_destroy(&doc);
+    if (rc != 0) {
+        phi_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+void phi_config_free(phi_config *cfg)
+{
+    if (!cfg)
+        return;
+    phi_secure_free(cfg->local_key);
+    phi_free(cfg->base_dir);
+    phi_free(cfg->key_vault);
+    phi_free(cfg->key_vault_ns);
+    phi_free(cfg->keyring);
+    if (cfg->schema_map)
+        bson_destroy(cfg->schema_map);
+    phi_free(cfg);
+}

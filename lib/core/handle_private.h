@@ -1,0 +1,23 @@
+/* The client handle's layout. It lives in core so that every module can
+ * reach the parts it needs (they are opaque types, forward declared here)
+ * without including the modules above it. */
+#ifndef PHI_HANDLE_PRIVATE_H
+#define PHI_HANDLE_PRIVATE_H
+
+#include <pthread.h>
+
+struct phi_config;
+struct phi_mcrypt;
+struct phi_keyvault;
+
+struct phicrypt {
+    struct phi_config *cfg;
+    struct phi_keyvault *kv;
+    /* libmongocrypt caches data keys for a minute; when this client changes
+     * the key vault (delete, alt names) it swaps in a fresh instance so that
+     * the change is seen at once. Operations hold the read side. */
+    pthread_rwlock_t mc_lock;
+    struct phi_mcrypt *mc;
+};
+
+#endif

@@ -1,0 +1,38 @@
+/* Memory: ordinary allocations (with a test hook that can make the N-th
+ * allocation fail) and locked, guarded allocations for key material. */
+#ifndef PHI_MEM_PRIVATE_H
+#define PHI_MEM_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *phi_malloc(size_t n);
+void *phi_calloc(size_t count, size_t size);
+void *phi_realloc(void *p, size_t n);
+void phi_free(void *p);
+/* For structs with extended alignment (bson_t is 128-byte aligned). */
+void *phi_aligned_alloc(size_t align, size_t n);
+char *phi_strdup(const char *s);
+char *phi_strndup(const char *s, size_t n);
+
+/* Key material: sodium_malloc (guard pages, mlock, no core dump); freeing
+ * wipes it. Returns NULL on failure. */
+void *phi_secure_alloc(size_t n);
+void phi_secure_free(void *p);
+
+/* Wipe that the compiler may not elide. */
+void phi_wipe(void *p, size_t n);
+/* Wipe then free a heap buffer of known length. */
+void phi_wipe_free(void *p, size_t n);
+/* Constant-time equality of two n-byte buffers: 1 if equal. */
+int phi_ct_equal(const void *a, const void *b, size_t n);
+
+/* Random bytes from OpenSSL RAND_bytes; 0 or PHICRYPT_EINTERNAL. */
+int phi_random(void *out, size_t n);
+
+/* Test hook (tests/ only): fail the allocation that would be number
+ * `nth` (1-based) counted from now; 0 disables. Returns allocations so far. */
+void phi_test_fail_alloc_after(unsigned long nth);
+unsigned long phi_test_alloc_count(void);
+
+#endif

@@ -1,0 +1,42 @@
+/* The key vault: where data key documents live. Backends share one
+ * interface; the file backend (one canonical Extended JSON document per
+ * line) is the embedded default. */
+#ifndef PHI_KEYVAULT_PRIVATE_H
+#define PHI_KEYVAULT_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <bson/bson.h>
+
+#include "mcrypt/mcrypt_private.h"
+
+typedef struct phi_keyvault phi_keyvault;
+
+/* `uri` is "file:PATH"; relative paths are resolved against base_dir. */
+int phi_keyvault_open(phi_keyvault **out, const void *eh, const char *uri, const char *base_dir);
+void phi_keyvault_close(phi_keyvault *kv);
+const char *phi_keyvault_describe(const phi_keyvault *kv);
+
+/* Emits every key matching one of the ids or alt names. */
+int phi_keyvault_find(phi_keyvault *kv, const void *eh, const phi_key_request *req, phi_key_emit_fn emit,
+                      void *ectx);
+
+/* Emits every key (for listing). */
+int phi_keyvault_each(phi_keyvault *kv, const void *eh, phi_key_emit_fn emit, void *ectx);
+
+/* Adds a key document; PHICRYPT_EEXIST when its _id or an alt name is
+ * already in the vault. */
+int phi_keyvault_insert(phi_keyvault *kv, const void *eh, const bson_t *doc);
+
+/* Removes the key; PHICRYPT_EKEYNOTFOUND when absent. */
+int phi_keyvault_delete(phi_keyvault *kv, const void *eh, const uint8_t id[16]);
+
+/* Adds (add=1) or removes an alt name, updating updateDate. Adding a name
+ * the key already has is a no-op; one another key has is PHICRYPT_EEXIST;
+ * removing the last name removes the keyAltNames field, as MongoDB does. */
+int phi_keyvault_alt_name(phi_keyvault *kv, const void *eh, const uint8_t id[16], const char *name, int add);
+
+/* The phi_mcrypt_io.find_keys adapter (ctx is the phi_keyvault). */
+int phi_keyvault_io_find(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx);
+
+#endif

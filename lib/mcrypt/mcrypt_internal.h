@@ -1,0 +1,23 @@
+/* Shared between the files of lib/mcrypt only. */
+#ifndef PHI_MCRYPT_INTERNAL_H
+#define PHI_MCRYPT_INTERNAL_H
+
+#include <mongocrypt/mongocrypt.h>
+
+#include "mcrypt/mcrypt_private.h"
+
+struct phi_mcrypt {
+    mongocrypt_t *crypt;
+};
+
+/* Runs ctx to completion; on success *out holds the finalized document. */
+int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
+                   const char *what, bson_t *out);
+
+/* Records ctx's error against eh with `what` as context; returns the code. */
+int phi_mcrypt_ctx_error(mongocrypt_ctx_t *ctx, const void *eh, const char *what);
+
+/* A binary view of a bson_t (no copy); size checked before narrowing. */
+int phi_mcrypt_binary_of(const void *eh, const bson_t *doc, mongocrypt_binary_t **out);
+
+#endif

@@ -1,0 +1,64 @@
+/* The adapter around libmongocrypt: the only code that includes
+ * mongocrypt.h. It drives libmongocrypt's state machine and turns its
+ * statuses into phicrypt codes; the I/O it needs (key vault, markings,
+ * KMS) is supplied by the caller through phi_mcrypt_io. */
+#ifndef PHI_MCRYPT_PRIVATE_H
+#define PHI_MCRYPT_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <bson/bson.h>
+
+typedef struct phi_mcrypt phi_mcrypt;
+
+typedef struct phi_mcrypt_opts {
+    const uint8_t *local_key; /* 96 bytes, or NULL when no local provider */
+    const bson_t *schema_map; /* or NULL */
+} phi_mcrypt_opts;
+
+int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts);
+void phi_mcrypt_free(phi_mcrypt *m);
+
+/* What libmongocrypt asked the key vault for. */
+typedef struct phi_key_request {
+    const uint8_t (*ids)[16];
+    size_t n_ids;
+    const char *const *names;
+    size_t n_names;
+} phi_key_request;
+
+/* Called for each key document found; returns 0 or an error code. */
+typedef int (*phi_key_emit_fn)(void *ectx, const bson_t *keydoc);
+
+typedef struct phi_mcrypt_io {
+    void *ctx;
+    /* Emits every key document matching the request (missing ones are
+     * simply not emitted; the driver reports them). */
+    int (*find_keys)(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx);
+} phi_mcrypt_io;
+
+typedef struct phi_datakey_req {
+    const char *provider;          /* "local" */
+    const bson_t *master_key;      /* provider-specific, or NULL for local */
+    const char *const *alt_names;
+    size_t n_alt_names;
+    const uint8_t *key_material;   /* 96 bytes or NULL */
+} phi_datakey_req;
+
+/* Creates a data key document (not stored). */
+int phi_mcrypt_datakey(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const phi_datakey_req *req,
+                       bson_t *out);
+
+/* Explicit encryption of {v: value}; algorithm 1 deterministic, 2 random;
+ * exactly one of key_id and alt_name. *out is {v: BinData(6)}. */
+int phi_mcrypt_encrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *value_doc,
+                             int algorithm, const uint8_t *key_id, const char *alt_name, bson_t *out);
+
+/* Explicit decryption of {v: BinData(6)} into {v: value}. */
+int phi_mcrypt_decrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *cipher_doc,
+                             bson_t *out);
+
+/* Maps a libmongocrypt error message to a phicrypt code. */
+int phi_mcrypt_code_for_message(const char *msg);
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages phicrypt needs (only the missing ones).
+#   scripts/deps.sh [extra-package ...]
+# Honours PHICRYPT_NO_INSTALL=1 (report and fail instead of installing).
+set -u
+PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev libmongoc-dev libssl-dev
+      libsodium-dev libcmocka-dev python3 jq "$@")
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "${PHICRYPT_NO_INSTALL:-0}" = 1 ]; then
+  echo "phicrypt: missing packages: ${missing[*]}" >&2
+  exit 1
+fi
+echo "phicrypt: installing ${missing[*]} with apt-get" >&2
+SUDO=""
+[ "$(id -u)" != 0 ] && SUDO=sudo
+$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null ||
+  { echo "phicrypt: apt-get install failed" >&2; exit 1; }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end tests of the phicrypt tool, as TAP. Usage: test_cli.sh PATH/TO/phicrypt
+set -u
+P=$(realpath "${1:?usage: test_cli.sh PATH/TO/phicrypt}")
+T=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+# check NAME EXPECTED_STATUS CMD...: runs CMD, keeps stdout in $T/out and stderr in $T/err.
+check() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local got=$?
+  if [ "$got" -eq "$want" ]; then ok "$name"; else notok "$name" "exit $got, wanted $want" "$(head -c 400 "$T/err")"; fi
+}
+expect_grep() { # NAME FILE PATTERN
+  if grep -q -- "$3" "$2"; then ok "$1"; else notok "$1" "no '$3' in $2" "$(head -c 400 "$2")"; fi
+}
+expect_no_grep() {
+  if grep -q -- "$3" "$2"; then notok "$1" "'$3' found in $2"; else ok "$1"; fi
+}
+
+
+export PHICRYPT_CONFIG="$T/ks/phicrypt.json"
+
+# init
+check "test_cli__init_creates_key_set" 0 "$P" init --dir "$T/ks"
+if [ "$(stat -c %a "$T/ks/master.key")" = 600 ] && [ "$(stat -c %s "$T/ks/master.key")" = 96 ]; then ok "test_cli__master_key_is_96_bytes_mode_600"; else notok "test_cli__master_key_is_96_bytes_mode_600"; fi
+check "test_cli__init_refuses_existing_master_key" 1 "$P" init --dir "$T/ks"
+expect_grep "test_cli__init_refusal_says_why" "$T/err" "refusing to replace a master key"
+check "test_cli__init_without_dir_is_usage_error" 2 "$P" init
+
+# keys
+check "test_cli__keys_create" 0 "$P" keys create --provider local --alt-name patients --alt-name mrn
+KID=$(cat "$T/out")
+if [[ "$KID" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then ok "test_cli__keys_create_prints_uuid"; else notok "test_cli__keys_create_prints_uuid" "$KID"; fi
+check "test_cli__keys_create_duplicate_alt_name" 1 "$P" keys create --provider local --alt-name patients
+expect_grep "test_cli__duplicate_alt_name_named" "$T/err" "'patients' is already used"
+check "test_cli__keys_create_needs_provider" 2 "$P" keys create
+check "test_cli__keys_list" 0 "$P" keys list
+expect_grep "test_cli__keys_list_shows_id" "$T/out" "\"id\":\"$KID\""
+expect_no_grep "test_cli__keys_list_hides_key_material" "$T/out" "keyMaterial"
+check "test_cli__keys_get_by_alt_name" 0 "$P" keys get --key-alt-name mrn
+expect_grep "test_cli__keys_get_finds_key" "$T/out" "$KID"
+check "test_cli__keys_add_alt_name" 0 "$P" keys add-alt-name --key-id "$KID" --alt-name records
+check "test_cli__keys_remove_alt_name" 0 "$P" keys remove-alt-name --key-alt-name records --alt-name mrn
+check "test_cli__keys_get_removed_name_fails" 1 "$P" keys get --key-alt-name mrn
+
+# encrypt / decrypt round trips, deterministic and random, several types
+roundtrip() { # NAME VALUE ALG EXPECTED_OUTPUT
+  local ct pt
+  ct=$(printf '%s' "$2" | "$P" encrypt --key-alt-name patients --algorithm "$3" 2>"$T/err") || { notok "$1" "encrypt failed: $(cat "$T/err")"; return; }
+  case "$ct" in *'"subType":"06"'*) ;; *) notok "$1" "not a subtype 6 ciphertext"; return;; esac
+  pt=$(printf '%s' "$ct" | "$P" decrypt 2>"$T/err") || { notok "$1" "decrypt failed: $(cat "$T/err")"; return; }
+  if [ "$pt" = "$4" ]; then ok "$1"; else notok "$1" "round trip gave a different value"; fi
+}
+roundtrip "test_cli__roundtrip_string_deterministic" '"123-45-6789"' deterministic '"123-45-6789"'
+roundtrip "test_cli__roundtrip_string_random" '"Hypertension, stage 2"' random '"Hypertension, stage 2"'
+roundtrip "test_cli__roundtrip_int_deterministic" '42' deterministic '42'
+roundtrip "test_cli__roundtrip_date_random" '{"$date":"1991-07-04T00:00:00Z"}' random '{"$date":"1991-07-04T00:00:00Z"}'
+roundtrip "test_cli__roundtrip_document_random" '{"a":[1,2]}' random '{"a":[1,2]}'
+roundtrip "test_cli__roundtrip_long_canonical_input" '{"$numberLong":"5"}' deterministic '5'
+
+a=$(echo '"same"' | "$P" encrypt --key-alt-name patients --algorithm deterministic)
+b=$(echo '"same"' | "$P" encrypt --key-id "$KID" --algorithm deterministic)
+c=$(echo '"same"' | "$P" encrypt --key-alt-name patients --algorithm random)
+d=$(echo '"same"' | "$P" encrypt --key-alt-name patients --algorithm random)
+if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "test_cli__deterministic_is_stable_by_id_or_name"; else notok "test_cli__deterministic_is_stable_by_id_or_name"; fi
+if [ -n "$c" ] && [ "$c" != "$d" ]; then ok "test_cli__random_differs_each_time"; else notok "test_cli__random_differs_each_time"; fi
+
+printf '"a"\n"b"\n\n"c"\n' | "$P" encrypt --lines --key-alt-name patients --algorithm random > "$T/lines.ct"
+if [ "$(wc -l < "$T/lines.ct")" = 3 ] && [ "$("$P" decrypt --lines < "$T/lines.ct" | tr '\n' ' ')" = '"a" "b" "c" ' ]; then ok "test_cli__lines_mode"; else notok "test_cli__lines_mode"; fi
+
+# refusals and errors
+echo '3.5' | "$P" encrypt --key-alt-name patients --algorithm deterministic >"$T/out" 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "double cannot be encrypted deterministically" "$T/err"; then ok "test_cli__deterministic_double_refused"; else notok "test_cli__deterministic_double_refused" "$(cat "$T/err")"; fi
+check "test_cli__null_refused" 1 sh -c "echo null | '$P' encrypt --key-alt-name patients --algorithm random"
+check "test_cli__unknown_key_alt_name" 1 sh -c "echo '\"x\"' | '$P' encrypt --key-alt-name nobody --algorithm random"
+expect_grep "test_cli__unknown_key_named" "$T/err" "nobody"
+check "test_cli__bad_algorithm_is_usage_error" 2 "$P" encrypt --key-alt-name patients --algorithm rot13
+check "test_cli__missing_key_is_usage_error" 2 "$P" encrypt --algorithm random
+check "test_cli__malformed_json_input" 1 sh -c "echo '{\"ssn\": \"SECRET-PHI-777\"' | '$P' encrypt --key-alt-name patients --algorithm random"
+expect_no_grep "test_cli__no_plaintext_in_errors" "$T/err" "SECRET-PHI"
+ct=$(echo '"SECRET-PHI-778"' | "$P" encrypt --key-alt-name patients --algorithm random)
+# Flip one character of the base64 body (well inside the ciphertext).
+bad=$(printf '%s' "$ct" | python3 -c 'import sys,base64,json; d=json.load(sys.stdin); b=bytearray(base64.b64decode(d["$binary"]["base64"])); b[40]^=1; d["$binary"]["base64"]=base64.b64encode(bytes(b)).decode(); print(json.dumps(d))')
+check "test_cli__tampered_ciphertext_rejected" 1 sh -c "printf '%s' '$bad' | '$P' decrypt"
+expect_grep "test_cli__tampered_is_authentication_error" "$T/err" "authentication failed"
+expect_no_grep "test_cli__tampered_error_has_no_plaintext" "$T/err" "SECRET-PHI"
+
+# key deletion needs --yes and shreds
+check "test_cli__delete_needs_yes" 2 "$P" keys delete --key-id "$KID"
+check "test_cli__delete_with_yes" 0 "$P" keys delete --key-id "$KID" --yes
+check "test_cli__decrypt_after_delete_fails" 1 sh -c "printf '%s' '$ct' | '$P' decrypt"
+expect_grep "test_cli__deleted_key_named" "$T/err" "$KID"
+
+# configuration problems
+chmod 644 "$T/ks/master.key"
+check "test_cli__loose_master_key_refused" 1 "$P" keys list
+expect_grep "test_cli__loose_master_key_says_why" "$T/err" "too open"
+chmod 600 "$T/ks/master.key"
+check "test_cli__no_config_is_error" 1 env -u PHICRYPT_CONFIG sh -c "cd '$T' && '$P' keys list"
+
+# help everywhere
+helpok=1
+for c in "" "init" "keys" "encrypt" "decrypt" "keys create"; do
+  # shellcheck disable=SC2086
+  "$P" $c --help >"$T/out" 2>&1 && grep -q "Usage" "$T/out" || { helpok=0; echo "# --help failed for '$c'"; }
+done
+if [ $helpok = 1 ]; then ok "test_cli__help_on_every_command"; else notok "test_cli__help_on_every_command"; fi
+echo "1..$n"
+exit 0

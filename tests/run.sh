@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, runs every suite,
+# and ends with the line `N passed, N failed`.
+#   ./tests/run.sh              all suites (unit, CLI) in build/
+#   ./tests/run.sh --sanitize   also the C suites under ASan + UBSan in build-asan/
+#   ./tests/run.sh --no-install never call apt-get
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SANITIZE=0
+INSTALL=1
+for a in "$@"; do
+  case "$a" in
+    --sanitize) SANITIZE=1 ;;
+    --no-install) INSTALL=0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+[ $INSTALL = 0 ] && export PHICRYPT_NO_INSTALL=1
+scripts/deps.sh || exit 1
+
+build() { # DIR [meson options...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+  fi
+  ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
+}
+
+logs=()
+status=0
+echo "== build"
+if build build; then
+  echo "== tests"
+  meson test -C build --num-processes 2 --print-errorlogs >build/test-output.log 2>&1 || status=1
+  grep -E "^ *[0-9]+/[0-9]+ " build/test-output.log
+  logs+=(build/meson-logs/testlog.json)
+else
+  echo "run.sh: build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+if [ $SANITIZE = 1 ]; then
+  echo "== build (ASan + UBSan)"
+  if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+    echo "== tests (ASan + UBSan)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs >build-asan/test-output.log 2>&1 || status=1
+    grep -E "^ *[0-9]+/[0-9]+ " build-asan/test-output.log
+    logs+=(build-asan/meson-logs/testlog.json)
+  else
+    echo "run.sh: sanitizer build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+fi
+
+echo "== results"
+/usr/bin/python3 "$ROOT/tests/count_results.py" "${logs[@]}" || status=1
+exit $status

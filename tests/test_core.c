@@ -1,0 +1,258 @@
+/* lib/core: error codes and messages, memory, JSON helpers, files. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <phicrypt.h>
+#include "core/error_private.h"
+#include "core/file_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "test_util.h"
+
+static void test_core__strerror_covers_every_code(void **state)
+{
+    (void)state;
+    const char *seen[18] = { 0 };
+    for (int c = 0; c >= PHICRYPT_EINTERNAL; c--) {
+        const char *s = phicrypt_strerror(c);
+        assert_non_null(s);
+        assert_string_not_equal(s, "unknown error code");
+        for (int j = 0; j < -c; j++)
+            assert_string_not_equal(s, seen[j]); /* distinct texts */
+        seen[-c] = s;
+    }
+    assert_string_equal(phicrypt_strerror(-999), "unknown error code");
+    assert_string_equal(phicrypt_strerror(5), "unknown error code");
+}
+
+static void test_core__version_and_init(void **state)
+{
+    (void)state;
+    assert_string_equal(phicrypt_version(), PHICRYPT_VERSION_STRING);
+    assert_int_equal(phicrypt_init(), 0);
+    assert_int_equal(phicrypt_init(), 0); /* idempotent */
+    assert_non_null(phicrypt_mongocrypt_version());
+    assert_true(strncmp(phicrypt_mongocrypt_version(), "1.", 2) == 0);
+}
+
+static void test_core__buf_dispose_is_safe(void **state)
+{
+    (void)state;
+    phicrypt_buf b = PHICRYPT_BUF_INIT;
+    phicrypt_buf_dispose(NULL);
+    phicrypt_buf_dispose(&b);
+    b.data = malloc(8);
+    memcpy(b.data, "12345678", 8);
+    b.len = 8;
+    phicrypt_buf_dispose(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    phicrypt_buf_dispose(&b); /* twice */
+}
+
+static void *other_thread(void *arg)
+{
+    const char **out = arg;
+    *out = phi_error_message(&out);
+    return NULL;
+}
+
+static void test_core__messages_are_per_handle_and_thread(void **state)
+{
+    (void)state;
+    int h1 = 0, h2 = 0;
+    pthread_t t;
+    const char *seen = NULL;
+    assert_int_equal(phi_error(&h1, PHICRYPT_EKMS, "provider %s failed", "aws"), PHICRYPT_EKMS);
+    assert_string_equal(phi_error_message(&h1), "provider aws failed");
+    assert_int_equal(phi_error_code(&h1), PHICRYPT_EKMS);
+    assert_string_equal(phi_error_message(&h2), "no error");
+    phi_error_wrap(&h1, PHICRYPT_EKMS, "create key");
+    assert_string_equal(phi_error_message(&h1), "create key: provider aws failed");
+    /* Another thread has its own slot. */
+    pthread_create(&t, NULL, other_thread, &seen);
+    pthread_join(t, NULL);
+    assert_string_equal(seen, "no error");
+    phi_error_move(&h1, &h2);
+    assert_string_equal(phi_error_message(&h2), "create key: provider aws failed");
+    phi_error_clear(&h2);
+    assert_string_equal(phi_error_message(&h2), "no error");
+    assert_string_equal(phicrypt_errmsg(NULL), "no error");
+}
+
+static void test_core__allocation_failure_hook(void **state)
+{
+    (void)state;
+    void *p;
+    phi_test_fail_alloc_after(2);
+    p = phi_malloc(16);
+    assert_non_null(p);
+    phi_free(p);
+    assert_null(phi_malloc(16));
+    assert_null(phi_secure_alloc(16));
+    phi_test_fail_alloc_after(0);
+    p = phi_secure_alloc(32);
+    assert_non_null(p);
+    phi_secure_free(p);
+}
+
+static void test_core__ct_equal_and_random(void **state)
+{
+    (void)state;
+    uint8_t a[32], b[32];
+    assert_int_equal(phi_random(a, sizeof a), 0);
+    memcpy(b, a, sizeof a);
+    assert_true(phi_ct_equal(a, b, sizeof a));
+    b[31] ^= 1;
+    assert_false(phi_ct_equal(a, b, sizeof a));
+    assert_int_equal(phi_random(b, sizeof b), 0);
+    assert_memory_not_equal(a, b, sizeof a);
+}
+
+static void test_core__uuid_parse_and_format(void **state)
+{
+    (void)state;
+    uint8_t id[16];
+    char out[37];
+    assert_int_equal(phi_uuid_parse(id, "0123abcd-4567-89ef-0123-456789ABCDEF"), 0);
+    phi_uuid_format(out, id);
+    assert_string_equal(out, "0123abcd-4567-89ef-0123-456789abcdef");
+    assert_int_not_equal(phi_uuid_parse(id, "0123abcd-4567-89ef-0123-456789ABCDE"), 0);
+    assert_int_not_equal(phi_uuid_parse(id, "0123abcd+4567-89ef-0123-456789ABCDEF"), 0);
+    assert_int_not_equal(phi_uuid_parse(id, "0123abcd-4567-89ef-0123-456789ABCDEG"), 0);
+    assert_int_not_equal(phi_uuid_parse(id, NULL), 0);
+}
+
+static void test_core__json_value_parsing(void **state)
+{
+    (void)state;
+    bson_t b;
+    bson_iter_t it;
+    int h = 0;
+    assert_int_equal(phi_json_value_to_bson(&h, "t", "\"x\"", 3, &b), 0);
+    assert_true(bson_iter_init_find(&it, &b, "v"));
+    assert_true(BSON_ITER_HOLDS_UTF8(&it));
+    bson_destroy(&b);
+    assert_int_equal(phi_json_value_to_bson(&h, "t", "{\"$numberLong\": \"5\"}\n", 21, &b), 0);
+    assert_true(bson_iter_init_find(&it, &b, "v") && BSON_ITER_HOLDS_INT64(&it));
+    bson_destroy(&b);
+    /* A second field smuggled in by the wrapping is refused. */
+    assert_int_equal(phi_json_value_to_bson(&h, "t", "1, \"x\": 2", 9, &b), PHICRYPT_EBADDATA);
+    assert_int_equal(phi_json_value_to_bson(&h, "t", "", 0, &b), PHICRYPT_EBADDATA);
+    assert_int_equal(phi_json_value_to_bson(&h, "t", "\"unterminated", 13, &b), PHICRYPT_EBADDATA);
+}
+
+static void test_core__json_errors_do_not_quote_input(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "{\"ssn\": \"SECRET-PHI-4242\" oops}",
+        "{\"n\": {\"$numberLong\": \"SECRET-PHI-4242\"}}",
+        "{\"d\": {\"$date\": \"SECRET-PHI-4242\"}}",
+        "{\"o\": {\"$oid\": \"SECRET-PHI-4242\"}}",
+        "{\"b\": {\"$binary\": {\"base64\": \"SECRET-PHI-4242\", \"subType\": \"zz\"}}}",
+    };
+    int h = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bson_t b;
+        assert_int_equal(phi_json_to_bson(&h, "input", bad[i], strlen(bad[i]), &b), PHICRYPT_EBADDATA);
+        assert_false(tu_contains(phi_error_message(&h), "SECRET"));
+        assert_true(tu_contains(phi_error_message(&h), "input: invalid JSON"));
+    }
+}
+
+static void test_core__bson_to_json_is_compact(void **state)
+{
+    (void)state;
+    bson_t *b = BCON_NEW("a", BCON_INT32(1), "s", BCON_UTF8("x y"));
+    int h = 0;
+    size_t n;
+    char *j = phi_bson_to_json(&h, b, 1, &n);
+    assert_string_equal(j, "{\"a\":{\"$numberInt\":\"1\"},\"s\":\"x y\"}");
+    assert_int_equal(n, strlen(j));
+    phi_free(j);
+    bson_destroy(b);
+}
+
+static void test_core__atomic_write_and_permissions(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[4096], *data;
+    int h, fd;
+    size_t len;
+    snprintf(path, sizeof path, "%s/f", dir);
+    assert_int_equal(phi_file_write_atomic(&h, PHICRYPT_EIO, path, "one\n", 4, 0600), 0);
+    assert_int_equal(phi_file_write_atomic(&h, PHICRYPT_EIO, path, "two\n", 4, 0600), 0);
+    assert_int_equal(phi_file_read_all(&h, PHICRYPT_EIO, path, &data, &len), 0);
+    assert_string_equal(data, "two\n");
+    phi_free(data);
+    assert_int_equal(phi_file_check_private(&h, path, "key"), 0);
+    chmod(path, 0640);
+    assert_int_equal(phi_file_check_private(&h, path, "key"), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phi_error_message(&h), "too open"));
+    assert_int_equal(phi_file_lock(&h, PHICRYPT_EIO, path, &fd), 0);
+    phi_file_unlock(fd);
+    assert_int_equal(phi_file_read_all(&h, PHICRYPT_EIO, "/nonexistent/x", &data, &len), PHICRYPT_EIO);
+    assert_true(tu_contains(phi_error_message(&h), "/nonexistent/x"));
+    /* Writing into a missing directory fails cleanly. */
+    assert_int_equal(phi_file_write_atomic(&h, PHICRYPT_EIO, "/nonexistent/dir/f", "x", 1, 0600), PHICRYPT_EIO);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+static void test_core__suggestions(void **state)
+{
+    (void)state;
+    static const char *const keys[] = { "key_file", "key", NULL };
+    assert_string_equal(phi_suggest("keyfile", keys), "key_file");
+    assert_null(phi_suggest("completely_different", keys));
+}
+
+static void test_core__local_key_file_create(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    assert_int_equal(phicrypt_local_key_file_create(path), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 96);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(phicrypt_local_key_file_create(path), PHICRYPT_EEXIST);
+    assert_int_equal(phicrypt_local_key_file_create("/nonexistent/dir/master.key"), PHICRYPT_EIO);
+    assert_int_equal(phicrypt_local_key_file_create(NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_local_key_bytes(), 96);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core__strerror_covers_every_code),
+        cmocka_unit_test(test_core__version_and_init),
+        cmocka_unit_test(test_core__buf_dispose_is_safe),
+        cmocka_unit_test(test_core__messages_are_per_handle_and_thread),
+        cmocka_unit_test(test_core__allocation_failure_hook),
+        cmocka_unit_test(test_core__ct_equal_and_random),
+        cmocka_unit_test(test_core__uuid_parse_and_format),
+        cmocka_unit_test(test_core__json_value_parsing),
+        cmocka_unit_test(test_core__json_errors_do_not_quote_input),
+        cmocka_unit_test(test_core__bson_to_json_is_compact),
+        cmocka_unit_test(test_core__atomic_write_and_permissions),
+        cmocka_unit_test(test_core__suggestions),
+        cmocka_unit_test(test_core__local_key_file_create),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

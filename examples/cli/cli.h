@@ -38,5 +38,9 @@ int cmd_init(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_encrypt_command(int argc, char **argv);
+int cmd_encrypt_document(int argc, char **argv);
+int cmd_decrypt_document(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ static const char usage[] =
     "  keys      create, list, get, delete data keys; manage their alt names\n"
     "  encrypt   encrypt one Extended JSON value read on standard input\n"
     "  decrypt   decrypt a ciphertext read on standard input\n"
+    "  encrypt-command   encrypt a MongoDB command per the schema map (no mongocryptd)\n"
+    "  encrypt-document  encrypt a document as it would be inserted into DB.COLLECTION\n"
+    "  decrypt-document  decrypt every encrypted value of a document\n"
+    "  analyze   show which fields of a command would be encrypted, or why it is refused\n"
     "\n"
     "Options:\n"
     "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
@@ -59,6 +63,14 @@ int main(int argc, char **argv)
         return cmd_encrypt(argc, argv);
     if (strcmp(argv[0], "decrypt") == 0)
         return cmd_decrypt(argc, argv);
+    if (strcmp(argv[0], "encrypt-command") == 0)
+        return cmd_encrypt_command(argc, argv);
+    if (strcmp(argv[0], "encrypt-document") == 0)
+        return cmd_encrypt_document(argc, argv);
+    if (strcmp(argv[0], "decrypt-document") == 0)
+        return cmd_decrypt_document(argc, argv);
+    if (strcmp(argv[0], "analyze") == 0)
+        return cmd_analyze(argc, argv);
     if (strcmp(argv[0], "help") == 0) {
         fputs(usage, stdout);
         return EXIT_OK;

@@ -86,6 +86,56 @@ int phicrypt_encrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *value_j
 PHICRYPT_API
 int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical);
 
+/**
+ * @brief Automatic encryption of a MongoDB command, without mongocryptd.
+ *
+ * Every value the command writes or queries at a path the configuration's
+ * `schema_map` encrypts is replaced by its ciphertext, exactly as a MongoDB
+ * driver with mongocryptd would send it: insert, find, update,
+ * findAndModify, delete, count, distinct, aggregate ($match, $project,
+ * $sort, $limit, $skip ...), explain. Commands on collections without a
+ * schema pass through unchanged.
+ *
+ * @param[out] out  the command to send (BSON).
+ * @param db  the database the command runs in.
+ * @return 0, PHICRYPT_ESCHEMA (the schema or the command is refused: the
+ *         message names the field and the reason), PHICRYPT_EBADDATA,
+ *         PHICRYPT_EKEYNOTFOUND, ...
+ */
+PHICRYPT_API
+int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, const uint8_t *cmd_bson,
+                             size_t cmd_len);
+
+/**
+ * @brief Automatic decryption: every encrypted (binary subtype 6) value in
+ * the document, at any depth, comes back decrypted.
+ * @param[out] out  the decrypted document (BSON).
+ * @return 0, PHICRYPT_EKEYNOTFOUND (the message names the key id),
+ *         PHICRYPT_EAUTH, PHICRYPT_EBADDATA, ...
+ */
+PHICRYPT_API
+int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len);
+
+/**
+ * @brief The document as it would be inserted into namespace @p ns
+ * ("db.collection"): its fields encrypted per the schema map.
+ */
+PHICRYPT_API
+int phicrypt_encrypt_document(phicrypt_t *ph, phicrypt_buf *out, const char *ns, const uint8_t *doc_bson,
+                              size_t doc_len);
+
+/**
+ * @brief What automatic encryption would do with a command, for debugging a
+ * schema: the BSON document
+ * `{"ok": true, "fields": [{"path": "documents.0.ssn", "algorithm":
+ * "deterministic", "keyId": UUID | "keyAltName": "..."}, ...]}`, or, when
+ * the command is refused, `{"ok": false, "error": "<message>"}` (still
+ * returning 0: a refusal is a valid answer here). Never contains values.
+ */
+PHICRYPT_API
+int phicrypt_analyze_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, const uint8_t *cmd_bson,
+                             size_t cmd_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,9 @@
 /* The key-vault I/O every libmongocrypt operation of this client uses. */
 void phi_fle_io(phicrypt_t *ph, phi_mcrypt_io *io);
 
+/* The same, plus in-process query analysis for automatic encryption. */
+void phi_fle_auto_io(phicrypt_t *ph, phi_mcrypt_io *io);
+
 /* Holds the client's libmongocrypt instance for the length of one call. */
 phi_mcrypt *phi_fle_acquire(phicrypt_t *ph);
 void phi_fle_release(phicrypt_t *ph);

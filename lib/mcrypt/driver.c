@@ -209,11 +209,20 @@ int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const p
                 return rc;
             break;
         case MONGOCRYPT_CTX_NEED_KMS:
-            if (mongocrypt_ctx_next_kms_ctx(ctx) != NULL)
-                return phi_error(eh, PHICRYPT_EUNSUPPORTED,
-                                 "%s: remote KMS providers are not supported in this version", what);
-            if (!mongocrypt_ctx_kms_done(ctx))
-                return phi_mcrypt_ctx_error(ctx, eh, what);
+            if ((rc = phi_mcrypt_need_kms(ctx, eh, io, what)) != 0)
+                return rc;
+            break;
+        case MONGOCRYPT_CTX_NEED_KMS_CREDENTIALS:
+            if ((rc = phi_mcrypt_need_kms_credentials(ctx, eh, io, what)) != 0)
+                return rc;
+            break;
+        case MONGOCRYPT_CTX_NEED_MONGO_MARKINGS:
+            if ((rc = phi_mcrypt_need_markings(ctx, eh, io, what)) != 0)
+                return rc;
+            break;
+        case MONGOCRYPT_CTX_NEED_MONGO_COLLINFO:
+            if ((rc = phi_mcrypt_need_collinfo(ctx, eh, io, what)) != 0)
+                return rc;
             break;
         case MONGOCRYPT_CTX_READY: {
             mongocrypt_binary_t *res = mongocrypt_binary_new();

@@ -14,6 +14,12 @@ struct phi_mcrypt {
 int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
                    const char *what, bson_t *out);
 
+/* State handlers, one file each: kms_states.c, markings.c. */
+int phi_mcrypt_need_kms(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
+int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
+int phi_mcrypt_need_markings(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
+int phi_mcrypt_need_collinfo(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
+
 /* Records ctx's error against eh with `what` as context; returns the code. */
 int phi_mcrypt_ctx_error(mongocrypt_ctx_t *ctx, const void *eh, const char *what);
 

@@ -30,11 +30,21 @@ typedef struct phi_key_request {
 /* Called for each key document found; returns 0 or an error code. */
 typedef int (*phi_key_emit_fn)(void *ectx, const bson_t *keydoc);
 
+struct phi_kms;
+
 typedef struct phi_mcrypt_io {
     void *ctx;
     /* Emits every key document matching the request (missing ones are
      * simply not emitted; the driver reports them). */
     int (*find_keys)(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx);
+    /* Answers libmongocrypt's NEED_MONGO_MARKINGS (mongocryptd's job):
+     * `request` is the command with jsonSchema/isRemoteSchema appended;
+     * *reply is initialised on success. NULL: automatic encryption is off. */
+    int (*mark)(void *ctx, const void *eh, const char *db, const bson_t *request, bson_t *reply);
+    /* KMS network I/O and credentials (lib/kms); NULL: local provider only. */
+    struct phi_kms *kms;
+    /* The database of the command being encrypted (for `mark`). */
+    const char *db;
 } phi_mcrypt_io;
 
 typedef struct phi_datakey_req {
@@ -57,6 +67,15 @@ int phi_mcrypt_encrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io 
 /* Explicit decryption of {v: BinData(6)} into {v: value}. */
 int phi_mcrypt_decrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *cipher_doc,
                              bson_t *out);
+
+/* Automatic encryption of a command run in database `db`; *out is the
+ * command to send. */
+int phi_mcrypt_encrypt_command(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const char *db,
+                               const bson_t *cmd, bson_t *out);
+
+/* Automatic decryption of every subtype-6 value in `doc`. */
+int phi_mcrypt_decrypt_document(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *doc,
+                                bson_t *out);
 
 /* Maps a libmongocrypt error message to a phicrypt code. */
 int phi_mcrypt_code_for_message(const char *msg);

@@ -1,0 +1,124 @@
+/* Automatic encryption of commands and decryption of documents. */
+#include <stdio.h>
+#include <string.h>
+
+#include <phicrypt.h>
+#include "core/error_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "fle/analysis_private.h"
+#include "fle/fle_private.h"
+
+static int mark(void *ctx, const void *eh, const char *db, const bson_t *request, bson_t *reply)
+{
+    (void)ctx;
+    return phi_analysis_mark(eh, db, request, reply);
+}
+
+void phi_fle_auto_io(phicrypt_t *ph, phi_mcrypt_io *io)
+{
+    phi_fle_io(ph, io);
+    io->mark = mark;
+}
+
+static int check_db(phicrypt_t *ph, const char *db)
+{
+    if (!db || !*db)
+        return phi_error(ph, PHICRYPT_EINVAL, "database name is empty");
+    if (strpbrk(db, "./\\ \"$") || strlen(db) > 63)
+        return phi_error(ph, PHICRYPT_EINVAL, "'%s' is not a valid database name", db);
+    return 0;
+}
+
+static int encrypt_command(phicrypt_t *ph, const char *db, const bson_t *cmd, bson_t *out)
+{
+    phi_mcrypt_io io;
+    int rc;
+    if (bson_empty(cmd))
+        return phi_error(ph, PHICRYPT_EBADDATA, "encrypt command: the command is an empty document");
+    phi_fle_auto_io(ph, &io);
+    rc = phi_mcrypt_encrypt_command(phi_fle_acquire(ph), ph, &io, db, cmd, out);
+    phi_fle_release(ph);
+    return rc;
+}
+
+int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, const uint8_t *cmd_bson,
+                             size_t cmd_len)
+{
+    bson_t cmd, res;
+    int rc;
+    if (!ph || !out)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_encrypt_command: NULL argument");
+    if ((rc = check_db(ph, db)) != 0 || (rc = phi_bson_view(ph, "encrypt command", cmd_bson, cmd_len, &cmd)) != 0)
+        return rc;
+    if ((rc = encrypt_command(ph, db, &cmd, &res)) != 0)
+        return rc;
+    rc = phi_buf_from_bson(ph, out, &res);
+    bson_destroy(&res);
+    return rc;
+}
+
+int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len)
+{
+    bson_t doc, res;
+    phi_mcrypt_io io;
+    int rc;
+    if (!ph || !out)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_decrypt_document: NULL argument");
+    if ((rc = phi_bson_view(ph, "decrypt document", doc_bson, doc_len, &doc)) != 0)
+        return rc;
+    phi_fle_io(ph, &io);
+    rc = phi_mcrypt_decrypt_document(phi_fle_acquire(ph), ph, &io, &doc, &res);
+    phi_fle_release(ph);
+    if (rc != 0)
+        return rc;
+    rc = phi_buf_from_bson(ph, out, &res);
+    phi_bson_wipe_destroy(&res);
+    return rc;
+}
+
+/* Splits "db.coll" into its parts (coll may contain dots). */
+static int split_ns(phicrypt_t *ph, const char *ns, char *db, size_t dbcap, const char **coll)
+{
+    const char *dot = ns ? strchr(ns, '.') : NULL;
+    if (!dot || dot == ns || !dot[1] || (size_t)(dot - ns) >= dbcap)
+        return phi_error(ph, PHICRYPT_EINVAL, "'%s' is not a namespace (\"db.collection\")", ns ? ns : "(null)");
+    memcpy(db, ns, (size_t)(dot - ns));
+    db[dot - ns] = '\0';
+    *coll = dot + 1;
+    return check_db(ph, db);
+}
+
+int phicrypt_encrypt_document(phicrypt_t *ph, phicrypt_buf *out, const char *ns, const uint8_t *doc_bson,
+                              size_t doc_len)
+{
+    char db[64];
+    const char *coll = NULL;
+    bson_t doc, cmd = BSON_INITIALIZER, arr, res;
+    bson_iter_t it;
+    int rc;
+    if (!ph || !out)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_encrypt_document: NULL argument");
+    if ((rc = split_ns(ph, ns, db, sizeof db, &coll)) != 0 ||
+        (rc = phi_bson_view(ph, "encrypt document", doc_bson, doc_len, &doc)) != 0)
+        return rc;
+    BSON_APPEND_UTF8(&cmd, "insert", coll);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "documents", &arr);
+    BSON_APPEND_DOCUMENT(&arr, "0", &doc);
+    bson_append_array_end(&cmd, &arr);
+    rc = encrypt_command(ph, db, &cmd, &res);
+    phi_bson_wipe_destroy(&cmd);
+    if (rc != 0)
+        return rc;
+    if (bson_iter_init(&it, &res) && bson_iter_find_descendant(&it, "documents.0", &it) &&
+        BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&it, &len, &data);
+        rc = phi_buf_from_bytes(ph, out, data, len);
+    } else {
+        rc = phi_error(ph, PHICRYPT_EINTERNAL, "encrypt document: the encrypted insert has no document");
+    }
+    bson_destroy(&res);
+    return rc;
+}

@@ -95,6 +95,32 @@ check "test_cli__delete_with_yes" 0 "$P" keys delete --key-id "$KID" --yes
 check "test_cli__decrypt_after_delete_fails" 1 sh -c "printf '%s' '$ct' | '$P' decrypt"
 expect_grep "test_cli__deleted_key_named" "$T/err" "$KID"
 
+
+# automatic encryption with a schema map (new key, since the old one was deleted)
+K2=$("$P" keys create --provider local --alt-name auto)
+B64=$(python3 -c "import uuid,base64,sys;print(base64.b64encode(uuid.UUID(sys.argv[1]).bytes).decode())" "$K2")
+cat > "$T/ks/auto.json" <<JSON
+{"kms_providers": {"local": {"key_file": "master.key"}}, "key_vault": "file:keyvault.jsonl",
+ "schema_map": {"hospital.patients": {"bsonType": "object",
+   "encryptMetadata": {"keyId": [{"\$binary": {"base64": "$B64", "subType": "04"}}]},
+   "properties": {"ssn": {"encrypt": {"bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}},
+                  "diagnosis": {"encrypt": {"bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Random"}}}}}}
+JSON
+echo '{"insert": "patients", "documents": [{"name": "Ada", "ssn": "SECRET-SSN-1", "diagnosis": "SECRET-DX-1"}]}' |
+  "$P" --config "$T/ks/auto.json" encrypt-command --db hospital >"$T/cmd.json" 2>"$T/err"
+if [ $? = 0 ] && ! grep -q SECRET "$T/cmd.json" && grep -q '"name":"Ada"' "$T/cmd.json"; then ok "test_cli__encrypt_command_insert"; else notok "test_cli__encrypt_command_insert" "$(cat "$T/err")"; fi
+python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["documents"][0]))' "$T/cmd.json" |
+  "$P" --config "$T/ks/auto.json" decrypt-document >"$T/out" 2>"$T/err"
+expect_grep "test_cli__decrypt_document_restores" "$T/out" '"diagnosis":"SECRET-DX-1"'
+echo '{"find": "patients", "filter": {"diagnosis": "flu"}}' | "$P" --config "$T/ks/auto.json" analyze --db hospital >"$T/out" 2>&1
+if [ $? = 1 ] && grep -q "randomized" "$T/out" && grep -q "diagnosis" "$T/out"; then ok "test_cli__analyze_refusal"; else notok "test_cli__analyze_refusal" "$(cat "$T/out")"; fi
+echo '{"insert": "patients", "documents": [{"ssn": "SECRET-SSN-2"}]}' | "$P" --config "$T/ks/auto.json" analyze --db hospital >"$T/out" 2>&1
+if grep -q "documents.0.ssn.*deterministic" "$T/out" && ! grep -q SECRET "$T/out"; then ok "test_cli__analyze_lists_fields"; else notok "test_cli__analyze_lists_fields" "$(cat "$T/out")"; fi
+printf '{"ssn": "a"}\n{"ssn": "b"}\n' | "$P" --config "$T/ks/auto.json" encrypt-document --ns hospital.patients --lines > "$T/docs.jsonl"
+if [ "$("$P" --config "$T/ks/auto.json" decrypt-document --lines < "$T/docs.jsonl" | tr -d '\n')" = '{"ssn":"a"}{"ssn":"b"}' ]; then ok "test_cli__encrypt_document_lines"; else notok "test_cli__encrypt_document_lines"; fi
+echo 'not json' | "$P" --config "$T/ks/auto.json" encrypt-command --db hospital >"$T/out" 2>"$T/err"
+if [ $? = 1 ]; then ok "test_cli__encrypt_command_bad_json"; else notok "test_cli__encrypt_command_bad_json"; fi
+
 # configuration problems
 chmod 644 "$T/ks/master.key"
 check "test_cli__loose_master_key_refused" 1 "$P" keys list
@@ -104,7 +130,7 @@ check "test_cli__no_config_is_error" 1 env -u PHICRYPT_CONFIG sh -c "cd '$T' && 
 
 # help everywhere
 helpok=1
-for c in "" "init" "keys" "encrypt" "decrypt" "keys create"; do
+for c in "" "init" "keys" "encrypt" "decrypt" "keys create" "encrypt-command" "encrypt-document" "decrypt-document" "analyze"; do
   # shellcheck disable=SC2086
   "$P" $c --help >"$T/out" 2>&1 && grep -q "Usage" "$T/out" || { helpok=0; echo "# --help failed for '$c'"; }
 done

@@ -76,6 +76,19 @@ int phi_error_wrap(const void *handle, int code, const char *fmt, ...)
     return code;
 }
 
+int phi_error_adopt(const void *from, const void *to, int code, const char *prefix)
+{
+    char old[PHI_ERRMSG_MAX];
+    if (tls_err.handle == from && tls_err.code != 0)
+        memcpy(old, tls_err.msg, sizeof old);
+    else
+        snprintf(old, sizeof old, "%s", phicrypt_strerror(code));
+    tls_err.handle = to;
+    tls_err.code = code;
+    snprintf(tls_err.msg, sizeof tls_err.msg, "%.200s: %.800s", prefix, old);
+    return code;
+}
+
 void phi_error_move(const void *from, const void *to)
 {
     if (tls_err.handle == from)

@@ -28,6 +28,11 @@ int phi_error_wrap(const void *handle, int code, const char *fmt, ...)
  * temporary object to the client handle the caller will query). */
 void phi_error_move(const void *from, const void *to);
 
+/* Takes over the message a lower layer recorded against `from` (often
+ * NULL, for stand-alone primitives), prefixed with "<prefix>: ", as the
+ * message of `to` with `code`; returns `code`. */
+int phi_error_adopt(const void *from, const void *to, int code, const char *prefix);
+
 void phi_error_clear(const void *handle);
 const char *phi_error_message(const void *handle);
 int phi_error_code(const void *handle);

@@ -152,13 +152,46 @@ char *phi_bson_value_to_json(const void *eh, const bson_iter_t *it, int canonica
     return out;
 }
 
+static bool deep_valid(const bson_t *doc, int depth)
+{
+    bson_iter_t it;
+    if (depth > 200 || !bson_iter_init(&it, doc))
+        return false;
+    while (bson_iter_next(&it)) {
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t sub;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it))
+                bson_iter_document(&it, &len, &data);
+            else
+                bson_iter_array(&it, &len, &data);
+            if (!data || !bson_init_static(&sub, data, len) || !deep_valid(&sub, depth + 1))
+                return false;
+        } else if (BSON_ITER_HOLDS_CODEWSCOPE(&it)) {
+            uint32_t len, slen;
+            const uint8_t *scope;
+            bson_t sub;
+            bson_iter_codewscope(&it, &len, &slen, &scope);
+            if (!scope || !bson_init_static(&sub, scope, slen) || !deep_valid(&sub, depth + 1))
+                return false;
+        }
+    }
+    return it.err_off == 0;
+}
+
+bool phi_bson_deep_valid(const bson_t *doc)
+{
+    return bson_validate(doc, BSON_VALIDATE_NONE, NULL) && deep_valid(doc, 0);
+}
+
 int phi_bson_view(const void *eh, const char *what, const uint8_t *data, size_t len, bson_t *view)
 {
     if (!data)
         return phi_error(eh, PHICRYPT_EINVAL, "%s: NULL BSON", what);
     if (len < 5 || len > (size_t)INT32_MAX || !bson_init_static(view, data, len))
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: not a BSON document (bad length header)", what);
-    if (!bson_validate(view, BSON_VALIDATE_NONE, NULL))
+    if (!phi_bson_deep_valid(view))
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: corrupt BSON document", what);
     return 0;
 }

@@ -27,6 +27,11 @@ char *phi_bson_value_to_json(const void *eh, const bson_iter_t *it, int canonica
  * returns PHICRYPT_EBADDATA when the bytes are not a valid document. */
 int phi_bson_view(const void *eh, const char *what, const uint8_t *data, size_t len, bson_t *view);
 
+/* Walks every nested document and array: true when all of them parse to
+ * the end. bson_validate alone lets some inconsistent nested lengths
+ * through, on which libbson's copy functions abort. */
+bool phi_bson_deep_valid(const bson_t *doc);
+
 /* Hands the bytes of `doc` to `out` (a phicrypt_buf *), copying them. */
 struct phicrypt_buf;
 int phi_buf_from_bson(const void *eh, struct phicrypt_buf *out, const bson_t *doc);

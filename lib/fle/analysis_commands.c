@@ -484,6 +484,9 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
         return phi_error(eh, PHICRYPT_EINVAL, "phi_analysis_mark: NULL argument");
     if (!bson_iter_init(&it, request) || !bson_iter_next(&it))
         return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is not a non-empty BSON document");
+    /* libbson's copy helpers abort on inconsistent nested lengths. */
+    if (!phi_bson_deep_valid(request))
+        return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is corrupt BSON");
     const char *name = bson_iter_key(&it);
 
     /* libmongocrypt asks mongocryptd's wire version before create /

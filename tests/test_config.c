@@ -160,10 +160,15 @@ static void test_config__structural_errors(void **state)
 static void test_config__planned_providers_are_refused_clearly(void **state)
 {
     fx *f = *state;
+    /* Remote providers are accepted ({} = on demand); their keys are checked. */
     assert_int_equal(try_config(f, "{\"kms_providers\": {\"local\": {\"key_file\": \"%s\"}, \"aws\": {}},"
                                    " \"key_vault\": \"file:%s\"}"),
-                     PHICRYPT_EUNSUPPORTED);
-    assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_providers.aws"));
+                     0);
+    assert_int_equal(try_config(f, "{\"kms_providers\": {\"local\": {\"key_file\": \"%s\"}, \"aws\": "
+                                   "{\"accesKeyId\": \"x\"}}, \"key_vault\": \"file:%s\"}"),
+                     PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_providers.aws.accesKeyId"));
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "accessKeyId"));
     assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"mongodb://localhost%s\"}"), PHICRYPT_EUNSUPPORTED);
 }
 

@@ -11,7 +11,12 @@
 
 static int new_mcrypt(phicrypt_t *ph, phi_mcrypt **out)
 {
-    phi_mcrypt_opts o = { ph->cfg->local_key, ph->cfg->schema_map };
+    phi_mcrypt_opts o = { 0 };
+    o.local_key = ph->cfg->local_key;
+    o.schema_map = ph->cfg->schema_map;
+    o.crypto_hooks = ph->cfg->crypto_hooks;
+    o.kms_remote = ph->cfg->kms_remote;
+    o.kms_on_demand = ph->cfg->kms_on_demand;
     return phi_mcrypt_new(out, ph, &o);
 }
 

@@ -16,11 +16,11 @@
 #include "core/mem_private.h"
 
 static const char *const top_keys[] = { "kms_providers", "tls", "key_vault", "key_vault_namespace", "keyring",
-                                        "schema_map", "access", "audit", NULL };
+                                        "schema_map", "access", "audit", "crypto_hooks", "kms_options", NULL };
 static const char *const provider_keys[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
 static const char *const local_keys[] = { "key_file", "key", NULL };
 
-static int unknown_key(const void *eh, const char *where, const char *key, const char *const *known)
+int phi_config_unknown_key(const void *eh, const char *where, const char *key, const char *const *known)
 {
     const char *s = phi_suggest(key, known);
     if (s)
@@ -127,7 +127,7 @@ static int parse_local(phi_config *cfg, const void *eh, bson_iter_t *it)
     while (bson_iter_next(&c)) {
         const char *k = bson_iter_key(&c);
         if (!is_known(k, local_keys))
-            return unknown_key(eh, "kms_providers.local.", k, local_keys);
+            return phi_config_unknown_key(eh, "kms_providers.local.", k, local_keys);
         if (seen++)
             return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local: give either key_file or key, not both");
         if (strcmp(k, "key_file") == 0) {
@@ -155,12 +155,12 @@ static int parse_providers(phi_config *cfg, const void *eh, bson_iter_t *it)
     while (bson_iter_next(&c)) {
         const char *k = bson_iter_key(&c);
         if (!is_known(k, provider_keys))
-            return unknown_key(eh, "kms_providers.", k, provider_keys);
+            return phi_config_unknown_key(eh, "kms_providers.", k, provider_keys);
         if (strcmp(k, "local") != 0)
-            return phi_error(eh, PHICRYPT_EUNSUPPORTED,
-                             "kms_providers.%s: this version supports only the local provider (cloud and KMIP "
-                             "providers are planned)", k);
-        if ((rc = parse_local(cfg, eh, &c)) != 0)
+            rc = phi_config_parse_remote(cfg, eh, k, &c);
+        else
+            rc = parse_local(cfg, eh, &c);
+        if (rc != 0)
             return rc;
         n++;
     }
@@ -191,15 +191,45 @@ static int parse_schema_map(phi_config *cfg, const void *eh, bson_iter_t *it)
     return 0;
 }
 
+/* JSON allows a key twice; a configuration must not (which one wins is a
+ * guess, and a second local key would silently replace the first). */
+static int check_no_duplicates(const void *eh, const bson_t *doc, const char *where)
+{
+    bson_iter_t a, b;
+    bson_iter_init(&a, doc);
+    while (bson_iter_next(&a)) {
+        b = a;
+        while (bson_iter_next(&b))
+            if (strcmp(bson_iter_key(&a), bson_iter_key(&b)) == 0)
+                return phi_error(eh, PHICRYPT_ECONFIG, "configuration: key '%s%s' appears twice", where,
+                                 bson_iter_key(&a));
+        if (BSON_ITER_HOLDS_DOCUMENT(&a) && strcmp(bson_iter_key(&a), "schema_map") != 0) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t sub;
+            char inner[256];
+            int rc;
+            bson_iter_document(&a, &len, &data);
+            bson_init_static(&sub, data, len);
+            snprintf(inner, sizeof inner, "%s%s.", where, bson_iter_key(&a));
+            if ((rc = check_no_duplicates(eh, &sub, inner)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
 {
     bson_iter_t it;
     int rc;
+    if ((rc = check_no_duplicates(eh, doc, "")) != 0)
+        return rc;
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
         if (!is_known(k, top_keys))
-            return unknown_key(eh, "", k, top_keys);
+            return phi_config_unknown_key(eh, "", k, top_keys);
         if (strcmp(k, "kms_providers") == 0)
             rc = parse_providers(cfg, eh, &it);
         else if (strcmp(k, "key_vault") == 0)
@@ -218,14 +248,26 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
             rc = expect_string(eh, &it, k, &cfg->keyring);
         else if (strcmp(k, "schema_map") == 0)
             rc = parse_schema_map(cfg, eh, &it);
+        else if (strcmp(k, "tls") == 0)
+            rc = phi_config_parse_tls(cfg, eh, &it);
+        else if (strcmp(k, "kms_options") == 0)
+            rc = phi_config_parse_kms_options(cfg, eh, &it);
+        else if (strcmp(k, "crypto_hooks") == 0) {
+            if (!BSON_ITER_HOLDS_BOOL(&it))
+                rc = phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'crypto_hooks' must be true or false");
+            else
+                cfg->crypto_hooks = bson_iter_bool(&it);
+        }
         else
             rc = phi_error(eh, PHICRYPT_EUNSUPPORTED, "configuration: '%s' is not supported by this version (planned)",
                            k);
         if (rc != 0)
             return rc;
     }
-    if (!cfg->local_key)
+    if (!cfg->local_key && !cfg->kms_remote)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers' is required");
+    if ((rc = phi_config_kms_finish(cfg, eh)) != 0)
+        return rc;
     if (!cfg->key_vault)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_vault' is required (e.g. \"file:keyvault.jsonl\")");
     return 0;
@@ -244,6 +286,7 @@ int phi_config_parse(phi_config **out, const void *eh, const char *json, const c
     if (!cfg)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     cfg->key_vault_ns = phi_strdup("encryption.__keyVault");
+    cfg->crypto_hooks = 1;
     cfg->base_dir = base_dir ? phi_strdup(base_dir) : NULL;
     if (!cfg->key_vault_ns || (base_dir && !cfg->base_dir)) {
         phi_config_free(cfg);
@@ -271,6 +314,7 @@ void phi_config_free(phi_config *cfg)
     if (!cfg)
         return;
     phi_secure_free(cfg->local_key);
+    phi_config_kms_free(cfg);
     phi_free(cfg->base_dir);
     phi_free(cfg->key_vault);
     phi_free(cfg->key_vault_ns);

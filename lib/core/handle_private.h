@@ -9,10 +9,12 @@
 struct phi_config;
 struct phi_mcrypt;
 struct phi_keyvault;
+struct phi_keyring;
 
 struct phicrypt {
     struct phi_config *cfg;
     struct phi_keyvault *kv;
+    struct phi_keyring *keyring; /* NULL when the configuration has none */
     /* libmongocrypt caches data keys for a minute; when this client changes
      * the key vault (delete, alt names) it swaps in a fresh instance so that
      * the change is seen at once. Operations hold the read side. */

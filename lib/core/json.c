@@ -155,7 +155,7 @@ char *phi_bson_value_to_json(const void *eh, const bson_iter_t *it, int canonica
 static bool deep_valid(const bson_t *doc, int depth)
 {
     bson_iter_t it;
-    if (depth > 200 || !bson_iter_init(&it, doc))
+    if (depth > 1000 || !bson_iter_init(&it, doc))
         return false;
     while (bson_iter_next(&it)) {
         if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
@@ -192,7 +192,7 @@ int phi_bson_view(const void *eh, const char *what, const uint8_t *data, size_t 
     if (len < 5 || len > (size_t)INT32_MAX || !bson_init_static(view, data, len))
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: not a BSON document (bad length header)", what);
     if (!phi_bson_deep_valid(view))
-        return phi_error(eh, PHICRYPT_EBADDATA, "%s: corrupt BSON document", what);
+        return phi_error(eh, PHICRYPT_EBADDATA, "%s: corrupt or too deeply nested BSON document", what);
     return 0;
 }
 

@@ -486,7 +486,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
         return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is not a non-empty BSON document");
     /* libbson's copy helpers abort on inconsistent nested lengths. */
     if (!phi_bson_deep_valid(request))
-        return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is corrupt BSON");
+        return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is corrupt or too deeply nested BSON");
     const char *name = bson_iter_key(&it);
 
     /* libmongocrypt asks mongocryptd's wire version before create /

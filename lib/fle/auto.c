@@ -58,6 +58,51 @@ int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, 
     return rc;
 }
 
+/* Refuses subtype-6 values that are not CSFLE (FLE1) ciphertexts before
+ * libmongocrypt parses them: phicrypt does not do Queryable Encryption, and
+ * libmongocrypt 1.7.2 double-frees on some malformed FLE2 payloads (found by
+ * fuzz/decrypt_fuzzer.c; regression input in fuzz/corpora/decrypt/). */
+static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const char *prefix, int depth)
+{
+    bson_iter_t it;
+    if (depth > 100)
+        return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: nested deeper than 100 levels");
+    if (!bson_iter_init(&it, doc))
+        return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: corrupt BSON");
+    while (bson_iter_next(&it)) {
+        char path[PHI_PATH_MAX];
+        int rc;
+        if (!phi_path_join(path, sizeof path, prefix, bson_iter_key(&it)))
+            return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: field path too long");
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t sub;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it))
+                bson_iter_document(&it, &len, &data);
+            else
+                bson_iter_array(&it, &len, &data);
+            if (!bson_init_static(&sub, data, len))
+                return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: corrupt BSON at '%s'", path);
+            if ((rc = check_ciphertexts(ph, &sub, path, depth + 1)) != 0)
+                return rc;
+        } else if (BSON_ITER_HOLDS_BINARY(&it)) {
+            bson_subtype_t st;
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_binary(&it, &st, &len, &data);
+            if (st != BSON_SUBTYPE_ENCRYPTED)
+                continue;
+            if (len == 0 || (data[0] != 1 && data[0] != 2))
+                return phi_error(ph, PHICRYPT_EBADDATA,
+                                 "decrypt document: '%s' is an encrypted value of blob type %u, not a CSFLE ciphertext "
+                                 "(Queryable Encryption payloads and markings are not decrypted here)",
+                                 path, len ? (unsigned)data[0] : 0u);
+        }
+    }
+    return 0;
+}
+
 int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len)
 {
     bson_t doc, res;
@@ -65,7 +110,8 @@ int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *
     int rc;
     if (!ph || !out)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_decrypt_document: NULL argument");
-    if ((rc = phi_bson_view(ph, "decrypt document", doc_bson, doc_len, &doc)) != 0)
+    if ((rc = phi_bson_view(ph, "decrypt document", doc_bson, doc_len, &doc)) != 0 ||
+        (rc = check_ciphertexts(ph, &doc, "", 0)) != 0)
         return rc;
     phi_fle_io(ph, &io);
     rc = phi_mcrypt_decrypt_document(phi_fle_acquire(ph), ph, &io, &doc, &res);

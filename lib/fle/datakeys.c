@@ -3,6 +3,7 @@
 
 #include <phicrypt.h>
 #include "client/client_private.h"
+#include "client/config_private.h"
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
@@ -21,8 +22,10 @@ size_t phicrypt_key_material_bytes(void)
 
 void phi_fle_io(phicrypt_t *ph, phi_mcrypt_io *io)
 {
+    memset(io, 0, sizeof *io);
     io->ctx = ph->kv;
     io->find_keys = phi_keyvault_io_find;
+    io->kms = ph->cfg->kms;
 }
 
 phi_mcrypt *phi_fle_acquire(phicrypt_t *ph)
@@ -47,6 +50,30 @@ static int check_alt_name(phicrypt_t *ph, const char *name)
     return 0;
 }
 
+/* A provider libmongocrypt knows, configured in this client, with a
+ * master key document when it needs one. */
+static int check_provider(phicrypt_t *ph, const char *provider, const char *master_key_json)
+{
+    static const char *const names[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
+    const char *s;
+    size_t i;
+    for (i = 0; names[i] && strcmp(names[i], provider) != 0; i++)
+        ;
+    if (!names[i]) {
+        s = phi_suggest(provider, names);
+        return phi_error(ph, PHICRYPT_EINVAL, "KMS provider '%s' unknown%s%s%s (local, aws, azure, gcp, kmip)",
+                         provider, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+    }
+    if (i == 0 ? !ph->cfg->local_key
+               : !ph->cfg->kms_remote || !bson_has_field(ph->cfg->kms_remote, provider))
+        return phi_error(ph, PHICRYPT_ECONFIG, "KMS provider '%s' is not configured (kms_providers.%s)", provider,
+                         provider);
+    if (i > 0 && i < 4 && !master_key_json)
+        return phi_error(ph, PHICRYPT_EINVAL, "KMS provider '%s' needs a master key document (master_key_json)",
+                         provider);
+    return 0;
+}
+
 int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], const phicrypt_datakey_opts *opts)
 {
     phicrypt_datakey_opts def = PHICRYPT_DATAKEY_OPTS_INIT;
@@ -63,9 +90,8 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
     if (opts->version != PHICRYPT_DATAKEY_OPTS_VERSION)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_opts: version %u unknown (expected %u)", opts->version,
                          PHICRYPT_DATAKEY_OPTS_VERSION);
-    if (opts->provider && strcmp(opts->provider, "local") != 0)
-        return phi_error(ph, PHICRYPT_EUNSUPPORTED, "KMS provider '%s' is not supported by this version (only local)",
-                         opts->provider);
+    if ((rc = check_provider(ph, opts->provider ? opts->provider : "local", opts->master_key_json)) != 0)
+        return rc;
     if (opts->key_material && opts->key_material_len != PHICRYPT_KEY_MATERIAL_BYTES)
         return phi_error(ph, PHICRYPT_EINVAL, "key material must be %d bytes, got %zu", PHICRYPT_KEY_MATERIAL_BYTES,
                          opts->key_material_len);

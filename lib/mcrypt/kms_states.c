@@ -1,15 +1,116 @@
-/* NEED_KMS and NEED_KMS_CREDENTIALS: network I/O with the key management
- * services. The local provider never reaches these states. */
+/* NEED_KMS and NEED_KMS_CREDENTIALS: libmongocrypt builds each KMS request
+ * and parses each reply; lib/kms moves the bytes (with TLS, timeouts and
+ * retries). The local provider never reaches these states. */
+#include <stdio.h>
+#include <string.h>
+
 #include <phicrypt.h>
 #include "core/error_private.h"
+#include "kms/kms_private.h"
 #include "mcrypt/mcrypt_internal.h"
+
+/* Replies of the services that mean "your credentials are refused". */
+static const char *const auth_words[] = { "HTTP status=401", "HTTP status=403", "ExpiredToken", "UnrecognizedClient",
+                                          "InvalidSignature", "AccessDenied", "invalid_client", "invalid_grant",
+                                          "unauthorized_client", "Unauthorized", "PERMISSION_DENIED",
+                                          "UNAUTHENTICATED", NULL };
+
+static int kms_code(const char *msg, int http_status)
+{
+    if (http_status == 401 || http_status == 403)
+        return PHICRYPT_EKMSAUTH;
+    for (size_t i = 0; auth_words[i]; i++)
+        if (strstr(msg, auth_words[i]))
+            return PHICRYPT_EKMSAUTH;
+    return PHICRYPT_EKMS;
+}
+
+static int kms_ctx_error(mongocrypt_kms_ctx_t *kc, const void *eh, const char *what, const char *provider,
+                         const char *endpoint, int http_status)
+{
+    mongocrypt_status_t *st = mongocrypt_status_new();
+    const char *msg;
+    int code;
+    mongocrypt_kms_ctx_status(kc, st);
+    msg = mongocrypt_status_message(st, NULL);
+    if (!msg || !*msg)
+        msg = "unknown error";
+    code = kms_code(msg, http_status);
+    /* libmongocrypt's message quotes the service's error reply, which
+     * holds no secret of ours (requests are signed, never echoed). */
+    if (http_status)
+        phi_error(eh, code, "%s: kms %s %s: HTTP %d: libmongocrypt: %.600s", what, provider, endpoint, http_status,
+                  msg);
+    else
+        phi_error(eh, code, "%s: kms %s %s: libmongocrypt: %.600s", what, provider, endpoint, msg);
+    mongocrypt_status_destroy(st);
+    return code;
+}
+
+static int one_kms(mongocrypt_kms_ctx_t *kc, const void *eh, const phi_mcrypt_io *io, const char *what)
+{
+    mongocrypt_binary_t *msg = mongocrypt_binary_new();
+    const char *endpoint = NULL, *provider = mongocrypt_kms_ctx_get_kms_provider(kc, NULL);
+    phi_kms_reply reply = { 0 };
+    size_t off = 0;
+    int rc = 0;
+
+    if (!msg)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    if (!provider)
+        provider = "?";
+    if (!mongocrypt_kms_ctx_endpoint(kc, &endpoint) || !endpoint) {
+        rc = kms_ctx_error(kc, eh, what, provider, "?", 0);
+        goto out;
+    }
+    if (!mongocrypt_kms_ctx_message(kc, msg)) {
+        rc = kms_ctx_error(kc, eh, what, provider, endpoint, 0);
+        goto out;
+    }
+    if ((rc = phi_kms_exchange(io->kms, eh, provider, endpoint, mongocrypt_binary_data(msg),
+                               mongocrypt_binary_len(msg), &reply)) != 0) {
+        phi_error_wrap(eh, rc, "%s", what);
+        goto out;
+    }
+    while (mongocrypt_kms_ctx_bytes_needed(kc) > 0) {
+        size_t n = mongocrypt_kms_ctx_bytes_needed(kc);
+        mongocrypt_binary_t *chunk;
+        if (off >= reply.len) {
+            rc = phi_error(eh, PHICRYPT_EKMS, "%s: kms %s %s: reply ended before libmongocrypt had all of it", what,
+                           provider, endpoint);
+            goto out;
+        }
+        if (n > reply.len - off)
+            n = reply.len - off;
+        chunk = mongocrypt_binary_new_from_data(reply.data + off, (uint32_t)n);
+        if (!chunk) {
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (!mongocrypt_kms_ctx_feed(kc, chunk)) {
+            mongocrypt_binary_destroy(chunk);
+            rc = kms_ctx_error(kc, eh, what, provider, endpoint, reply.http_status);
+            goto out;
+        }
+        mongocrypt_binary_destroy(chunk);
+        off += n;
+    }
+out:
+    phi_kms_reply_dispose(&reply);
+    mongocrypt_binary_destroy(msg);
+    return rc;
+}
 
 int phi_mcrypt_need_kms(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what)
 {
-    (void)io;
-    if (mongocrypt_ctx_next_kms_ctx(ctx) != NULL)
-        return phi_error(eh, PHICRYPT_EUNSUPPORTED, "%s: remote KMS providers are not supported in this version",
-                         what);
+    mongocrypt_kms_ctx_t *kc;
+    int rc;
+    while ((kc = mongocrypt_ctx_next_kms_ctx(ctx)) != NULL) {
+        if (!io || !io->kms)
+            return phi_error(eh, PHICRYPT_ECONFIG, "%s: a KMS provider is needed but none is configured", what);
+        if ((rc = one_kms(kc, eh, io, what)) != 0)
+            return rc;
+    }
     if (!mongocrypt_ctx_kms_done(ctx))
         return phi_mcrypt_ctx_error(ctx, eh, what);
     return 0;

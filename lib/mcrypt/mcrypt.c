@@ -59,6 +59,10 @@ int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts
         BSON_APPEND_BINARY(&local, "key", BSON_SUBTYPE_BINARY, opts->local_key, 96);
         bson_append_document_end(&providers, &local);
     }
+    if (opts->kms_remote)
+        bson_concat(&providers, opts->kms_remote);
+    if (opts->kms_on_demand)
+        mongocrypt_setopt_use_need_kms_credentials_state(m->crypt);
     if ((rc = phi_mcrypt_binary_of(eh, &providers, &bin)) != 0)
         goto fail;
     /* libmongocrypt copies the providers document; ours is wiped below. */
@@ -78,6 +82,8 @@ int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts
         mongocrypt_binary_destroy(bin);
         bin = NULL;
     }
+    if (opts->crypto_hooks && (rc = phi_mcrypt_install_hooks(m->crypt, eh)) != 0)
+        goto fail;
     if (!mongocrypt_init(m->crypt)) {
         rc = crypt_error(m->crypt, eh, "libmongocrypt initialisation");
         goto fail;

@@ -23,6 +23,9 @@ int phi_mcrypt_need_collinfo(mongocrypt_ctx_t *ctx, const void *eh, const phi_mc
 /* Records ctx's error against eh with `what` as context; returns the code. */
 int phi_mcrypt_ctx_error(mongocrypt_ctx_t *ctx, const void *eh, const char *what);
 
+/* Installs our OpenSSL crypto (crypto_hooks.c) before mongocrypt_init. */
+int phi_mcrypt_install_hooks(mongocrypt_t *crypt, const void *eh);
+
 /* A binary view of a bson_t (no copy); size checked before narrowing. */
 int phi_mcrypt_binary_of(const void *eh, const bson_t *doc, mongocrypt_binary_t **out);
 

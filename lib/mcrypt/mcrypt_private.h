@@ -14,6 +14,11 @@ typedef struct phi_mcrypt phi_mcrypt;
 typedef struct phi_mcrypt_opts {
     const uint8_t *local_key; /* 96 bytes, or NULL when no local provider */
     const bson_t *schema_map; /* or NULL */
+    int crypto_hooks;         /* our OpenSSL crypto instead of libmongocrypt's */
+    /* The remote providers ({aws: {...}, azure: ..., gcp: ..., kmip: ...}) as
+     * libmongocrypt takes them, or NULL; copied, never retained. */
+    const bson_t *kms_remote;
+    int kms_on_demand;        /* one of them is {}: credentials on demand */
 } phi_mcrypt_opts;
 
 int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts);

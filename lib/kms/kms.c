@@ -1,0 +1,170 @@
+/* One exchange with a KMS: endpoint parsing, attempts and backoff. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <phicrypt.h>
+#include "core/error_private.h"
+#include "core/mem_private.h"
+#include "kms/kms_internal.h"
+
+void phi_kms_settings_init(phi_kms_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->connect_timeout_ms = PHI_KMS_CONNECT_TIMEOUT_MS;
+    s->read_timeout_ms = PHI_KMS_READ_TIMEOUT_MS;
+    s->total_timeout_ms = PHI_KMS_TOTAL_TIMEOUT_MS;
+    s->max_attempts = PHI_KMS_MAX_ATTEMPTS;
+    s->backoff_base_ms = PHI_KMS_BACKOFF_BASE_MS;
+    s->backoff_max_ms = PHI_KMS_BACKOFF_MAX_MS;
+}
+
+void phi_kms_settings_clear(phi_kms_settings *s)
+{
+    for (size_t i = 0; i < s->n_tls; i++) {
+        phi_free(s->tls[i].provider);
+        phi_free(s->tls[i].ca_file);
+        phi_free(s->tls[i].cert_key_file);
+        phi_secure_free(s->tls[i].key_password);
+    }
+    s->n_tls = 0;
+}
+
+int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s)
+{
+    phi_kms *k = phi_calloc(1, sizeof *k);
+    *out = NULL;
+    if (!k)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    k->s = *s;
+    s->n_tls = 0;
+    *out = k;
+    return 0;
+}
+
+void phi_kms_free(phi_kms *k)
+{
+    if (!k)
+        return;
+    phi_kms_settings_clear(&k->s);
+    phi_free(k);
+}
+
+void phi_kms_reply_dispose(phi_kms_reply *r)
+{
+    if (r->data)
+        phi_wipe_free(r->data, r->len);
+    memset(r, 0, sizeof *r);
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port" into host and port. */
+static int split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
+                          size_t hostlen, int *port)
+{
+    const char *colon, *hend;
+    size_t n;
+    *port = def_port;
+    if (ep[0] == '[') {
+        hend = strchr(ep, ']');
+        if (!hend)
+            goto bad;
+        colon = hend[1] == ':' ? hend + 1 : NULL;
+        if (hend[1] && !colon)
+            goto bad;
+        ep++;
+    } else {
+        colon = strrchr(ep, ':');
+        hend = colon ? colon : ep + strlen(ep);
+    }
+    n = (size_t)(hend - ep);
+    if (n == 0 || n >= hostlen)
+        goto bad;
+    memcpy(host, ep, n);
+    host[n] = 0;
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || p <= 0 || p > 65535)
+            goto bad;
+        *port = (int)p;
+    }
+    return 0;
+bad:
+    return phi_error(eh, PHICRYPT_EKMS, "kms %s %s: not a valid endpoint (host[:port])", w->provider, w->endpoint);
+}
+
+static const phi_kms_tls *tls_for(const phi_kms *k, const char *provider)
+{
+    for (size_t i = 0; i < k->s.n_tls; i++)
+        if (strcmp(k->s.tls[i].provider, provider) == 0)
+            return &k->s.tls[i];
+    return NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* One attempt; *retry tells whether another may do better. */
+static int attempt(phi_kms *k, const void *eh, const phi_kms_where *w, const char *host, int port, int is_kmip,
+                   int64_t deadline, const uint8_t *msg, size_t len, phi_kms_reply *out, int *retry)
+{
+    phi_kms_conn c = { -1, NULL, NULL, 0, deadline };
+    int rc = phi_kms_conn_open(&c, eh, w, &k->s, tls_for(k, w->provider), host, port, retry);
+    if (rc == 0 && (rc = phi_kms_conn_write(&c, eh, w, msg, len)) != 0)
+        *retry = 1;
+    if (rc == 0) {
+        rc = is_kmip ? phi_kms_read_kmip(&c, eh, w, out) : phi_kms_read_http(&c, eh, w, out);
+        *retry = rc == PHICRYPT_EKMS || rc == PHICRYPT_ETIMEOUT;
+        if (rc == 0 && phi_kms_http_retryable(out->http_status)) {
+            *retry = 1;
+            rc = phi_error(eh, PHICRYPT_EKMS, "kms %s %s: HTTP %d", w->provider, w->endpoint, out->http_status);
+        }
+    }
+    phi_kms_conn_close(&c);
+    return rc;
+}
+
+int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const char *endpoint, const uint8_t *msg,
+                     size_t len, phi_kms_reply *out)
+{
+    phi_kms_where w = { provider ? provider : "?", endpoint ? endpoint : "?" };
+    int is_kmip = provider && strcmp(provider, "kmip") == 0;
+    char host[256];
+    int port, rc, n;
+    int64_t start = phi_kms_now_ms(), deadline = start + k->s.total_timeout_ms;
+
+    memset(out, 0, sizeof *out);
+    if (!endpoint || !*endpoint)
+        return phi_error(eh, PHICRYPT_EKMS, "kms %s: no endpoint", w.provider);
+    if ((rc = split_endpoint(eh, &w, endpoint, is_kmip ? 5696 : 443, host, sizeof host, &port)) != 0)
+        return rc;
+    for (n = 1;; n++) {
+        int retry = 0, pause;
+        phi_kms_reply_dispose(out);
+        rc = attempt(k, eh, &w, host, port, is_kmip, deadline, msg, len, out, &retry);
+        if (rc == 0 || !retry || n >= k->s.max_attempts)
+            break;
+        pause = phi_kms_backoff_ms(&k->s, n + 1);
+        if (phi_kms_now_ms() + pause >= deadline)
+            break;
+        sleep_ms(pause);
+    }
+    if (rc != 0) {
+        /* Out of time counts as a timeout whatever the last symptom was. */
+        if (phi_kms_now_ms() >= deadline && rc == PHICRYPT_EKMS)
+            rc = PHICRYPT_ETIMEOUT;
+        phi_kms_reply_dispose(out);
+        if (n > 1) {
+            char m[PHI_ERRMSG_MAX];
+            snprintf(m, sizeof m, "%s", phi_error_message(eh));
+            phi_error(eh, rc, "%s (after %d attempts)", m, n);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* Network I/O with key management services: TCP + TLS (OpenSSL), whole
+ * HTTP or KMIP replies, timeouts and retries. libmongocrypt builds every
+ * request and parses every reply; this module only moves bytes, so it
+ * never includes mongocrypt.h (lib/mcrypt/kms_states.c is the adapter). */
+#ifndef PHI_KMS_PRIVATE_H
+#define PHI_KMS_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PHI_KMS_CONNECT_TIMEOUT_MS 10000
+#define PHI_KMS_READ_TIMEOUT_MS 10000
+#define PHI_KMS_TOTAL_TIMEOUT_MS 30000
+#define PHI_KMS_MAX_ATTEMPTS 3
+#define PHI_KMS_BACKOFF_BASE_MS 200
+#define PHI_KMS_BACKOFF_MAX_MS 5000
+#define PHI_KMS_MAX_TLS 8
+
+/* TLS options of one provider (the configuration's "tls.<provider>"). */
+typedef struct phi_kms_tls {
+    char *provider;
+    char *ca_file;       /* PEM bundle, or NULL: the system store */
+    char *cert_key_file; /* client certificate + key (PEM), or NULL */
+    char *key_password;  /* secure memory, or NULL */
+} phi_kms_tls;
+
+typedef struct phi_kms_settings {
+    int connect_timeout_ms;
+    int read_timeout_ms;  /* longest silence while a reply is awaited */
+    int total_timeout_ms; /* one exchange, all attempts included */
+    int max_attempts;     /* 1: no retry */
+    int backoff_base_ms;
+    int backoff_max_ms;
+    phi_kms_tls tls[PHI_KMS_MAX_TLS];
+    size_t n_tls;
+} phi_kms_settings;
+
+typedef struct phi_kms phi_kms;
+
+/* Sets the defaults above and no TLS options. */
+void phi_kms_settings_init(phi_kms_settings *s);
+/* Frees what the settings own (wiping the password). */
+void phi_kms_settings_clear(phi_kms_settings *s);
+
+/* Takes ownership of what *s owns (s is left empty). */
+int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s);
+void phi_kms_free(phi_kms *k);
+
+/* A complete reply: for HTTP the status line, the headers and a body
+ * with Content-Length (a chunked body is reassembled); for KMIP one TTLV
+ * message. */
+typedef struct phi_kms_reply {
+    uint8_t *data;
+    size_t len;
+    int http_status; /* 0 for KMIP */
+} phi_kms_reply;
+
+void phi_kms_reply_dispose(phi_kms_reply *r);
+
+/* Sends `msg` to `endpoint` ("host[:port]"; port 443, or 5696 for kmip)
+ * and reads the whole reply, retrying network errors, timeouts and HTTP
+ * 429/5xx with jittered exponential backoff. Errors name the provider,
+ * the endpoint and the step: PHICRYPT_EKMS, PHICRYPT_ETIMEOUT. */
+int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const char *endpoint, const uint8_t *msg,
+                     size_t len, phi_kms_reply *out);
+
+#endif

@@ -1,0 +1,268 @@
+/* phicrypt_tokenize / detokenize / pseudonymize / pseudonym_verify. */
+#include <stdio.h>
+#include <string.h>
+
+#include <phicrypt.h>
+#include "core/error_private.h"
+#include "core/mem_private.h"
+#include "token/keyring_private.h"
+
+#define MAX_VALUE (1u << 20)
+
+static int check_opts(phicrypt_t *ph, const phicrypt_token_opts *o)
+{
+    if (!o)
+        return 0;
+    if (o->version != PHICRYPT_TOKEN_OPTS_VERSION)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_token_opts: version %u unknown (expected %u)", o->version,
+                         PHICRYPT_TOKEN_OPTS_VERSION);
+    return 0;
+}
+
+static int is_siv(const phicrypt_token_opts *o)
+{
+    return !o || !o->format || strcmp(o->format, "siv") == 0;
+}
+
+static int out_text(phicrypt_t *ph, phicrypt_buf *out, char *text, size_t len)
+{
+    out->data = (uint8_t *)text;
+    out->len = len;
+    (void)ph;
+    return 0;
+}
+
+static int siv_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *value, size_t len,
+                        const phicrypt_token_opts *o)
+{
+    const char *ctx = (o && o->context) ? o->context : "";
+    phi_kr_key *k;
+    uint8_t *raw;
+    char *text;
+    size_t tl;
+    int rc;
+    if ((rc = phi_keyring_get(ph, name, o ? o->key_version : 0, PHICRYPT_KEYRING_SIV, &k)) != 0)
+        return rc;
+    if (k->retired && (!o || o->key_version == 0)) {
+        phi_keyring_put(k);
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
+    }
+    raw = phi_malloc(PHI_SIV_TAG_LEN + len);
+    tl = phi_tk_text_len(k->version, PHI_SIV_TAG_LEN + len);
+    text = phi_malloc(tl + 1);
+    if (!raw || !text) {
+        phi_keyring_put(k);
+        phi_free(raw);
+        phi_free(text);
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    }
+    rc = phi_siv_encrypt(k->siv, (const uint8_t *)ctx, strlen(ctx), (const uint8_t *)value, len, raw);
+    if (rc == 0)
+        rc = phi_tk_text_encode(text, tl + 1, k->version, raw, PHI_SIV_TAG_LEN + len);
+    phi_keyring_put(k);
+    phi_free(raw);
+    if (rc != 0) {
+        phi_free(text);
+        return phi_error_adopt(NULL, ph, rc, "tokenize");
+    }
+    return out_text(ph, out, text, tl);
+}
+
+static int siv_detokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *token, size_t len,
+                          const phicrypt_token_opts *o)
+{
+    const char *ctx = (o && o->context) ? o->context : "";
+    uint32_t version = 0;
+    size_t raw_len = 0;
+    uint8_t *raw = phi_malloc(len + 1);
+    char *plain;
+    phi_kr_key *k;
+    int rc;
+    if (!raw)
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    if (phi_tk_text_decode(token, len, &version, raw, len + 1, &raw_len) != 0 || raw_len < PHI_SIV_TAG_LEN) {
+        phi_free(raw);
+        return phi_error(ph, PHICRYPT_EBADDATA, "detokenize: not a tk1 token");
+    }
+    if ((rc = phi_keyring_get(ph, name, version, PHICRYPT_KEYRING_SIV, &k)) != 0) {
+        phi_free(raw);
+        return rc;
+    }
+    plain = phi_malloc(raw_len - PHI_SIV_TAG_LEN + 1);
+    if (!plain) {
+        phi_keyring_put(k);
+        phi_free(raw);
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    }
+    rc = phi_siv_decrypt(k->siv, (const uint8_t *)ctx, strlen(ctx), raw, raw_len, (uint8_t *)plain);
+    phi_keyring_put(k);
+    phi_free(raw);
+    if (rc != 0) {
+        phi_wipe_free(plain, raw_len - PHI_SIV_TAG_LEN + 1);
+        if (rc == PHICRYPT_EAUTH)
+            return phi_error(ph, rc, "detokenize: the token does not authenticate under key '%s' version %u and "
+                             "this context (altered, or made with another key or context)", name, version);
+        return phi_error_adopt(NULL, ph, rc, "detokenize");
+    }
+    plain[raw_len - PHI_SIV_TAG_LEN] = '\0';
+    return out_text(ph, out, plain, raw_len - PHI_SIV_TAG_LEN);
+}
+
+static int ff1_run(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *in, size_t len,
+                   const phicrypt_token_opts *o, int decrypt)
+{
+    phi_fpe_format f;
+    phi_kr_key *k;
+    char *text;
+    const char *ctx = o->context ? o->context : "";
+    int rc;
+    if (phi_fpe_format_from_name(o->format, &f) != 0)
+        return phi_error(ph, PHICRYPT_EINVAL,
+                         "token format '%s' unknown (siv, digits, ssn, phone, mrn, alnum, credit_card, email, custom)",
+                         o->format);
+    if (f == PHI_FPE_CUSTOM && !o->alphabet)
+        return phi_error(ph, PHICRYPT_EINVAL, "token format custom needs an alphabet");
+    if ((rc = phi_keyring_get(ph, name, o->key_version, PHICRYPT_KEYRING_FF1, &k)) != 0)
+        return rc;
+    if (!decrypt && k->retired && o->key_version == 0) {
+        phi_keyring_put(k);
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
+    }
+    text = phi_malloc(len + 1);
+    if (!text) {
+        phi_keyring_put(k);
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    }
+    rc = (decrypt ? phi_fpe_decrypt : phi_fpe_encrypt)(k->ff1, f, f == PHI_FPE_CUSTOM ? o->alphabet : NULL,
+                                                        (const uint8_t *)ctx, strlen(ctx), in, len, text, len + 1);
+    phi_keyring_put(k);
+    if (rc != 0) {
+        phi_wipe_free(text, len + 1);
+        return phi_error_adopt(NULL, ph, rc, decrypt ? "detokenize" : "tokenize");
+    }
+    return out_text(ph, out, text, len);
+}
+
+static int common_checks(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *value, size_t len,
+                         const phicrypt_token_opts *o)
+{
+    int rc;
+    if (!ph || !out || !name || (!value && len))
+        return phi_error(ph, PHICRYPT_EINVAL, "tokenize: NULL argument");
+    if ((rc = check_opts(ph, o)) != 0)
+        return rc;
+    if (len > MAX_VALUE)
+        return phi_error(ph, PHICRYPT_EINVAL, "tokenize: values over %u bytes are not tokenized", MAX_VALUE);
+    if (memchr(value, '\0', len))
+        return phi_error(ph, PHICRYPT_EBADDATA, "tokenize: the value contains a NUL byte");
+    return 0;
+}
+
+int phicrypt_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *value, size_t value_len,
+                      const phicrypt_token_opts *opts)
+{
+    int rc = common_checks(ph, out, key_name, value ? value : "", value_len, opts);
+    if (rc != 0)
+        return rc;
+    if (is_siv(opts))
+        return siv_tokenize(ph, out, key_name, value ? value : "", value_len, opts);
+    return ff1_run(ph, out, key_name, value, value_len, opts, 0);
+}
+
+int phicrypt_detokenize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *token, size_t token_len,
+                        const phicrypt_token_opts *opts)
+{
+    int rc = common_checks(ph, out, key_name, token ? token : "", token_len, opts);
+    if (rc != 0)
+        return rc;
+    if (is_siv(opts))
+        return siv_detokenize(ph, out, key_name, token ? token : "", token_len, opts);
+    return ff1_run(ph, out, key_name, token, token_len, opts, 1);
+}
+
+static int pseudo_mac(phicrypt_t *ph, const char *name, const char *value, size_t len,
+                      const phicrypt_pseudonym_opts *o, uint32_t version, uint8_t *mac, size_t mac_len,
+                      uint32_t *used_version)
+{
+    const char *ctx = o->context ? o->context : "";
+    const phi_hmac_key *sub;
+    phi_kr_key *k;
+    int rc;
+    if ((rc = phi_keyring_get(ph, name, version, PHICRYPT_KEYRING_HMAC, &k)) != 0)
+        return rc;
+    rc = phi_kr_pseudo_subkey(ph, k, ctx, &sub);
+    if (rc == 0 && (rc = phi_pseudonym(sub, o->normalize, value, len, mac, mac_len)) != 0)
+        phi_error_adopt(NULL, ph, rc, "pseudonymize");
+    *used_version = k->version;
+    phi_keyring_put(k);
+    return rc;
+}
+
+static int pseudo_checks(phicrypt_t *ph, const char *name, const char *value, size_t len,
+                         const phicrypt_pseudonym_opts **o, const phicrypt_pseudonym_opts *def, size_t *mac_len)
+{
+    if (!ph || !name || (!value && len))
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonymize: NULL argument");
+    if (!*o)
+        *o = def;
+    if ((*o)->version != PHICRYPT_PSEUDONYM_OPTS_VERSION)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_pseudonym_opts: version %u unknown", (*o)->version);
+    *mac_len = (*o)->length ? (*o)->length : 16;
+    if (*mac_len < PHI_PSEUDO_MIN_LEN || *mac_len > PHI_PSEUDO_MAX_LEN)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonym length must be 16 to 32 bytes (128 to 256 bits)");
+    if ((*o)->normalize & ~7u)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonym: unknown normalisation flags");
+    if (len > MAX_VALUE)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonymize: values over %u bytes are not accepted", MAX_VALUE);
+    return 0;
+}
+
+int phicrypt_pseudonymize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *value,
+                          size_t value_len, const phicrypt_pseudonym_opts *opts)
+{
+    phicrypt_pseudonym_opts def = PHICRYPT_PSEUDONYM_OPTS_INIT;
+    uint8_t mac[PHI_PSEUDO_MAX_LEN];
+    size_t mac_len, tl;
+    uint32_t used = 0;
+    char *text;
+    int rc;
+    if (!out)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonymize: NULL argument");
+    if ((rc = pseudo_checks(ph, key_name, value, value_len, &opts, &def, &mac_len)) != 0)
+        return rc;
+    if ((rc = pseudo_mac(ph, key_name, value ? value : "", value_len, opts, opts->key_version, mac, mac_len,
+                         &used)) != 0)
+        return rc;
+    tl = phi_ps_text_len(used, mac_len);
+    text = phi_malloc(tl + 1);
+    if (!text)
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    if ((rc = phi_ps_text_encode(text, tl + 1, used, mac, mac_len)) != 0) {
+        phi_free(text);
+        return phi_error(ph, rc, "pseudonymize: encoding failed");
+    }
+    phi_wipe(mac, sizeof mac);
+    return out_text(ph, out, text, tl);
+}
+
+int phicrypt_pseudonym_verify(phicrypt_t *ph, const char *key_name, const char *value, size_t value_len,
+                              const char *pseudonym, const phicrypt_pseudonym_opts *opts)
+{
+    phicrypt_pseudonym_opts def = PHICRYPT_PSEUDONYM_OPTS_INIT;
+    uint8_t want[PHI_PSEUDO_MAX_LEN + 8], got[PHI_PSEUDO_MAX_LEN];
+    size_t want_len = 0, mac_len;
+    uint32_t version = 0, used;
+    int rc;
+    if (!pseudonym)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonym_verify: NULL argument");
+    if ((rc = pseudo_checks(ph, key_name, value, value_len, &opts, &def, &mac_len)) != 0)
+        return rc;
+    if (phi_ps_text_decode(pseudonym, strlen(pseudonym), &version, want, sizeof want, &want_len) != 0 ||
+        want_len < PHI_PSEUDO_MIN_LEN || want_len > PHI_PSEUDO_MAX_LEN)
+        return phi_error(ph, PHICRYPT_EBADDATA, "pseudonym_verify: not a ps1 pseudonym");
+    if ((rc = pseudo_mac(ph, key_name, value ? value : "", value_len, opts, version, got, want_len, &used)) != 0)
+        return rc;
+    rc = phi_ct_equal(got, want, want_len) ? 0 : phi_error(ph, PHICRYPT_EAUTH, "pseudonym does not match the value");
+    phi_wipe(got, sizeof got);
+    return rc;
+}

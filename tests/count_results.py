@@ -38,7 +38,8 @@ def count(stdout):
 def main(paths):
     total = [0, 0, 0]
     rows = []
-    for path in paths:
+    for arg in paths:
+        label, _, path = arg.rpartition("=")
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if not line.strip():
@@ -52,12 +53,13 @@ def main(paths):
                     fl = 1
                 if seen == 0 and plan is None and t["result"] == "OK":
                     p = 1
-                rows.append((t["name"], p, fl, s, t["result"]))
+                name = t["name"] + (" (%s)" % label if label else "")
+                rows.append((name, p, fl, s, t["result"]))
                 total[0] += p
                 total[1] += fl
                 total[2] += s
     for name, p, fl, s, res in rows:
-        print(f"  {name:<45} {p:>5} passed {fl:>3} failed {s:>3} skipped  [{res}]")
+        print(f"  {name:<52} {p:>5} passed {fl:>3} failed {s:>3} skipped  [{res}]")
     line = f"{total[0]} passed, {total[1]} failed"
     if total[2]:
         line += f", {total[2]} skipped"

@@ -3,17 +3,20 @@
 # and ends with the line `N passed, N failed`.
 #   ./tests/run.sh              all suites (unit, CLI) in build/
 #   ./tests/run.sh --sanitize   also the C suites under ASan + UBSan in build-asan/
+#   ./tests/run.sh --valgrind   also the C unit suites under valgrind (leaks, invalid reads)
 #   ./tests/run.sh --no-install never call apt-get
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SANITIZE=0
+VALGRIND=0
 INSTALL=1
 for a in "$@"; do
   case "$a" in
     --sanitize) SANITIZE=1 ;;
+    --valgrind) VALGRIND=1 ;;
     --no-install) INSTALL=0 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +44,19 @@ else
   echo "run.sh: build failed"; echo "0 passed, 1 failed"; exit 1
 fi
 
+if [ $VALGRIND = 1 ]; then
+  echo "== tests (valgrind)"
+  command -v valgrind >/dev/null || scripts/deps.sh valgrind
+  rm -f build/meson-logs/valgrind*.json
+  MESON_TESTTHREADS=2 meson test -C build --suite unit --logbase valgrind --num-processes 2 --print-errorlogs \
+    --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q' \
+    >build/valgrind-output.log 2>&1 || status=1
+  grep -E "^ *[0-9]+/[0-9]+ " build/valgrind-output.log
+  # meson names the log after the wrapper too (valgrind-valgrind.json)
+  vlog=$(ls -t build/meson-logs/valgrind*.json 2>/dev/null | head -1)
+  if [ -n "$vlog" ]; then logs+=("valgrind=$vlog"); else echo "run.sh: no valgrind log"; status=1; fi
+fi
+
 if [ $SANITIZE = 1 ]; then
   echo "== build (ASan + UBSan)"
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
@@ -48,7 +64,7 @@ if [ $SANITIZE = 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs >build-asan/test-output.log 2>&1 || status=1
     grep -E "^ *[0-9]+/[0-9]+ " build-asan/test-output.log
-    logs+=(build-asan/meson-logs/testlog.json)
+    logs+=(asan=build-asan/meson-logs/testlog.json)
   else
     echo "run.sh: sanitizer build failed"; echo "0 passed, 1 failed"; exit 1
   fi

@@ -276,7 +276,7 @@ static void test_keyvault__concurrent_processes(void **state)
 static void test_keyvault__bad_arguments(void **state)
 {
     fx *f = *state;
-    uint8_t id[16];
+    uint8_t id[16] = { 0x42 };
     phicrypt_buf b = PHICRYPT_BUF_INIT;
     phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
     uint8_t material[97] = { 0 };

@@ -313,3 +313,66 @@ int phi_keyvault_alt_name(phi_keyvault *kv, const void *eh, const uint8_t id[16]
     alt_args a = { id, name, add };
     return phi_docstore_modify(kv->store, eh, do_alt, &a);
 }
+
+typedef struct replace_args {
+    const bson_t *docs; /* {v: [{_id, keyMaterial, masterKey}, ...]} or an array */
+    size_t count;
+} replace_args;
+
+/* The stored document with keyMaterial and masterKey from `upd` and a
+ * fresh updateDate, the other fields kept in their order. */
+static void rebuild_rewrapped(const bson_t *doc, const bson_t *upd, bson_t *out)
+{
+    bson_iter_t it, u;
+    bson_iter_init(&it, doc);
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if ((strcmp(k, "keyMaterial") == 0 || strcmp(k, "masterKey") == 0) && bson_iter_init_find(&u, upd, k))
+            bson_append_iter(out, k, -1, &u);
+        else if (strcmp(k, "updateDate") == 0)
+            BSON_APPEND_DATE_TIME(out, "updateDate", (int64_t)time(NULL) * 1000);
+        else
+            bson_append_iter(out, k, -1, &it);
+    }
+}
+
+static int do_replace_many(void *arg, const void *eh, phi_doclist *l)
+{
+    replace_args *a = arg;
+    bson_iter_t it;
+    a->count = 0;
+    if (!bson_iter_init(&it, a->docs))
+        return phi_error(eh, PHICRYPT_EINTERNAL, "rewrapped keys: unreadable");
+    while (bson_iter_next(&it)) {
+        bson_t upd, *nd;
+        uint32_t len;
+        const uint8_t *data, *id;
+        bson_iter_t f;
+        ssize_t i;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+            return phi_error(eh, PHICRYPT_EINTERNAL, "rewrapped keys: not a document");
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&upd, data, len) || key_id_of(&upd, &id) != 0 ||
+            !bson_iter_init_find(&f, &upd, "keyMaterial") || !BSON_ITER_HOLDS_BINARY(&f) ||
+            !bson_iter_init_find(&f, &upd, "masterKey") || !BSON_ITER_HOLDS_DOCUMENT(&f))
+            return phi_error(eh, PHICRYPT_EINTERNAL, "rewrapped key without _id, keyMaterial or masterKey");
+        if ((i = find_index(l, id)) < 0)
+            return not_found(eh, id); /* deleted meanwhile: write nothing */
+        nd = phi_bson_new();
+        if (!nd)
+            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        rebuild_rewrapped(l->docs[i], &upd, nd);
+        phi_doclist_replace(l, (size_t)i, nd);
+        a->count++;
+    }
+    return 0;
+}
+
+int phi_keyvault_replace_many(phi_keyvault *kv, const void *eh, const bson_t *docs, size_t *count)
+{
+    replace_args a = { docs, 0 };
+    int rc = phi_docstore_modify(kv->store, eh, do_replace_many, &a);
+    if (count)
+        *count = rc == 0 ? a.count : 0;
+    return rc;
+}

@@ -36,6 +36,12 @@ int phi_keyvault_delete(phi_keyvault *kv, const void *eh, const uint8_t id[16]);
  * removing the last name removes the keyAltNames field, as MongoDB does. */
 int phi_keyvault_alt_name(phi_keyvault *kv, const void *eh, const uint8_t id[16], const char *name, int add);
 
+/* Replaces keyMaterial and masterKey (and updateDate) of every key in
+ * `docs` (a BSON array or document whose values are {_id, keyMaterial,
+ * masterKey}), all in one atomic write: if one key is missing nothing is
+ * written (PHICRYPT_EKEYNOTFOUND). *count: keys replaced. */
+int phi_keyvault_replace_many(phi_keyvault *kv, const void *eh, const bson_t *docs, size_t *count);
+
 /* The phi_mcrypt_io.find_keys adapter (ctx is the phi_keyvault). */
 int phi_keyvault_io_find(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx);
 

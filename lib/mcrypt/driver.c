@@ -128,6 +128,27 @@ static int emit_key(void *ectx, const bson_t *doc)
     return 0;
 }
 
+/* The caller matches the filter itself (rewrapping). */
+static int need_keys_by_filter(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
+{
+    mongocrypt_binary_t *op = mongocrypt_binary_new();
+    key_lookup kl = { 0 };
+    bson_t filter;
+    int rc = 0;
+    kl.ctx = ctx;
+    kl.eh = eh;
+    if (!op)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    if (!mongocrypt_ctx_mongo_op(ctx, op))
+        rc = phi_mcrypt_ctx_error(ctx, eh, "key vault query");
+    else if (!bson_init_static(&filter, mongocrypt_binary_data(op), mongocrypt_binary_len(op)))
+        rc = phi_error(eh, PHICRYPT_EINTERNAL, "libmongocrypt gave an unreadable key vault query");
+    else if ((rc = io->find_by_filter(io->ctx, eh, &filter, emit_key, &kl)) == 0 && !mongocrypt_ctx_mongo_done(ctx))
+        rc = phi_mcrypt_ctx_error(ctx, eh, "data key");
+    mongocrypt_binary_destroy(op);
+    return rc;
+}
+
 static int need_keys(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
 {
     mongocrypt_binary_t *op = mongocrypt_binary_new();
@@ -205,7 +226,7 @@ int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const p
         int rc;
         switch (mongocrypt_ctx_state(ctx)) {
         case MONGOCRYPT_CTX_NEED_MONGO_KEYS:
-            if ((rc = need_keys(ctx, eh, io)) != 0)
+            if ((rc = (io && io->find_by_filter) ? need_keys_by_filter(ctx, eh, io) : need_keys(ctx, eh, io)) != 0)
                 return rc;
             break;
         case MONGOCRYPT_CTX_NEED_KMS:

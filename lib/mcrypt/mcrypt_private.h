@@ -50,6 +50,10 @@ typedef struct phi_mcrypt_io {
     struct phi_kms *kms;
     /* The database of the command being encrypted (for `mark`). */
     const char *db;
+    /* Emits every key document matching a MongoDB filter as libmongocrypt
+     * wrote it (rewrapping takes the caller's filter). NULL: the driver
+     * reads ids and alt names out of the filter and calls find_keys. */
+    int (*find_by_filter)(void *ctx, const void *eh, const bson_t *filter, phi_key_emit_fn emit, void *ectx);
 } phi_mcrypt_io;
 
 typedef struct phi_datakey_req {
@@ -81,6 +85,13 @@ int phi_mcrypt_encrypt_command(phi_mcrypt *m, const void *eh, const phi_mcrypt_i
 /* Automatic decryption of every subtype-6 value in `doc`. */
 int phi_mcrypt_decrypt_document(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *doc,
                                 bson_t *out);
+
+/* Rewraps every data key matching `filter` under `provider` and
+ * `master_key` (NULL provider: each key's current master key). *out is
+ * {v: [{_id, keyMaterial, masterKey}, ...]} (possibly empty); nothing is
+ * stored. */
+int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *filter,
+                      const char *provider, const bson_t *master_key, bson_t *out);
 
 /* Maps a libmongocrypt error message to a phicrypt code. */
 int phi_mcrypt_code_for_message(const char *msg);

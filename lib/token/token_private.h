@@ -134,12 +134,15 @@ typedef struct phi_siv_ad {
 } phi_siv_ad;
 
 /* Deterministic AES-SIV with one AD component (always present, even when
- * empty). out receives PHI_SIV_TAG_LEN + pt_len bytes: tag || ciphertext. */
+ * empty). out receives PHI_SIV_TAG_LEN + pt_len bytes: tag || ciphertext.
+ * pt_len must be >= 1: OpenSSL 3.0's SIV cannot process an empty
+ * plaintext (PHICRYPT_EINVAL). Each call copies a pre-keyed template
+ * context (no key schedule; OpenSSL allocates the copy). */
 int phi_siv_encrypt(phi_siv_key *k, const uint8_t *ad, size_t ad_len,
                     const uint8_t *pt, size_t pt_len, uint8_t *out);
-/* in is tag || ciphertext (in_len >= PHI_SIV_TAG_LEN); out receives
- * in_len - PHI_SIV_TAG_LEN bytes. PHICRYPT_EAUTH when the tag does not
- * verify; out is then wiped. */
+/* in is tag || ciphertext (in_len > PHI_SIV_TAG_LEN, else
+ * PHICRYPT_EBADDATA); out receives in_len - PHI_SIV_TAG_LEN bytes.
+ * PHICRYPT_EAUTH when the tag does not verify; out is then wiped. */
 int phi_siv_decrypt(phi_siv_key *k, const uint8_t *ad, size_t ad_len,
                     const uint8_t *in, size_t in_len, uint8_t *out);
 /* The general form: n_ad (0..PHI_SIV_MAX_AD) AD components in order; for

@@ -1,0 +1,182 @@
+"""Loading libphicrypt.so with ctypes and declaring the C prototypes.
+
+Search order: ``$PHICRYPT_LIBRARY`` (a path), the build tree of the source
+checkout this package sits in (``<repo>/build/libphicrypt.so``), then the
+system (``ctypes.util.find_library("phicrypt")``).
+
+Functions are bound lazily by name: a library built before a module (the
+keyring, FF1, de-identification) existed still loads, and calling a missing
+function raises :class:`phicrypt.Unsupported`.
+
+The library is opened with :class:`ctypes.CDLL`, which releases the GIL for
+the duration of every foreign call (``PyDLL`` would keep it), so long calls
+such as file de-identification let other Python threads run.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import (POINTER, Structure, c_char_p, c_int, c_size_t, c_uint, c_uint32, c_uint8,
+                    c_void_p)
+from typing import Any, Dict, Optional, Tuple
+
+from .errors import Unsupported
+
+
+class Buf(Structure):
+    """struct phicrypt_buf: bytes owned by the library, freed by phicrypt_buf_dispose."""
+    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+
+
+class DatakeyOpts(Structure):
+    _fields_ = [("version", c_uint), ("provider", c_char_p), ("master_key_json", c_char_p),
+                ("alt_names", POINTER(c_char_p)), ("alt_names_count", c_size_t),
+                ("key_material", c_char_p), ("key_material_len", c_size_t)]
+
+
+class EncryptOpts(Structure):
+    _fields_ = [("version", c_uint), ("algorithm", c_int), ("key_id", c_char_p),
+                ("key_alt_name", c_char_p)]
+
+
+class TokenOpts(Structure):
+    _fields_ = [("version", c_uint), ("format", c_char_p), ("context", c_char_p),
+                ("alphabet", c_char_p), ("key_version", c_uint32)]
+
+
+class PseudonymOpts(Structure):
+    _fields_ = [("version", c_uint), ("context", c_char_p), ("normalize", c_uint),
+                ("length", c_size_t), ("key_version", c_uint32)]
+
+
+H = c_void_p  # phicrypt_t *
+PBUF = POINTER(Buf)
+
+# name -> (restype, argtypes). Mirrors include/phicrypt/*.h.
+_PROTOTYPES: Dict[str, Tuple[Any, list]] = {
+    # common.h / client.h
+    "phicrypt_buf_dispose": (None, [PBUF]),
+    "phicrypt_strerror": (c_char_p, [c_int]),
+    "phicrypt_init": (c_int, []),
+    "phicrypt_version": (c_char_p, []),
+    "phicrypt_mongocrypt_version": (c_char_p, []),
+    "phicrypt_new": (c_int, [POINTER(H), c_char_p]),
+    "phicrypt_new_from_file": (c_int, [POINTER(H), c_char_p]),
+    "phicrypt_free": (None, [H]),
+    "phicrypt_errmsg": (c_char_p, [H]),
+    "phicrypt_errcode": (c_int, [H]),
+    # keys.h
+    "phicrypt_key_id_bytes": (c_size_t, []),
+    "phicrypt_datakey_create": (c_int, [H, c_char_p, POINTER(DatakeyOpts)]),
+    "phicrypt_datakey_get": (c_int, [H, PBUF, c_char_p]),
+    "phicrypt_datakey_get_by_alt_name": (c_int, [H, PBUF, c_char_p]),
+    "phicrypt_datakey_list": (c_int, [H, PBUF]),
+    "phicrypt_datakey_delete": (c_int, [H, c_char_p]),
+    "phicrypt_datakey_add_alt_name": (c_int, [H, c_char_p, c_char_p]),
+    "phicrypt_datakey_remove_alt_name": (c_int, [H, c_char_p, c_char_p]),
+    "phicrypt_datakey_id_by_alt_name": (c_int, [H, c_char_p, c_char_p]),
+    "phicrypt_local_key_file_create": (c_int, [c_char_p]),
+    # fle.h
+    "phicrypt_encrypt": (c_int, [H, PBUF, c_char_p, c_size_t, POINTER(EncryptOpts)]),
+    "phicrypt_decrypt": (c_int, [H, PBUF, c_char_p, c_size_t]),
+    "phicrypt_encrypt_json": (c_int, [H, PBUF, c_char_p, POINTER(EncryptOpts)]),
+    "phicrypt_decrypt_json": (c_int, [H, PBUF, c_char_p, c_int]),
+    "phicrypt_encrypt_command": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t]),
+    "phicrypt_decrypt_document": (c_int, [H, PBUF, c_char_p, c_size_t]),
+    "phicrypt_encrypt_document": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t]),
+    "phicrypt_analyze_command": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t]),
+    # keyring.h
+    "phicrypt_keyring_create": (c_int, [H, c_char_p, c_int]),
+    "phicrypt_keyring_rotate": (c_int, [H, POINTER(c_uint32), c_char_p]),
+    "phicrypt_keyring_retire": (c_int, [H, c_char_p, c_uint32]),
+    "phicrypt_keyring_destroy": (c_int, [H, c_char_p, c_uint32]),
+    "phicrypt_keyring_list": (c_int, [H, PBUF]),
+    "phicrypt_tokenize": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t, POINTER(TokenOpts)]),
+    "phicrypt_detokenize": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t, POINTER(TokenOpts)]),
+    "phicrypt_pseudonymize": (c_int, [H, PBUF, c_char_p, c_char_p, c_size_t, POINTER(PseudonymOpts)]),
+    "phicrypt_pseudonym_verify": (c_int, [H, c_char_p, c_char_p, c_size_t, c_char_p,
+                                          POINTER(PseudonymOpts)]),
+    # token.h (stand-alone FF1); out is a caller buffer of in_len + 1 bytes
+    "phicrypt_ff1_keybytes": (c_size_t, []),
+    "phicrypt_ff1_min_domain": (c_size_t, []),
+    "phicrypt_ff1_encrypt": (c_int, [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p,
+                                     c_char_p, c_size_t]),
+    "phicrypt_ff1_decrypt": (c_int, [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p,
+                                     c_char_p, c_size_t]),
+}
+
+_REPO_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
+                         "build", "libphicrypt.so")
+
+
+def _locate() -> str:
+    env = os.environ.get("PHICRYPT_LIBRARY")
+    if env:
+        return env
+    if os.path.exists(_REPO_LIB):
+        return os.path.normpath(_REPO_LIB)
+    found = ctypes.util.find_library("phicrypt")
+    if found:
+        return found
+    raise OSError("libphicrypt not found: set PHICRYPT_LIBRARY to its path, build it "
+                  "(ninja -C build) or install it")
+
+
+class _Lib:
+    """The loaded library; attribute access returns prototyped functions."""
+
+    def __init__(self) -> None:
+        self.path = _locate()
+        self._dll = ctypes.CDLL(self.path)
+        self._fns: Dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def has(self, name: str) -> bool:
+        return getattr(self._dll, name, None) is not None
+
+    def __getattr__(self, name: str) -> Any:
+        fn = self._fns.get(name)
+        if fn is not None:
+            return fn
+        with self._lock:
+            fn = getattr(self._dll, name, None)
+            if fn is None:
+                raise Unsupported(f"{name} is not in {self.path} (built before that module existed?)",
+                                  -16)
+            restype, argtypes = _PROTOTYPES[name]
+            fn.restype = restype
+            fn.argtypes = argtypes
+            self._fns[name] = fn
+            return fn
+
+
+_instance: Optional[_Lib] = None
+_instance_lock = threading.Lock()
+
+
+def lib() -> _Lib:
+    """The process-wide library, loaded on first use."""
+    global _instance
+    if _instance is None:
+        with _instance_lock:
+            if _instance is None:
+                _instance = _Lib()
+    return _instance
+
+
+def take(buf: Buf) -> bytes:
+    """Copy the bytes out of a phicrypt_buf and dispose of it (which wipes it)."""
+    try:
+        return ctypes.string_at(buf.data, buf.len) if buf.data else b""
+    finally:
+        lib().phicrypt_buf_dispose(ctypes.byref(buf))
+
+
+def new_buf() -> Buf:
+    return Buf(None, 0)
+
+
+__all__ = ["Buf", "DatakeyOpts", "EncryptOpts", "TokenOpts", "PseudonymOpts", "lib", "take",
+           "new_buf", "c_uint8"]

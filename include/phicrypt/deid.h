@@ -1,0 +1,137 @@
+/**
+ * @file phicrypt/deid.h
+ * @brief De-identification of exports: policies, the streaming engine and
+ * its reverse (re-identification of tokens and ciphertexts).
+ *
+ * A policy (JSON) maps field paths to actions; phicrypt_deid_file() streams
+ * a JSON-lines, JSON-array, BSON (mongodump) or CSV (mongoexport) file
+ * through it on N threads, rewriting only the targeted values and copying
+ * every other byte as it was. Output is written to a temporary file next
+ * to the destination and renamed at the end, so a failure leaves nothing
+ * behind. The same policy and keys give the same output on any machine and
+ * with any thread count (except `encrypt` with the random algorithm).
+ *
+ * Policy:
+ * @code
+ * {"version": 1, "unknown_fields": "error" | "drop" | "keep",
+ *  "preset": "safe-harbor",                       (optional)
+ *  "fields": {"name": {"action": "redact"},
+ *             "visits[].date": {"action": "generalize", "to": "year"},
+ *             "notes": {"action": "scrub"}}}
+ * @endcode
+ * See docs/deid.md for every action and the Safe Harbor mapping.
+ *
+ * Include <phicrypt.h>, not this file.
+ */
+#ifndef PHICRYPT_DEID_H
+#define PHICRYPT_DEID_H
+
+#ifndef PHICRYPT_H_INSIDE
+#error "include <phicrypt.h>, not <phicrypt/deid.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief A validated de-identification policy (immutable, thread-safe). */
+typedef struct phicrypt_deid_policy phicrypt_deid_policy;
+
+/** @brief File formats of the engine. */
+typedef enum phicrypt_deid_format {
+    PHICRYPT_DEID_AUTO = 0,  /**< from the input file's extension (.jsonl/.json/.bson/.csv) */
+    PHICRYPT_DEID_JSONL = 1, /**< one (Extended) JSON document per line, as mongoexport writes */
+    PHICRYPT_DEID_JSON = 2,  /**< one JSON array of documents (mongoexport --jsonArray) */
+    PHICRYPT_DEID_BSON = 3,  /**< concatenated BSON documents (mongodump .bson) */
+    PHICRYPT_DEID_CSV = 4    /**< CSV with a header line (mongoexport --type=csv, RFC 4180) */
+} phicrypt_deid_format;
+
+/**
+ * @brief Progress callback: records and input bytes done so far, and the
+ * input size (0 when unknown, e.g. a pipe). Called from the calling thread.
+ */
+typedef void (*phicrypt_deid_progress_fn)(void *user, uint64_t records, uint64_t bytes_done, uint64_t bytes_total);
+
+/** Version of ::phicrypt_deid_opts this header describes. */
+#define PHICRYPT_DEID_OPTS_VERSION 1
+
+/** @brief Options of phicrypt_deid_file() and phicrypt_reid_file(). */
+typedef struct phicrypt_deid_opts {
+    unsigned int version;            /**< #PHICRYPT_DEID_OPTS_VERSION */
+    phicrypt_deid_format format;     /**< input and output format; AUTO: from the extension */
+    unsigned int threads;            /**< worker threads; 0 or 1: the calling thread only */
+    int skip_bad;                    /**< nonzero: skip malformed records and list them in the report */
+    phicrypt_deid_progress_fn progress; /**< or NULL */
+    void *progress_user;             /**< passed to @c progress */
+} phicrypt_deid_opts;
+
+/** Static initialiser: format from the extension, one thread, stop at the first bad record. */
+#define PHICRYPT_DEID_OPTS_INIT { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL }
+
+/** Largest record the engine accepts (16 MiB, MongoDB's document limit). */
+#define PHICRYPT_DEID_MAX_RECORD (16u * 1024u * 1024u)
+
+/**
+ * @brief Parse and validate a policy; nothing is read from any input yet.
+ *
+ * @param[out] out  the policy; release with phicrypt_deid_policy_free().
+ * @param ph  the client whose keys `encrypt`, `tokenize`, `pseudonymize`
+ *            and keyed `scrub`/`date_shift` use (kept by reference: it must
+ *            outlive the policy); NULL when the policy uses no key.
+ * @param policy_json  the policy document (NUL-terminated UTF-8).
+ * @return 0, PHICRYPT_EINVAL (an unknown action, a missing key, a bad path:
+ *         the message names the JSON location, e.g. `fields."dob".action`),
+ *         PHICRYPT_EBADDATA (not JSON), PHICRYPT_ENOMEM.
+ */
+PHICRYPT_API
+int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const char *policy_json);
+
+/** @brief The last error message of a policy call made with a NULL client. */
+PHICRYPT_API
+const char *phicrypt_deid_errmsg(void);
+
+/** @brief Free a policy. NULL is ignored. */
+PHICRYPT_API
+void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
+
+/**
+ * @brief De-identify a file.
+ *
+ * @param[out] report_json  (may be NULL) the report, NUL-terminated JSON:
+ *   `{"format", "threads", "records_in", "records_out", "bytes_in",
+ *   "bytes_out", "elapsed_seconds", "fields": [{"path", "action", "count"}],
+ *   "unknown_fields": [...], "bad_records": [{"record", "line"|"offset", "reason"}]}`.
+ * @param in_path  input file, or "-" for standard input.
+ * @param out_path output file (replaced atomically), or "-" for standard output.
+ * @param opts  NULL for the defaults.
+ * @return 0, PHICRYPT_EBADDATA (malformed input: the message names the file,
+ *         line or byte offset and the reason), PHICRYPT_EINVAL (unknown field
+ *         with `"unknown_fields": "error"`), PHICRYPT_EIO, key errors ...
+ *         Errors are reported on @p ph, or phicrypt_deid_errmsg() if NULL.
+ */
+PHICRYPT_API
+int phicrypt_deid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                       const char *out_path, const phicrypt_deid_opts *opts);
+
+/**
+ * @brief The reverse of phicrypt_deid_file() for the reversible actions:
+ * tokens (`tokenize`) are detokenized and ciphertexts (`encrypt`) decrypted;
+ * every other value is copied unchanged. Same parameters.
+ */
+PHICRYPT_API
+int phicrypt_reid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                       const char *out_path, const phicrypt_deid_opts *opts);
+
+/**
+ * @brief De-identify one JSON document (a record of a JSON-lines file) in
+ * memory: the building block of phicrypt_deid_file(), for services.
+ * @param[out] out  the rewritten document, NUL-terminated.
+ */
+PHICRYPT_API
+int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_policy *p, const char *json,
+                       size_t json_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PHICRYPT_DEID_H */

@@ -1,0 +1,333 @@
+#!/usr/bin/python3
+"""Loopback KMS peers for tests/test_kms.c (run with /usr/bin/python3).
+
+Usage: kms_peers.py DIR
+Creates a CA and certificates in DIR, starts every peer on 127.0.0.1 with
+port 0, writes DIR/env (NAME=VALUE lines: ports and file names) once all
+listen, and serves until SIGTERM or stdin closes. Nothing here talks to a
+real cloud.
+
+Peers (each a real implementation with a key of its own):
+  aws    AWS KMS Encrypt/Decrypt (JSON 1.1), SigV4 verified with botocore
+  azure  Azure Key Vault wrapkey/unwrapkey + the OAuth token endpoint
+  gcp    Cloud KMS encrypt/decrypt + the OAuth token endpoint (JWT checked
+         with python3-jwt)
+Fault peers speak the AWS protocol: fail500 (every other request is HTTP
+500), bad400, badjson, hang, drip, unknownca, wronghost, and a refused port.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+import ipaddress
+import jwt
+
+AWS_KEYS = {"AKIDPHICRYPTTEST": "phicrypt-test-secret-key", "AKIDEXPIRED": "expired-secret"}
+AZURE_CLIENT = ("phicrypt-tenant", "phicrypt-client", "phicrypt-client-secret")
+GCP_EMAIL = "phicrypt@test.iam.gserviceaccount.com"
+SERVER_KEY = AESGCM.generate_key(bit_length=256)  # the peers' own master key
+
+
+def wrap(plain, aad):
+    nonce = os.urandom(12)
+    return nonce + AESGCM(SERVER_KEY).encrypt(nonce, plain, aad)
+
+
+def unwrap(blob, aad):
+    return AESGCM(SERVER_KEY).decrypt(blob[:12], blob[12:], aad)
+
+
+# ---------------------------------------------------------------- certificates
+def new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def write_pem(path, *parts):
+    with open(path, "wb") as f:
+        for p in parts:
+            f.write(p)
+    os.chmod(path, 0o600)
+
+
+def key_pem(k):
+    return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption())
+
+
+def make_ca(name):
+    k = new_key()
+    subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(subj).issuer_name(subj).public_key(k.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(k, hashes.SHA256()))
+    return k, cert
+
+
+def make_leaf(ca_key, ca_cert, cn, dns=(), ips=(), client=False):
+    k = new_key()
+    now = datetime.utcnow()
+    sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+         .issuer_name(ca_cert.subject).public_key(k.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+    b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    return k, b.sign(ca_key, hashes.SHA256())
+
+
+def certs(d):
+    ca_key, ca = make_ca("phicrypt test CA")
+    other_key, other = make_ca("phicrypt unknown CA")
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    write_pem(os.path.join(d, "ca.pem"), pem(ca))
+    files = {}
+    for name, (ck, cc, dns, ips) in {
+        "server": (ca_key, ca, ["localhost"], ["127.0.0.1"]),
+        "unknownca": (other_key, other, ["localhost"], ["127.0.0.1"]),
+        "wronghost": (ca_key, ca, ["wrong.example"], []),
+    }.items():
+        k, c = make_leaf(ck, cc, name, dns, ips)
+        files[name] = os.path.join(d, name + ".pem")
+        write_pem(files[name], pem(c), key_pem(k))
+    k, c = make_leaf(ca_key, ca, "phicrypt client", client=True)
+    write_pem(os.path.join(d, "client.pem"), pem(c), key_pem(k))
+    # The client key encrypted, to test cert_key_password.
+    enc = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.BestAvailableEncryption(b"client-pass"))
+    write_pem(os.path.join(d, "client-enc.pem"), pem(c), enc)
+    # Separate key and cert files for PyKMIP.
+    k, c = make_leaf(ca_key, ca, "kmip", ["localhost"], ["127.0.0.1"])
+    write_pem(os.path.join(d, "kmip-cert.pem"), pem(c))
+    write_pem(os.path.join(d, "kmip-key.pem"), key_pem(k))
+    gk = new_key()
+    write_pem(os.path.join(d, "gcp-key.pem"), key_pem(gk))
+    with open(os.path.join(d, "gcp-key.b64"), "w") as f:
+        f.write(base64.b64encode(gk.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption())).decode())
+    return files, gk.public_key()
+
+
+# ---------------------------------------------------------------- HTTP peers
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    mode = "ok"
+    gcp_public = None
+    counter = None
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, status, obj, ctype="application/x-amz-json-1.1", raw=None):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        if self.mode == "drip":
+            head = "HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n" % (status, len(body))
+            for ch in head.encode() + body:
+                self.wfile.write(bytes([ch]))
+                self.wfile.flush()
+                time.sleep(0.3)
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if self.mode == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 7):
+                part = body[i:i + 7]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        with self.counter["lock"]:
+            self.counter["n"] += 1
+            seq = self.counter["n"]
+        if self.mode == "hang":
+            time.sleep(60)
+            return
+        if self.mode == "fail500" and seq % 2 == 1:
+            return self.reply(500, {"__type": "KMSInternalException", "message": "try again"})
+        if self.mode == "bad400":
+            return self.reply(400, {"__type": "ValidationException", "message": "bad request"})
+        if self.mode == "badjson":
+            return self.reply(200, None, raw=b'{"CiphertextBlob": ')
+        target = self.headers.get("X-Amz-Target")
+        if target:
+            return self.aws(body, target)
+        path = urllib.parse.urlsplit(self.path).path
+        if path.endswith("/oauth2/v2.0/token"):
+            return self.azure_token(body)
+        if path.endswith("/wrapkey") or path.endswith("/unwrapkey"):
+            return self.azure_key(body, path)
+        if path == "/token":
+            return self.gcp_token(body)
+        if path.endswith(":encrypt") or path.endswith(":decrypt"):
+            return self.gcp_key(body, path)
+        self.reply(404, {"error": "no such endpoint"}, "application/json")
+
+    # AWS KMS ------------------------------------------------------------
+    def aws_check_signature(self, body):
+        auth = self.headers.get("Authorization", "")
+        try:
+            algo, rest = auth.split(" ", 1)
+            parts = dict(p.strip().split("=", 1) for p in rest.split(","))
+            akid, date, region, service, _ = parts["Credential"].split("/")
+            signed = parts["SignedHeaders"].split(";")
+        except (ValueError, KeyError):
+            return "MissingAuthenticationTokenException", "no SigV4 authorization"
+        if akid not in AWS_KEYS:
+            return "UnrecognizedClientException", "The security token included in the request is invalid."
+        req = AWSRequest(method="POST", url="https://%s/" % self.headers["Host"], data=body,
+                         headers={h: self.headers[h] for h in signed if self.headers.get(h) is not None})
+        req.context["timestamp"] = self.headers["X-Amz-Date"]
+        signer = SigV4Auth(Credentials(akid, AWS_KEYS[akid], self.headers.get("X-Amz-Security-Token")), service,
+                           region)
+        want = signer.signature(signer.string_to_sign(req, signer.canonical_request(req)), req)
+        if not hmac.compare_digest(want, parts["Signature"]):
+            return "InvalidSignatureException", "The request signature we calculated does not match"
+        if akid == "AKIDEXPIRED":
+            return "ExpiredTokenException", "The security token included in the request is expired"
+        return None
+
+    def aws(self, body, target):
+        bad = self.aws_check_signature(body)
+        if bad:
+            return self.reply(400, {"__type": bad[0], "message": bad[1]})
+        req = json.loads(body)
+        arn = "arn:aws:kms:us-east-1:000000000000:key/phicrypt-test"
+        if target.endswith(".Encrypt"):
+            blob = wrap(base64.b64decode(req["Plaintext"]), b"aws")
+            return self.reply(200, {"CiphertextBlob": base64.b64encode(blob).decode(), "KeyId": arn})
+        if target.endswith(".Decrypt"):
+            try:
+                plain = unwrap(base64.b64decode(req["CiphertextBlob"]), b"aws")
+            except Exception:
+                return self.reply(400, {"__type": "InvalidCiphertextException", "message": "bad ciphertext"})
+            return self.reply(200, {"Plaintext": base64.b64encode(plain).decode(), "KeyId": arn})
+        self.reply(400, {"__type": "UnknownOperationException"})
+
+    # Azure ---------------------------------------------------------------
+    def azure_token(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode()))
+        tenant = urllib.parse.urlsplit(self.path).path.split("/")[1]
+        if (tenant, form.get("client_id"), form.get("client_secret")) != AZURE_CLIENT or \
+                form.get("grant_type") != "client_credentials":
+            return self.reply(401, {"error": "invalid_client"}, "application/json")
+        self.reply(200, {"token_type": "Bearer", "expires_in": 3600, "access_token": "azure-token-1"},
+                   "application/json")
+
+    def azure_key(self, body, path):
+        if self.headers.get("Authorization") != "Bearer azure-token-1":
+            return self.reply(401, {"error": {"code": "Unauthorized"}}, "application/json")
+        req = json.loads(body)
+        val = base64.urlsafe_b64decode(req["value"] + "=" * (-len(req["value"]) % 4))
+        kid = "https://%s%s" % (self.headers["Host"], path.rsplit("/", 1)[0])
+        if path.endswith("/wrapkey"):
+            out = wrap(val, b"azure")
+        else:
+            try:
+                out = unwrap(val, b"azure")
+            except Exception:
+                return self.reply(400, {"error": {"code": "BadParameter"}}, "application/json")
+        self.reply(200, {"kid": kid, "value": base64.urlsafe_b64encode(out).decode().rstrip("=")},
+                   "application/json")
+
+    # GCP -------------------------------------------------------------------
+    def gcp_token(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode()))
+        try:
+            claims = jwt.decode(form["assertion"], self.gcp_public, algorithms=["RS256"],
+                                options={"verify_aud": False})
+            if claims.get("iss") != GCP_EMAIL or "cloudkms" not in claims.get("scope", ""):
+                raise ValueError("claims")
+        except Exception:
+            return self.reply(400, {"error": "invalid_grant"}, "application/json")
+        self.reply(200, {"access_token": "gcp-token-1", "expires_in": 3599, "token_type": "Bearer"},
+                   "application/json")
+
+    def gcp_key(self, body, path):
+        if self.headers.get("Authorization") != "Bearer gcp-token-1":
+            return self.reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, "application/json")
+        req = json.loads(body)
+        if path.endswith(":encrypt"):
+            out = {"name": path, "ciphertext": base64.b64encode(wrap(base64.b64decode(req["plaintext"]),
+                                                                      b"gcp")).decode()}
+        else:
+            try:
+                out = {"plaintext": base64.b64encode(unwrap(base64.b64decode(req["ciphertext"]), b"gcp")).decode()}
+            except Exception:
+                return self.reply(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}}, "application/json")
+        self.reply(200, out, "application/json")
+
+
+def serve(mode, certfile, gcp_public):
+    h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public,
+                                       "counter": {"n": 0, "lock": threading.Lock()}})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), h)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certfile)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def main():
+    d = sys.argv[1]
+    files, gcp_public = certs(d)
+    env = {"PHI_KMS_DIR": d}
+    servers = []
+    for mode, cert in [("ok", "server"), ("chunked", "server"), ("fail500", "server"), ("bad400", "server"),
+                       ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("unknownca", "unknownca"),
+                       ("wronghost", "wronghost")]:
+        srv = serve(mode if mode not in ("unknownca", "wronghost") else "ok", files[cert], gcp_public)
+        servers.append(srv)
+        env["PHI_KMS_PORT_" + mode.upper()] = str(srv.server_address[1])
+    # A port nobody listens on: bind, read the number, close.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    env["PHI_KMS_PORT_REFUSED"] = str(s.getsockname()[1])
+    s.close()
+    with open(os.path.join(d, "env.tmp"), "w") as f:
+        for k, v in env.items():
+            f.write("%s=%s\n" % (k, v))
+    os.rename(os.path.join(d, "env.tmp"), os.path.join(d, "env"))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    stop.wait()
+    for srv in servers:
+        srv.shutdown()
+
+
+if __name__ == "__main__":
+    main()

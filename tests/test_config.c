@@ -72,7 +72,7 @@ static void test_config__minimal_valid(void **state)
     fx *f = *state;
     assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\"}"), 0);
     assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\","
-                                   " \"key_vault_namespace\": \"enc.keys\", \"keyring\": \"file:kr.jsonl\","
+                                   " \"key_vault_namespace\": \"enc.keys\","
                                    " \"schema_map\": {\"hospital.patients\": {\"bsonType\": \"object\"}}}"),
                      0);
 }
@@ -95,6 +95,26 @@ static void test_config__inline_base64_key(void **state)
     assert_int_equal(phicrypt_new(&ph, cfg), PHICRYPT_ECONFIG);
     assert_true(tu_contains(phicrypt_errmsg(NULL), "96 bytes"));
     free(cfg);
+}
+
+static void test_config__keyring_file_must_exist(void **state)
+{
+    fx *f = *state;
+    char path[4096];
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"keyring\": \"file:/nonexistent/kr.jsonl\"}"),
+                     PHICRYPT_EKEYVAULT);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "/nonexistent/kr.jsonl"));
+    snprintf(path, sizeof path, "%s/kr.jsonl", f->dir);
+    tu_write_file(path, "", 0, 0600);
+    {
+        char *cfg;
+        phicrypt_t *ph = NULL;
+        assert_true(asprintf(&cfg, "{\"kms_providers\": {\"local\": {\"key_file\": \"%s\"}}, \"key_vault\": \"file:%s\","
+                                   " \"keyring\": \"file:%s\"}", f->key_path, f->vault_path, path) > 0);
+        assert_int_equal(phicrypt_new(&ph, cfg), 0);
+        phicrypt_free(ph);
+        free(cfg);
+    }
 }
 
 static void test_config__unknown_keys_are_named(void **state)
@@ -212,6 +232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__minimal_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__inline_base64_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__unknown_keys_are_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__keyring_file_must_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__key_file_permissions_and_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__structural_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__planned_providers_are_refused_clearly, setup, teardown),

@@ -42,5 +42,9 @@ int cmd_encrypt_command(int argc, char **argv);
 int cmd_encrypt_document(int argc, char **argv);
 int cmd_decrypt_document(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_pseudonymize(int argc, char **argv);
 
 #endif

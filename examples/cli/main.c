@@ -11,13 +11,16 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  init      create a local master key, key vault and configuration\n"
-    "  keys      create, list, get, delete data keys; manage their alt names\n"
+    "  keys      create, list, get, delete, rewrap data keys; manage their alt names\n"
     "  encrypt   encrypt one Extended JSON value read on standard input\n"
     "  decrypt   decrypt a ciphertext read on standard input\n"
     "  encrypt-command   encrypt a MongoDB command per the schema map (no mongocryptd)\n"
     "  encrypt-document  encrypt a document as it would be inserted into DB.COLLECTION\n"
     "  decrypt-document  decrypt every encrypted value of a document\n"
     "  analyze   show which fields of a command would be encrypted, or why it is refused\n"
+    "  token     create, rotate, retire, destroy, list keyring keys (token/pseudonym keys)\n"
+    "  tokenize, detokenize   format-preserving (FF1) or opaque (AES-SIV) tokens, one value per line\n"
+    "  pseudonymize           one-way HMAC pseudonyms, one value per line\n"
     "\n"
     "Options:\n"
     "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
@@ -71,6 +74,14 @@ int main(int argc, char **argv)
         return cmd_decrypt_document(argc, argv);
     if (strcmp(argv[0], "analyze") == 0)
         return cmd_analyze(argc, argv);
+    if (strcmp(argv[0], "token") == 0)
+        return cmd_token(argc, argv);
+    if (strcmp(argv[0], "tokenize") == 0)
+        return cmd_tokenize(argc, argv);
+    if (strcmp(argv[0], "detokenize") == 0)
+        return cmd_detokenize(argc, argv);
+    if (strcmp(argv[0], "pseudonymize") == 0)
+        return cmd_pseudonymize(argc, argv);
     if (strcmp(argv[0], "help") == 0) {
         fputs(usage, stdout);
         return EXIT_OK;

@@ -8,6 +8,7 @@
 #include "core/file_private.h"
 #include "core/mem_private.h"
 #include "keyvault/keyvault_private.h"
+#include "token/keyring_private.h"
 
 static int new_mcrypt(phicrypt_t *ph, phi_mcrypt **out)
 {
@@ -39,7 +40,8 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
     }
     if ((rc = phi_config_parse(&ph->cfg, ph, config_json, base_dir)) != 0 ||
         (rc = phi_keyvault_open(&ph->kv, ph, ph->cfg->key_vault, ph->cfg->base_dir)) != 0 ||
-        (rc = new_mcrypt(ph, &ph->mc)) != 0) {
+        (rc = new_mcrypt(ph, &ph->mc)) != 0 ||
+        (ph->cfg->keyring && (rc = phi_keyring_open(&ph->keyring, ph, ph->cfg->keyring, ph->cfg->base_dir)) != 0)) {
         /* Nobody can query a handle that is about to vanish: hand the
          * message to the NULL handle. */
         phi_error_move(ph, NULL);
@@ -83,6 +85,7 @@ void phicrypt_free(phicrypt_t *ph)
 {
     if (!ph)
         return;
+    phi_keyring_close(ph->keyring);
     phi_mcrypt_free(ph->mc);
     phi_keyvault_close(ph->kv);
     phi_config_free(ph->cfg);

@@ -72,6 +72,15 @@ if [ -n "$c" ] && [ "$c" != "$d" ]; then ok "test_cli__random_differs_each_time"
 printf '"a"\n"b"\n\n"c"\n' | "$P" encrypt --lines --key-alt-name patients --algorithm random > "$T/lines.ct"
 if [ "$(wc -l < "$T/lines.ct")" = 3 ] && [ "$("$P" decrypt --lines < "$T/lines.ct" | tr '\n' ' ')" = '"a" "b" "c" ' ]; then ok "test_cli__lines_mode"; else notok "test_cli__lines_mode"; fi
 
+# rewrap (rotation): data encrypted before keeps decrypting
+CT=$(printf '"rotate me"' | "$P" encrypt --key-alt-name patients --algorithm random 2>/dev/null)
+check "test_cli__keys_rewrap" 0 "$P" keys rewrap --filter '{"masterKey.provider": "local"}' --provider local
+if [ "$(cat "$T/out")" = 1 ]; then ok "test_cli__keys_rewrap_prints_count"; else notok "test_cli__keys_rewrap_prints_count" "$(cat "$T/out")"; fi
+if [ "$(printf '%s' "$CT" | "$P" decrypt 2>/dev/null)" = '"rotate me"' ]; then ok "test_cli__rewrapped_key_still_decrypts"; else notok "test_cli__rewrapped_key_still_decrypts"; fi
+check "test_cli__keys_rewrap_needs_provider" 2 "$P" keys rewrap
+check "test_cli__keys_rewrap_unconfigured_provider" 1 "$P" keys rewrap --provider aws --master-key '{"region":"us-east-1","key":"k"}'
+expect_grep "test_cli__keys_rewrap_names_provider" "$T/err" "kms_providers.aws"
+
 # refusals and errors
 echo '3.5' | "$P" encrypt --key-alt-name patients --algorithm deterministic >"$T/out" 2>"$T/err"
 if [ $? -eq 1 ] && grep -q "double cannot be encrypted deterministically" "$T/err"; then ok "test_cli__deterministic_double_refused"; else notok "test_cli__deterministic_double_refused" "$(cat "$T/err")"; fi
@@ -121,6 +130,31 @@ if [ "$("$P" --config "$T/ks/auto.json" decrypt-document --lines < "$T/docs.json
 echo 'not json' | "$P" --config "$T/ks/auto.json" encrypt-command --db hospital >"$T/out" 2>"$T/err"
 if [ $? = 1 ]; then ok "test_cli__encrypt_command_bad_json"; else notok "test_cli__encrypt_command_bad_json"; fi
 
+
+# keyring, tokens and pseudonyms
+check "test_cli__token_create_ff1" 0 "$P" token create tok:ssn --algorithm ff1
+check "test_cli__token_create_siv" 0 "$P" token create tok:name --algorithm siv
+check "test_cli__token_create_hmac" 0 "$P" token create ps:patient --algorithm hmac
+check "test_cli__token_create_duplicate" 1 "$P" token create tok:ssn --algorithm ff1
+check "test_cli__token_create_needs_algorithm" 2 "$P" token create tok:x
+printf '123-45-6789\n\n078-05-1120\n' | "$P" tokenize --key tok:ssn --format ssn --context patients.ssn >"$T/tok" 2>"$T/err"
+if [ "$(sed -n 2p "$T/tok")" = "" ] && grep -qE '^[0-9]{3}-[0-9]{2}-[0-9]{4}$' "$T/tok" && ! grep -q "123-45-6789" "$T/tok"; then ok "test_cli__tokenize_ssn_keeps_format"; else notok "test_cli__tokenize_ssn_keeps_format" "$(cat "$T/err")"; fi
+if [ "$("$P" detokenize --key tok:ssn --format ssn --context patients.ssn < "$T/tok" | tr '\n' ' ')" = "123-45-6789  078-05-1120 " ]; then ok "test_cli__detokenize_ssn"; else notok "test_cli__detokenize_ssn"; fi
+echo "Ada Quintero" | "$P" tokenize --key tok:name > "$T/tok2"
+if grep -q '^tk1\.1\.' "$T/tok2" && [ "$("$P" detokenize --key tok:name < "$T/tok2")" = "Ada Quintero" ]; then ok "test_cli__siv_token_roundtrip"; else notok "test_cli__siv_token_roundtrip"; fi
+check "test_cli__siv_wrong_context_fails" 1 sh -c "'$P' detokenize --key tok:name --context other < '$T/tok2'"
+printf 'Smith \nsmith\n' | "$P" pseudonymize --key ps:patient --normalize all > "$T/ps"
+if [ "$(sort -u "$T/ps" | wc -l)" = 1 ] && grep -q '^ps1\.1\.' "$T/ps"; then ok "test_cli__pseudonyms_link_normalised_values"; else notok "test_cli__pseudonyms_link_normalised_values"; fi
+printf '12345678\nSECRET-PHI-9\n' | "$P" tokenize --key tok:ssn --format digits >"$T/out" 2>"$T/err"
+if [ $? = 1 ] && [ ! -s "$T/out" ] && grep -q "line 2" "$T/err" && ! grep -q SECRET "$T/err"; then ok "test_cli__tokenize_bad_line_writes_nothing"; else notok "test_cli__tokenize_bad_line_writes_nothing" "$(cat "$T/err")"; fi
+check "test_cli__token_rotate" 0 "$P" token rotate tok:name
+if [ "$(cat "$T/out")" = 2 ] && [ "$("$P" detokenize --key tok:name < "$T/tok2")" = "Ada Quintero" ]; then ok "test_cli__old_siv_token_after_rotation"; else notok "test_cli__old_siv_token_after_rotation"; fi
+check "test_cli__token_destroy_needs_yes" 2 "$P" token destroy tok:name --version 1
+check "test_cli__token_destroy_version" 0 "$P" token destroy tok:name --version 1 --yes
+check "test_cli__destroyed_token_irreversible" 1 sh -c "'$P' detokenize --key tok:name < '$T/tok2'"
+check "test_cli__token_list" 0 "$P" token list
+expect_no_grep "test_cli__token_list_hides_material" "$T/out" "material"
+
 # configuration problems
 chmod 644 "$T/ks/master.key"
 check "test_cli__loose_master_key_refused" 1 "$P" keys list
@@ -130,7 +164,7 @@ check "test_cli__no_config_is_error" 1 env -u PHICRYPT_CONFIG sh -c "cd '$T' && 
 
 # help everywhere
 helpok=1
-for c in "" "init" "keys" "encrypt" "decrypt" "keys create" "encrypt-command" "encrypt-document" "decrypt-document" "analyze"; do
+for c in "" "init" "keys" "encrypt" "decrypt" "keys create" "encrypt-command" "encrypt-document" "decrypt-document" "analyze" "token" "tokenize" "detokenize" "pseudonymize"; do
   # shellcheck disable=SC2086
   "$P" $c --help >"$T/out" 2>&1 && grep -q "Usage" "$T/out" || { helpok=0; echo "# --help failed for '$c'"; }
 done

@@ -19,13 +19,11 @@
 #include <phicrypt/client.h>
 #include <phicrypt/keys.h>
 #include <phicrypt/fle.h>
+#include <phicrypt/keyring.h>
 #include <phicrypt/access.h>
 #include <phicrypt/audit.h>
-#include <phicrypt/keyring.h>
-#include <phicrypt/deid.h>
-#if __has_include(<phicrypt/token.h>)
 #include <phicrypt/token.h>
-#endif
+#include <phicrypt/deid.h>
 #undef PHICRYPT_H_INSIDE
 
 #endif /* PHICRYPT_H */

@@ -4,7 +4,8 @@
 # Honours PHICRYPT_NO_INSTALL=1 (report and fail instead of installing).
 set -u
 PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev libmongoc-dev libssl-dev
-      libsodium-dev libcmocka-dev python3 jq "$@")
+      libsodium-dev libcmocka-dev python3 jq
+      python3-cryptography python3-botocore python3-jwt python3-pykmip "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

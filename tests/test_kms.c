@@ -72,8 +72,11 @@ static double now_s(void)
 static int client_with(fx *f, phicrypt_t **out, const char *aws_id, const char *aws_secret, const char *extra)
 {
     const char *d = env("PHI_KMS_DIR");
-    char path[4096], *gcp_key, *cfg;
+    char path[4096], *gcp_key, *cfg, kmip[128] = "";
     int rc;
+    if (getenv("PHI_KMS_PORT_KMIP"))
+        snprintf(kmip, sizeof kmip,
+                 ", \"kmip\": {\"endpoint\": \"127.0.0.1:%d\"}", port("KMIP"));
     snprintf(path, sizeof path, "%s/gcp-key.b64", d);
     gcp_key = tu_read_file(path, NULL);
     assert_non_null(gcp_key);
@@ -83,13 +86,16 @@ static int client_with(fx *f, phicrypt_t **out, const char *aws_id, const char *
                  "  \"azure\": {\"tenantId\": \"phicrypt-tenant\", \"clientId\": \"phicrypt-client\","
                  "             \"clientSecret\": \"phicrypt-client-secret\", \"identityPlatformEndpoint\": \"127.0.0.1:%d\"},"
                  "  \"gcp\": {\"email\": \"phicrypt@test.iam.gserviceaccount.com\", \"privateKey\": \"%s\","
-                 "           \"endpoint\": \"127.0.0.1:%d\"}},"
+                 "           \"endpoint\": \"127.0.0.1:%d\"}%s},"
                  " \"tls\": {\"aws\": {\"ca_file\": \"%s/ca.pem\"}, \"azure\": {\"ca_file\": \"%s/ca.pem\"},"
-                 "         \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 "         \"gcp\": {\"ca_file\": \"%s/ca.pem\"},"
+                 "         \"kmip\": {\"ca_file\": \"%s/ca.pem\", \"cert_key_file\": \"%s/client-enc.pem\","
+                 "                  \"cert_key_password\": \"client-pass\"}},"
                  " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000,"
                  "                   \"total_timeout_ms\": 3000, \"max_attempts\": 3, \"backoff_base_ms\": 50%s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
-                 f->dir, aws_id, aws_secret, port("OK"), gcp_key, port("OK"), d, d, d, extra ? extra : "",
+                 f->dir, aws_id, aws_secret, port("OK"), gcp_key, port("OK"), kmip, d, d, d, d, d,
+                 extra ? extra : "",
                  f->dir) < 0)
         fail_msg("asprintf");
     free(gcp_key);
@@ -309,6 +315,22 @@ static void test_kms__gcp_round_trip(void **state)
     round_trip(f, id);
 }
 
+static void test_kms__kmip_round_trip(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph;
+    uint8_t id[16];
+    if (getenv("PHI_KMS_KMIP_SKIP")) {
+        print_message("# SKIP %s\n", getenv("PHI_KMS_KMIP_SKIP"));
+        skip();
+    }
+    ph = client(f);
+    if (create_key(ph, id, "kmip", "{}") != 0)
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    phicrypt_free(ph);
+    round_trip(f, id);
+}
+
 static void test_kms__configuration_errors(void **state)
 {
     fx *f = *state;
@@ -318,14 +340,276 @@ static void test_kms__configuration_errors(void **state)
     assert_true(tu_contains(phicrypt_errmsg(NULL), "max_attempts"));
     assert_int_equal(client_with(f, &ph, "AKIDPHICRYPTTEST", AWS_SECRET, ", \"max_attempts\": 0"), PHICRYPT_ECONFIG);
     assert_false(tu_contains(phicrypt_errmsg(NULL), AWS_SECRET));
-    /* A provider that is not configured, and one that needs a master key. */
+    /* A provider that does not exist, and one that needs a master key. */
     assert_int_equal(client_with(f, &ph, "AKIDPHICRYPTTEST", AWS_SECRET, NULL), 0);
     {
         uint8_t id[16];
-        assert_int_equal(create_key(ph, id, "kmip", "{}"), PHICRYPT_ECONFIG);
+        assert_int_equal(create_key(ph, id, "awz", "{}"), PHICRYPT_EINVAL);
+        assert_true(tu_contains(phicrypt_errmsg(ph), "did you mean 'aws'"));
         assert_int_equal(create_key(ph, id, "aws", NULL), PHICRYPT_EINVAL);
     }
     phicrypt_free(ph);
+    /* Only local configured: a remote provider is refused by name. */
+    {
+        phicrypt_t *local = tu_client(f->dir);
+        uint8_t id[16];
+        assert_int_equal(create_key(local, id, "kmip", "{}"), PHICRYPT_ECONFIG);
+        assert_true(tu_contains(phicrypt_errmsg(local), "kms_providers.kmip"));
+        phicrypt_free(local);
+    }
+}
+
+
+static char *vault_text(fx *f)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/keyvault.jsonl", f->dir);
+    return tu_read_file(path, NULL);
+}
+
+static void encrypt_with(phicrypt_t *ph, const uint8_t id[16], phicrypt_buf *ct)
+{
+    phicrypt_encrypt_opts eo = PHICRYPT_ENCRYPT_OPTS_INIT;
+    size_t len;
+    uint8_t *doc = tu_value_doc("\"MRN-000123\"", &len);
+    eo.algorithm = PHICRYPT_ALG_RANDOM;
+    eo.key_id = id;
+    if (phicrypt_encrypt(ph, ct, doc, len, &eo) != 0)
+        fail_msg("encrypt: %s", phicrypt_errmsg(ph));
+    free(doc);
+}
+
+static void decrypts(fx *f, const phicrypt_buf *ct)
+{
+    phicrypt_t *ph = client(f);
+    phicrypt_buf pt = PHICRYPT_BUF_INIT;
+    if (phicrypt_decrypt(ph, &pt, ct->data, ct->len) != 0)
+        fail_msg("decrypt: %s", phicrypt_errmsg(ph));
+    assert_true(pt.len > 0);
+    phicrypt_buf_dispose(&pt);
+    phicrypt_free(ph);
+}
+
+static void test_kms__rewrap_local_to_aws_and_back(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = client(f);
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, ct2 = PHICRYPT_BUF_INIT;
+    uint8_t id[16], id2[16];
+    size_t n = 99;
+    char *mk = aws_master_key("OK"), *text;
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, NULL, "aws", mk), 0); /* empty vault */
+    assert_int_equal(n, 0);
+    assert_int_equal(phicrypt_datakey_create(ph, id, &o), 0);
+    assert_int_equal(phicrypt_datakey_create(ph, id2, &o), 0);
+    encrypt_with(ph, id, &ct);
+    encrypt_with(ph, id2, &ct2);
+    if (phicrypt_datakey_rewrap(ph, &n, "{\"masterKey.provider\": \"local\"}", "aws", mk) != 0)
+        fail_msg("rewrap: %s", phicrypt_errmsg(ph));
+    assert_int_equal(n, 2);
+    text = vault_text(f);
+    assert_true(tu_contains(text, "\"provider\":\"aws\""));
+    assert_false(tu_contains(text, "\"provider\":\"local\""));
+    free(text);
+    decrypts(f, &ct); /* unwrapped by the AWS peer now */
+    decrypts(f, &ct2);
+    /* Back to local, one key only, chosen by id. */
+    {
+        char filter[200], u[37];
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0, j = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                u[j++] = '-';
+            u[j++] = hex[id[i] >> 4];
+            u[j++] = hex[id[i] & 15];
+            u[j] = 0;
+        }
+        snprintf(filter, sizeof filter, "{\"_id\": {\"$in\": [{\"$uuid\": \"%s\"}]}}", u);
+        if (phicrypt_datakey_rewrap(ph, &n, filter, "local", NULL) != 0)
+            fail_msg("rewrap: %s", phicrypt_errmsg(ph));
+        assert_int_equal(n, 1);
+    }
+    decrypts(f, &ct);
+    decrypts(f, &ct2);
+    /* Rewrapping in place (no provider) keeps every key's master key. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{}", NULL, NULL), 0);
+    assert_int_equal(n, 2);
+    decrypts(f, &ct);
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{\"keyAltNames\": {\"$gt\": 1}}", "local", NULL),
+                     PHICRYPT_EUNSUPPORTED);
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{", "local", NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{}", "gcp", NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_datakey_rewrap(NULL, &n, "{}", "local", NULL), PHICRYPT_EINVAL);
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&ct2);
+    phicrypt_free(ph);
+    free(mk);
+}
+
+static void test_kms__failed_rewrap_changes_nothing(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = client(f);
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    uint8_t id[16];
+    size_t n = 99;
+    char *mk = aws_master_key("BAD400"), *before, *after;
+    assert_int_equal(phicrypt_datakey_create(ph, id, &o), 0);
+    before = vault_text(f);
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, NULL, "aws", mk), PHICRYPT_EKMS);
+    assert_int_equal(n, 0);
+    after = vault_text(f);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    phicrypt_free(ph);
+    free(mk);
+}
+
+
+/* ---- on-demand credentials ({} providers), every endpoint on 127.0.0.1 */
+
+static void clear_cloud_env(void)
+{
+    static const char *const vars[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "PHICRYPT_AWS_EC2_METADATA_ENDPOINT",
+                                        NULL };
+    for (size_t i = 0; vars[i]; i++)
+        unsetenv(vars[i]);
+}
+
+/* aws, azure and gcp as {}; `ec2_in_config` 0 leaves the EC2 endpoint to
+ * the environment (which the caller then sets). */
+static phicrypt_t *on_demand_client(fx *f, int ec2_in_config)
+{
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg, ec2[80] = "";
+    phicrypt_t *ph = NULL;
+    int meta = port("META");
+    if (ec2_in_config)
+        snprintf(ec2, sizeof ec2, "\"aws_ec2_endpoint\": \"127.0.0.1:%d\",", meta);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}, \"aws\": {}, \"azure\": {},"
+                 "   \"gcp\": {}},"
+                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/ca.pem\"}, \"azure\": {\"ca_file\": \"%s/ca.pem\"},"
+                 "         \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000, \"total_timeout_ms\": 3000,"
+                 "   \"aws_sts_endpoint\": \"127.0.0.1:%d\", \"aws_ecs_endpoint\": \"127.0.0.1:%d\", %s"
+                 "   \"azure_imds_endpoint\": \"127.0.0.1:%d\", \"gcp_metadata_endpoint\": \"127.0.0.1:%d\"},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 f->dir, d, d, d, port("OK"), meta, ec2, meta, meta, f->dir) < 0)
+        fail_msg("asprintf");
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(cfg);
+    return ph;
+}
+
+/* Creates a key with `provider` and round-trips a value, all on demand. */
+static int on_demand_key(phicrypt_t *ph, const char *provider, uint8_t id[16])
+{
+    char *mk;
+    int rc;
+    if (strcmp(provider, "aws") == 0)
+        mk = aws_master_key("OK");
+    else if (asprintf(&mk,
+                      strcmp(provider, "azure") == 0
+                          ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
+                          : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\", \"keyName\": \"k\","
+                            " \"endpoint\": \"127.0.0.1:%d\"}",
+                      port("OK")) < 0)
+        fail_msg("asprintf");
+    rc = create_key(ph, id, provider, mk);
+    free(mk);
+    return rc;
+}
+
+static void on_demand_round_trip(fx *f, const char *provider, int ec2_in_config)
+{
+    phicrypt_t *ph = on_demand_client(f, ec2_in_config), *ph2;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+    uint8_t id[16];
+    if (on_demand_key(ph, provider, id) != 0)
+        fail_msg("create (%s): %s", provider, phicrypt_errmsg(ph));
+    encrypt_with(ph, id, &ct);
+    ph2 = on_demand_client(f, ec2_in_config);
+    if (phicrypt_decrypt(ph2, &pt, ct.data, ct.len) != 0)
+        fail_msg("decrypt: %s", phicrypt_errmsg(ph2));
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    phicrypt_free(ph);
+    phicrypt_free(ph2);
+}
+
+static void test_kms__on_demand_aws_environment(void **state)
+{
+    clear_cloud_env();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDPHICRYPTTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET, 1);
+    setenv("AWS_SESSION_TOKEN", "env-session", 1);
+    on_demand_round_trip(*state, "aws", 1);
+    clear_cloud_env();
+}
+
+static void test_kms__on_demand_aws_web_identity(void **state)
+{
+    char path[4096];
+    clear_cloud_env();
+    snprintf(path, sizeof path, "%s/web-identity-token", env("PHI_KMS_DIR"));
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path, 1);
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/phicrypt", 1);
+    on_demand_round_trip(*state, "aws", 1);
+    clear_cloud_env();
+}
+
+static void test_kms__on_demand_aws_ec2_imdsv2(void **state)
+{
+    char ep[64];
+    clear_cloud_env();
+    on_demand_round_trip(*state, "aws", 1);
+    /* The same through the environment override. */
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", port("META"));
+    setenv("PHICRYPT_AWS_EC2_METADATA_ENDPOINT", ep, 1);
+    on_demand_round_trip(*state, "aws", 0);
+    clear_cloud_env();
+}
+
+static void test_kms__on_demand_ecs_cached_then_expired(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph, *ph2;
+    uint8_t id[16];
+    clear_cloud_env();
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/ecs/creds", 1);
+    ph = on_demand_client(f, 1);
+    if (on_demand_key(ph, "aws", id) != 0)
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    /* From now on the task role hands out expired credentials; the cached
+     * ones (valid for an hour) keep working in this client ... */
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/ecs/expired", 1);
+    if (on_demand_key(ph, "aws", id) != 0)
+        fail_msg("create with cached credentials: %s", phicrypt_errmsg(ph));
+    /* ... while a new client fetches them and is refused. */
+    ph2 = on_demand_client(f, 1);
+    assert_int_equal(on_demand_key(ph2, "aws", id), PHICRYPT_EKMSAUTH);
+    assert_false(tu_contains(phicrypt_errmsg(ph2), "expired-secret"));
+    phicrypt_free(ph);
+    phicrypt_free(ph2);
+    clear_cloud_env();
+}
+
+static void test_kms__on_demand_azure_imds(void **state)
+{
+    clear_cloud_env();
+    on_demand_round_trip(*state, "azure", 1);
+}
+
+static void test_kms__on_demand_gcp_metadata(void **state)
+{
+    clear_cloud_env();
+    on_demand_round_trip(*state, "gcp", 1);
 }
 
 int main(void)
@@ -345,7 +629,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__wrong_secret_is_auth_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__azure_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__gcp_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__kmip_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__configuration_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__rewrap_local_to_aws_and_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__failed_rewrap_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_environment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_web_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_ec2_imdsv2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_ecs_cached_then_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_azure_imds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_gcp_metadata, setup, teardown),
     };
     return cmocka_run_group_tests_name("kms", tests, NULL, NULL);
 }

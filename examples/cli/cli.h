@@ -33,6 +33,30 @@ void cli_compact_json(char *s);
 int cli_parse_uuid(uint8_t id[16], const char *text);
 void cli_format_uuid(char out[37], const uint8_t id[16]);
 
+/* Who discloses PHI, and why: --actor, --role, --purpose (required when
+ * the configuration has access rules), --subject (the patient id, for the
+ * audit line of single values and tokens), --field (the path a single
+ * value or token belongs to). Add CLI_SESSION_LONGOPTS to a getopt_long
+ * table and hand unknown codes to cli_session_opt. */
+typedef struct cli_session_opts {
+    const char *actor, *role, *purpose, *subject, *field, *ns;
+} cli_session_opts;
+enum { CLI_OPT_ACTOR = 0x1100, CLI_OPT_ROLE, CLI_OPT_PURPOSE, CLI_OPT_SUBJECT, CLI_OPT_FIELD, CLI_OPT_NS };
+#define CLI_SESSION_LONGOPTS                                                                                   \
+    { "actor", required_argument, NULL, CLI_OPT_ACTOR }, { "role", required_argument, NULL, CLI_OPT_ROLE },   \
+        { "purpose", required_argument, NULL, CLI_OPT_PURPOSE },                                             \
+        { "subject", required_argument, NULL, CLI_OPT_SUBJECT }, { "field", required_argument, NULL, CLI_OPT_FIELD }
+#define CLI_SESSION_HELP                                                                                       \
+    "  --actor NAME --role ROLE --purpose PURPOSE   who reads and why (required when the configuration\n"     \
+    "                   has access rules; every disclosure is then audited)\n"
+/* 1 when `c` is one of the session options (stored in *o), else 0. */
+int cli_session_opt(cli_session_opts *o, int c, const char *arg);
+/* *use = 1 and *out filled when the configuration has access rules (then
+ * --actor, --role and --purpose are required: EXIT_USAGE otherwise) or when
+ * any session option was given; *use = 0 otherwise. */
+int cli_session_from_opts(phicrypt_t *ph, const char *cmd, const cli_session_opts *o, phicrypt_session *out,
+                          int *use);
+
 /* Subcommands: argc/argv start at the subcommand's name. */
 int cmd_init(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
@@ -46,5 +70,6 @@ int cmd_token(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_pseudonymize(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -166,3 +166,35 @@ void cli_compact_json(char *s)
     }
     s[o] = '\0';
 }
+
+int cli_session_opt(cli_session_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case CLI_OPT_ACTOR: o->actor = arg; return 1;
+    case CLI_OPT_ROLE: o->role = arg; return 1;
+    case CLI_OPT_PURPOSE: o->purpose = arg; return 1;
+    case CLI_OPT_SUBJECT: o->subject = arg; return 1;
+    case CLI_OPT_FIELD: o->field = arg; return 1;
+    case CLI_OPT_NS: o->ns = arg; return 1;
+    default: return 0;
+    }
+}
+
+int cli_session_from_opts(phicrypt_t *ph, const char *cmd, const cli_session_opts *o, phicrypt_session *out,
+                          int *use)
+{
+    phicrypt_session s = PHICRYPT_SESSION_INIT;
+    *use = 0;
+    if (!phicrypt_access_enabled(ph) && !o->actor && !o->role && !o->purpose)
+        return EXIT_OK;
+    if (!o->actor || !o->role || !o->purpose)
+        return cli_usage_error(cmd, "--actor NAME --role ROLE --purpose PURPOSE are required%s",
+                               phicrypt_access_enabled(ph) ? " (the configuration has access rules)" : "");
+    s.actor = o->actor;
+    s.role = o->role;
+    s.purpose = o->purpose;
+    s.subject = o->subject;
+    *out = s;
+    *use = 1;
+    return EXIT_OK;
+}

@@ -33,7 +33,9 @@ static const char dd_usage[] =
     "\n"
     "Read a document (a server reply, a mongoexport record) on standard input and print it with\n"
     "every encrypted value (binary subtype 6) decrypted, as relaxed Extended JSON (canonical with\n"
-    "--canonical). --lines: one document per line (mongoexport's format).\n";
+    "--canonical). --lines: one document per line (mongoexport's format).\n"
+    CLI_SESSION_HELP
+    "  --ns DB.COLLECTION   where the documents come from (selects per-namespace access rules)\n";
 
 static const char an_usage[] =
     "Usage: phicrypt analyze --db DB\n"
@@ -46,6 +48,9 @@ static const char an_usage[] =
 typedef struct aopts {
     const char *db, *ns;
     int canonical, relaxed, lines;
+    cli_session_opts sess;
+    int use_session;
+    phicrypt_session session;
 } aopts;
 
 static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *usage)
@@ -57,6 +62,7 @@ static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *u
                                           { "lines", no_argument, NULL, 'l' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
+                                          CLI_SESSION_LONGOPTS,
                                           { NULL, 0, NULL, 0 } };
     int c;
     memset(o, 0, sizeof *o);
@@ -70,7 +76,10 @@ static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *u
         case 'l': o->lines = 1; break;
         case 'c': cli_config_path = optarg; break;
         case 'h': fputs(usage, stdout); return -1;
-        default: return cli_usage_error(cmd, "invalid option");
+        default:
+            if (cli_session_opt(&o->sess, c, optarg))
+                break;
+            return cli_usage_error(cmd, "invalid option");
         }
     }
     if (optind < argc)
@@ -176,7 +185,9 @@ static int encrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *do
 static int decrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno)
 {
     phicrypt_buf out = PHICRYPT_BUF_INIT;
-    int rc = phicrypt_decrypt_document(ph, &out, bson_get_data(doc), doc->len);
+    int rc = o->use_session
+                 ? phicrypt_decrypt_document_as(ph, &out, &o->session, o->ns, bson_get_data(doc), doc->len)
+                 : phicrypt_decrypt_document(ph, &out, bson_get_data(doc), doc->len);
     if (rc != 0)
         return report(ph, rc, lineno);
     print_bson(out.data, out.len, o->canonical);
@@ -238,6 +249,11 @@ static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn
         return cli_usage_error(cmd, "--ns DB.COLLECTION is required");
     if ((rc = cli_open(&ph)) != 0)
         return rc;
+    if (fn == decrypt_document_one &&
+        (rc = cli_session_from_opts(ph, cmd, &o.sess, &o.session, &o.use_session)) != 0) {
+        phicrypt_free(ph);
+        return rc;
+    }
     rc = each_doc(ph, &o, fn);
     phicrypt_free(ph);
     return rc;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bson/bson.h>
+
 #include "cli.h"
 
 #define STDIN_LIMIT (64u << 20)
@@ -26,11 +28,15 @@ static const char dec_usage[] =
     "Read a ciphertext ({\"$binary\":{...,\"subType\":\"06\"}}) on standard input and print the\n"
     "value as relaxed Extended JSON (canonical with --canonical). The data key is found in the\n"
     "key vault from the id inside the ciphertext.\n"
-    "  --lines   one ciphertext per input line, one value per output line\n";
+    "  --lines   one ciphertext per input line, one value per output line\n"
+    CLI_SESSION_HELP
+    "  --field PATH [--ns DB.COLL] [--subject ID]   the field the value belongs to (checked against\n"
+    "                   the role's fields) and the patient it concerns (pseudonymised in the audit log)\n";
 
 typedef struct copts {
     const char *key_id, *key_alt_name, *algorithm;
     int canonical, lines;
+    cli_session_opts sess;
 } copts;
 
 static int parse(int argc, char **argv, copts *o, const char *cmd, const char *usage)
@@ -42,6 +48,8 @@ static int parse(int argc, char **argv, copts *o, const char *cmd, const char *u
                                           { "lines", no_argument, NULL, 'l' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
+                                          CLI_SESSION_LONGOPTS,
+                                          { "ns", required_argument, NULL, CLI_OPT_NS },
                                           { NULL, 0, NULL, 0 } };
     int c;
     memset(o, 0, sizeof *o);
@@ -55,7 +63,10 @@ static int parse(int argc, char **argv, copts *o, const char *cmd, const char *u
         case 'l': o->lines = 1; break;
         case 'c': cli_config_path = optarg; break;
         case 'h': fputs(usage, stdout); return -1;
-        default: return cli_usage_error(cmd, "invalid option");
+        default:
+            if (cli_session_opt(&o->sess, c, optarg))
+                break;
+            return cli_usage_error(cmd, "invalid option");
         }
     }
     if (optind < argc)
@@ -112,14 +123,63 @@ static int encrypt_one(phicrypt_t *ph, const char *in, void *arg, size_t lineno)
     return EXIT_OK;
 }
 
+typedef struct dec_ctx {
+    int canonical, use_session;
+    phicrypt_session session;
+    const char *ns, *field;
+} dec_ctx;
+
+/* Through a session: {"v": ciphertext} -> phicrypt_decrypt_as -> the
+ * value's Extended JSON (the text of the result document after "{"v":). */
+static int decrypt_as_json(phicrypt_t *ph, phicrypt_buf *out, const char *in, const dec_ctx *d)
+{
+    char *wrapped, *json;
+    bson_t doc, res;
+    bson_error_t err;
+    phicrypt_buf r = PHICRYPT_BUF_INIT;
+    size_t n = strlen(in) + 8, jl;
+    int rc, ok;
+    if (!(wrapped = malloc(n)))
+        return PHICRYPT_ENOMEM;
+    snprintf(wrapped, n, "{\"v\":%s}", in);
+    ok = bson_init_from_json(&doc, wrapped, -1, &err);
+    free(wrapped);
+    if (!ok) {
+        cli_fail("standard input: not an Extended JSON ciphertext");
+        return PHICRYPT_EBADDATA;
+    }
+    rc = phicrypt_decrypt_as(ph, &r, &d->session, d->ns, d->field, bson_get_data(&doc), doc.len);
+    bson_destroy(&doc);
+    if (rc != 0)
+        return rc;
+    bson_init_static(&res, r.data, r.len);
+    json = d->canonical ? bson_as_canonical_extended_json(&res, NULL) : bson_as_relaxed_extended_json(&res, NULL);
+    phicrypt_buf_dispose(&r);
+    if (!json)
+        return PHICRYPT_ENOMEM;
+    cli_compact_json(json);
+    jl = strlen(json);
+    /* {"v":VALUE} */
+    memmove(json, json + 5, jl - 6);
+    json[jl - 6] = '\0';
+    out->data = (uint8_t *)json;
+    out->len = jl - 6;
+    return 0;
+}
+
 static int decrypt_one(phicrypt_t *ph, const char *in, void *arg, size_t lineno)
 {
     phicrypt_buf out = PHICRYPT_BUF_INIT;
-    int rc = phicrypt_decrypt_json(ph, &out, in, *(int *)arg);
+    const dec_ctx *d = arg;
+    int rc = d->use_session ? decrypt_as_json(ph, &out, in, d) : phicrypt_decrypt_json(ph, &out, in, d->canonical);
     if (rc != 0)
         return fail_at(ph, rc, "decrypt", lineno);
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
+    if (d->use_session) {
+        cli_wipe_free((char *)out.data, out.len); /* from libbson's allocator */
+        return EXIT_OK;
+    }
     phicrypt_buf_dispose(&out);
     return EXIT_OK;
 }
@@ -172,7 +232,18 @@ int cmd_decrypt(int argc, char **argv)
         return cli_usage_error("decrypt", "decrypt takes no key options: the key id is inside the ciphertext");
     if ((rc = cli_open(&ph)) != 0)
         return rc;
-    rc = each_input(ph, o.lines, decrypt_one, &o.canonical);
+    {
+        dec_ctx d = { o.canonical, 0, PHICRYPT_SESSION_INIT, o.sess.ns, o.sess.field };
+        if ((rc = cli_session_from_opts(ph, "decrypt", &o.sess, &d.session, &d.use_session)) != 0) {
+            phicrypt_free(ph);
+            return rc;
+        }
+        if (d.use_session && !d.field) {
+            phicrypt_free(ph);
+            return cli_usage_error("decrypt", "--field PATH is required with a session (the field the value is from)");
+        }
+        rc = each_input(ph, o.lines, decrypt_one, &d);
+    }
     phicrypt_free(ph);
     return rc;
 }

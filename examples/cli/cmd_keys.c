@@ -1,4 +1,4 @@
-/* phicrypt keys create|list|get|delete|add-alt-name|remove-alt-name */
+/* phicrypt keys create|list|get|delete|add-alt-name|remove-alt-name|rewrap */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,8 +16,14 @@ static const char usage[] =
     "\n"
     "Manage data keys in the key vault named by the configuration.\n"
     "\n"
-    "  create --provider local [--alt-name NAME]... [--key-material-file FILE]\n"
+    "  create --provider P [--master-key JSON] [--alt-name NAME]... [--key-material-file FILE]\n"
     "        create a data key wrapped by the provider's master key; prints its UUID.\n"
+    "        P is local, aws, azure, gcp or kmip (configured in kms_providers); --master-key\n"
+    "        is the provider's master key document, e.g.\n"
+    "          aws   {\"region\": \"us-east-1\", \"key\": \"arn:aws:kms:...\"}\n"
+    "          azure {\"keyVaultEndpoint\": \"myvault.vault.azure.net\", \"keyName\": \"k\"}\n"
+    "          gcp   {\"projectId\": \"p\", \"location\": \"global\", \"keyRing\": \"r\", \"keyName\": \"k\"}\n"
+    "          kmip  {} or {\"keyId\": \"1\"}\n"
     "        --key-material-file: use these 96 bytes as the key (for migrations and tests)\n"
     "  list  print one JSON line per key: id, keyAltNames, masterKey, dates, status\n"
     "        (never key material)\n"
@@ -28,10 +34,15 @@ static const char usage[] =
     "        (crypto-shredding), hence --yes\n"
     "  add-alt-name (--key-id UUID | --key-alt-name NAME) --alt-name NEW\n"
     "  remove-alt-name (--key-id UUID | --key-alt-name NAME) --alt-name OLD\n"
-    "        alt names are unique across the key vault\n";
+    "        alt names are unique across the key vault\n"
+    "  rewrap [--filter JSON] --provider P [--master-key JSON]\n"
+    "        rotate master keys: rewrap the data keys matching the filter (default: all;\n"
+    "        e.g. '{\"masterKey.provider\": \"local\"}') under P's master key, in one atomic\n"
+    "        write of the key vault; prints the number of keys rewrapped. Data encrypted\n"
+    "        with them keeps decrypting\n";
 
 typedef struct kopts {
-    const char *provider, *key_id, *key_alt_name, *material_file;
+    const char *provider, *key_id, *key_alt_name, *material_file, *master_key, *filter;
     const char *alt_names[64];
     size_t n_alt;
     int yes;
@@ -44,6 +55,8 @@ static int parse(int argc, char **argv, kopts *o)
                                           { "key-id", required_argument, NULL, 'i' },
                                           { "key-alt-name", required_argument, NULL, 'n' },
                                           { "key-material-file", required_argument, NULL, 'm' },
+                                          { "master-key", required_argument, NULL, 'K' },
+                                          { "filter", required_argument, NULL, 'f' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "yes", no_argument, NULL, 'y' },
                                           { "help", no_argument, NULL, 'h' },
@@ -57,6 +70,8 @@ static int parse(int argc, char **argv, kopts *o)
         case 'i': o->key_id = optarg; break;
         case 'n': o->key_alt_name = optarg; break;
         case 'm': o->material_file = optarg; break;
+        case 'K': o->master_key = optarg; break;
+        case 'f': o->filter = optarg; break;
         case 'c': cli_config_path = optarg; break;
         case 'y': o->yes = 1; break;
         case 'a':
@@ -148,8 +163,9 @@ static int do_create(phicrypt_t *ph, const kopts *o)
     char u[37];
     int rc;
     if (!o->provider)
-        return cli_usage_error("keys", "create: --provider is required (local)");
+        return cli_usage_error("keys", "create: --provider is required (local, aws, azure, gcp, kmip)");
     dk.provider = o->provider;
+    dk.master_key_json = o->master_key;
     dk.alt_names = o->alt_names;
     dk.alt_names_count = o->n_alt;
     if (o->material_file) {
@@ -164,6 +180,18 @@ static int do_create(phicrypt_t *ph, const kopts *o)
         return cli_lib_fail(ph, rc, "keys create");
     cli_format_uuid(u, id);
     puts(u);
+    return EXIT_OK;
+}
+
+static int do_rewrap(phicrypt_t *ph, const kopts *o)
+{
+    size_t n = 0;
+    int rc;
+    if (!o->provider)
+        return cli_usage_error("keys", "rewrap: --provider is required (local, aws, azure, gcp, kmip)");
+    if ((rc = phicrypt_datakey_rewrap(ph, &n, o->filter, o->provider, o->master_key)) != 0)
+        return cli_lib_fail(ph, rc, "keys rewrap");
+    printf("%zu\n", n);
     return EXIT_OK;
 }
 
@@ -248,7 +276,7 @@ int cmd_keys(int argc, char **argv)
     }
     sub = argv[1];
     if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "get") && strcmp(sub, "delete") &&
-        strcmp(sub, "add-alt-name") && strcmp(sub, "remove-alt-name"))
+        strcmp(sub, "add-alt-name") && strcmp(sub, "remove-alt-name") && strcmp(sub, "rewrap"))
         return cli_usage_error("keys", "unknown subcommand '%s'", sub);
     rc = parse(argc - 1, argv + 1, &o);
     if (rc < 0)
@@ -265,6 +293,8 @@ int cmd_keys(int argc, char **argv)
         rc = do_get(ph, &o);
     else if (strcmp(sub, "delete") == 0)
         rc = do_delete(ph, &o);
+    else if (strcmp(sub, "rewrap") == 0)
+        rc = do_rewrap(ph, &o);
     else
         rc = do_alt(ph, &o, strcmp(sub, "add-alt-name") == 0);
     phicrypt_free(ph);

@@ -40,7 +40,11 @@ static const char tok_usage[] =
     "           pass --key-version to detokenize tokens made before a rotation.\n"
     "  --context C   field context (FF1 tweak / SIV associated data): the same value gets different\n"
     "                tokens in different contexts\n"
-    "  --alphabet A  the symbols of --format custom\n";
+    "  --alphabet A  the symbols of --format custom\n"
+    "detokenize only:\n"
+    CLI_SESSION_HELP
+    "  --field PATH [--ns DB.COLL] [--subject ID]   the field the tokens belong to (default: the\n"
+    "                   context) and the patient they concern (pseudonymised in the audit log)\n";
 
 static const char ps_usage[] =
     "Usage: phicrypt pseudonymize --key NAME [--context C] [--normalize LIST] [--length BYTES]\n"
@@ -56,6 +60,7 @@ typedef struct topts {
     const char *key, *format, *context, *alphabet, *algorithm, *normalize;
     unsigned long key_version, version, length;
     int yes;
+    cli_session_opts sess;
 } topts;
 
 static int parse(int argc, char **argv, topts *o, const char *cmd, const char *usage)
@@ -72,6 +77,8 @@ static int parse(int argc, char **argv, topts *o, const char *cmd, const char *u
                                           { "yes", no_argument, NULL, 'y' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
+                                          CLI_SESSION_LONGOPTS,
+                                          { "ns", required_argument, NULL, CLI_OPT_NS },
                                           { NULL, 0, NULL, 0 } };
     int c;
     char *end;
@@ -99,7 +106,10 @@ static int parse(int argc, char **argv, topts *o, const char *cmd, const char *u
             break;
         }
         case 'h': fputs(usage, stdout); return -1;
-        default: return cli_usage_error(cmd, "invalid option");
+        default:
+            if (cli_session_opt(&o->sess, c, optarg))
+                break;
+            return cli_usage_error(cmd, "invalid option");
         }
     }
     return 0;
@@ -237,6 +247,8 @@ static int run_values(int argc, char **argv, op_t op)
     char *in = NULL, *p;
     size_t len = 0, lineno = 0;
     bson_string_t *outbuf;
+    phicrypt_session session = PHICRYPT_SESSION_INIT;
+    int use_session = 0;
     int rc = parse(argc, argv, &o, cmd, op == OP_PSEUDONYMIZE ? ps_usage : tok_usage);
     if (rc < 0)
         return EXIT_OK;
@@ -257,6 +269,14 @@ static int run_values(int argc, char **argv, op_t op)
         return cli_usage_error(cmd, "--normalize: use trim, casefold, collapse or all, comma-separated");
     if ((rc = cli_open(&ph)) != 0)
         return rc;
+    if (op == OP_DETOKENIZE && (rc = cli_session_from_opts(ph, cmd, &o.sess, &session, &use_session)) != 0) {
+        phicrypt_free(ph);
+        return rc;
+    }
+    if (use_session && !o.sess.field && !(o.sess.field = o.context)) {
+        phicrypt_free(ph);
+        return cli_usage_error(cmd, "--field PATH (or --context) is required with a session");
+    }
     if (cli_read_stdin(&in, &len, STDIN_LIMIT) != 0) {
         phicrypt_free(ph);
         return EXIT_ERR;
@@ -275,6 +295,8 @@ static int run_values(int argc, char **argv, op_t op)
         if (n > 0) {
             if (op == OP_TOKENIZE)
                 lrc = phicrypt_tokenize(ph, &r, o.key, p, n, &to);
+            else if (op == OP_DETOKENIZE && use_session)
+                lrc = phicrypt_detokenize_as(ph, &r, &session, o.sess.ns, o.sess.field, o.key, p, n, &to);
             else if (op == OP_DETOKENIZE)
                 lrc = phicrypt_detokenize(ph, &r, o.key, p, n, &to);
             else

@@ -89,8 +89,9 @@ const char *phicrypt_strerror(int code);
 /**
  * @brief Initialise the library (libsodium, OpenSSL, libmongocrypt checks).
  *
- * Idempotent and thread-safe; phicrypt_new() calls it, so calling it yourself
- * is only needed before the stand-alone primitives (e.g. FF1).
+ * Idempotent and thread-safe. Every entry point that needs it calls it
+ * (phicrypt_new(), the stand-alone FF1 functions), so calling it yourself is
+ * optional: do it early to fail fast.
  * @return 0, or PHICRYPT_EINTERNAL if a dependency cannot be initialised.
  */
 PHICRYPT_API

@@ -97,6 +97,30 @@ int phicrypt_datakey_remove_alt_name(phicrypt_t *ph, const uint8_t id[PHICRYPT_K
 PHICRYPT_API
 int phicrypt_datakey_id_by_alt_name(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name);
 
+/**
+ * @brief Rotate master keys: rewrap the data keys that match @p filter_json
+ * under a new master key and replace them in the key vault in one atomic
+ * write (all or none).
+ *
+ * The data keys themselves (and so every ciphertext made with them) do not
+ * change; only their wrapping does. Each matching key is unwrapped by the
+ * KMS that wrapped it and wrapped again by @p provider.
+ *
+ * @param[out] count  number of keys rewrapped (0 when none matched); may be NULL.
+ * @param filter_json a MongoDB filter over key documents (NULL or "{}": every
+ *        key): field equality on dotted paths (e.g. "masterKey.provider"),
+ *        `$eq`, `$in`, `$exists`, `$or`, `$and`.
+ * @param provider    "local", "aws", "azure", "gcp" or "kmip", configured in this
+ *        client; NULL keeps each key's current master key (rewraps in place).
+ * @param master_key_json the provider's master key document (JSON), NULL for local.
+ * @return 0, PHICRYPT_EINVAL, PHICRYPT_ECONFIG, PHICRYPT_EUNSUPPORTED (filter
+ *         operator), PHICRYPT_EKMS, PHICRYPT_EKMSAUTH, PHICRYPT_ETIMEOUT,
+ *         PHICRYPT_EKEYVAULT, PHICRYPT_EKEYNOTFOUND (a key deleted meanwhile).
+ */
+PHICRYPT_API
+int phicrypt_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter_json, const char *provider,
+                            const char *master_key_json);
+
 /** Size of a local master key. */
 #define PHICRYPT_LOCAL_KEY_BYTES 96
 /** @brief Function twin of #PHICRYPT_LOCAL_KEY_BYTES. */

@@ -9,6 +9,8 @@
 #include <sodium.h>
 
 #include <phicrypt.h>
+#include "access/access_private.h"
+#include "audit/audit_private.h"
 #include "client/config_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
@@ -258,6 +260,10 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
             else
                 cfg->crypto_hooks = bson_iter_bool(&it);
         }
+        else if (strcmp(k, "access") == 0)
+            rc = phi_access_parse(&cfg->access, eh, &it);
+        else if (strcmp(k, "audit") == 0)
+            rc = phi_audit_parse(&cfg->audit, eh, &it, cfg->base_dir);
         else
             rc = phi_error(eh, PHICRYPT_EUNSUPPORTED, "configuration: '%s' is not supported by this version (planned)",
                            k);
@@ -319,6 +325,8 @@ void phi_config_free(phi_config *cfg)
     phi_free(cfg->key_vault);
     phi_free(cfg->key_vault_ns);
     phi_free(cfg->keyring);
+    phi_access_free(cfg->access);
+    phi_audit_free(cfg->audit);
     if (cfg->schema_map)
         bson_destroy(cfg->schema_map);
     phi_free(cfg);

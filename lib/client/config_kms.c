@@ -40,7 +40,9 @@ static const provider_spec specs[] = {
 static const char *const tls_providers[] = { "aws", "azure", "gcp", "kmip", NULL };
 static const char *const tls_keys[] = { "ca_file", "cert_key_file", "cert_key_password", NULL };
 static const char *const option_keys[] = { "connect_timeout_ms", "read_timeout_ms", "total_timeout_ms",
-                                           "max_attempts", "backoff_base_ms", "backoff_max_ms", NULL };
+                                           "max_attempts", "backoff_base_ms", "backoff_max_ms",
+                                           "aws_sts_endpoint", "aws_ecs_endpoint", "aws_ec2_endpoint",
+                                           "azure_imds_endpoint", "gcp_metadata_endpoint", NULL };
 
 static int known(const char *key, const char *const *list)
 {
@@ -141,6 +143,10 @@ int phi_config_parse_remote(phi_config *cfg, const void *eh, const char *provide
         return rc;
     if (n == 0 && sp->empty_ok) {
         cfg->kms_on_demand = 1;
+        if ((rc = settings(cfg, eh)) != 0)
+            return rc;
+        cfg->kms_settings->on_demand |= provider[0] == 'a' ? (provider[1] == 'w' ? PHI_KMS_AWS : PHI_KMS_AZURE)
+                                                           : PHI_KMS_GCP;
         return 0;
     }
     for (size_t i = 0; sp->required[i]; i++) {
@@ -243,6 +249,19 @@ int phi_config_parse_kms_options(phi_config *cfg, const void *eh, bson_iter_t *i
         int *dst;
         if (!known(k, option_keys))
             return phi_config_unknown_key(eh, "kms_options.", k, option_keys);
+        if (strstr(k, "_endpoint")) {
+            char **ep = strcmp(k, "aws_sts_endpoint") == 0   ? &s->aws_sts_endpoint
+                      : strcmp(k, "aws_ecs_endpoint") == 0   ? &s->aws_ecs_endpoint
+                      : strcmp(k, "aws_ec2_endpoint") == 0   ? &s->aws_ec2_endpoint
+                      : strcmp(k, "azure_imds_endpoint") == 0 ? &s->azure_imds_endpoint
+                                                              : &s->gcp_metadata_endpoint;
+            if (!BSON_ITER_HOLDS_UTF8(&c) || !bson_iter_utf8(&c, NULL)[0])
+                return phi_error(eh, PHICRYPT_ECONFIG, "kms_options.%s: must be \"host[:port]\"", k);
+            phi_free(*ep);
+            if (!(*ep = phi_strdup(bson_iter_utf8(&c, NULL))))
+                return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            continue;
+        }
         if (!BSON_ITER_HOLDS_INT(&c))
             return phi_error(eh, PHICRYPT_ECONFIG, "kms_options.%s: must be an integer", k);
         v = bson_iter_as_int64(&c);

@@ -22,6 +22,8 @@ typedef struct phi_config {
     int kms_on_demand;       /* a remote provider is {} */
     struct phi_kms_settings *kms_settings; /* "tls" and "kms_options" while parsing */
     struct phi_kms *kms;     /* network I/O, built from the above; or NULL */
+    struct phi_access *access; /* "access" rules (lib/access), or NULL */
+    struct phi_audit *audit;   /* "audit" log (lib/audit), or NULL */
 } phi_config;
 
 int phi_config_parse(phi_config **out, const void *eh, const char *json, const char *base_dir);

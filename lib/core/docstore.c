@@ -240,8 +240,9 @@ static int store(phi_docstore *s, const void *eh, const phi_doclist *l)
         size_t n;
         char *json = phi_bson_to_json(eh, l->docs[i], 1, &n);
         if (!json) {
+            int code = phi_error_code(eh) == PHICRYPT_ENOMEM ? PHICRYPT_ENOMEM : s->errcode;
             bson_string_free(text, true);
-            return phi_error_wrap(eh, s->errcode, "%s %s", s->what, s->path);
+            return phi_error_wrap(eh, code, "%s %s", s->what, s->path);
         }
         bson_string_append(text, json);
         bson_string_append_c(text, '\n');

@@ -87,6 +87,10 @@ void *phi_secure_alloc(size_t n)
 {
     if (should_fail())
         return NULL;
+    /* sodium_malloc aborts before sodium_init; stand-alone primitives
+     * (FF1, SIV) may be the first thing a program calls. */
+    if (phicrypt_init() != 0)
+        return NULL;
     /* sodium_malloc adds guard pages, mlock()s and marks the pages
      * MADV_DONTDUMP, so key material stays out of swap and core dumps. */
     return sodium_malloc(n ? n : 1);

@@ -30,6 +30,13 @@ void phi_kms_settings_clear(phi_kms_settings *s)
         phi_secure_free(s->tls[i].key_password);
     }
     s->n_tls = 0;
+    phi_free(s->aws_sts_endpoint);
+    phi_free(s->aws_ecs_endpoint);
+    phi_free(s->aws_ec2_endpoint);
+    phi_free(s->azure_imds_endpoint);
+    phi_free(s->gcp_metadata_endpoint);
+    s->aws_sts_endpoint = s->aws_ecs_endpoint = s->aws_ec2_endpoint = NULL;
+    s->azure_imds_endpoint = s->gcp_metadata_endpoint = NULL;
 }
 
 int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s)
@@ -39,7 +46,11 @@ int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s)
     if (!k)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     k->s = *s;
+    /* The settings' pointers now belong to k. */
     s->n_tls = 0;
+    s->aws_sts_endpoint = s->aws_ecs_endpoint = s->aws_ec2_endpoint = NULL;
+    s->azure_imds_endpoint = s->gcp_metadata_endpoint = NULL;
+    pthread_mutex_init(&k->mu, NULL);
     *out = k;
     return 0;
 }
@@ -48,6 +59,8 @@ void phi_kms_free(phi_kms *k)
 {
     if (!k)
         return;
+    phi_kms_cache_clear(k);
+    pthread_mutex_destroy(&k->mu);
     phi_kms_settings_clear(&k->s);
     phi_free(k);
 }
@@ -60,8 +73,8 @@ void phi_kms_reply_dispose(phi_kms_reply *r)
 }
 
 /* "host", "host:port", "[v6]" or "[v6]:port" into host and port. */
-static int split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
-                          size_t hostlen, int *port)
+int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
+                           size_t hostlen, int *port)
 {
     const char *colon, *hend;
     size_t n;
@@ -111,10 +124,10 @@ static void sleep_ms(int ms)
 }
 
 /* One attempt; *retry tells whether another may do better. */
-static int attempt(phi_kms *k, const void *eh, const phi_kms_where *w, const char *host, int port, int is_kmip,
-                   int64_t deadline, const uint8_t *msg, size_t len, phi_kms_reply *out, int *retry)
+static int attempt(phi_kms *k, const void *eh, const phi_kms_where *w, const char *host, int port, int plain,
+                   int is_kmip, int64_t deadline, const uint8_t *msg, size_t len, phi_kms_reply *out, int *retry)
 {
-    phi_kms_conn c = { -1, NULL, NULL, 0, deadline };
+    phi_kms_conn c = { -1, NULL, NULL, 0, deadline, plain };
     int rc = phi_kms_conn_open(&c, eh, w, &k->s, tls_for(k, w->provider), host, port, retry);
     if (rc == 0 && (rc = phi_kms_conn_write(&c, eh, w, msg, len)) != 0)
         *retry = 1;
@@ -136,18 +149,28 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
     phi_kms_where w = { provider ? provider : "?", endpoint ? endpoint : "?" };
     int is_kmip = provider && strcmp(provider, "kmip") == 0;
     char host[256];
-    int port, rc, n;
-    int64_t start = phi_kms_now_ms(), deadline = start + k->s.total_timeout_ms;
+    int port, rc;
 
     memset(out, 0, sizeof *out);
     if (!endpoint || !*endpoint)
         return phi_error(eh, PHICRYPT_EKMS, "kms %s: no endpoint", w.provider);
-    if ((rc = split_endpoint(eh, &w, endpoint, is_kmip ? 5696 : 443, host, sizeof host, &port)) != 0)
+    if ((rc = phi_kms_split_endpoint(eh, &w, endpoint, is_kmip ? 5696 : 443, host, sizeof host, &port)) != 0)
         return rc;
+    return phi_kms_exchange_to(k, eh, &w, host, port, 0, is_kmip, msg, len, out);
+}
+
+int phi_kms_exchange_to(phi_kms *k, const void *eh, const phi_kms_where *wp, const char *host, int port, int plain,
+                        int is_kmip, const uint8_t *msg, size_t len, phi_kms_reply *out)
+{
+    phi_kms_where w = *wp;
+    int rc, n;
+    int64_t start = phi_kms_now_ms(), deadline = start + k->s.total_timeout_ms;
+
+    memset(out, 0, sizeof *out);
     for (n = 1;; n++) {
         int retry = 0, pause;
         phi_kms_reply_dispose(out);
-        rc = attempt(k, eh, &w, host, port, is_kmip, deadline, msg, len, out, &retry);
+        rc = attempt(k, eh, &w, host, port, plain, is_kmip, deadline, msg, len, out, &retry);
         if (rc == 0 || !retry || n >= k->s.max_attempts)
             break;
         pause = phi_kms_backoff_ms(&k->s, n + 1);

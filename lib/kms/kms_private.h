@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <bson/bson.h>
 
 #define PHI_KMS_CONNECT_TIMEOUT_MS 10000
 #define PHI_KMS_READ_TIMEOUT_MS 10000
@@ -33,7 +34,16 @@ typedef struct phi_kms_settings {
     int backoff_max_ms;
     phi_kms_tls tls[PHI_KMS_MAX_TLS];
     size_t n_tls;
+    /* Providers configured as {} (PHI_KMS_AWS | ...): credentials on demand. */
+    unsigned on_demand;
+    /* Where on-demand credentials come from ("host[:port]"), or NULL for
+     * the environment (PHICRYPT_AWS_STS_ENDPOINT ...) or the default. */
+    char *aws_sts_endpoint, *aws_ecs_endpoint, *aws_ec2_endpoint, *azure_imds_endpoint, *gcp_metadata_endpoint;
 } phi_kms_settings;
+
+#define PHI_KMS_AWS 1u
+#define PHI_KMS_AZURE 2u
+#define PHI_KMS_GCP 4u
 
 typedef struct phi_kms phi_kms;
 
@@ -63,5 +73,14 @@ void phi_kms_reply_dispose(phi_kms_reply *r);
  * the endpoint and the step: PHICRYPT_EKMS, PHICRYPT_ETIMEOUT. */
 int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const char *endpoint, const uint8_t *msg,
                      size_t len, phi_kms_reply *out);
+
+/* Credentials for every provider configured as {} (libmongocrypt's
+ * NEED_KMS_CREDENTIALS), appended to `out` as {aws: {accessKeyId,
+ * secretAccessKey, sessionToken?}, azure: {accessToken}, gcp:
+ * {accessToken}}. AWS: environment, web identity (STS), ECS, EC2 IMDSv2;
+ * Azure: IMDS managed identity; GCP: the metadata server. Fetched
+ * credentials are cached until shortly before they expire (thread-safe).
+ * `out` holds secrets: wipe it. */
+int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out);
 
 #endif

@@ -230,6 +230,8 @@ int phi_kms_conn_open(phi_kms_conn *c, const void *eh, const phi_kms_where *w, c
     c->fd = -1;
     c->read_timeout_ms = s->read_timeout_ms;
     *retry = 0;
+    if (c->plain)
+        return tcp_connect(c, eh, w, s, host, port, retry);
     if ((rc = make_ctx(c, eh, w, tls)) != 0)
         return rc;
     if ((rc = tcp_connect(c, eh, w, s, host, port, retry)) != 0)
@@ -269,9 +271,36 @@ void phi_kms_conn_close(phi_kms_conn *c)
     c->fd = -1;
 }
 
+/* Plain TCP for the metadata services (HTTP on link-local addresses). */
+static long plain_io(phi_kms_conn *c, int writing, uint8_t *p, size_t n, char *why, size_t whylen)
+{
+    for (;;) {
+        ssize_t r = writing ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
+        if (r >= 0)
+            return (long)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            return PHICRYPT_EKMS;
+        }
+        if (!wait_fd(c->fd, writing ? POLLOUT : POLLIN, c->deadline, c->read_timeout_ms)) {
+            snprintf(why, whylen, "timed out");
+            return PHICRYPT_ETIMEOUT;
+        }
+    }
+}
+
 int phi_kms_conn_write(phi_kms_conn *c, const void *eh, const phi_kms_where *w, const uint8_t *p, size_t n)
 {
     char why[256];
+    while (c->plain && n > 0) {
+        long r = plain_io(c, 1, (uint8_t *)p, n, why, sizeof why);
+        if (r < 0)
+            return fail(eh, (int)r, w, "send", why);
+        p += r;
+        n -= (size_t)r;
+    }
     while (n > 0) {
         size_t done = 0;
         int rc = run_op(c, op_write, (void *)p, n, &done, c->read_timeout_ms, why, sizeof why);
@@ -287,7 +316,12 @@ long phi_kms_conn_read(phi_kms_conn *c, const void *eh, const phi_kms_where *w, 
 {
     char why[256];
     size_t done = 0;
-    int rc = run_op(c, op_read, p, n, &done, c->read_timeout_ms, why, sizeof why);
+    int rc;
+    if (c->plain) {
+        long r = plain_io(c, 0, p, n, why, sizeof why);
+        return r < 0 ? fail(eh, (int)r, w, "read reply", why) : r;
+    }
+    rc = run_op(c, op_read, p, n, &done, c->read_timeout_ms, why, sizeof why);
     if (rc == 0)
         return 0;
     if (rc < 0)

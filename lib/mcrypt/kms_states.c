@@ -6,6 +6,7 @@
 
 #include <phicrypt.h>
 #include "core/error_private.h"
+#include "core/mem_private.h"
 #include "kms/kms_private.h"
 #include "mcrypt/mcrypt_internal.h"
 
@@ -118,8 +119,24 @@ int phi_mcrypt_need_kms(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_
 
 int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what)
 {
-    (void)ctx;
-    (void)io;
-    return phi_error(eh, PHICRYPT_EUNSUPPORTED, "%s: on-demand KMS credentials are not supported in this version",
-                     what);
+    bson_t creds = BSON_INITIALIZER;
+    mongocrypt_binary_t *bin = NULL;
+    int rc;
+    if (!io || !io->kms)
+        return phi_error(eh, PHICRYPT_ECONFIG, "%s: on-demand KMS credentials are needed but no KMS is configured",
+                         what);
+    if ((rc = phi_kms_on_demand_credentials(io->kms, eh, &creds)) != 0) {
+        phi_error_wrap(eh, rc, "%s", what);
+        goto out;
+    }
+    if ((rc = phi_mcrypt_binary_of(eh, &creds, &bin)) != 0)
+        goto out;
+    if (!mongocrypt_ctx_provide_kms_providers(ctx, bin))
+        rc = phi_mcrypt_ctx_error(ctx, eh, what);
+out:
+    mongocrypt_binary_destroy(bin);
+    /* libmongocrypt keeps its own copy; ours holds secrets. */
+    phi_wipe((void *)bson_get_data(&creds), creds.len);
+    bson_destroy(&creds);
+    return rc;
 }

@@ -33,6 +33,15 @@ int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, co
         goto out;
     }
     rc = phi_mcrypt_run(m, ctx, eh, io, "rewrap", out);
+    /* No key matched: libmongocrypt ends without a result. */
+    if (rc != 0 && mongocrypt_ctx_state(ctx) == MONGOCRYPT_CTX_DONE) {
+        bson_t arr;
+        phi_error_clear(eh);
+        bson_init(out);
+        BSON_APPEND_ARRAY_BEGIN(out, "v", &arr);
+        bson_append_array_end(out, &arr);
+        rc = 0;
+    }
 out:
     mongocrypt_binary_destroy(bin);
     mongocrypt_ctx_destroy(ctx);

@@ -188,10 +188,10 @@ static int expand_s(phi_ff1_key *k, const uint8_t r[16], uint8_t *s, size_t d)
 
 static int pow_u128(uint32_t radix, size_t e, u128 *out)
 {
-    u128 r = 1, max = ~(u128)0;
+    u128 r = 1, lim = ~(u128)0 / radix; /* one division, not one per step */
     size_t i;
     for (i = 0; i < e; i++) {
-        if (r > max / radix)
+        if (r > lim)
             return 0;
         r *= radix;
     }
@@ -201,12 +201,10 @@ static int pow_u128(uint32_t radix, size_t e, u128 *out)
 
 static unsigned bitlen_u128(u128 x)
 {
-    unsigned n = 0;
-    while (x) {
-        n++;
-        x >>= 1;
-    }
-    return n;
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    if (hi)
+        return 128u - (unsigned)__builtin_clzll(hi);
+    return lo ? 64u - (unsigned)__builtin_clzll(lo) : 0u;
 }
 
 static u128 num_u128(const uint16_t *x, size_t n, uint32_t radix)
@@ -238,6 +236,12 @@ static u128 mod_bytes(const uint8_t *s, size_t d, u128 mod)
     size_t i;
     int bit;
 
+    if (d <= 8 && (mod >> 64) == 0) { /* short domains: 64-bit division */
+        uint64_t r64 = 0;
+        for (i = 0; i < d; i++)
+            r64 = (r64 << 8) | s[i];
+        return r64 % (uint64_t)mod;
+    }
     if (d <= 16) {
         for (i = 0; i < d; i++)
             r = (r << 8) | s[i];
@@ -255,24 +259,27 @@ static u128 mod_bytes(const uint8_t *s, size_t d, u128 mod)
     return r;
 }
 
-static int round_y_u128(phi_ff1_key *k, const cbcmac *base, unsigned i, u128 half, size_t b,
-                        size_t d, u128 mod, u128 *y)
-{
-    cbcmac m = *base;
-    uint8_t buf[17], s[20];
-    size_t j;
-    int ok;
+/* Per-call scratch of the fast path, wiped once when the call ends. */
+typedef struct {
+    cbcmac m;
+    uint8_t buf[17];
+    uint8_t s[20];
+} scratch;
 
-    buf[0] = (uint8_t)i;
+static int round_y_u128(phi_ff1_key *k, const cbcmac *base, scratch *sc, unsigned i, u128 half,
+                        size_t b, size_t d, u128 mod, u128 *y)
+{
+    size_t j;
+
+    sc->m = *base;
+    sc->buf[0] = (uint8_t)i;
     for (j = 0; j < b; j++)
-        buf[b - j] = (uint8_t)(half >> (8 * j));
-    ok = mac_absorb(k, &m, buf, b + 1) && m.fill == 0 && expand_s(k, m.x, s, d);
-    if (ok)
-        *y = mod_bytes(s, d, mod);
-    phi_wipe(&m, sizeof m);
-    phi_wipe(buf, sizeof buf);
-    phi_wipe(s, sizeof s);
-    return ok;
+        sc->buf[b - j] = (uint8_t)(half >> (8 * j));
+    if (!mac_absorb(k, &sc->m, sc->buf, b + 1) || sc->m.fill != 0 ||
+        !expand_s(k, sc->m.x, sc->s, d))
+        return 0;
+    *y = mod_bytes(sc->s, d, mod);
+    return 1;
 }
 
 static int ff1_fast(phi_ff1_key *k, int enc, uint32_t radix, const uint8_t *tweak, size_t t,
@@ -281,6 +288,7 @@ static int ff1_fast(phi_ff1_key *k, int enc, uint32_t radix, const uint8_t *twea
     size_t u = n / 2, v = n - u, b, d;
     u128 mod_u, a, bb, y = 0;
     cbcmac base;
+    scratch sc;
     int i, ok = 1;
 
     if (!pow_u128(radix, u, &mod_u))
@@ -294,7 +302,7 @@ static int ff1_fast(phi_ff1_key *k, int enc, uint32_t radix, const uint8_t *twea
     for (i = 0; ok && i < 10; i++) {
         int r = enc ? i : 9 - i;
         u128 mod = (r % 2 == 0) ? mod_u : mod_v, c;
-        if (!round_y_u128(k, &base, (unsigned)r, enc ? bb : a, b, d, mod, &y)) {
+        if (!round_y_u128(k, &base, &sc, (unsigned)r, enc ? bb : a, b, d, mod, &y)) {
             ok = 0;
             break;
         }
@@ -316,6 +324,7 @@ static int ff1_fast(phi_ff1_key *k, int enc, uint32_t radix, const uint8_t *twea
     }
     a = bb = y = 0;
     phi_wipe(&base, sizeof base);
+    phi_wipe(&sc, sizeof sc);
     return ok;
 }
 

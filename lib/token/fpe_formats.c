@@ -82,9 +82,10 @@ int phi_luhn_is_valid(const char *digits, size_t n)
 
 /* ---- single-radix formats: gather the tokenised bytes as numerals */
 
+/* num also holds the bits of a mixed-radix value: < 5 bits per byte. */
 typedef struct {
     size_t pos[FPE_MAX_LEN];
-    uint16_t num[FPE_MAX_LEN];
+    uint16_t num[FPE_MAX_LEN * 5];
     size_t n;
 } gathered;
 
@@ -234,7 +235,7 @@ static int mixed_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const uint8_t 
 {
     const char *fname = phi_fpe_format_name(f);
     BN_CTX *ctx = NULL;
-    BIGNUM *dom, *v, *lim;
+    BIGNUM *dom, *v = NULL, *lim;
     size_t i, bits;
     int rc = 0, steps;
 
@@ -255,7 +256,10 @@ static int mixed_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const uint8_t 
     dom = BN_CTX_get(ctx);
     v = BN_CTX_get(ctx);
     lim = BN_CTX_get(ctx);
-    if (!lim || !BN_one(dom) || !BN_zero(v) || !BN_set_word(lim, PHI_FF1_MIN_DOMAIN))
+    if (!lim)
+        goto bn_fail;
+    BN_zero(v);
+    if (!BN_one(dom) || !BN_set_word(lim, PHI_FF1_MIN_DOMAIN))
         goto bn_fail;
     for (i = 0; i < g->n; i++) {
         char c = in[g->pos[i]];
@@ -272,8 +276,8 @@ static int mixed_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const uint8_t 
     if (!BN_copy(lim, dom) || !BN_sub_word(lim, 1))
         goto bn_fail;
     bits = (size_t)BN_num_bits(lim);
-    if (bits > FPE_MAX_LEN) {
-        rc = phi_error(NULL, PHICRYPT_EBADDATA, "fpe %s: value too long", fname);
+    if (bits > FPE_MAX_LEN * 5) { /* cannot happen: 26 < 2^5 */
+        rc = phi_error(NULL, PHICRYPT_EINTERNAL, "fpe %s: value too long", fname);
         goto done;
     }
     for (steps = 0;; steps++) {

@@ -10,10 +10,12 @@
  * given in one update; the tag is read with EVP_CTRL_AEAD_GET_TAG after
  * the final call and set with EVP_CTRL_AEAD_SET_TAG before decrypting.
  * OpenSSL 3.0 cannot process an empty plaintext (the final call fails), so
- * empty plaintexts are refused with PHICRYPT_EINVAL. */
+ * for that case the tag (the whole output) is computed here with S2V
+ * (RFC 5297 section 2.4) over EVP_MAC "CMAC" keyed with K1. */
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include <phicrypt.h>
@@ -24,6 +26,7 @@
 struct phi_siv_key {
     EVP_CIPHER_CTX *tmpl;
     EVP_CIPHER_CTX *work;
+    EVP_MAC_CTX *cmac; /* CMAC keyed with K1, for empty plaintexts */
 };
 
 void phi_siv_key_free(phi_siv_key *k)
@@ -32,7 +35,70 @@ void phi_siv_key_free(phi_siv_key *k)
         return;
     EVP_CIPHER_CTX_free(k->tmpl);
     EVP_CIPHER_CTX_free(k->work);
+    EVP_MAC_CTX_free(k->cmac);
     phi_secure_free(k);
+}
+
+static EVP_MAC_CTX *cmac_new(const uint8_t *k1, size_t k1_len)
+{
+    const char *cbc = k1_len == 16 ? "AES-128-CBC" : k1_len == 24 ? "AES-192-CBC" : "AES-256-CBC";
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+    EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM p[2];
+
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)cbc, 0);
+    p[1] = OSSL_PARAM_construct_end();
+    if (c && EVP_MAC_init(c, k1, k1_len, p) != 1) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    EVP_MAC_free(mac);
+    return c;
+}
+
+/* CMAC(K1, a) from a copy of the pre-keyed template. */
+static int cmac(phi_siv_key *k, const uint8_t *a, size_t a_len, uint8_t out[16])
+{
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(k->cmac);
+    size_t l = 0;
+    int ok = c && EVP_MAC_update(c, a, a_len) == 1 && EVP_MAC_final(c, out, &l, 16) == 1 &&
+             l == 16;
+    EVP_MAC_CTX_free(c);
+    return ok;
+}
+
+/* dbl(): multiplication by x in GF(2^128) (RFC 5297 section 2.3). */
+static void dbl(uint8_t d[16])
+{
+    uint8_t carry = d[0] >> 7;
+    int i;
+    for (i = 0; i < 15; i++)
+        d[i] = (uint8_t)((d[i] << 1) | (d[i + 1] >> 7));
+    d[15] = (uint8_t)((d[15] << 1) ^ (carry ? 0x87 : 0));
+}
+
+/* S2V(K1, AD_1 .. AD_n, "") = the SIV tag of an empty plaintext. */
+static int s2v_empty(phi_siv_key *k, const phi_siv_ad *ad, size_t n_ad, uint8_t v[16])
+{
+    static const uint8_t zero[16] = {0};
+    uint8_t d[16], t[16];
+    size_t i, j;
+    int ok = cmac(k, zero, 16, d);
+
+    for (i = 0; ok && i < n_ad; i++) {
+        dbl(d);
+        ok = cmac(k, ad[i].len ? ad[i].data : zero, ad[i].len, t);
+        for (j = 0; j < 16; j++)
+            d[j] ^= t[j];
+    }
+    if (ok) {
+        dbl(d); /* final string "" is shorter than 16: T = dbl(D) xor pad("") */
+        d[0] ^= 0x80;
+        ok = cmac(k, d, 16, v);
+    }
+    phi_wipe(d, sizeof d);
+    phi_wipe(t, sizeof t);
+    return ok;
 }
 
 int phi_siv_key_new(phi_siv_key **out, const uint8_t *key, size_t key_len)
@@ -61,7 +127,8 @@ int phi_siv_key_new(phi_siv_key **out, const uint8_t *key, size_t key_len)
     k->tmpl = EVP_CIPHER_CTX_new();
     k->work = EVP_CIPHER_CTX_new();
     c = EVP_CIPHER_fetch(NULL, name, NULL);
-    ok = k->tmpl && k->work && c && EVP_CipherInit_ex2(k->tmpl, c, key, NULL, 1, NULL) == 1;
+    ok = k->tmpl && k->work && c && EVP_CipherInit_ex2(k->tmpl, c, key, NULL, 1, NULL) == 1 &&
+         (k->cmac = cmac_new(key, key_len / 2)) != NULL;
     EVP_CIPHER_free(c);
     if (!ok) {
         phi_siv_key_free(k);
@@ -83,7 +150,8 @@ int phi_siv_key_dup(phi_siv_key **out, const phi_siv_key *k)
         return phi_error(NULL, PHICRYPT_ENOMEM, "aes-siv: out of memory");
     d->tmpl = EVP_CIPHER_CTX_new();
     d->work = EVP_CIPHER_CTX_new();
-    if (!d->tmpl || !d->work || EVP_CIPHER_CTX_copy(d->tmpl, k->tmpl) != 1) {
+    d->cmac = EVP_MAC_CTX_dup(k->cmac);
+    if (!d->tmpl || !d->work || !d->cmac || EVP_CIPHER_CTX_copy(d->tmpl, k->tmpl) != 1) {
         phi_siv_key_free(d);
         return phi_error(NULL, PHICRYPT_EINTERNAL, "aes-siv: OpenSSL could not copy the key");
     }
@@ -96,7 +164,7 @@ static int check_args(const char *op, phi_siv_key *k, const phi_siv_ad *ad, size
 {
     size_t i;
 
-    if (!k || !out || !in || (!ad && n_ad))
+    if (!k || !out || (!in && len) || (!ad && n_ad))
         return phi_error(NULL, PHICRYPT_EINVAL, "%s: NULL argument", op);
     if (n_ad > PHI_SIV_MAX_AD)
         return phi_error(NULL, PHICRYPT_EINVAL, "%s: %zu associated-data components exceed %d",
@@ -134,9 +202,11 @@ int phi_siv_encrypt_v(phi_siv_key *k, const phi_siv_ad *ad, size_t n_ad, const u
 
     if (rc)
         return rc;
-    if (pt_len == 0)
-        return phi_error(NULL, PHICRYPT_EINVAL, "aes-siv encrypt: empty plaintext is not "
-                         "supported");
+    if (pt_len == 0) {
+        if (!s2v_empty(k, ad, n_ad, out))
+            return phi_error(NULL, PHICRYPT_EINTERNAL, "aes-siv encrypt: OpenSSL CMAC failed");
+        return 0;
+    }
     if (!start(k, 1, ad, n_ad) ||
         EVP_EncryptUpdate(k->work, out + PHI_SIV_TAG_LEN, &l, pt, (int)pt_len) != 1 ||
         EVP_EncryptFinal_ex(k->work, out + PHI_SIV_TAG_LEN + l, &l2) != 1 ||
@@ -157,10 +227,19 @@ int phi_siv_decrypt_v(phi_siv_key *k, const phi_siv_ad *ad, size_t n_ad, const u
 
     if (rc)
         return rc;
-    if (in_len <= PHI_SIV_TAG_LEN)
+    if (in_len < PHI_SIV_TAG_LEN)
         return phi_error(NULL, PHICRYPT_EBADDATA, "aes-siv decrypt: token of %zu bytes is too "
                          "short", in_len);
     ct_len = in_len - PHI_SIV_TAG_LEN;
+    if (ct_len == 0) {
+        if (!s2v_empty(k, ad, n_ad, tag))
+            return phi_error(NULL, PHICRYPT_EINTERNAL, "aes-siv decrypt: OpenSSL CMAC failed");
+        rc = phi_ct_equal(tag, in, PHI_SIV_TAG_LEN) ? 0
+             : phi_error(NULL, PHICRYPT_EAUTH, "aes-siv decrypt: authentication failed (wrong "
+                         "key, wrong context or tampered token)");
+        phi_wipe(tag, sizeof tag);
+        return rc;
+    }
     memcpy(tag, in, sizeof tag);
     if (!start(k, 0, ad, n_ad) ||
         EVP_CIPHER_CTX_ctrl(k->work, EVP_CTRL_AEAD_SET_TAG, PHI_SIV_TAG_LEN, tag) != 1) {

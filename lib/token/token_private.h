@@ -54,7 +54,9 @@ int phi_ff1_domain_ok(uint32_t radix, size_t n);
 
 /* Formats on top of FF1. Output has exactly the length of the input and
  * keeps every separator byte where it was. The tweak is passed to FF1 as is
- * (the de-identification engine uses the field context).
+ * (the de-identification engine uses the field context). Values are at most
+ * 256 bytes and must not contain NUL. Single-radix formats allocate nothing;
+ * the mixed-radix ones (ALNUM, MRN, EMAIL) use an OpenSSL BN_CTX.
  *
  * PHI_FPE_DIGITS       all bytes must be '0'..'9'; FF1 radix 10 over all of
  *                      them (identical to phicrypt_ff1_* with "0123456789").
@@ -135,12 +137,13 @@ typedef struct phi_siv_ad {
 
 /* Deterministic AES-SIV with one AD component (always present, even when
  * empty). out receives PHI_SIV_TAG_LEN + pt_len bytes: tag || ciphertext.
- * pt_len must be >= 1: OpenSSL 3.0's SIV cannot process an empty
- * plaintext (PHICRYPT_EINVAL). Each call copies a pre-keyed template
- * context (no key schedule; OpenSSL allocates the copy). */
+ * Each call copies a pre-keyed template context (no key schedule; OpenSSL
+ * allocates the copy). An empty plaintext (pt may then be NULL) gives the
+ * 16-byte tag alone, computed by our S2V over OpenSSL CMAC because OpenSSL
+ * 3.0's SIV cipher cannot process an empty message. */
 int phi_siv_encrypt(phi_siv_key *k, const uint8_t *ad, size_t ad_len,
                     const uint8_t *pt, size_t pt_len, uint8_t *out);
-/* in is tag || ciphertext (in_len > PHI_SIV_TAG_LEN, else
+/* in is tag || ciphertext (in_len >= PHI_SIV_TAG_LEN, else
  * PHICRYPT_EBADDATA); out receives in_len - PHI_SIV_TAG_LEN bytes.
  * PHICRYPT_EAUTH when the tag does not verify; out is then wiped. */
 int phi_siv_decrypt(phi_siv_key *k, const uint8_t *ad, size_t ad_len,
@@ -174,8 +177,9 @@ void phi_hmac_key_free(phi_hmac_key *k);
 int phi_hmac_sha256(const phi_hmac_key *k, const uint8_t *msg, size_t msg_len,
                     uint8_t *out, size_t out_len);
 
-/* Pseudonym subkey for one context: HKDF-SHA256(ikm = root key, salt none,
- * info = PHI_PSEUDO_LABEL || context) -> 32-byte HMAC key. */
+/* Pseudonym subkey for one context: HKDF-SHA256(ikm = root key (>= 16
+ * bytes), no salt, info = PHI_PSEUDO_LABEL || context (<= 256 bytes)) ->
+ * 32-byte HMAC key. */
 int phi_pseudo_key_new(phi_hmac_key **out, const uint8_t *root, size_t root_len,
                        const char *context, size_t context_len);
 
@@ -186,8 +190,9 @@ int phi_pseudo_key_new(phi_hmac_key **out, const uint8_t *root, size_t root_len,
 #define PHI_PSEUDO_NORM_ALL 7u
 
 /* out_len PHI_PSEUDO_MIN_LEN..PHI_PSEUDO_MAX_LEN bytes of
- * HMAC(subkey, normalise(value)). Normalisation needs no allocation for
- * values up to 1 KiB (longer values are MACed in streaming pieces). */
+ * HMAC(subkey, normalise(value)). Normalisation streams through a stack
+ * buffer: no allocation, any length. ASCII whitespace is ' ', \t, \n, \r,
+ * \v, \f; other bytes (UTF-8 included) are MACed unchanged. */
 int phi_pseudonym(const phi_hmac_key *subkey, unsigned int norm_flags,
                   const char *value, size_t value_len, uint8_t *out, size_t out_len);
 
@@ -195,7 +200,7 @@ int phi_pseudonym(const phi_hmac_key *subkey, unsigned int norm_flags,
 
 /* "ps1.<version>.<base32 lower-case, no padding>" for a pseudonym of
  * 16..32 bytes and "tk1.<version>.<base64url, no padding>" for a SIV token
- * (tag || ciphertext, >= 16 bytes). version is the key version (decimal,
+ * (tag || ciphertext, >= 16 bytes; exactly 16 for an empty value). version is the key version (decimal,
  * no leading zeros). The *_len functions give the text length without NUL. */
 size_t phi_ps_text_len(uint32_t version, size_t mac_len);
 size_t phi_tk_text_len(uint32_t version, size_t token_len);

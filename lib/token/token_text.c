@@ -134,7 +134,7 @@ static int text_encode(const char *what, const char *prefix, int b32mode, char *
 
     if (!out || !in)
         return phi_error(NULL, PHICRYPT_EINVAL, "%s: NULL argument", what);
-    if (b32mode ? (n < PHI_PSEUDO_MIN_LEN || n > PHI_PSEUDO_MAX_LEN) : n <= PHI_SIV_TAG_LEN)
+    if (b32mode ? (n < PHI_PSEUDO_MIN_LEN || n > PHI_PSEUDO_MAX_LEN) : n < PHI_SIV_TAG_LEN)
         return phi_error(NULL, PHICRYPT_EINVAL, "%s: %zu bytes is not a valid length", what, n);
     if (out_cap < need + 1)
         return phi_error(NULL, PHICRYPT_EBUFSIZE, "%s: %zu bytes needed", what, need + 1);
@@ -185,7 +185,7 @@ static int text_decode(const char *what, const char *prefix, int b32mode, const 
     if (rc == PHICRYPT_EBUFSIZE)
         return phi_error(NULL, rc, "%s: output buffer too small", what);
     if (rc || (b32mode ? (got < PHI_PSEUDO_MIN_LEN || got > PHI_PSEUDO_MAX_LEN)
-                       : got <= PHI_SIV_TAG_LEN)) {
+                       : got < PHI_SIV_TAG_LEN)) {
         phi_wipe(out, got);
         return phi_error(NULL, PHICRYPT_EBADDATA, "%s: malformed encoding or length", what);
     }

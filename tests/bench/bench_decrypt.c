@@ -412,6 +412,13 @@ int main(int argc, char **argv)
     doc = make_doc(hooks);
     raw = raw_crypt();
 
+    if (getenv("BENCH_ONLY") && strcmp(getenv("BENCH_ONLY"), "insert") == 0) {
+        uint8_t id[16];
+        if (phicrypt_datakey_id_by_alt_name(hooks, id, "bench") != 0)
+            return 1;
+        bench_insert(id);
+        return 0;
+    }
     r1 = measure(0, raw, NULL, doc, 1);
     p1 = measure(1, NULL, plain, doc, 1);
     h1 = measure(1, NULL, hooks, doc, 1);

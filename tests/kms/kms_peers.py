@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -183,6 +184,8 @@ class Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target")
         if target:
             return self.aws(body, target)
+        if b"Action=AssumeRoleWithWebIdentity" in body:
+            return self.sts(body)
         path = urllib.parse.urlsplit(self.path).path
         if path.endswith("/oauth2/v2.0/token"):
             return self.azure_token(body)
@@ -234,6 +237,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(400, {"__type": "InvalidCiphertextException", "message": "bad ciphertext"})
             return self.reply(200, {"Plaintext": base64.b64encode(plain).decode(), "KeyId": arn})
         self.reply(400, {"__type": "UnknownOperationException"})
+
+    def sts(self, body):
+        form = dict(urllib.parse.parse_qsl(body.decode()))
+        if form.get("WebIdentityToken") != WEB_IDENTITY_TOKEN or not form.get("RoleArn", "").startswith("arn:aws:iam"):
+            return self.reply(403, {"Error": {"Code": "AccessDenied"}}, "application/json")
+        creds = dict(aws_creds("AKIDPHICRYPTTEST"), SessionToken="sts-session")
+        del creds["Token"]
+        self.reply(200, {"AssumeRoleWithWebIdentityResponse": {"AssumeRoleWithWebIdentityResult": {
+            "Credentials": creds}}}, "application/json")
 
     # Azure ---------------------------------------------------------------
     def azure_token(self, body):
@@ -289,6 +301,67 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, out, "application/json")
 
 
+WEB_IDENTITY_TOKEN = "phicrypt-web-identity-token"
+
+
+def aws_creds(akid):
+    exp = (datetime.utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"AccessKeyId": akid, "SecretAccessKey": AWS_KEYS[akid], "Token": "session-" + akid,
+            "Expiration": exp}
+
+
+class MetaHandler(BaseHTTPRequestHandler):
+    """Instance metadata over plain HTTP: EC2 IMDSv2, ECS, Azure IMDS, GCP."""
+    protocol_version = "HTTP/1.1"
+    counts = {}
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, status, body, ctype="application/json"):
+        body = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self):
+        self.counts[self.path] = self.counts.get(self.path, 0) + 1
+        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            return self.send(200, b"imds-session-token", "text/plain")
+        self.send(400, b"", "text/plain")
+
+    def do_GET(self):
+        self.counts[self.path] = self.counts.get(self.path, 0) + 1
+        path = self.path
+        if path == "/stats":
+            return self.send(200, self.counts)
+        if path.startswith("/latest/meta-data/iam/security-credentials/"):
+            if self.headers.get("X-aws-ec2-metadata-token") != "imds-session-token":
+                return self.send(401, b"", "text/plain")
+            role = path.rsplit("/", 1)[1]
+            if role == "":
+                return self.send(200, b"phicrypt-role", "text/plain")
+            if role == "phicrypt-role":
+                return self.send(200, aws_creds("AKIDPHICRYPTTEST"))
+            return self.send(404, b"", "text/plain")
+        if path == "/ecs/creds":
+            return self.send(200, aws_creds("AKIDPHICRYPTTEST"))
+        if path == "/ecs/expired":
+            return self.send(200, aws_creds("AKIDEXPIRED"))
+        if path.startswith("/metadata/identity/oauth2/token"):
+            if self.headers.get("Metadata") != "true" or "resource=https%3A%2F%2Fvault.azure.net" not in path:
+                return self.send(400, {"error": "invalid_request"})
+            return self.send(200, {"access_token": "azure-token-1", "expires_in": "3600",
+                                   "token_type": "Bearer"})
+        if path == "/computeMetadata/v1/instance/service-accounts/default/token":
+            if self.headers.get("Metadata-Flavor") != "Google":
+                return self.send(403, b"", "text/plain")
+            return self.send(200, {"access_token": "gcp-token-1", "expires_in": 3599, "token_type": "Bearer"})
+        self.send(404, b"", "text/plain")
+
+
 def serve(mode, certfile, gcp_public):
     h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public,
                                        "counter": {"n": 0, "lock": threading.Lock()}})
@@ -299,6 +372,35 @@ def serve(mode, certfile, gcp_public):
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
+
+
+def start_kmip(d, env):
+    """PyKMIP's server in its own process (it installs signal handlers and
+    a multiprocessing manager). If it cannot start, the KMIP tests skip
+    with the reason instead of passing."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kmip_peer.py")
+    log = open(os.path.join(d, "kmip.out"), "w")
+    try:
+        p = subprocess.Popen(["/usr/bin/python3", script, d], stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT)
+    except OSError as e:
+        env["PHI_KMS_KMIP_SKIP"] = "cannot run PyKMIP: %s" % e
+        return None
+    port_file = os.path.join(d, "kmip_port")
+    for _ in range(300):
+        if os.path.exists(port_file):
+            with open(port_file) as f:
+                env["PHI_KMS_PORT_KMIP"] = f.read().strip()
+            return p
+        if p.poll() is not None:
+            break
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    with open(os.path.join(d, "kmip.out")) as f:
+        last = [l.strip() for l in f if l.strip()][-1:] or ["no output"]
+    env["PHI_KMS_KMIP_SKIP"] = "PyKMIP server did not start: " + last[0].replace("\n", " ")[:200]
+    return None
 
 
 def main():
@@ -312,11 +414,19 @@ def main():
         srv = serve(mode if mode not in ("unknownca", "wronghost") else "ok", files[cert], gcp_public)
         servers.append(srv)
         env["PHI_KMS_PORT_" + mode.upper()] = str(srv.server_address[1])
+    meta = ThreadingHTTPServer(("127.0.0.1", 0), MetaHandler)
+    meta.daemon_threads = True
+    threading.Thread(target=meta.serve_forever, daemon=True).start()
+    servers.append(meta)
+    env["PHI_KMS_PORT_META"] = str(meta.server_address[1])
+    with open(os.path.join(d, "web-identity-token"), "w") as f:
+        f.write(WEB_IDENTITY_TOKEN + "\n")
     # A port nobody listens on: bind, read the number, close.
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     env["PHI_KMS_PORT_REFUSED"] = str(s.getsockname()[1])
     s.close()
+    kmip = start_kmip(d, env)
     with open(os.path.join(d, "env.tmp"), "w") as f:
         for k, v in env.items():
             f.write("%s=%s\n" % (k, v))
@@ -327,6 +437,13 @@ def main():
     stop.wait()
     for srv in servers:
         srv.shutdown()
+    if kmip:
+        kmip.terminate()
+        try:
+            kmip.wait(10)
+        except subprocess.TimeoutExpired:
+            kmip.kill()
+            kmip.wait()
 
 
 if __name__ == "__main__":

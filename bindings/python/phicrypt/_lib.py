@@ -18,8 +18,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
-from ctypes import (POINTER, Structure, c_char_p, c_int, c_size_t, c_uint, c_uint32, c_uint8,
-                    c_void_p)
+from ctypes import POINTER, Structure, c_char_p, c_int, c_size_t, c_uint, c_uint32, c_void_p
 from typing import Any, Dict, Optional, Tuple
 
 from .errors import Unsupported
@@ -49,6 +48,19 @@ class TokenOpts(Structure):
 class PseudonymOpts(Structure):
     _fields_ = [("version", c_uint), ("context", c_char_p), ("normalize", c_uint),
                 ("length", c_size_t), ("key_version", c_uint32)]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(None, c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+
+
+class DeidOpts(Structure):
+    _fields_ = [("version", c_uint), ("format", c_int), ("threads", c_uint), ("skip_bad", c_int),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+class SessionStruct(Structure):
+    _fields_ = [("version", c_uint), ("actor", c_char_p), ("role", c_char_p), ("purpose", c_char_p),
+                ("subject", c_char_p)]
 
 
 H = c_void_p  # phicrypt_t *
@@ -105,6 +117,17 @@ _PROTOTYPES: Dict[str, Tuple[Any, list]] = {
                                      c_char_p, c_size_t]),
     "phicrypt_ff1_decrypt": (c_int, [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p,
                                      c_char_p, c_size_t]),
+    # access.h
+    "phicrypt_decrypt_document_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_size_t]),
+    "phicrypt_decrypt_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_char_p, c_size_t]),
+    "phicrypt_access_check": (c_int, [H, POINTER(SessionStruct), c_char_p, c_char_p]),
+    # deid.h
+    "phicrypt_deid_policy_new": (c_int, [POINTER(c_void_p), H, c_char_p]),
+    "phicrypt_deid_errmsg": (c_char_p, []),
+    "phicrypt_deid_policy_free": (None, [c_void_p]),
+    "phicrypt_deid_file": (c_int, [H, PBUF, c_void_p, c_char_p, c_char_p, POINTER(DeidOpts)]),
+    "phicrypt_reid_file": (c_int, [H, PBUF, c_void_p, c_char_p, c_char_p, POINTER(DeidOpts)]),
+    "phicrypt_deid_json": (c_int, [H, PBUF, c_void_p, c_char_p, c_size_t]),
 }
 
 _REPO_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
@@ -178,5 +201,5 @@ def new_buf() -> Buf:
     return Buf(None, 0)
 
 
-__all__ = ["Buf", "DatakeyOpts", "EncryptOpts", "TokenOpts", "PseudonymOpts", "lib", "take",
-           "new_buf", "c_uint8"]
+__all__ = ["Buf", "DatakeyOpts", "EncryptOpts", "TokenOpts", "PseudonymOpts", "DeidOpts", "PROGRESS_FN", "SessionStruct",
+           "lib", "take", "new_buf"]

@@ -1,0 +1,58 @@
+package phicrypt
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Session says who is asking, in which role, and why (minimum necessary).
+// Subject optionally names the patient, only for the audit line's pseudonymous id.
+type Session struct {
+	Actor, Role, Purpose, Subject string
+}
+
+func (s Session) c() (cs C.phicrypt_session, free func()) {
+	cs.version = C.PHICRYPT_SESSION_VERSION
+	cs.actor, cs.role, cs.purpose, cs.subject = cstr(s.Actor), cstr(s.Role), cstr(s.Purpose), cstr(s.Subject)
+	return cs, func() { cfree(cs.actor); cfree(cs.role); cfree(cs.purpose); cfree(cs.subject) }
+}
+
+// DecryptDocumentAs decrypts only the fields the session may see in ns ("" for
+// any namespace); the decision and the disclosure are audited.
+func (c *Client) DecryptDocumentAs(s Session, ns string, doc []byte) ([]byte, error) {
+	cs, free := s.c()
+	defer free()
+	n := cstr(ns)
+	defer cfree(n)
+	return c.bufCall(func(h *C.phicrypt_t, out *C.phicrypt_buf) C.int {
+		return C.phigo_decrypt_document_as(h, out, &cs, n, bytesPtr(doc), C.size_t(len(doc)))
+	})
+}
+
+// DecryptAs is Decrypt of the value of field (a path) in ns, checked against the session's rules.
+func (c *Client) DecryptAs(s Session, ns, field string, ciphertextDoc []byte) ([]byte, error) {
+	cs, free := s.c()
+	defer free()
+	n := cstr(ns)
+	defer cfree(n)
+	f := C.CString(field)
+	defer C.free(unsafe.Pointer(f))
+	return c.bufCall(func(h *C.phicrypt_t, out *C.phicrypt_buf) C.int {
+		return C.phigo_decrypt_as(h, out, &cs, n, f, bytesPtr(ciphertextDoc), C.size_t(len(ciphertextDoc)))
+	})
+}
+
+// AccessCheck returns nil when the session may decrypt field of ns, an
+// error matching ErrAccessDenied when it may not.
+func (c *Client) AccessCheck(s Session, ns, field string) error {
+	cs, free := s.c()
+	defer free()
+	n := cstr(ns)
+	defer cfree(n)
+	f := C.CString(field)
+	defer C.free(unsafe.Pointer(f))
+	return c.call(func(h *C.phicrypt_t) C.int { return C.phigo_access_check(h, &cs, n, f) })
+}

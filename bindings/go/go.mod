@@ -1,0 +1,3 @@
+module phicrypt.dev/phicrypt
+
+go 1.19

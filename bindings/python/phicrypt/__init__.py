@@ -1,0 +1,64 @@
+"""phicrypt: keep PHI encrypted or de-identified — Python binding (ctypes over libphicrypt).
+
+>>> import phicrypt
+>>> with phicrypt.Client("keys/phicrypt.json") as c:          # doctest: +SKIP
+...     ct = c.encrypt("123-45-6789", key_alt_name="patients")
+...     assert c.decrypt(ct) == "123-45-6789"
+
+The shared library is found through ``$PHICRYPT_LIBRARY``, then the source
+tree's ``build/libphicrypt.so``, then the system library path.
+"""
+from __future__ import annotations
+
+from ._bson import HAVE_BSON
+from ._lib import lib as _lib
+from .client import (NORM_CASEFOLD, NORM_COLLAPSE, NORM_TRIM, Client, Policy, Session, ff1_decrypt, ff1_encrypt)
+from .errors import (AccessDenied, AlreadyExists, AuthenticationError, BadData, BufferTooSmall,
+                     ConfigError, EncryptionError, FileIOError, InternalError, InvalidArgument, KeyNotFound,
+                     KeyVaultError, KmsAuthError, KmsError, OperationTimeout, OutOfMemory, PhicryptError,
+                     SchemaError, Unsupported)
+
+__version__ = "0.1.0"
+
+
+def version() -> str:
+    """The run-time version of libphicrypt."""
+    return _lib().phicrypt_version().decode()
+
+
+def mongocrypt_version() -> str:
+    """The libmongocrypt version libphicrypt runs with."""
+    return _lib().phicrypt_mongocrypt_version().decode()
+
+
+def strerror(code: int) -> str:
+    """The static English description of a C return code."""
+    return _lib().phicrypt_strerror(code).decode()
+
+
+def library_path() -> str:
+    """The path of the libphicrypt that was loaded."""
+    return _lib().path
+
+
+def has_function(name: str) -> bool:
+    """Whether the loaded library exports ``name`` (modules still being written may be absent)."""
+    return _lib().has(name)
+
+
+def create_local_key_file(path: str) -> None:
+    """Create a 96-byte local master key file (mode 0600); refuses to overwrite."""
+    from .client import _raise_new_failure
+    rc = _lib().phicrypt_local_key_file_create(path.encode())
+    if rc:
+        _raise_new_failure(rc)
+
+
+__all__ = [
+    "Client", "Policy", "Session", "ff1_encrypt", "ff1_decrypt", "version", "mongocrypt_version", "strerror",
+    "library_path", "has_function", "create_local_key_file", "HAVE_BSON",
+    "NORM_TRIM", "NORM_CASEFOLD", "NORM_COLLAPSE",
+    "PhicryptError", "InvalidArgument", "BadData", "SchemaError", "KeyNotFound", "KeyVaultError", "KmsError",
+    "KmsAuthError", "OperationTimeout", "AuthenticationError", "EncryptionError", "AccessDenied", "OutOfMemory",
+    "BufferTooSmall", "ConfigError", "FileIOError", "AlreadyExists", "Unsupported", "InternalError",
+]

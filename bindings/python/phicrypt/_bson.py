@@ -1,0 +1,61 @@
+"""BSON conversion: pymongo's ``bson`` module when present, else raw bytes.
+
+Without the module, values cross the API as BSON bytes of ``{"v": value}``
+and ciphertexts as their binary subtype 6 payload; the two tiny codecs below
+are all that needs parsing then.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+try:  # Debian python3-bson (pymongo's bson package)
+    import bson as _bson
+    from bson.binary import Binary as _Binary
+    from bson.codec_options import CodecOptions as _CodecOptions
+    try:
+        from bson.binary import UuidRepresentation as _UuidRep
+        _OPTS = _CodecOptions(uuid_representation=_UuidRep.STANDARD)
+    except ImportError:  # older pymongo
+        _OPTS = _CodecOptions()
+    HAVE_BSON = True
+except ImportError:  # pragma: no cover - exercised by the no-bson tests via use_bson=False
+    _bson = None
+    _Binary = None
+    _OPTS = None
+    HAVE_BSON = False
+
+ENCRYPTED_SUBTYPE = 6
+
+
+def encode(doc: Any) -> bytes:
+    """dict (or Mapping) -> BSON bytes."""
+    if not HAVE_BSON:
+        raise TypeError("encoding a Python value needs the 'bson' module (python3-bson); pass BSON bytes")
+    return _bson.encode(doc, codec_options=_OPTS)
+
+
+def decode(data: bytes) -> dict:
+    """BSON bytes -> dict."""
+    return _bson.decode(data, codec_options=_OPTS)
+
+
+def wrap_binary6(payload: bytes) -> bytes:
+    """BSON of {"v": BinData(6, payload)} without the bson module."""
+    elem = b"\x05v\x00" + struct.pack("<i", len(payload)) + bytes([ENCRYPTED_SUBTYPE]) + bytes(payload)
+    return struct.pack("<i", 4 + len(elem) + 1) + elem + b"\x00"
+
+
+def unwrap_binary6(doc: bytes) -> bytes:
+    """The payload of BSON {"v": BinData(6, ...)} (what phicrypt_encrypt returns)."""
+    if len(doc) < 13 or doc[4:7] != b"\x05v\x00":
+        raise ValueError("not a {v: binary} document")
+    (n,) = struct.unpack_from("<i", doc, 7)
+    if doc[11] != ENCRYPTED_SUBTYPE or len(doc) != 13 + n:
+        raise ValueError("not an encrypted value")
+    return doc[12:12 + n]
+
+
+def binary6(payload: bytes, want_python: bool) -> Any:
+    """The ciphertext as returned to callers: Binary(subtype 6) with bson, else bytes."""
+    return _Binary(payload, ENCRYPTED_SUBTYPE) if want_python else bytes(payload)

@@ -1,0 +1,456 @@
+/* The value actions of a policy. Each takes one value and says what to
+ * write instead (or to keep it, or drop it); the format layers do the
+ * writing. Keyed actions live in actions_keyed.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "deid/deid_private.h"
+
+/* The 17 three-digit ZIP prefixes whose areas had 20,000 people or fewer
+ * (2000 Census), which Safe Harbor requires to be written as 000: HHS OCR,
+ * "Guidance Regarding Methods for De-identification of Protected Health
+ * Information in Accordance with the HIPAA Privacy Rule" (2012), section
+ * "When can ZIP codes be included in de-identified information?", after
+ * 67 FR 53182, 53233-53234 (Aug. 14, 2002). */
+static const char restricted_zip3[17][4] = { "036", "059", "063", "102", "203", "556", "692", "790", "821",
+                                             "823", "830", "831", "878", "879", "884", "890", "893" };
+
+static int zip3_of(const char *s, size_t n, char out[4])
+{
+    char d[5];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 5; i++) {
+        if (s[i] >= '0' && s[i] <= '9')
+            d[k++] = s[i];
+        else if (s[i] == '-' || s[i] == ' ')
+            break;
+        else
+            return 0;
+    }
+    if (k < 3)
+        return 0;
+    memcpy(out, d, 3);
+    out[3] = 0;
+    for (int i = 0; i < 17; i++)
+        if (memcmp(out, restricted_zip3[i], 3) == 0)
+            memcpy(out, "000", 3);
+    return 1;
+}
+
+static int parse_number(const char *s, size_t n, double *v)
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof tmp)
+        return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    char *end;
+    *v = strtod(tmp, &end);
+    return *end == 0 && isfinite(*v);
+}
+
+/* The text of a scalar value as a person would read it. */
+static int scalar_text(const phi_dv *v, const char **s, size_t *n)
+{
+    if (v->kind == PHI_DV_STR || v->kind == PHI_DV_NUM) {
+        *s = v->s;
+        *n = v->n;
+        return 1;
+    }
+    return 0;
+}
+
+static void set_str(phi_dout *o, const char *s, size_t n)
+{
+    o->op = PHI_OUT_STR;
+    o->text.len = 0;
+    phi_sbuf_put(&o->text, s, n);
+}
+
+static int mask(const phi_deid_rule *rule, const char *s, size_t n, phi_dout *o)
+{
+    /* Count code points so that multi-byte characters mask as one. */
+    size_t cps = 0;
+    for (size_t i = 0; i < n; i++)
+        cps += ((unsigned char)s[i] & 0xC0) != 0x80;
+    size_t keep = rule->keep_last < cps ? rule->keep_last : cps;
+    size_t masked = cps - keep, seen = 0, i = 0;
+    o->op = PHI_OUT_STR;
+    o->text.len = 0;
+    for (; i < n && seen < masked; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            seen++;
+            phi_sbuf_putc(&o->text, rule->mask_char);
+        }
+    }
+    while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i++;
+    phi_sbuf_put(&o->text, s + i, n - i);
+    return 0;
+}
+
+static int encrypt_value(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+{
+    bson_t doc = BSON_INITIALIZER;
+    int rc = 0;
+    if (v->iter) {
+        bson_append_iter(&doc, "v", 1, v->iter);
+    } else if (v->json) {
+        bson_t tmp;
+        if ((rc = phi_json_value_to_bson(r->eh, path, v->json, v->json_len, &tmp))) {
+            bson_destroy(&doc);
+            return rc;
+        }
+        bson_destroy(&doc);
+        doc = tmp;
+    } else {
+        bson_append_utf8(&doc, "v", 1, v->s, (int)v->n);
+    }
+    phicrypt_encrypt_opts eo = PHICRYPT_ENCRYPT_OPTS_INIT;
+    eo.algorithm = rule->algorithm;
+    eo.key_alt_name = rule->key;
+    rc = phicrypt_encrypt(r->ph, &o->bson, bson_get_data(&doc), doc.len, &eo);
+    phi_bson_wipe_destroy(&doc);
+    if (rc)
+        return phi_error_adopt(r->ph, r->eh, rc, path);
+    o->op = PHI_OUT_BSON;
+    return 0;
+}
+
+static int decrypt_value(phi_deid_rec *r, const char *path, const phi_dv *v, phi_dout *o)
+{
+    bson_t doc = BSON_INITIALIZER;
+    int rc;
+    if (v->iter) {
+        if (!BSON_ITER_HOLDS_BINARY(v->iter)) {
+            bson_destroy(&doc);
+            return 0;
+        }
+        bson_append_iter(&doc, "v", 1, v->iter);
+    } else if (v->json && v->kind == PHI_DV_EXT && v->json_len > 10 && memcmp(v->json, "{\"$binary\"", 10) == 0) {
+        bson_destroy(&doc);
+        if ((rc = phi_json_value_to_bson(r->eh, path, v->json, v->json_len, &doc)))
+            return rc;
+    } else {
+        bson_destroy(&doc);
+        return 0; /* not a ciphertext: left as it is */
+    }
+    rc = phicrypt_decrypt(r->ph, &o->bson, bson_get_data(&doc), doc.len);
+    bson_destroy(&doc);
+    if (rc)
+        return phi_error_adopt(r->ph, r->eh, rc, path);
+    o->op = PHI_OUT_BSON;
+    return 0;
+}
+
+static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *days)
+{
+    size_t idx = (size_t)(rule - r->pol->rules);
+    const char *subj = idx < r->nsubjects ? r->subjects[idx] : NULL;
+    if (!subj)
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: date_shift subject '%s' is missing", r->where,
+                         rule->subject_text);
+    phi_sbuf ps = { 0 };
+    int rc = phi_act_pseudonym(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), &ps);
+    if (rc) {
+        phi_sbuf_free(&ps);
+        return rc;
+    }
+    /* The pseudonym is ps1.<version>.<base32 MAC>: fold its MAC characters
+     * into a number; every machine computes the same offset. */
+    uint64_t h = 1469598103934665603ULL;
+    const char *mac = strrchr(ps.p, '.');
+    for (const char *c = mac ? mac + 1 : ps.p; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    phi_sbuf_free(&ps);
+    uint64_t span = 2 * (uint64_t)rule->max_days; /* [-max, max] without 0 */
+    int64_t d = (int64_t)(h % span) - rule->max_days;
+    if (d >= 0)
+        d++;
+    *days = d;
+    return 0;
+}
+
+/* Dates given as text (a CSV cell, a JSON string) count as dates. */
+static int as_date(const phi_dv *v, int64_t *ms, int *form, int *frac)
+{
+    if (v->kind == PHI_DV_DATE) {
+        *ms = v->ms;
+        *form = v->date_form;
+        *frac = v->ms_frac;
+        return 1;
+    }
+    if (v->kind == PHI_DV_STR)
+        return phi_date_parse(v->s, v->n, ms, form, frac);
+    return 0;
+}
+
+static int out_date(const phi_dv *v, int64_t ms, int form, int frac, phi_dout *o)
+{
+    if (v->kind == PHI_DV_DATE) {
+        o->op = PHI_OUT_DATE;
+        o->ms = ms;
+        return 0;
+    }
+    o->op = PHI_OUT_STR;
+    o->text.len = 0;
+    phi_date_format(&o->text, ms, form, frac);
+    return 0;
+}
+
+static int generalize(const phi_deid_rule *rule, const phi_dv *v, phi_dout *o)
+{
+    int64_t ms;
+    int form, frac, y, m, d;
+    char tmp[64];
+    if (as_date(v, &ms, &form, &frac)) {
+        phi_civil_from_ms(ms, &y, &m, &d);
+        if (v->kind == PHI_DV_DATE) {
+            o->op = PHI_OUT_DATE;
+            o->ms = phi_ms_from_civil(y, rule->gen_month ? m : 1, 1);
+            return 0;
+        }
+        int k = rule->gen_month ? snprintf(tmp, sizeof tmp, "%04d-%02d", y, m) : snprintf(tmp, sizeof tmp, "%04d", y);
+        set_str(o, tmp, (size_t)k);
+        return 0;
+    }
+    const char *s;
+    size_t n;
+    double x;
+    if (scalar_text(v, &s, &n) && parse_number(s, n, &x)) {
+        int64_t b = rule->bucket ? rule->bucket : 10;
+        if (x > 9e15 || x < -9e15) {
+            set_str(o, "[OUT OF RANGE]", 14);
+            return 0;
+        }
+        int64_t xi = (int64_t)x - (x < 0 && x != (double)(int64_t)x);
+        int64_t lo = (xi >= 0 ? xi / b : -((-xi + b - 1) / b)) * b;
+        int k = snprintf(tmp, sizeof tmp, "%lld-%lld", (long long)lo, (long long)(lo + b - 1));
+        set_str(o, tmp, (size_t)k);
+        return 0;
+    }
+    if (v->kind == PHI_DV_NULL)
+        return 0;
+    /* Neither a date nor a number: nothing to generalise safely. */
+    set_str(o, "[REDACTED]", 10);
+    return 0;
+}
+
+int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+{
+    const char *s;
+    size_t n;
+    o->op = PHI_OUT_SAME;
+    if (r->reid) {
+        if (rule->act == PHI_ACT_ENCRYPT)
+            return decrypt_value(r, path, v, o);
+        if (rule->act == PHI_ACT_TOKENIZE && v->kind == PHI_DV_STR) {
+            o->op = PHI_OUT_STR;
+            return phi_act_detokenize(r, rule, path, v->s, v->n, &o->text);
+        }
+        return 0;
+    }
+    if (rule->act == PHI_ACT_DROP) {
+        o->op = PHI_OUT_DROP;
+        return 0;
+    }
+    if (v->kind == PHI_DV_NULL && rule->act != PHI_ACT_KEEP)
+        return 0; /* null says nothing */
+    switch (rule->act) {
+    case PHI_ACT_KEEP:
+        return 0;
+    case PHI_ACT_REDACT:
+        set_str(o, rule->with, strlen(rule->with));
+        return 0;
+    case PHI_ACT_MASK:
+        if (scalar_text(v, &s, &n))
+            return mask(rule, s, n, o);
+        set_str(o, "[REDACTED]", 10);
+        return 0;
+    case PHI_ACT_ENCRYPT:
+        return encrypt_value(r, rule, path, v, o);
+    case PHI_ACT_TOKENIZE:
+        if (!scalar_text(v, &s, &n))
+            return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %s: tokenize needs a string or a number, not a %s",
+                             r->where, path, v->kind == PHI_DV_DATE ? "date" : "structured value");
+        o->op = PHI_OUT_STR;
+        return phi_act_tokenize(r, rule, path, s, n, &o->text);
+    case PHI_ACT_PSEUDONYMIZE:
+        if (!scalar_text(v, &s, &n)) {
+            if (v->json) {
+                s = v->json;
+                n = v->json_len;
+            } else {
+                set_str(o, "[REDACTED]", 10);
+                return 0;
+            }
+        }
+        o->op = PHI_OUT_STR;
+        return phi_act_pseudonym(r, rule->key, rule->context, s, n, &o->text);
+    case PHI_ACT_GENERALIZE:
+        return generalize(rule, v, o);
+    case PHI_ACT_DATE_SHIFT: {
+        int64_t ms, days = 0;
+        int form, frac, rc;
+        if (!as_date(v, &ms, &form, &frac)) {
+            set_str(o, "[REDACTED]", 10);
+            return 0;
+        }
+        if ((rc = date_shift_days(r, rule, &days)))
+            return rc;
+        return out_date(v, ms + days * 86400000LL, form, frac, o);
+    }
+    case PHI_ACT_ZIP3: {
+        char z[4];
+        char pad[8];
+        if (v->kind == PHI_DV_NUM && v->n < 5 && v->n > 0) {
+            /* A ZIP stored as a number lost its leading zeros. */
+            memset(pad, '0', 5 - v->n);
+            memcpy(pad + 5 - v->n, v->s, v->n);
+            s = pad;
+            n = 5;
+        } else if (!scalar_text(v, &s, &n)) {
+            set_str(o, "000", 3);
+            return 0;
+        }
+        if (!zip3_of(s, n, z))
+            memcpy(z, "000", 4);
+        set_str(o, z, 3);
+        return 0;
+    }
+    case PHI_ACT_AGE: {
+        double x;
+        if (scalar_text(v, &s, &n) && parse_number(s, n, &x)) {
+            if (x >= 90)
+                set_str(o, "90+", 3);
+            return 0;
+        }
+        set_str(o, "[REDACTED]", 10);
+        return 0;
+    }
+    case PHI_ACT_SCRUB:
+        if (v->kind != PHI_DV_STR)
+            return 0;
+        o->op = PHI_OUT_STR;
+        o->text.len = 0;
+        return phi_scrub(r, rule, v->s, v->n, &o->text);
+    }
+    return 0;
+}
+
+/* ---- per-record identifiers (for scrub) and date_shift subjects ---- */
+void phi_rec_reset(phi_deid_rec *r)
+{
+    for (size_t i = 0; i < r->nids; i++) {
+        phi_wipe_free(r->ids[i].s, r->ids[i].n);
+        phi_free(r->ids[i].label);
+    }
+    r->nids = 0;
+    for (size_t i = 0; i < r->nsubjects; i++) {
+        if (r->subjects[i])
+            phi_wipe_free(r->subjects[i], strlen(r->subjects[i]));
+        r->subjects[i] = NULL;
+    }
+}
+
+void phi_rec_free(phi_deid_rec *r)
+{
+    phi_rec_reset(r);
+    phi_free(r->ids);
+    phi_free(r->subjects);
+    r->ids = NULL;
+    r->subjects = NULL;
+    r->capids = r->nsubjects = 0;
+}
+
+static void add_ident(phi_deid_rec *r, const char *s, size_t n, const char *label, size_t label_len)
+{
+    if (n < 3 || r->nids >= 256)
+        return;
+    for (size_t i = 0; i < r->nids; i++)
+        if (r->ids[i].n == n && memcmp(r->ids[i].s, s, n) == 0)
+            return;
+    if (r->nids == r->capids) {
+        size_t cap = r->capids ? r->capids * 2 : 16;
+        phi_ident *ni = phi_realloc(r->ids, cap * sizeof *ni);
+        if (!ni)
+            return;
+        r->ids = ni;
+        r->capids = cap;
+    }
+    phi_ident *id = &r->ids[r->nids];
+    id->s = phi_strndup(s, n);
+    id->n = n;
+    id->label = phi_malloc(label_len + 1);
+    if (!id->s || !id->label) {
+        phi_free(id->s);
+        phi_free(id->label);
+        return;
+    }
+    for (size_t i = 0; i < label_len; i++) {
+        char c = label[i];
+        id->label[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    id->label[label_len] = 0;
+    r->nids++;
+}
+
+static int word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
+}
+
+void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_index, const phi_pcomp *comps, size_t n,
+                     const phi_dv *v)
+{
+    (void)rule_index;
+    if (!phi_deid_act_is_identifier(rule->act) || (v->kind != PHI_DV_STR && v->kind != PHI_DV_NUM))
+        return;
+    const char *label = "IDENTIFIER";
+    size_t ll = 10;
+    for (size_t j = n; j > 0; j--)
+        if (comps[j - 1].key) {
+            label = comps[j - 1].key;
+            ll = comps[j - 1].key_len < 32 ? comps[j - 1].key_len : 32;
+            break;
+        }
+    if (memchr(label, 'n', ll) && ll >= 4 && (strncmp(label + ll - 4, "name", 4) == 0 || strncmp(label + ll - 4, "Name", 4) == 0)) {
+        label = "NAME";
+        ll = 4;
+    }
+    if (rule->act == PHI_ACT_ZIP3) {
+        label = "ZIP";
+        ll = 3;
+    }
+    add_ident(r, v->s, v->n, label, ll);
+    /* The words of a name or a street also identify on their own
+     * ("Mr. Smith", "lives on Elm"). */
+    size_t i = 0;
+    while (i < v->n) {
+        while (i < v->n && !word_char(v->s[i]))
+            i++;
+        size_t st = i;
+        while (i < v->n && (word_char(v->s[i]) || v->s[i] == '\'' || v->s[i] == '-'))
+            i++;
+        if (i - st >= 3 && i - st < v->n)
+            add_ident(r, v->s + st, i - st, label, ll);
+    }
+}
+
+void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v)
+{
+    const phicrypt_deid_policy *p = r->pol;
+    for (size_t i = 0; i < p->nrules && i < r->nsubjects; i++) {
+        const phi_deid_rule *rule = &p->rules[i];
+        if (rule->act != PHI_ACT_DATE_SHIFT || r->subjects[i] || !phi_path_match(&rule->subject, comps, n))
+            continue;
+        if (v->kind == PHI_DV_STR || v->kind == PHI_DV_NUM)
+            r->subjects[i] = phi_strndup(v->s, v->n);
+        else if (v->json)
+            r->subjects[i] = phi_strndup(v->json, v->json_len);
+    }
+}

@@ -1,0 +1,328 @@
+/* CSV records (mongoexport --type=csv, RFC 4180). The header's dotted
+ * names are the field paths; each column's rule is decided once from the
+ * header. Untouched fields are copied as they were written. */
+#include <string.h>
+
+#include "core/error_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "deid/deid_private.h"
+
+void phi_csv_row_free(phi_csv_row *row)
+{
+    phi_free(row->raw_off);
+    phi_free(row->raw_len);
+    phi_free(row->dec_off);
+    phi_free(row->dec_len);
+    phi_sbuf_free(&row->dec);
+    memset(row, 0, sizeof *row);
+}
+
+static int grow(phi_csv_row *r)
+{
+    size_t c = r->cap ? r->cap * 2 : 32;
+    size_t *a = phi_realloc(r->raw_off, c * sizeof *a);
+    if (!a)
+        return 0;
+    r->raw_off = a;
+    if (!(a = phi_realloc(r->raw_len, c * sizeof *a)))
+        return 0;
+    r->raw_len = a;
+    if (!(a = phi_realloc(r->dec_off, c * sizeof *a)))
+        return 0;
+    r->dec_off = a;
+    if (!(a = phi_realloc(r->dec_len, c * sizeof *a)))
+        return 0;
+    r->dec_len = a;
+    r->cap = c;
+    return 1;
+}
+
+int phi_csv_split(const char *s, size_t n, char sep, phi_csv_row *row, const char **why)
+{
+    size_t i = 0;
+    row->n = 0;
+    row->dec.len = 0;
+    for (;;) {
+        if (row->n == row->cap && !grow(row)) {
+            *why = "out of memory";
+            return PHICRYPT_ENOMEM;
+        }
+        size_t k = row->n++;
+        row->raw_off[k] = i;
+        row->dec_off[k] = row->dec.len;
+        if (i < n && s[i] == '"') {
+            i++;
+            for (;;) {
+                const char *q = memchr(s + i, '"', n - i);
+                if (!q) {
+                    *why = "unterminated quoted field";
+                    return PHICRYPT_EBADDATA;
+                }
+                size_t e = (size_t)(q - s);
+                phi_sbuf_put(&row->dec, s + i, e - i);
+                if (e + 1 < n && s[e + 1] == '"') {
+                    phi_sbuf_putc(&row->dec, '"');
+                    i = e + 2;
+                    continue;
+                }
+                i = e + 1;
+                break;
+            }
+            if (i < n && s[i] != sep) {
+                *why = "text after a closing quote";
+                return PHICRYPT_EBADDATA;
+            }
+        } else {
+            const char *c = memchr(s + i, sep, n - i);
+            size_t e = c ? (size_t)(c - s) : n;
+            if (memchr(s + i, '"', e - i)) {
+                *why = "quote inside an unquoted field";
+                return PHICRYPT_EBADDATA;
+            }
+            phi_sbuf_put(&row->dec, s + i, e - i);
+            i = e;
+        }
+        row->raw_len[k] = i - row->raw_off[k];
+        row->dec_len[k] = row->dec.len - row->dec_off[k];
+        if (i >= n)
+            break;
+        i++; /* the separator */
+    }
+    if (row->dec.oom) {
+        *why = "out of memory";
+        return PHICRYPT_ENOMEM;
+    }
+    /* Fields must be valid UTF-8. */
+    const unsigned char *d = (const unsigned char *)row->dec.p;
+    for (size_t j = 0; d && j < row->dec.len;) {
+        unsigned char c = d[j];
+        size_t need = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!need || j + need > row->dec.len) {
+            *why = "invalid UTF-8";
+            return PHICRYPT_EBADDATA;
+        }
+        for (size_t t = 1; t < need; t++)
+            if ((d[j + t] & 0xC0) != 0x80) {
+                *why = "invalid UTF-8";
+                return PHICRYPT_EBADDATA;
+            }
+        j += need;
+    }
+    return 0;
+}
+
+void phi_csv_put_field(phi_sbuf *b, const char *s, size_t n, char sep)
+{
+    int q = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == sep || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!q) {
+        phi_sbuf_put(b, s, n);
+        return;
+    }
+    phi_sbuf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"') {
+            phi_sbuf_put(b, s + run, i + 1 - run);
+            phi_sbuf_putc(b, '"');
+            run = i + 1;
+        }
+    phi_sbuf_put(b, s + run, n - run);
+    phi_sbuf_putc(b, '"');
+}
+
+void phi_csv_cols_free(phi_csv_cols *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->names)
+            phi_free(c->names[i]);
+        if (c->comps)
+            phi_free(c->comps[i]);
+    }
+    phi_free(c->names);
+    phi_free(c->comps);
+    phi_free(c->ncomps);
+    phi_free(c->rules);
+    phi_free(c->drop);
+    phi_free(c->unknown);
+    phi_free(c->paths);
+    memset(c, 0, sizeof *c);
+}
+
+/* "visits.0.date" -> visits, [], date (mongoexport numbers array items). */
+static int name_comps(const char *name, phi_pcomp **out, size_t *n)
+{
+    size_t cnt = 1;
+    for (const char *p = name; *p; p++)
+        cnt += *p == '.';
+    phi_pcomp *c = phi_calloc(cnt, sizeof *c);
+    if (!c)
+        return PHICRYPT_ENOMEM;
+    const char *p = name;
+    size_t k = 0;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        int num = len > 0;
+        for (size_t i = 0; i < len; i++)
+            num &= p[i] >= '0' && p[i] <= '9';
+        c[k].key = num ? NULL : p;
+        c[k].key_len = num ? 0 : len;
+        k++;
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    *out = c;
+    *n = k;
+    return 0;
+}
+
+int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols, phi_sbuf *out)
+{
+    phi_csv_row row = { 0 };
+    const char *why = NULL;
+    int rc;
+    memset(cols, 0, sizeof *cols);
+    cols->sep = ',';
+    if ((rc = phi_csv_split(s, n, ',', &row, &why))) {
+        phi_csv_row_free(&row);
+        return phi_error(r->eh, rc, "%s: CSV header: %s", r->where, why);
+    }
+    cols->n = row.n;
+    cols->names = phi_calloc(row.n, sizeof *cols->names);
+    cols->comps = phi_calloc(row.n, sizeof *cols->comps);
+    cols->ncomps = phi_calloc(row.n, sizeof *cols->ncomps);
+    cols->rules = phi_calloc(row.n, sizeof *cols->rules);
+    cols->drop = phi_calloc(row.n, sizeof *cols->drop);
+    cols->unknown = phi_calloc(row.n, sizeof *cols->unknown);
+    if (!cols->names || !cols->comps || !cols->ncomps || !cols->rules || !cols->drop || !cols->unknown) {
+        phi_csv_row_free(&row);
+        return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+    int first = 1;
+    for (size_t k = 0; k < row.n; k++) {
+        cols->names[k] = phi_strndup(row.dec.p + row.dec_off[k], row.dec_len[k]);
+        if (!cols->names[k] || name_comps(cols->names[k], &cols->comps[k], &cols->ncomps[k])) {
+            phi_csv_row_free(&row);
+            return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+        }
+        const phi_deid_rule *rule = phi_rule_for(r->pol, cols->comps[k], cols->ncomps[k]);
+        cols->rules[k] = rule;
+        if (!rule && !r->reid) {
+            cols->unknown[k] = 1;
+            phi_stats_unknown(r->st, cols->names[k], strlen(cols->names[k]));
+            if (r->pol->unknown == PHI_UNKNOWN_ERROR) {
+                rc = phi_error(r->eh, PHICRYPT_EINVAL,
+                               "%s: column '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", "
+                               "or add a rule)", r->where, cols->names[k]);
+                phi_csv_row_free(&row);
+                return rc;
+            }
+            cols->drop[k] = r->pol->unknown == PHI_UNKNOWN_DROP;
+        }
+        if (rule && rule->act == PHI_ACT_DROP && !r->reid)
+            cols->drop[k] = 1;
+        if (cols->drop[k])
+            continue;
+        if (!first)
+            phi_sbuf_putc(out, ',');
+        first = 0;
+        phi_sbuf_put(out, s + row.raw_off[k], row.raw_len[k]);
+    }
+    phi_sbuf_putc(out, '\n');
+    phi_csv_row_free(&row);
+    return out->oom ? phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory") : 0;
+}
+
+static void put_bson_value(phi_deid_rec *r, const phi_dout *o, phi_sbuf *out, char sep)
+{
+    bson_t doc;
+    bson_iter_t it;
+    if (!bson_init_static(&doc, o->bson.data, o->bson.len) || !bson_iter_init_find(&it, &doc, "v"))
+        return;
+    if (BSON_ITER_HOLDS_UTF8(&it)) {
+        uint32_t l;
+        const char *s = bson_iter_utf8(&it, &l);
+        phi_csv_put_field(out, s, l, sep);
+        return;
+    }
+    size_t len;
+    char *j = phi_bson_value_to_json(r->eh, &it, !r->reid, &len);
+    if (j) {
+        phi_csv_put_field(out, j, len, sep);
+        phi_wipe_free(j, len);
+    }
+}
+
+int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, size_t n, phi_sbuf *out)
+{
+    phi_csv_row row = { 0 };
+    const char *why = NULL;
+    int rc = phi_csv_split(s, n, cols->sep, &row, &why);
+    if (rc) {
+        phi_csv_row_free(&row);
+        return phi_error(r->eh, rc, "%s: %s", r->where, why);
+    }
+    if (row.n != cols->n) {
+        size_t got = row.n;
+        phi_csv_row_free(&row);
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %zu fields where the header has %zu", r->where, got,
+                         cols->n);
+    }
+    phi_rec_reset(r);
+    phi_dv v;
+    if (r->pol->needs_identifiers || r->pol->needs_subjects) {
+        for (size_t k = 0; k < row.n; k++) {
+            memset(&v, 0, sizeof v);
+            v.kind = row.dec_len[k] ? PHI_DV_STR : PHI_DV_NULL;
+            v.s = row.dec.p + row.dec_off[k];
+            v.n = row.dec_len[k];
+            if (r->pol->needs_subjects && v.n)
+                phi_rec_collect_subject(r, cols->comps[k], cols->ncomps[k], &v);
+            if (cols->rules[k] && v.n)
+                phi_rec_collect(r, cols->rules[k], 0, cols->comps[k], cols->ncomps[k], &v);
+        }
+    }
+    int first = 1;
+    for (size_t k = 0; rc == 0 && k < row.n; k++) {
+        if (cols->drop[k])
+            continue;
+        if (!first)
+            phi_sbuf_putc(out, cols->sep);
+        first = 0;
+        const phi_deid_rule *rule = cols->rules[k];
+        memset(&v, 0, sizeof v);
+        v.kind = row.dec_len[k] ? PHI_DV_STR : PHI_DV_NULL;
+        v.s = row.dec.p + row.dec_off[k];
+        v.n = row.dec_len[k];
+        if (r->reid && rule && rule->act == PHI_ACT_ENCRYPT && v.n > 10 && memcmp(v.s, "{\"$binary\"", 10) == 0) {
+            v.kind = PHI_DV_EXT;
+            v.json = v.s;
+            v.json_len = v.n;
+        }
+        phi_dout o = { 0 };
+        if (rule && (rule->act != PHI_ACT_KEEP)) {
+            rc = phi_action_apply(r, rule, cols->names[k], &v, &o);
+            if (rc == 0)
+                phi_stats_count(r->st, cols->names[k], strlen(cols->names[k]), rule->act);
+        } else if (rule) {
+            phi_stats_count(r->st, cols->names[k], strlen(cols->names[k]), PHI_ACT_KEEP);
+        }
+        if (rc == 0) {
+            if (o.op == PHI_OUT_STR)
+                phi_csv_put_field(out, o.text.p ? o.text.p : "", o.text.len, cols->sep);
+            else if (o.op == PHI_OUT_BSON)
+                put_bson_value(r, &o, out, cols->sep);
+            else if (o.op == PHI_OUT_SAME || o.op == PHI_OUT_DROP)
+                phi_sbuf_put(out, s + row.raw_off[k], row.raw_len[k]);
+        }
+        phi_dout_clear(&o);
+    }
+    phi_csv_row_free(&row);
+    if (rc == 0 && out->oom)
+        rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    return rc;
+}

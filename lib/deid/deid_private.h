@@ -1,0 +1,277 @@
+/* De-identification engine: policies, path matching, value actions, the
+ * record rewriters of each format and the threaded streaming engine.
+ *
+ * Data flow: a reader cuts the input into batches of whole records; each
+ * worker rewrites the records of a batch into an output buffer (only the
+ * spans of targeted values change); the writer appends the buffers in batch
+ * order. Every record is processed on its own, which is what makes the
+ * output independent of the thread count. */
+#ifndef PHI_DEID_PRIVATE_H
+#define PHI_DEID_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <bson/bson.h>
+#include <phicrypt.h>
+
+/* ---- growable byte buffer (wiped when freed: it may hold PHI) ---- */
+typedef struct phi_sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} phi_sbuf;
+void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n);
+void phi_sbuf_putc(phi_sbuf *b, char c);
+void phi_sbuf_puts(phi_sbuf *b, const char *s);
+void phi_sbuf_printf(phi_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void phi_sbuf_reserve(phi_sbuf *b, size_t n);
+void phi_sbuf_free(phi_sbuf *b);
+/* Appends `s` as a JSON string literal (quotes and escapes). */
+void phi_sbuf_json_str(phi_sbuf *b, const char *s, size_t n);
+
+/* ---- policies ---- */
+typedef enum phi_deid_act {
+    PHI_ACT_KEEP,
+    PHI_ACT_DROP,
+    PHI_ACT_REDACT,
+    PHI_ACT_MASK,
+    PHI_ACT_ENCRYPT,
+    PHI_ACT_TOKENIZE,
+    PHI_ACT_PSEUDONYMIZE,
+    PHI_ACT_GENERALIZE,
+    PHI_ACT_DATE_SHIFT,
+    PHI_ACT_ZIP3,
+    PHI_ACT_AGE,
+    PHI_ACT_SCRUB,
+    PHI_ACT_COUNT
+} phi_deid_act;
+const char *phi_deid_act_name(int act);
+
+/* Path segment: a key (`*` is any key), or `[]` (an array's elements). */
+enum { PHI_SEG_KEY, PHI_SEG_ANY, PHI_SEG_ELEM };
+typedef struct phi_pseg {
+    int kind;
+    char *key;
+    size_t key_len;
+} phi_pseg;
+
+typedef struct phi_path {
+    phi_pseg *segs;
+    size_t n;
+} phi_path;
+/* Parses `a.b`, `a.*.c`, `a[].c`; PHICRYPT_EINVAL naming `where`. */
+int phi_path_parse(const void *eh, const char *where, const char *text, phi_path *out);
+void phi_path_free(phi_path *p);
+
+/* Where a value sits in a record: keys and array positions, root first. */
+typedef struct phi_pcomp {
+    const char *key; /* NULL for an array element */
+    size_t key_len;
+} phi_pcomp;
+/* True when `p` designates the value at `comps`. A key segment also steps
+ * over array levels (MongoDB's `a.b` reaches into an array of documents). */
+int phi_path_match(const phi_path *p, const phi_pcomp *comps, size_t n);
+
+typedef struct phi_deid_rule {
+    char *path_text;  /* as written, or the preset's name for preset rules */
+    phi_path path;
+    int act;
+    int preset;       /* 1: chosen by the Safe Harbor preset from the field name */
+    char *with;       /* redact */
+    size_t keep_last; /* mask */
+    char mask_char;
+    char *key;        /* encrypt: key alt name; tokenize, pseudonymize, date_shift, scrub: keyring key */
+    int algorithm;    /* encrypt: PHICRYPT_ALG_* */
+    char *format;     /* tokenize */
+    char *context;    /* tokenize, pseudonymize (default: the path text) */
+    uint32_t key_version;
+    int gen_month;    /* generalize dates: 0 year, 1 year-month */
+    int64_t bucket;   /* generalize numbers: width, 0 none */
+    phi_path subject; /* date_shift */
+    char *subject_text;
+    int max_days;
+} phi_deid_rule;
+
+enum { PHI_UNKNOWN_ERROR, PHI_UNKNOWN_DROP, PHI_UNKNOWN_KEEP };
+
+struct phicrypt_deid_policy {
+    phicrypt_t *ph;
+    int unknown;
+    int safe_harbor;
+    phi_deid_rule *rules;
+    size_t nrules;
+    /* Preset rules (Safe Harbor), one per action kind, matched by field name. */
+    phi_deid_rule preset_rules[PHI_ACT_COUNT];
+    int needs_identifiers; /* a scrub rule: collect the record's identifiers first */
+    int needs_subjects;    /* a date_shift rule */
+    char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
+};
+
+/* The Safe Harbor action for a field called `name` (last key of its path),
+ * or -1 when the preset does not recognise the name. */
+int phi_safe_harbor_action(const char *name, size_t len);
+/* True for actions that treat the value as an identifier (used by scrub to
+ * find the record's own identifiers in its free text). */
+int phi_deid_act_is_identifier(int act);
+
+/* ---- values ---- */
+enum { PHI_DV_NULL, PHI_DV_BOOL, PHI_DV_NUM, PHI_DV_STR, PHI_DV_DATE, PHI_DV_EXT, PHI_DV_OBJ, PHI_DV_ARR };
+/* How a date was written, so that a rewritten one keeps its form. */
+enum { PHI_DF_DAY, PHI_DF_ISO, PHI_DF_EXT_ISO, PHI_DF_EXT_LONG, PHI_DF_EXT_NUM, PHI_DF_BSON };
+
+typedef struct phi_dv {
+    int kind;
+    const char *s; /* STR: decoded UTF-8; NUM: number text; EXT: raw JSON */
+    size_t n;
+    int64_t ms;    /* DATE: milliseconds since the epoch */
+    int date_form;
+    int ms_frac;   /* ISO: had fractional seconds */
+    const char *json; /* the value's JSON text (JSON formats), or NULL */
+    size_t json_len;
+    const bson_iter_t *iter; /* BSON format, or NULL */
+} phi_dv;
+
+enum { PHI_OUT_SAME, PHI_OUT_DROP, PHI_OUT_STR, PHI_OUT_DATE, PHI_OUT_BSON, PHI_OUT_NULL };
+typedef struct phi_dout {
+    int op;
+    phi_sbuf text;     /* STR */
+    int64_t ms;        /* DATE (form of the input) */
+    phicrypt_buf bson; /* BSON: {"v": value} */
+} phi_dout;
+void phi_dout_clear(phi_dout *o);
+
+/* Dates: ISO 8601 text <-> milliseconds (UTC). */
+int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac);
+void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac);
+void phi_civil_from_ms(int64_t ms, int *y, int *m, int *d);
+int64_t phi_ms_from_civil(int y, int m, int d);
+
+/* ---- per-record context ---- */
+typedef struct phi_ident {
+    char *s;
+    size_t n;
+    char *label; /* placeholder text, e.g. "NAME" */
+} phi_ident;
+
+typedef struct phi_count_ent {
+    char *path;
+    int act;
+    uint64_t count;
+} phi_count_ent;
+
+/* Counts per (path, action), unknown fields and bad records of one batch
+ * (merged into the run's report in order). */
+typedef struct phi_deid_stats {
+    phi_count_ent *ents;
+    size_t n, cap;
+    char **unknown;
+    size_t nunknown, capunknown;
+    phi_sbuf bad; /* JSON objects of the bad records, comma-separated */
+    uint64_t nbad;
+} phi_deid_stats;
+void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act);
+void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len);
+void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from);
+void phi_stats_free(phi_deid_stats *st);
+
+typedef struct phi_deid_rec {
+    const phicrypt_deid_policy *pol;
+    phicrypt_t *ph;
+    const void *eh;   /* error handle of this worker */
+    int reid;
+    phi_deid_stats *st;
+    /* identifiers of the current record (scrub) and date_shift subjects */
+    phi_ident *ids;
+    size_t nids, capids;
+    char **subjects; /* per rule index: the subject value, or NULL */
+    size_t nsubjects;
+    int collecting;  /* first pass: only collect */
+    char where[96];  /* "line 12" / "record 3 (byte 1234)" for messages */
+} phi_deid_rec;
+void phi_rec_reset(phi_deid_rec *r);
+void phi_rec_free(phi_deid_rec *r);
+/* During the collect pass: remembers a value of a rule's field. */
+void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_index, const phi_pcomp *comps, size_t n,
+                     const phi_dv *v);
+/* The date_shift subject fields are found by path, not by rule: */
+void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v);
+
+/* The rule for the value at `comps`: an explicit rule, else the preset's
+ * (from the last key), else NULL. `*index` receives the rule's number. */
+const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
+
+/* Applies a rule's action to a value (deid, or reid when r->reid). */
+int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);
+/* Keyed actions (lib/token present, else stubs returning EUNSUPPORTED). */
+int phi_act_tokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const char *s, size_t n,
+                     phi_sbuf *out);
+int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const char *s, size_t n,
+                       phi_sbuf *out);
+int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
+                      phi_sbuf *out);
+/* Scrubs free text into `out`. */
+int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
+
+/* ---- formats ---- */
+#define PHI_DEID_MAX_DEPTH 100
+/* Rewrites one JSON document (a record) into `out`. */
+int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out);
+/* Rewrites one BSON document into `out` (BSON bytes). */
+int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out);
+
+/* CSV: the header decides each column's rule once. */
+typedef struct phi_csv_cols {
+    size_t n;
+    char **names;
+    phi_path *paths;        /* the header's dotted names as paths */
+    phi_pcomp **comps;
+    size_t *ncomps;
+    const phi_deid_rule **rules;
+    int *drop;
+    int *unknown;
+    char sep;
+} phi_csv_cols;
+int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols, phi_sbuf *out);
+int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, size_t n, phi_sbuf *out);
+void phi_csv_cols_free(phi_csv_cols *c);
+/* One CSV row split into fields (RFC 4180): raw spans and decoded text. */
+typedef struct phi_csv_row {
+    size_t n, cap;
+    size_t *raw_off, *raw_len; /* in the row text */
+    size_t *dec_off, *dec_len; /* in `dec` */
+    phi_sbuf dec;
+} phi_csv_row;
+/* 0, or PHICRYPT_EBADDATA with the reason in *why. */
+int phi_csv_split(const char *s, size_t n, char sep, phi_csv_row *row, const char **why);
+void phi_csv_row_free(phi_csv_row *row);
+/* Appends a CSV field, quoting it when needed. */
+void phi_csv_put_field(phi_sbuf *b, const char *s, size_t n, char sep);
+
+/* ---- readers: cut the input into whole records ---- */
+typedef struct phi_span {
+    size_t off, len;
+    uint64_t line;    /* 1-based line of the record's start (text formats) */
+    uint64_t byte;    /* byte offset of the record in the input */
+} phi_span;
+
+typedef struct phi_reader {
+    FILE *f;
+    int fmt;
+    const char *name;
+    int eof;
+    uint64_t line;  /* next line number */
+    uint64_t byte;  /* offset of carry[0] in the input */
+    char *carry;    /* bytes read but not yet handed out */
+    size_t carry_len, carry_cap;
+    int array_state; /* JSON array: 0 before '[', 1 inside, 2 after ']' */
+    int need_sep;
+} phi_reader;
+/* Fills `buf` with whole records (about `target` bytes) and their spans. */
+int phi_reader_next(const void *eh, phi_reader *rd, phi_sbuf *buf, phi_span **spans, size_t *nspans,
+                    size_t *cap_spans, size_t target);
+/* CSV: reads the header line. */
+int phi_reader_csv_header(const void *eh, phi_reader *rd, phi_sbuf *line);
+
+#endif

@@ -1,0 +1,585 @@
+/* The streaming engine: a reader (the calling thread) cuts the input into
+ * batches, N workers rewrite them, and the calling thread writes their
+ * outputs in input order. At most 2N batches are in flight, so memory stays
+ * bounded whatever the file size. Output goes to an unnamed temporary file
+ * in the destination directory that is only given its name at the end. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error_private.h"
+#include "core/file_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "deid/deid_private.h"
+
+#define BATCH_BYTES (1u << 20)
+
+enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+typedef struct slot {
+    int state;
+    uint64_t seq;
+    phi_sbuf in, out;
+    phi_span *spans;
+    size_t nspans, cap_spans;
+    phi_deid_stats st;
+    uint64_t records_out;
+    int rc;
+    char msg[PHI_ERRMSG_MAX];
+} slot;
+
+typedef struct run {
+    phicrypt_t *ph;
+    const phicrypt_deid_policy *pol;
+    int fmt, reid, skip_bad;
+    const char *in_name;
+    phi_csv_cols cols;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot *slots;
+    size_t nslots;
+    int stop;
+} run;
+
+static const char *fmt_name(int f)
+{
+    switch (f) {
+    case PHICRYPT_DEID_JSONL: return "jsonl";
+    case PHICRYPT_DEID_JSON: return "json";
+    case PHICRYPT_DEID_BSON: return "bson";
+    case PHICRYPT_DEID_CSV: return "csv";
+    }
+    return "auto";
+}
+
+static int fmt_from_ext(const char *path)
+{
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    if (!dot)
+        return 0;
+    if (strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0)
+        return PHICRYPT_DEID_JSONL;
+    if (strcmp(dot, ".json") == 0)
+        return PHICRYPT_DEID_JSON;
+    if (strcmp(dot, ".bson") == 0)
+        return PHICRYPT_DEID_BSON;
+    if (strcmp(dot, ".csv") == 0)
+        return PHICRYPT_DEID_CSV;
+    return 0;
+}
+
+/* Rewrites every record of a batch; a bad record stops the batch (or is
+ * listed and skipped with skip_bad). */
+static void process(run *ru, slot *sl, const void *eh)
+{
+    phi_deid_rec rec;
+    memset(&rec, 0, sizeof rec);
+    rec.pol = ru->pol;
+    rec.ph = ru->ph;
+    rec.eh = eh;
+    rec.reid = ru->reid;
+    rec.st = &sl->st;
+    rec.nsubjects = ru->pol->nrules;
+    if (rec.nsubjects)
+        rec.subjects = phi_calloc(rec.nsubjects, sizeof *rec.subjects);
+    sl->out.len = 0;
+    sl->rc = 0;
+    sl->records_out = 0;
+    for (size_t k = 0; k < sl->nspans; k++) {
+        const phi_span *sp = &sl->spans[k];
+        const char *s = sl->in.p + sp->off;
+        size_t mark = sl->out.len;
+        int rc;
+        if (ru->fmt == PHICRYPT_DEID_BSON)
+            snprintf(rec.where, sizeof rec.where, "%s: byte %llu", ru->in_name, (unsigned long long)sp->byte);
+        else
+            snprintf(rec.where, sizeof rec.where, "%s: line %llu", ru->in_name, (unsigned long long)sp->line);
+        if (ru->fmt == PHICRYPT_DEID_JSON)
+            phi_sbuf_put(&sl->out, ",\n", 2);
+        if (ru->fmt == PHICRYPT_DEID_BSON)
+            rc = phi_bson_rewrite(&rec, (const uint8_t *)s, sp->len, &sl->out);
+        else if (ru->fmt == PHICRYPT_DEID_CSV)
+            rc = phi_csv_rewrite(&rec, &ru->cols, s, sp->len, &sl->out);
+        else
+            rc = phi_json_rewrite(&rec, s, sp->len, &sl->out);
+        if (rc == PHICRYPT_EBADDATA && ru->skip_bad) {
+            sl->out.len = mark;
+            phi_deid_stats *st = &sl->st;
+            if (st->bad.len)
+                phi_sbuf_putc(&st->bad, ',');
+            phi_sbuf_puts(&st->bad, "{\"record\":");
+            phi_sbuf_printf(&st->bad, ru->fmt == PHICRYPT_DEID_BSON ? "{\"offset\":%llu}" : "{\"line\":%llu}",
+                            (unsigned long long)(ru->fmt == PHICRYPT_DEID_BSON ? sp->byte : sp->line));
+            phi_sbuf_puts(&st->bad, ",\"reason\":");
+            const char *m = phi_error_message(eh);
+            phi_sbuf_json_str(&st->bad, m, strlen(m));
+            phi_sbuf_putc(&st->bad, '}');
+            st->nbad++;
+            continue;
+        }
+        if (rc) {
+            sl->rc = rc;
+            snprintf(sl->msg, sizeof sl->msg, "%s", phi_error_message(eh));
+            break;
+        }
+        if (ru->fmt == PHICRYPT_DEID_JSONL || ru->fmt == PHICRYPT_DEID_CSV)
+            phi_sbuf_putc(&sl->out, '\n');
+        sl->records_out++;
+    }
+    if (sl->rc == 0 && sl->out.oom) {
+        sl->rc = PHICRYPT_ENOMEM;
+        snprintf(sl->msg, sizeof sl->msg, "out of memory");
+    }
+    phi_rec_free(&rec);
+    /* The input held PHI: wipe it now rather than when the slot is reused. */
+    if (sl->in.p)
+        phi_wipe(sl->in.p, sl->in.len);
+}
+
+static void *worker(void *arg)
+{
+    run *ru = arg;
+    int eh; /* this worker's error handle */
+    pthread_mutex_lock(&ru->mu);
+    for (;;) {
+        slot *best = NULL;
+        for (size_t i = 0; i < ru->nslots; i++)
+            if (ru->slots[i].state == SLOT_READY && (!best || ru->slots[i].seq < best->seq))
+                best = &ru->slots[i];
+        if (!best) {
+            if (ru->stop)
+                break;
+            pthread_cond_wait(&ru->cv, &ru->mu);
+            continue;
+        }
+        best->state = SLOT_BUSY;
+        pthread_mutex_unlock(&ru->mu);
+        process(ru, best, &eh);
+        phi_error_clear(&eh);
+        pthread_mutex_lock(&ru->mu);
+        best->state = SLOT_DONE;
+        pthread_cond_broadcast(&ru->cv);
+    }
+    pthread_mutex_unlock(&ru->mu);
+    return NULL;
+}
+
+/* ---- output ---- */
+typedef struct outf {
+    int fd;
+    int is_stdout;
+    int tmpfile;     /* O_TMPFILE: no name until linked */
+    char *tmp_path;  /* mkstemp fallback */
+    char *path;
+    uint64_t bytes;
+} outf;
+
+static int out_open(const void *eh, outf *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    if (strcmp(path, "-") == 0) {
+        o->fd = STDOUT_FILENO;
+        o->is_stdout = 1;
+        return 0;
+    }
+    o->path = phi_strdup(path);
+    char *dir = phi_path_dirname(path);
+    if (!o->path || !dir) {
+        phi_free(dir);
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+#ifdef O_TMPFILE
+    o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (o->fd >= 0)
+        o->tmpfile = 1;
+#endif
+    if (o->fd < 0) {
+        size_t n = strlen(dir) + 32;
+        o->tmp_path = phi_malloc(n);
+        if (o->tmp_path) {
+            snprintf(o->tmp_path, n, "%s/.phicrypt-deid-XXXXXX", dir);
+            o->fd = mkstemp(o->tmp_path);
+        }
+    }
+    phi_free(dir);
+    if (o->fd < 0)
+        return phi_error(eh, PHICRYPT_EIO, "%s: cannot create the output file (%s)", path, strerror(errno));
+    return 0;
+}
+
+static int out_write(const void *eh, outf *o, const void *d, size_t n)
+{
+    const char *p = d;
+    while (n) {
+        ssize_t w = write(o->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return phi_error(eh, PHICRYPT_EIO, "%s: write failed (%s)", o->is_stdout ? "stdout" : o->path,
+                             strerror(errno));
+        p += w;
+        n -= (size_t)w;
+        o->bytes += (uint64_t)w;
+    }
+    return 0;
+}
+
+static void out_abort(outf *o)
+{
+    if (!o->is_stdout && o->fd >= 0)
+        close(o->fd);
+    if (o->tmp_path)
+        unlink(o->tmp_path);
+    phi_free(o->tmp_path);
+    phi_free(o->path);
+    o->fd = -1;
+    o->tmp_path = o->path = NULL;
+}
+
+static int out_commit(const void *eh, outf *o)
+{
+    int rc = 0;
+    if (o->is_stdout)
+        return 0;
+    if (fsync(o->fd) != 0)
+        rc = phi_error(eh, PHICRYPT_EIO, "%s: fsync failed (%s)", o->path, strerror(errno));
+    if (rc == 0 && o->tmpfile) {
+        /* Give the unnamed file a temporary name, then rename it over the
+         * destination (linkat cannot replace an existing file). */
+        char proc[64];
+        size_t n = strlen(o->path) + 48;
+        o->tmp_path = phi_malloc(n);
+        if (!o->tmp_path)
+            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        char *dir = phi_path_dirname(o->path);
+        snprintf(o->tmp_path, n, "%s/.phicrypt-deid-%ld-%p", dir ? dir : ".", (long)getpid(), (void *)o);
+        phi_free(dir);
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp_path, AT_SYMLINK_FOLLOW) != 0) {
+            rc = phi_error(eh, PHICRYPT_EIO, "%s: cannot name the output file (%s)", o->path, strerror(errno));
+            phi_free(o->tmp_path);
+            o->tmp_path = NULL;
+        }
+    }
+    if (rc == 0 && rename(o->tmp_path, o->path) != 0)
+        rc = phi_error(eh, PHICRYPT_EIO, "%s: cannot rename the output file into place (%s)", o->path,
+                       strerror(errno));
+    if (rc == 0) {
+        char *dir = phi_path_dirname(o->path);
+        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        phi_free(dir);
+        phi_free(o->tmp_path);
+        o->tmp_path = NULL;
+    }
+    close(o->fd);
+    o->fd = -1;
+    if (o->tmp_path)
+        unlink(o->tmp_path);
+    phi_free(o->tmp_path);
+    phi_free(o->path);
+    o->tmp_path = o->path = NULL;
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const phi_deid_stats *st,
+                        unsigned threads, uint64_t rin, uint64_t rout, uint64_t bin, uint64_t bout, double secs)
+{
+    phi_sbuf b = { 0 };
+    phi_sbuf_printf(&b, "{\"operation\":\"%s\",\"format\":\"%s\",\"threads\":%u,\"records_in\":%llu,"
+                        "\"records_out\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"elapsed_seconds\":%.3f,"
+                        "\"fields\":[",
+                    ru->reid ? "reid" : "deid", fmt_name(ru->fmt), threads, (unsigned long long)rin,
+                    (unsigned long long)rout, (unsigned long long)bin, (unsigned long long)bout, secs);
+    for (size_t i = 0; i < st->n; i++) {
+        if (i)
+            phi_sbuf_putc(&b, ',');
+        phi_sbuf_puts(&b, "{\"path\":");
+        phi_sbuf_json_str(&b, st->ents[i].path, strlen(st->ents[i].path));
+        phi_sbuf_printf(&b, ",\"action\":\"%s\",\"count\":%llu}", phi_deid_act_name(st->ents[i].act),
+                        (unsigned long long)st->ents[i].count);
+    }
+    phi_sbuf_puts(&b, "],\"unknown_fields\":[");
+    for (size_t i = 0; i < st->nunknown; i++) {
+        if (i)
+            phi_sbuf_putc(&b, ',');
+        phi_sbuf_json_str(&b, st->unknown[i], strlen(st->unknown[i]));
+    }
+    phi_sbuf_printf(&b, "],\"unknown_fields_policy\":\"%s\",\"bad_records_count\":%llu,\"bad_records\":[",
+                    ru->pol->unknown == PHI_UNKNOWN_ERROR ? "error"
+                    : ru->pol->unknown == PHI_UNKNOWN_DROP ? "drop" : "keep",
+                    (unsigned long long)st->nbad);
+    if (st->bad.len)
+        phi_sbuf_put(&b, st->bad.p, st->bad.len);
+    phi_sbuf_puts(&b, "]}");
+    if (b.oom) {
+        phi_sbuf_free(&b);
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+    rep->data = (uint8_t *)b.p;
+    rep->len = b.len;
+    return 0;
+}
+
+static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_policy *p, const char *in_path,
+                    const char *out_path, const phicrypt_deid_opts *opts, int reid)
+{
+    const void *eh = ph;
+    phicrypt_deid_opts dflt = PHICRYPT_DEID_OPTS_INIT;
+    if (!opts)
+        opts = &dflt;
+    if (!p || !in_path || !out_path)
+        return phi_error(eh, PHICRYPT_EINVAL, "deid: NULL argument");
+    if (opts->version != PHICRYPT_DEID_OPTS_VERSION)
+        return phi_error(eh, PHICRYPT_EINVAL, "phicrypt_deid_opts: version %u unknown (expected %u)", opts->version,
+                         PHICRYPT_DEID_OPTS_VERSION);
+    if (report) {
+        report->data = NULL;
+        report->len = 0;
+    }
+    int fmt = opts->format;
+    if (fmt == PHICRYPT_DEID_AUTO)
+        fmt = fmt_from_ext(strcmp(in_path, "-") == 0 ? out_path : in_path);
+    if (fmt < PHICRYPT_DEID_JSONL || fmt > PHICRYPT_DEID_CSV)
+        return phi_error(eh, PHICRYPT_EINVAL,
+                         "%s: cannot tell the format from the file name (.jsonl, .json, .bson, .csv): give one",
+                         in_path);
+    unsigned threads = opts->threads ? opts->threads : 1;
+    if (threads > 256)
+        return phi_error(eh, PHICRYPT_EINVAL, "threads: at most 256");
+    if (strcmp(in_path, out_path) == 0 && strcmp(in_path, "-") != 0)
+        return phi_error(eh, PHICRYPT_EINVAL, "%s: the output cannot be the input", in_path);
+
+    run ru;
+    memset(&ru, 0, sizeof ru);
+    ru.ph = ph;
+    ru.pol = p;
+    ru.fmt = fmt;
+    ru.reid = reid;
+    ru.skip_bad = opts->skip_bad;
+    ru.in_name = strcmp(in_path, "-") == 0 ? "stdin" : in_path;
+    phi_reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.fmt = fmt;
+    rd.name = ru.in_name;
+    rd.line = 1;
+    rd.f = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "rb");
+    if (!rd.f)
+        return phi_error(eh, PHICRYPT_EIO, "%s: cannot open (%s)", in_path, strerror(errno));
+    uint64_t total = 0;
+    struct stat sb;
+    if (fstat(fileno(rd.f), &sb) == 0 && S_ISREG(sb.st_mode))
+        total = (uint64_t)sb.st_size;
+
+    double t0 = now_s();
+    int rc = 0;
+    outf out;
+    phi_deid_stats all;
+    memset(&all, 0, sizeof all);
+    if ((rc = out_open(eh, &out, out_path))) {
+        if (rd.f != stdin)
+            fclose(rd.f);
+        return rc;
+    }
+    /* The header of a CSV file is read and rewritten before any batch. */
+    if (fmt == PHICRYPT_DEID_CSV) {
+        phi_sbuf line = { 0 }, hout = { 0 };
+        phi_deid_rec hrec;
+        memset(&hrec, 0, sizeof hrec);
+        hrec.pol = p;
+        hrec.ph = ph;
+        hrec.eh = eh;
+        hrec.reid = reid;
+        hrec.st = &all;
+        snprintf(hrec.where, sizeof hrec.where, "%s: line 1", ru.in_name);
+        rc = phi_reader_csv_header(eh, &rd, &line);
+        if (rc == 0)
+            rc = phi_csv_header(&hrec, line.p, line.len, &ru.cols, &hout);
+        if (rc == 0)
+            rc = out_write(eh, &out, hout.p, hout.len);
+        phi_sbuf_free(&line);
+        phi_sbuf_free(&hout);
+    }
+    if (rc == 0 && fmt == PHICRYPT_DEID_JSON)
+        rc = out_write(eh, &out, "[", 1);
+
+    size_t nslots = threads > 1 ? 2 * threads : 1;
+    ru.slots = phi_calloc(nslots, sizeof *ru.slots);
+    ru.nslots = nslots;
+    pthread_t *tids = threads > 1 ? phi_calloc(threads, sizeof *tids) : NULL;
+    size_t started = 0;
+    if (!ru.slots || (threads > 1 && !tids))
+        rc = rc ? rc : phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    pthread_mutex_init(&ru.mu, NULL);
+    pthread_cond_init(&ru.cv, NULL);
+    for (size_t i = 0; rc == 0 && threads > 1 && i < threads; i++) {
+        if (pthread_create(&tids[i], NULL, worker, &ru) != 0) {
+            rc = phi_error(eh, PHICRYPT_EINTERNAL, "cannot start a worker thread");
+            break;
+        }
+        started++;
+    }
+
+    uint64_t seq_read = 0, seq_write = 0, records_in = 0, records_out = 0, first_json = 1;
+    int eof = 0;
+    while (rc == 0 && (!eof || seq_write < seq_read)) {
+        /* Read as long as a slot is free. */
+        while (rc == 0 && !eof) {
+            slot *sl = &ru.slots[seq_read % nslots];
+            pthread_mutex_lock(&ru.mu);
+            int free_slot = sl->state == SLOT_FREE;
+            pthread_mutex_unlock(&ru.mu);
+            if (!free_slot)
+                break;
+            rc = phi_reader_next(eh, &rd, &sl->in, &sl->spans, &sl->nspans, &sl->cap_spans, BATCH_BYTES);
+            if (rc)
+                break;
+            if (sl->nspans == 0 && rd.eof && rd.carry_len == 0) {
+                eof = 1;
+                break;
+            }
+            records_in += sl->nspans;
+            sl->seq = seq_read++;
+            if (threads > 1) {
+                pthread_mutex_lock(&ru.mu);
+                sl->state = SLOT_READY;
+                pthread_cond_broadcast(&ru.cv);
+                pthread_mutex_unlock(&ru.mu);
+            } else {
+                process(&ru, sl, eh);
+                sl->state = SLOT_DONE;
+            }
+            if (rd.eof && rd.carry_len == 0)
+                eof = 1;
+        }
+        if (rc || seq_write == seq_read)
+            continue;
+        /* Write the oldest batch once it is done. */
+        slot *sl = &ru.slots[seq_write % nslots];
+        pthread_mutex_lock(&ru.mu);
+        while (sl->state != SLOT_DONE)
+            pthread_cond_wait(&ru.cv, &ru.mu);
+        pthread_mutex_unlock(&ru.mu);
+        if (sl->rc) {
+            rc = phi_error(eh, sl->rc, "%s", sl->msg);
+            break;
+        }
+        const char *d = sl->out.p;
+        size_t dl = sl->out.len;
+        if (fmt == PHICRYPT_DEID_JSON && first_json && dl >= 2) {
+            d += 2; /* no separator before the first document */
+            dl -= 2;
+            first_json = 0;
+        }
+        if (dl)
+            rc = out_write(eh, &out, d, dl);
+        records_out += sl->records_out;
+        phi_stats_merge(&all, &sl->st);
+        phi_stats_free(&sl->st);
+        phi_sbuf_free(&sl->out);
+        pthread_mutex_lock(&ru.mu);
+        sl->state = SLOT_FREE;
+        pthread_mutex_unlock(&ru.mu);
+        seq_write++;
+        if (opts->progress)
+            opts->progress(opts->progress_user, records_in, rd.byte, total);
+    }
+    if (rc == 0 && fmt == PHICRYPT_DEID_JSON)
+        rc = out_write(eh, &out, "]\n", 2);
+
+    pthread_mutex_lock(&ru.mu);
+    ru.stop = 1;
+    for (size_t i = 0; i < nslots && ru.slots; i++)
+        if (ru.slots[i].state == SLOT_READY)
+            ru.slots[i].state = SLOT_FREE; /* abandoned */
+    pthread_cond_broadcast(&ru.cv);
+    pthread_mutex_unlock(&ru.mu);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    phi_free(tids);
+    pthread_mutex_destroy(&ru.mu);
+    pthread_cond_destroy(&ru.cv);
+
+    if (rc == 0)
+        rc = out_commit(eh, &out);
+    else
+        out_abort(&out);
+    if (rc == 0 && report)
+        rc = build_report(eh, report, &ru, &all, threads, records_in, records_out, rd.byte, out.bytes,
+                          now_s() - t0);
+    for (size_t i = 0; i < nslots && ru.slots; i++) {
+        phi_sbuf_free(&ru.slots[i].in);
+        phi_sbuf_free(&ru.slots[i].out);
+        phi_free(ru.slots[i].spans);
+        phi_stats_free(&ru.slots[i].st);
+    }
+    phi_free(ru.slots);
+    phi_stats_free(&all);
+    phi_csv_cols_free(&ru.cols);
+    if (rd.carry)
+        phi_wipe_free(rd.carry, rd.carry_cap);
+    if (rd.f != stdin)
+        fclose(rd.f);
+    return rc;
+}
+
+int phicrypt_deid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                       const char *out_path, const phicrypt_deid_opts *opts)
+{
+    return run_file(ph, report_json, p, in_path, out_path, opts, 0);
+}
+
+int phicrypt_reid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                       const char *out_path, const phicrypt_deid_opts *opts)
+{
+    return run_file(ph, report_json, p, in_path, out_path, opts, 1);
+}
+
+int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_policy *p, const char *json,
+                       size_t json_len)
+{
+    if (!out || !p || !json)
+        return phi_error(ph, PHICRYPT_EINVAL, "deid: NULL argument");
+    if (json_len > PHICRYPT_DEID_MAX_RECORD)
+        return phi_error(ph, PHICRYPT_EBADDATA, "document larger than %u bytes", PHICRYPT_DEID_MAX_RECORD);
+    phi_deid_rec rec;
+    memset(&rec, 0, sizeof rec);
+    rec.pol = p;
+    rec.ph = ph;
+    rec.eh = ph;
+    rec.nsubjects = p->nrules;
+    if (p->nrules && !(rec.subjects = phi_calloc(p->nrules, sizeof *rec.subjects)))
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    snprintf(rec.where, sizeof rec.where, "document");
+    phi_sbuf b = { 0 };
+    int rc = phi_json_rewrite(&rec, json, json_len, &b);
+    phi_rec_free(&rec);
+    if (rc) {
+        phi_sbuf_free(&b);
+        return rc;
+    }
+    rc = phi_buf_from_bytes(ph, out, (const uint8_t *)(b.p ? b.p : ""), b.len + 1);
+    if (rc == 0)
+        out->len = b.len;
+    phi_sbuf_free(&b);
+    return rc;
+}

@@ -1,0 +1,708 @@
+/* JSON records: one pass over the text that validates it, tracks the path
+ * of each value, and rewrites only the spans of targeted values; every
+ * other byte is copied as it was (no parse-and-reserialise). Extended JSON
+ * wrappers ({"$date": ...}, {"$numberLong": ...}, {"$oid": ...}) count as
+ * single values. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_private.h"
+#include "core/json_private.h"
+#include "core/mem_private.h"
+#include "deid/deid_private.h"
+
+typedef struct jw {
+    phi_deid_rec *r;
+    const char *s;
+    size_t n, i;
+    phi_sbuf *out;
+    size_t copied;
+    phi_pcomp comps[PHI_DEID_MAX_DEPTH + 2];
+    char *owned[PHI_DEID_MAX_DEPTH + 2]; /* decoded keys that had escapes */
+    size_t nc;
+    phi_sbuf path;
+    phi_sbuf str;
+} jw;
+
+static int bad(jw *w, const char *why)
+{
+    return phi_error(w->r->eh, PHICRYPT_EBADDATA, "%s, byte %zu of the record: %s", w->r->where, w->i, why);
+}
+
+static void ws(jw *w)
+{
+    while (w->i < w->n) {
+        char c = w->s[w->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        w->i++;
+    }
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+    unsigned x = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexv(p[k]);
+        if (h < 0)
+            return 0;
+        x = x * 16 + (unsigned)h;
+    }
+    *v = x;
+    return 1;
+}
+
+/* Length of the valid UTF-8 sequence at p (0 if invalid). */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    size_t need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (avail < need)
+        return 0;
+    for (size_t k = 1; k < need; k++)
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    if (c == 0xE0 && p[1] < 0xA0)
+        return 0; /* overlong */
+    if (c == 0xED && p[1] > 0x9F)
+        return 0; /* surrogate */
+    if (c == 0xF0 && p[1] < 0x90)
+        return 0;
+    if (c == 0xF4 && p[1] > 0x8F)
+        return 0;
+    return need;
+}
+
+/* Validates the string at w->i (a '"'); w->i ends after the closing quote. */
+static int scan_string(jw *w, int *esc)
+{
+    const unsigned char *s = (const unsigned char *)w->s;
+    size_t i = w->i + 1, n = w->n;
+    *esc = 0;
+    for (;;) {
+        while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+            i++;
+        if (i >= n) {
+            w->i = i;
+            return bad(w, "unterminated string");
+        }
+        unsigned char c = s[i];
+        if (c == '"') {
+            w->i = i + 1;
+            return 0;
+        }
+        if (c < 0x20) {
+            w->i = i;
+            return bad(w, "control character in a string");
+        }
+        if (c == '\\') {
+            *esc = 1;
+            if (i + 1 >= n) {
+                w->i = i;
+                return bad(w, "unterminated string");
+            }
+            char e = (char)s[i + 1];
+            if (strchr("\"\\/bfnrt", e) && e) {
+                i += 2;
+                continue;
+            }
+            unsigned u, u2;
+            if (e != 'u' || i + 6 > n || !hex4(w->s + i + 2, &u)) {
+                w->i = i;
+                return bad(w, "bad escape in a string");
+            }
+            if (u >= 0xDC00 && u <= 0xDFFF) {
+                w->i = i;
+                return bad(w, "bad escape in a string (lone low surrogate)");
+            }
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (i + 12 > n || s[i + 6] != '\\' || s[i + 7] != 'u' || !hex4(w->s + i + 8, &u2) || u2 < 0xDC00 ||
+                    u2 > 0xDFFF) {
+                    w->i = i;
+                    return bad(w, "bad escape in a string (unpaired surrogate)");
+                }
+                i += 12;
+            } else {
+                i += 6;
+            }
+            continue;
+        }
+        size_t k = utf8_len(s + i, n - i);
+        if (!k) {
+            w->i = i;
+            return bad(w, "invalid UTF-8 in a string");
+        }
+        i += k;
+    }
+}
+
+/* Decodes a validated string literal s[a..b) (without quotes) into out. */
+static void decode_string(const char *s, size_t a, size_t b, phi_sbuf *out)
+{
+    out->len = 0;
+    size_t run = a, i = a;
+    phi_sbuf_reserve(out, b - a + 1);
+    while (i < b) {
+        if (s[i] != '\\') {
+            i++;
+            continue;
+        }
+        phi_sbuf_put(out, s + run, i - run);
+        char e = s[i + 1];
+        char c = 0;
+        switch (e) {
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': break;
+        default: c = e;
+        }
+        if (e != 'u') {
+            phi_sbuf_putc(out, c);
+            i += 2;
+        } else {
+            unsigned u, u2;
+            hex4(s + i + 2, &u);
+            i += 6;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                hex4(s + i + 2, &u2);
+                u = 0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00);
+                i += 6;
+            }
+            char b8[4];
+            size_t k;
+            if (u < 0x80) {
+                b8[0] = (char)u;
+                k = 1;
+            } else if (u < 0x800) {
+                b8[0] = (char)(0xC0 | (u >> 6));
+                b8[1] = (char)(0x80 | (u & 0x3F));
+                k = 2;
+            } else if (u < 0x10000) {
+                b8[0] = (char)(0xE0 | (u >> 12));
+                b8[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+                b8[2] = (char)(0x80 | (u & 0x3F));
+                k = 3;
+            } else {
+                b8[0] = (char)(0xF0 | (u >> 18));
+                b8[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+                b8[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+                b8[3] = (char)(0x80 | (u & 0x3F));
+                k = 4;
+            }
+            phi_sbuf_put(out, b8, k);
+        }
+        run = i;
+    }
+    phi_sbuf_put(out, s + run, b - run);
+}
+
+static int scan_number(jw *w)
+{
+    size_t st = w->i, i = w->i, n = w->n;
+    const char *s = w->s;
+    int expo = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && s[i] >= '1' && s[i] <= '9') {
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    } else {
+        return bad(w, "bad number");
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return bad(w, "bad number");
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        expo = 1;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return bad(w, "bad number");
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i - st > 64)
+        return bad(w, "number too long (more than 64 characters)");
+    if (expo) {
+        char tmp[72];
+        memcpy(tmp, s + st, i - st);
+        tmp[i - st] = 0;
+        if (!isfinite(strtod(tmp, NULL)))
+            return bad(w, "number out of range");
+    }
+    w->i = i;
+    return 0;
+}
+
+static int lit(jw *w, const char *word)
+{
+    size_t k = strlen(word);
+    if (w->i + k > w->n || memcmp(w->s + w->i, word, k) != 0)
+        return bad(w, "unexpected character");
+    w->i += k;
+    return 0;
+}
+
+/* ---- path stack ---- */
+static size_t push_key(jw *w, const char *k, size_t kn, char *owned)
+{
+    size_t saved = w->path.len;
+    w->comps[w->nc].key = k;
+    w->comps[w->nc].key_len = kn;
+    w->owned[w->nc] = owned;
+    w->nc++;
+    if (saved)
+        phi_sbuf_putc(&w->path, '.');
+    phi_sbuf_put(&w->path, k, kn);
+    return saved;
+}
+
+static size_t push_elem(jw *w)
+{
+    size_t saved = w->path.len;
+    w->comps[w->nc].key = NULL;
+    w->comps[w->nc].key_len = 0;
+    w->owned[w->nc] = NULL;
+    w->nc++;
+    phi_sbuf_put(&w->path, "[]", 2);
+    return saved;
+}
+
+static void pop(jw *w, size_t saved)
+{
+    w->nc--;
+    if (w->owned[w->nc]) {
+        phi_free(w->owned[w->nc]);
+        w->owned[w->nc] = NULL;
+    }
+    w->path.len = saved;
+    if (w->path.p)
+        w->path.p[saved] = 0;
+}
+
+static void flush_to(jw *w, size_t pos)
+{
+    if (!w->out || pos <= w->copied)
+        return;
+    phi_sbuf_put(w->out, w->s + w->copied, pos - w->copied);
+    w->copied = pos;
+}
+
+static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop);
+
+static const char *const ext_keys[] = { "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
+                                        "$oid", "$binary", "$uuid", "$timestamp", "$regularExpression", "$symbol",
+                                        "$code", "$minKey", "$maxKey", "$undefined", "$dbPointer", "$regex", "$type",
+                                        NULL };
+
+/* At '{': the first key when it names an Extended JSON wrapper. */
+static const char *ext_key(jw *w)
+{
+    size_t i = w->i + 1;
+    while (i < w->n && (w->s[i] == ' ' || w->s[i] == '\t' || w->s[i] == '\r' || w->s[i] == '\n'))
+        i++;
+    if (i + 2 >= w->n || w->s[i] != '"' || w->s[i + 1] != '$')
+        return NULL;
+    for (int k = 0; ext_keys[k]; k++) {
+        size_t kl = strlen(ext_keys[k]);
+        if (i + 2 + kl <= w->n && memcmp(w->s + i + 1, ext_keys[k], kl) == 0 && w->s[i + 1 + kl] == '"')
+            return ext_keys[k];
+    }
+    return NULL;
+}
+
+/* Reads the date of {"$date": ...} spanning s[a..b). */
+static int ext_date(jw *w, size_t a, size_t b, phi_dv *v)
+{
+    const char *s = w->s;
+    size_t i = a + 1;
+    while (i < b && s[i] != ':')
+        i++;
+    i++;
+    while (i < b && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i < b && s[i] == '"') {
+        size_t e = i + 1;
+        while (e < b && s[e] != '"')
+            e++;
+        if (!phi_date_parse(s + i + 1, e - i - 1, &v->ms, &v->date_form, &v->ms_frac))
+            return 0;
+        v->date_form = PHI_DF_EXT_ISO;
+        return 1;
+    }
+    int form = PHI_DF_EXT_NUM;
+    if (i < b && s[i] == '{') {
+        while (i < b && s[i] != ':')
+            i++;
+        i++;
+        while (i < b && (s[i] == ' ' || s[i] == '"'))
+            i++;
+        form = PHI_DF_EXT_LONG;
+    }
+    char tmp[32];
+    size_t k = 0;
+    while (i < b && k < sizeof tmp - 1 && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+        tmp[k++] = s[i++];
+    tmp[k] = 0;
+    if (!k)
+        return 0;
+    v->ms = strtoll(tmp, NULL, 10);
+    v->date_form = form;
+    v->ms_frac = 1;
+    return 1;
+}
+
+static void write_date(jw *w, const phi_dv *v, int64_t ms)
+{
+    int form = v->date_form;
+    if (form == PHI_DF_EXT_ISO && (ms < 0 || ms >= INT64_C(253402300800000)))
+        form = PHI_DF_EXT_LONG;
+    if (form == PHI_DF_EXT_ISO) {
+        phi_sbuf_puts(w->out, "{\"$date\":\"");
+        phi_date_format(w->out, ms, PHI_DF_ISO, 1);
+        phi_sbuf_puts(w->out, "\"}");
+    } else if (form == PHI_DF_EXT_NUM) {
+        phi_sbuf_printf(w->out, "{\"$date\":%lld}", (long long)ms);
+    } else {
+        phi_sbuf_printf(w->out, "{\"$date\":{\"$numberLong\":\"%lld\"}}", (long long)ms);
+    }
+}
+
+static int write_bson_value(jw *w, const phi_dout *o)
+{
+    bson_t doc;
+    bson_iter_t it;
+    if (!bson_init_static(&doc, o->bson.data, o->bson.len) || !bson_iter_init_find(&it, &doc, "v"))
+        return phi_error(w->r->eh, PHICRYPT_EINTERNAL, "%s: unexpected encryption result", w->r->where);
+    size_t len;
+    char *j = phi_bson_value_to_json(w->r->eh, &it, !w->r->reid, &len);
+    if (!j)
+        return phi_error_wrap(w->r->eh, PHICRYPT_EINTERNAL, "%s", w->r->where);
+    phi_sbuf_put(w->out, j, len);
+    phi_wipe_free(j, len);
+    return 0;
+}
+
+/* Applies `rule` to the value v spanning s[v0..w->i). */
+static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *drop)
+{
+    phi_deid_rec *r = w->r;
+    if (r->collecting) {
+        phi_rec_collect(r, rule, 0, w->comps, w->nc, v);
+        return 0;
+    }
+    phi_dout o = { 0 };
+    int rc = phi_action_apply(r, rule, w->path.p ? w->path.p : "", v, &o);
+    if (rc) {
+        phi_dout_clear(&o);
+        return rc;
+    }
+    if (r->st)
+        phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, r->reid ? rule->act : rule->act);
+    switch (o.op) {
+    case PHI_OUT_SAME:
+        break;
+    case PHI_OUT_DROP:
+        *drop = 1;
+        break;
+    default:
+        flush_to(w, v0);
+        if (o.op == PHI_OUT_STR)
+            phi_sbuf_json_str(w->out, o.text.p ? o.text.p : "", o.text.len);
+        else if (o.op == PHI_OUT_NULL)
+            phi_sbuf_puts(w->out, "null");
+        else if (o.op == PHI_OUT_DATE)
+            write_date(w, v, o.ms);
+        else if (o.op == PHI_OUT_BSON)
+            rc = write_bson_value(w, &o);
+        w->copied = w->i;
+    }
+    phi_dout_clear(&o);
+    if (rc == 0 && w->out && w->out->oom)
+        rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* A value with no rule: descend, or apply the unknown-field policy. */
+static int unknown_leaf(jw *w, int *drop)
+{
+    phi_deid_rec *r = w->r;
+    if (r->collecting || r->reid)
+        return 0;
+    if (r->st)
+        phi_stats_unknown(r->st, w->path.p ? w->path.p : "", w->path.len);
+    if (r->pol->unknown == PHI_UNKNOWN_ERROR)
+        return phi_error(r->eh, PHICRYPT_EINVAL,
+                         "%s: field '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", or add "
+                         "a rule)", r->where, w->path.p ? w->path.p : "");
+    if (r->pol->unknown == PHI_UNKNOWN_DROP)
+        *drop = 1;
+    return 0;
+}
+
+static int container(jw *w, int depth, const phi_deid_rule *inherited)
+{
+    int is_obj = w->s[w->i] == '{';
+    char close = is_obj ? '}' : ']';
+    int rc, emitted = 0, skip_comma = 0;
+    size_t prev_comma = 0;
+    if (depth >= PHI_DEID_MAX_DEPTH)
+        return bad(w, "nesting deeper than 100 levels");
+    w->i++;
+    ws(w);
+    if (w->i < w->n && w->s[w->i] == close) {
+        w->i++;
+        return 0;
+    }
+    for (;;) {
+        ws(w);
+        size_t m0 = w->i, saved;
+        if (is_obj) {
+            int esc;
+            if (w->i >= w->n || w->s[w->i] != '"')
+                return bad(w, "expected a member name");
+            if ((rc = scan_string(w, &esc)))
+                return rc;
+            char *owned = NULL;
+            const char *k = w->s + m0 + 1;
+            size_t kn = w->i - m0 - 2;
+            if (esc) {
+                phi_sbuf tmp = { 0 };
+                decode_string(w->s, m0 + 1, w->i - 1, &tmp);
+                if (tmp.oom)
+                    return phi_error(w->r->eh, PHICRYPT_ENOMEM, "out of memory");
+                owned = tmp.p ? tmp.p : NULL;
+                k = owned ? owned : "";
+                kn = tmp.len;
+            }
+            saved = push_key(w, k, kn, owned);
+            ws(w);
+            if (w->i >= w->n || w->s[w->i] != ':') {
+                pop(w, saved);
+                return bad(w, "expected ':'");
+            }
+            w->i++;
+            ws(w);
+        } else {
+            saved = push_elem(w);
+        }
+        int drop = 0;
+        rc = value(w, depth + 1, inherited, &drop);
+        pop(w, saved);
+        if (rc)
+            return rc;
+        if (drop && w->out) {
+            if (emitted > 0) {
+                flush_to(w, prev_comma);
+            } else {
+                flush_to(w, m0);
+                skip_comma = 1;
+            }
+            w->copied = w->i;
+        } else {
+            emitted++;
+        }
+        ws(w);
+        if (w->i >= w->n)
+            return bad(w, is_obj ? "unterminated object" : "unterminated array");
+        if (w->s[w->i] == ',') {
+            if (skip_comma && w->out) {
+                flush_to(w, w->i);
+                w->copied = w->i + 1;
+                skip_comma = 0;
+            } else {
+                prev_comma = w->i;
+            }
+            w->i++;
+            continue;
+        }
+        if (w->s[w->i] == close) {
+            w->i++;
+            return 0;
+        }
+        return bad(w, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+/* Validates a container without rewriting anything inside it. */
+static int skip_container(jw *w, int depth)
+{
+    phi_sbuf *out = w->out;
+    w->out = NULL;
+    int collecting = w->r->collecting;
+    /* No rules inside: a private walk with the unknown-field policy off. */
+    const phi_deid_rule keep = { .act = PHI_ACT_KEEP };
+    w->r->collecting = 1;
+    int rc = container(w, depth, &keep);
+    w->r->collecting = collecting;
+    w->out = out;
+    return rc;
+}
+
+static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
+{
+    phi_deid_rec *r = w->r;
+    const phicrypt_deid_policy *p = r->pol;
+    if (w->i >= w->n)
+        return bad(w, "unexpected end of the record");
+    const phi_deid_rule *rule = inherited ? inherited : phi_rule_for(p, w->comps, w->nc);
+    size_t v0 = w->i;
+    char c = w->s[v0];
+    phi_dv v = { 0 };
+    int rc;
+    if (c == '{' || c == '[') {
+        const char *ek = c == '{' ? ext_key(w) : NULL;
+        if (!ek) {
+            if (rule && rule->act == PHI_ACT_KEEP && rule != inherited)
+                return skip_container(w, depth);
+            if (!rule || rule->preset || inherited || !(rule->act == PHI_ACT_DROP || rule->act == PHI_ACT_REDACT ||
+                                                        rule->act == PHI_ACT_ENCRYPT || rule->act == PHI_ACT_PSEUDONYMIZE))
+                return container(w, depth, rule && !rule->preset ? rule : inherited);
+            /* The rule takes the whole object or array. */
+            if ((rc = skip_container(w, depth)))
+                return rc;
+            v.kind = c == '{' ? PHI_DV_OBJ : PHI_DV_ARR;
+            v.json = w->s + v0;
+            v.json_len = w->i - v0;
+            return apply(w, rule, &v, v0, drop);
+        }
+        if ((rc = skip_container(w, depth)))
+            return rc;
+        v.json = w->s + v0;
+        v.json_len = w->i - v0;
+        v.kind = PHI_DV_EXT;
+        if (strcmp(ek, "$date") == 0) {
+            if (ext_date(w, v0, w->i, &v))
+                v.kind = PHI_DV_DATE;
+        } else if (strncmp(ek, "$number", 7) == 0) {
+            /* {"$numberLong": "123"}: the number's text */
+            const char *q = memchr(w->s + v0 + 3 + strlen(ek), '"', w->i - v0 - 3 - strlen(ek));
+            if (q) {
+                const char *e = memchr(q + 1, '"', (size_t)(w->s + w->i - q - 1));
+                if (e) {
+                    v.kind = PHI_DV_NUM;
+                    v.s = q + 1;
+                    v.n = (size_t)(e - q - 1);
+                }
+            }
+        }
+        if (v.kind == PHI_DV_EXT) {
+            v.s = v.json;
+            v.n = v.json_len;
+        }
+    } else if (c == '"') {
+        int esc;
+        if ((rc = scan_string(w, &esc)))
+            return rc;
+        v.kind = PHI_DV_STR;
+        v.json = w->s + v0;
+        v.json_len = w->i - v0;
+        if (rule || (r->collecting && p->needs_subjects)) {
+            if (esc) {
+                decode_string(w->s, v0 + 1, w->i - 1, &w->str);
+                if (w->str.oom)
+                    return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+                v.s = w->str.p ? w->str.p : "";
+                v.n = w->str.len;
+            } else {
+                v.s = w->s + v0 + 1;
+                v.n = w->i - v0 - 2;
+            }
+        }
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        if ((rc = scan_number(w)))
+            return rc;
+        v.kind = PHI_DV_NUM;
+        v.s = v.json = w->s + v0;
+        v.n = v.json_len = w->i - v0;
+    } else if (c == 't' || c == 'f') {
+        if ((rc = lit(w, c == 't' ? "true" : "false")))
+            return rc;
+        v.kind = PHI_DV_BOOL;
+        v.json = w->s + v0;
+        v.json_len = w->i - v0;
+    } else if (c == 'n') {
+        if ((rc = lit(w, "null")))
+            return rc;
+        v.kind = PHI_DV_NULL;
+        v.json = w->s + v0;
+        v.json_len = 4;
+    } else {
+        return bad(w, "unexpected character");
+    }
+    if (r->collecting && p->needs_subjects && (v.kind == PHI_DV_STR || v.kind == PHI_DV_NUM || v.kind == PHI_DV_EXT))
+        phi_rec_collect_subject(r, w->comps, w->nc, &v);
+    if (!rule && p->safe_harbor && v.kind == PHI_DV_DATE)
+        rule = &p->preset_rules[PHI_ACT_GENERALIZE];
+    if (!rule)
+        return unknown_leaf(w, drop);
+    if (rule->act == PHI_ACT_KEEP && !r->collecting) {
+        if (r->st && !inherited)
+            phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, PHI_ACT_KEEP);
+        return 0;
+    }
+    return apply(w, rule, &v, v0, drop);
+}
+
+int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
+{
+    jw w;
+    int rc = 0, drop = 0;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.s = s;
+    w.n = n;
+    phi_rec_reset(r);
+    ws(&w);
+    if (w.i >= n || s[w.i] != '{')
+        return bad(&w, "a record must be a JSON object");
+    if (r->pol->needs_identifiers || r->pol->needs_subjects) {
+        /* First pass: the record's own identifiers and date_shift subjects. */
+        r->collecting = 1;
+        rc = container(&w, 0, NULL);
+        r->collecting = 0;
+        w.i = 0;
+        ws(&w);
+    }
+    w.out = out;
+    if (rc == 0)
+        rc = value(&w, 0, NULL, &drop);
+    if (rc == 0) {
+        ws(&w);
+        if (w.i != n)
+            rc = bad(&w, "unexpected text after the record");
+    }
+    if (rc == 0)
+        flush_to(&w, n);
+    while (w.nc)
+        pop(&w, 0);
+    phi_sbuf_free(&w.path);
+    phi_sbuf_free(&w.str);
+    if (rc == 0 && out->oom)
+        rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    return rc;
+}

@@ -1,0 +1,299 @@
+/* Buffers, dates and per-batch statistics of the de-identification engine. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem_private.h"
+#include "deid/deid_private.h"
+
+void phi_sbuf_reserve(phi_sbuf *b, size_t n)
+{
+    if (b->oom || b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    /* Not realloc: the old bytes may hold PHI and must be wiped. */
+    char *p = phi_malloc(cap);
+    if (!p) {
+        b->oom = 1;
+        return;
+    }
+    if (b->p) {
+        memcpy(p, b->p, b->len);
+        phi_wipe_free(b->p, b->cap);
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n)
+{
+    phi_sbuf_reserve(b, n + 1);
+    if (b->oom)
+        return;
+    if (n)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+void phi_sbuf_putc(phi_sbuf *b, char c) { phi_sbuf_put(b, &c, 1); }
+void phi_sbuf_puts(phi_sbuf *b, const char *s) { phi_sbuf_put(b, s, strlen(s)); }
+
+void phi_sbuf_printf(phi_sbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        phi_sbuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    phi_wipe(tmp, sizeof tmp);
+}
+
+void phi_sbuf_free(phi_sbuf *b)
+{
+    if (b->p)
+        phi_wipe_free(b->p, b->cap);
+    memset(b, 0, sizeof *b);
+}
+
+void phi_sbuf_json_str(phi_sbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    phi_sbuf_reserve(b, n + 2);
+    phi_sbuf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        phi_sbuf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': phi_sbuf_put(b, "\\\"", 2); break;
+        case '\\': phi_sbuf_put(b, "\\\\", 2); break;
+        case '\n': phi_sbuf_put(b, "\\n", 2); break;
+        case '\r': phi_sbuf_put(b, "\\r", 2); break;
+        case '\t': phi_sbuf_put(b, "\\t", 2); break;
+        default: {
+            char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            phi_sbuf_put(b, u, 6);
+        }
+        }
+    }
+    phi_sbuf_put(b, s + run, n - run);
+    phi_sbuf_putc(b, '"');
+}
+
+void phi_dout_clear(phi_dout *o)
+{
+    phi_sbuf_free(&o->text);
+    phicrypt_buf_dispose(&o->bson);
+    o->op = PHI_OUT_SAME;
+    o->ms = 0;
+}
+
+/* Civil calendar <-> days since 1970-01-01 (proleptic Gregorian), so that
+ * dates outside time_t's range and every time zone setting give the same
+ * answer on every machine. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+int64_t phi_ms_from_civil(int y, int m, int d) { return days_from_civil(y, m, d) * 86400000LL; }
+
+void phi_civil_from_ms(int64_t ms, int *y, int *m, int *d)
+{
+    int64_t days = ms >= 0 ? ms / 86400000LL : -((-ms + 86399999LL) / 86400000LL);
+    civil_from_days(days, y, m, d);
+}
+
+static int digits(const char *s, size_t n, int *v)
+{
+    int x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return 1;
+}
+
+/* YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM|+HHMM). */
+int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac)
+{
+    int y, mo, d, h = 0, mi = 0, se = 0, msec = 0;
+    *frac = 0;
+    if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+        return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    if (n == 10) {
+        *form = PHI_DF_DAY;
+        *ms = phi_ms_from_civil(y, mo, d);
+        return 1;
+    }
+    if (n < 19 || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+        s[16] != ':' || !digits(s + 17, 2, &se) || h > 23 || mi > 59 || se > 60)
+        return 0;
+    size_t i = 19;
+    if (i < n && s[i] == '.') {
+        size_t j = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == j)
+            return 0;
+        int scale = 100;
+        for (size_t k = j; k < i && k < j + 3; k++, scale /= 10)
+            msec += (s[k] - '0') * scale;
+        *frac = 1;
+    }
+    int64_t off = 0;
+    if (i < n && s[i] == 'Z') {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int oh, om;
+        int sign = s[i] == '-' ? -1 : 1;
+        i++;
+        if (i + 2 > n || !digits(s + i, 2, &oh))
+            return 0;
+        i += 2;
+        if (i < n && s[i] == ':')
+            i++;
+        if (i + 2 > n || !digits(s + i, 2, &om))
+            return 0;
+        i += 2;
+        off = sign * (oh * 3600000LL + om * 60000LL);
+    } else {
+        return 0;
+    }
+    if (i != n)
+        return 0;
+    *form = PHI_DF_ISO;
+    *ms = phi_ms_from_civil(y, mo, d) + h * 3600000LL + mi * 60000LL + se * 1000LL + msec - off;
+    return 1;
+}
+
+void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac)
+{
+    int y, m, d;
+    phi_civil_from_ms(ms, &y, &m, &d);
+    if (form == PHI_DF_DAY) {
+        phi_sbuf_printf(b, "%04d-%02d-%02d", y, m, d);
+        return;
+    }
+    int64_t day_ms = ms - phi_ms_from_civil(y, m, d);
+    int h = (int)(day_ms / 3600000), mi = (int)(day_ms / 60000 % 60), s = (int)(day_ms / 1000 % 60),
+        f = (int)(day_ms % 1000);
+    if (frac)
+        phi_sbuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, h, mi, s, f);
+    else
+        phi_sbuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, h, mi, s);
+}
+
+/* ---- statistics ---- */
+void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        phi_count_ent *e = &st->ents[i];
+        if (e->act == act && strlen(e->path) == len && memcmp(e->path, path, len) == 0) {
+            e->count++;
+            return;
+        }
+    }
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 16;
+        phi_count_ent *n = phi_realloc(st->ents, cap * sizeof *n);
+        if (!n)
+            return;
+        st->ents = n;
+        st->cap = cap;
+    }
+    char *p = phi_strndup(path, len);
+    if (!p)
+        return;
+    st->ents[st->n++] = (phi_count_ent){ p, act, 1 };
+}
+
+void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len)
+{
+    for (size_t i = 0; i < st->nunknown; i++)
+        if (strlen(st->unknown[i]) == len && memcmp(st->unknown[i], path, len) == 0)
+            return;
+    if (st->nunknown >= 10000)
+        return;
+    if (st->nunknown == st->capunknown) {
+        size_t cap = st->capunknown ? st->capunknown * 2 : 16;
+        char **n = phi_realloc(st->unknown, cap * sizeof *n);
+        if (!n)
+            return;
+        st->unknown = n;
+        st->capunknown = cap;
+    }
+    char *p = phi_strndup(path, len);
+    if (p)
+        st->unknown[st->nunknown++] = p;
+}
+
+void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        const phi_count_ent *e = &from->ents[i];
+        size_t len = strlen(e->path);
+        size_t j;
+        for (j = 0; j < into->n; j++)
+            if (into->ents[j].act == e->act && strcmp(into->ents[j].path, e->path) == 0)
+                break;
+        if (j < into->n) {
+            into->ents[j].count += e->count;
+        } else {
+            phi_stats_count(into, e->path, len, e->act);
+            if (into->n && into->ents[into->n - 1].act == e->act)
+                into->ents[into->n - 1].count = e->count;
+        }
+    }
+    for (size_t i = 0; i < from->nunknown; i++)
+        phi_stats_unknown(into, from->unknown[i], strlen(from->unknown[i]));
+    if (from->bad.len && into->nbad < 1000) {
+        if (into->bad.len)
+            phi_sbuf_putc(&into->bad, ',');
+        phi_sbuf_put(&into->bad, from->bad.p, from->bad.len);
+    }
+    into->nbad += from->nbad;
+}
+
+void phi_stats_free(phi_deid_stats *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        phi_free(st->ents[i].path);
+    phi_free(st->ents);
+    for (size_t i = 0; i < st->nunknown; i++)
+        phi_free(st->unknown[i]);
+    phi_free(st->unknown);
+    phi_sbuf_free(&st->bad);
+    memset(st, 0, sizeof *st);
+}

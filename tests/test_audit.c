@@ -1,0 +1,316 @@
+/* The audit log: one line per event with the right fields, a chain that
+ * detects edits, deletions, reordering, truncation and forgeries, safe
+ * concurrent appends, no PHI, and the accounting of disclosures. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "access_fixture.h"
+#include "audit/audit_private.h"
+#include "core/json_private.h"
+
+static void write_event(phicrypt_t *ph, const char *actor, const char *op, const char *subject)
+{
+    phi_audit_event ev;
+    const char *fields[] = { "ssn" };
+    memset(&ev, 0, sizeof ev);
+    ev.actor = actor;
+    ev.role = "billing";
+    ev.purpose = "PAYMENT";
+    ev.op = op;
+    ev.ns = "hospital.patients";
+    ev.outcome = "ok";
+    ev.fields = fields;
+    ev.n_fields = 1;
+    ev.count = 1;
+    ev.subject = subject;
+    ev.subject_len = subject ? strlen(subject) : 0;
+    assert_int_equal(phi_audit_write(ph, &ev), 0);
+}
+
+static int verify(afx *f, const char *path, char **report)
+{
+    phicrypt_buf r = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_audit_verify(f->ph, &r, path);
+    *report = strdup(r.data ? (char *)r.data : "");
+    phicrypt_buf_dispose(&r);
+    return rc;
+}
+
+static void test_audit__decrypt_writes_one_line_with_every_field(void **state)
+{
+    afx *f = *state;
+    phicrypt_session s = afx_session("clerk", "billing", "PAYMENT");
+    phicrypt_buf out = PHICRYPT_BUF_INIT, sub = PHICRYPT_BUF_INIT;
+    char *text, u[37];
+    size_t len;
+    bson_t line;
+    bson_iter_t it, a;
+    bson_error_t err;
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &s, "hospital.patients", f->doc, f->doc_len), 0);
+    phicrypt_buf_dispose(&out);
+    text = tu_read_file(f->log, &len);
+    assert_non_null(text);
+    assert_int_equal(afx_log_lines(f), 1);
+    assert_true(bson_init_from_json(&line, text, (ssize_t)len - 1, &err));
+    assert_true(bson_iter_init_find(&it, &line, "seq"));
+    assert_int_equal(bson_iter_as_int64(&it), 1);
+    assert_true(bson_iter_init_find(&it, &line, "time"));
+    assert_true(phi_audit_parse_time(bson_iter_utf8(&it, NULL)) > 0);
+#define STR_IS(k, v)                                                                                               \
+    assert_true(bson_iter_init_find(&it, &line, k));                                                               \
+    assert_string_equal(bson_iter_utf8(&it, NULL), v)
+    STR_IS("actor", "clerk");
+    STR_IS("role", "billing");
+    STR_IS("purpose", "PAYMENT");
+    STR_IS("op", "decrypt");
+    STR_IS("ns", "hospital.patients");
+    STR_IS("outcome", "ok");
+    assert_true(bson_iter_init_find(&it, &line, "fields") && bson_iter_recurse(&it, &a) && bson_iter_next(&a));
+    assert_string_equal(bson_iter_utf8(&a, NULL), "ssn");
+    assert_false(bson_iter_next(&a));
+    assert_true(bson_iter_init_find(&it, &line, "denied_fields"));
+    assert_true(bson_iter_init_find(&it, &line, "key_ids") && bson_iter_recurse(&it, &a) && bson_iter_next(&a));
+    {
+        phi_uuid_format(u, f->ssn_key);
+        assert_string_equal(bson_iter_utf8(&a, NULL), u);
+        assert_false(bson_iter_next(&a)); /* the diagnosis key is not listed: it was not used */
+    }
+    assert_true(bson_iter_init_find(&it, &line, "count"));
+    assert_int_equal(bson_iter_as_int64(&it), 1);
+    assert_true(bson_iter_init_find(&it, &line, "break_glass"));
+    assert_false(bson_iter_bool(&it));
+    assert_int_equal(phicrypt_audit_subject_id(f->ph, &sub, PT_MRN), 0);
+    STR_IS("subject", (char *)sub.data);
+    assert_true(bson_iter_init_find(&it, &line, "chain"));
+    assert_int_equal(strlen(bson_iter_utf8(&it, NULL)), 64);
+    phicrypt_buf_dispose(&sub);
+    bson_destroy(&line);
+    free(text);
+}
+
+static void test_audit__no_phi_in_the_log(void **state)
+{
+    afx *f = *state;
+    const char *roles[][2] = { { "physician", "TREATMENT" }, { "billing", "PAYMENT" }, { "nurse", "TREATMENT" },
+                               { "physician", "EMERGENCY" }, { "billing", "RESEARCH" } };
+    const char *plain[] = { PT_MRN, PT_SSN, PT_DX, PT_NOTES, PT_VISIT_DX, "4711", "123456789" };
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    char *text;
+    size_t len;
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        phicrypt_session s = afx_session("user", roles[i][0], roles[i][1]);
+        phicrypt_decrypt_document_as(f->ph, &out, &s, "hospital.patients", f->doc, f->doc_len);
+        phicrypt_buf_dispose(&out);
+    }
+    assert_int_equal(afx_log_lines(f), 5);
+    text = tu_read_file(f->log, &len);
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        assert_false(tu_contains(text, plain[i]));
+    free(text);
+}
+
+/* Five lines, then a damaged copy per case. */
+static char *make_log(afx *f, size_t *len)
+{
+    char *text, *report;
+    for (int i = 0; i < 5; i++)
+        write_event(f->ph, "clerk", "decrypt", PT_MRN);
+    assert_int_equal(verify(f, NULL, &report), 0);
+    assert_string_equal(report, "intact: 5 lines");
+    free(report);
+    text = tu_read_file(f->log, len);
+    assert_non_null(text);
+    return text;
+}
+
+/* Start offsets of the lines of text. */
+static size_t line_at(const char *text, int n)
+{
+    size_t o = 0;
+    while (n-- > 1)
+        o = (size_t)(strchr(text + o, '\n') - text) + 1;
+    return o;
+}
+
+static void expect_bad(afx *f, const char *text, size_t len, int code, const char *needle)
+{
+    char path[4096], *report;
+    snprintf(path, sizeof path, "%s/damaged.jsonl", f->dir);
+    tu_write_file(path, text, len, 0600);
+    assert_int_equal(verify(f, path, &report), code);
+    if (!tu_contains(report, needle))
+        fail_msg("report '%s' lacks '%s'", report, needle);
+    free(report);
+}
+
+static void test_audit__edited_byte_is_detected(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_log(f, &len);
+    char *actor = strstr(t + line_at(t, 3), "clerk");
+    actor[0] = 'C';
+    expect_bad(f, t, len, PHICRYPT_EAUTH, "line 3: chain value does not match");
+    free(t);
+}
+
+static void test_audit__deleted_line_is_detected(void **state)
+{
+    afx *f = *state;
+    size_t len, a, b;
+    char *t = make_log(f, &len);
+    a = line_at(t, 2);
+    b = line_at(t, 3);
+    memmove(t + a, t + b, len - b);
+    expect_bad(f, t, len - (b - a), PHICRYPT_EAUTH, "line 2: sequence 3 where 2 was expected: 1 line(s) deleted");
+    free(t);
+}
+
+static void test_audit__swapped_lines_are_detected(void **state)
+{
+    afx *f = *state;
+    size_t len, a, b, c;
+    char *t = make_log(f, &len), *s = malloc(len);
+    a = line_at(t, 2);
+    b = line_at(t, 3);
+    c = line_at(t, 4);
+    memcpy(s, t, a);
+    memcpy(s + a, t + b, c - b);
+    memcpy(s + a + (c - b), t + a, b - a);
+    memcpy(s + c, t + c, len - c);
+    expect_bad(f, s, len, PHICRYPT_EAUTH, "line 2: sequence 3 where 2 was expected: lines were reordered");
+    free(s);
+    free(t);
+}
+
+static void test_audit__truncation_mid_line_is_torn_not_tampered(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_log(f, &len), *report;
+    size_t cut = line_at(t, 5) + 40;
+    expect_bad(f, t, cut, PHICRYPT_EBADDATA, "line 5: torn");
+    /* A writer after the crash closes the torn line off and chains on. */
+    tu_write_file(f->log, t, cut, 0600);
+    write_event(f->ph, "clerk", "decrypt", PT_MRN);
+    assert_int_equal(verify(f, NULL, &report), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(report, "line 5: torn"));
+    assert_true(tu_contains(report, "not tampered"));
+    assert_true(tu_contains(report, "5 other lines chain correctly"));
+    free(report);
+    free(t);
+}
+
+static void test_audit__forged_line_is_detected(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_log(f, &len), *s;
+    const char *forged = "{\"seq\":6,\"time\":\"2026-01-01T00:00:00.000Z\",\"actor\":\"x\",\"op\":\"decrypt\","
+                         "\"chain\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}\n";
+    s = malloc(len + strlen(forged));
+    memcpy(s, t, len);
+    memcpy(s + len, forged, strlen(forged));
+    expect_bad(f, s, len + strlen(forged), PHICRYPT_EAUTH, "line 6: chain value does not match");
+    free(s);
+    free(t);
+}
+
+static void test_audit__concurrent_writers_keep_a_valid_chain(void **state)
+{
+    afx *f = *state;
+    enum { PROCS = 4, EACH = 15 };
+    pid_t pids[PROCS];
+    char *report;
+    /* Derive the audit key first so that the children do not race to
+     * create its data key (which they would survive, but slower). */
+    write_event(f->ph, "parent", "decrypt", NULL);
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            phicrypt_t *ph = afx_client(f, NULL);
+            for (int i = 0; i < EACH; i++)
+                write_event(ph, "child", "decrypt", PT_MRN);
+            phicrypt_free(ph);
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < PROCS; p++) {
+        int st;
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(afx_log_lines(f), 1 + PROCS * EACH);
+    assert_int_equal(verify(f, NULL, &report), 0);
+    assert_string_equal(report, "intact: 61 lines");
+    free(report);
+}
+
+static void test_audit__disclosures_of_one_patient(void **state)
+{
+    afx *f = *state;
+    phicrypt_session doc = afx_session("dr.house", "physician", "TREATMENT");
+    phicrypt_session bill = afx_session("clerk", "billing", "PAYMENT");
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    bson_t res;
+    bson_iter_t it, a;
+    int n = 0;
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &doc, "hospital.patients", f->doc, f->doc_len), 0);
+    phicrypt_buf_dispose(&out);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &bill, "hospital.patients", f->doc, f->doc_len), 0);
+    phicrypt_buf_dispose(&out);
+    write_event(f->ph, "clerk", "decrypt", "MRN-9999");   /* another patient */
+    write_event(f->ph, "admin", "key_create", NULL);       /* not a disclosure */
+    assert_int_equal(phicrypt_audit_disclosures(f->ph, &out, PT_MRN, 0), 0);
+    assert_true(bson_init_static(&res, out.data, out.len));
+    assert_true(bson_iter_init_find(&it, &res, "disclosures") && bson_iter_recurse(&it, &a));
+    while (bson_iter_next(&a))
+        n++;
+    assert_int_equal(n, 2);
+    assert_false(tu_contains(afx_json(&out), PT_MRN));
+    phicrypt_buf_dispose(&out);
+    /* Nothing after a date in the future. */
+    assert_int_equal(phicrypt_audit_disclosures(f->ph, &out, PT_MRN, (int64_t)4102444800000), 0);
+    assert_true(bson_init_static(&res, out.data, out.len));
+    assert_true(bson_iter_init_find(&it, &res, "disclosures") && bson_iter_recurse(&it, &a));
+    assert_false(bson_iter_next(&a));
+    phicrypt_buf_dispose(&out);
+    assert_int_equal(phicrypt_audit_disclosures(f->ph, &out, NULL, 0), PHICRYPT_EINVAL);
+}
+
+static void test_audit__without_configuration(void **state)
+{
+    afx *f = *state;
+    phicrypt_t *ph = tu_client(f->dir);
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    assert_int_equal(phicrypt_audit_disclosures(ph, &out, PT_MRN, 0), PHICRYPT_EUNSUPPORTED);
+    assert_int_equal(phicrypt_audit_verify(ph, &out, NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_audit_verify(NULL, &out, NULL), PHICRYPT_EINVAL);
+    phicrypt_free(ph);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_audit__decrypt_writes_one_line_with_every_field, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__no_phi_in_the_log, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__edited_byte_is_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__deleted_line_is_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__swapped_lines_are_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__truncation_mid_line_is_torn_not_tampered, afx_setup,
+                                        afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__forged_line_is_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__concurrent_writers_keep_a_valid_chain, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__disclosures_of_one_patient, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__without_configuration, afx_setup, afx_teardown),
+    };
+    return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+}

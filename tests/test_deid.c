@@ -1,0 +1,616 @@
+/* lib/deid: policies, actions, path forms, formats, threads, reid, bad input. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bson/bson.h>
+#include <phicrypt.h>
+#include "test_util.h"
+
+typedef struct fx {
+    char *dir;
+    phicrypt_t *ph;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    char *cfg, path[4096];
+    f->dir = tu_tmpdir();
+    free(tu_keyset(f->dir, NULL));
+    snprintf(path, sizeof path, "%s/keyring.jsonl", f->dir);
+    tu_write_file(path, "", 0, 0600);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\", \"keyring\": \"file:%s/keyring.jsonl\"}",
+                 f->dir, f->dir, f->dir) < 0)
+        return -1;
+    if (phicrypt_new(&f->ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(cfg);
+    uint8_t id[16];
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    const char *alt[] = { "patients" };
+    o.alt_names = alt;
+    o.alt_names_count = 1;
+    assert_int_equal(phicrypt_datakey_create(f->ph, id, &o), 0);
+    assert_int_equal(phicrypt_keyring_create(f->ph, "tok:ssn", PHICRYPT_KEYRING_FF1), 0);
+    assert_int_equal(phicrypt_keyring_create(f->ph, "tok:opaque", PHICRYPT_KEYRING_SIV), 0);
+    assert_int_equal(phicrypt_keyring_create(f->ph, "ps:patient", PHICRYPT_KEYRING_HMAC), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    phicrypt_free(f->ph);
+    tu_rm_rf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static phicrypt_deid_policy *policy(fx *f, const char *json)
+{
+    phicrypt_deid_policy *p = NULL;
+    int rc = phicrypt_deid_policy_new(&p, f->ph, json);
+    if (rc)
+        fail_msg("policy: %s", phicrypt_errmsg(f->ph));
+    return p;
+}
+
+/* De-identifies one JSON document; returns the malloc'd result. */
+static char *deid1(fx *f, const char *pol, const char *doc)
+{
+    phicrypt_deid_policy *p = policy(f, pol);
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_deid_json(f->ph, &out, p, doc, strlen(doc));
+    if (rc)
+        fail_msg("deid: %s", phicrypt_errmsg(f->ph));
+    char *s = strdup((const char *)out.data);
+    phicrypt_buf_dispose(&out);
+    phicrypt_deid_policy_free(p);
+    return s;
+}
+
+static int deid_err(fx *f, const char *pol, const char *doc, const char *want_msg)
+{
+    phicrypt_deid_policy *p = policy(f, pol);
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_deid_json(f->ph, &out, p, doc, strlen(doc));
+    assert_int_not_equal(rc, 0);
+    if (want_msg && !tu_contains(phicrypt_errmsg(f->ph), want_msg))
+        fail_msg("message '%s' lacks '%s'", phicrypt_errmsg(f->ph), want_msg);
+    phicrypt_deid_policy_free(p);
+    return rc;
+}
+
+static char *path_in(fx *f, const char *name)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", f->dir, name) < 0)
+        fail();
+    return p;
+}
+
+static int run_file(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
+                    char **out, size_t *out_len, unsigned threads, int reid, char **report)
+{
+    char *ip = path_in(f, in_name), *op = path_in(f, out_name);
+    if (in)
+        tu_write_file(ip, in, in_len, 0600);
+    unlink(op);
+    phicrypt_deid_policy *p = policy(f, pol);
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    o.threads = threads;
+    phicrypt_buf rep = PHICRYPT_BUF_INIT;
+    int rc = reid ? phicrypt_reid_file(f->ph, &rep, p, ip, op, &o) : phicrypt_deid_file(f->ph, &rep, p, ip, op, &o);
+    if (rc && getenv("DEID_TEST_VERBOSE"))
+        fprintf(stderr, "# %s\n", phicrypt_errmsg(f->ph));
+    if (out)
+        *out = rc == 0 ? tu_read_file(op, out_len) : NULL;
+    if (report)
+        *report = rep.data ? strdup((const char *)rep.data) : NULL;
+    phicrypt_buf_dispose(&rep);
+    phicrypt_deid_policy_free(p);
+    free(ip);
+    free(op);
+    return rc;
+}
+
+static int exists_in(fx *f, const char *name)
+{
+    char *p = path_in(f, name);
+    int e = access(p, F_OK) == 0;
+    free(p);
+    return e;
+}
+
+/* No output file and no stray temporary file in the directory. */
+static void assert_no_output(fx *f, const char *name)
+{
+    assert_false(exists_in(f, name));
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q phicrypt-deid", f->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* ---------------------------------------------------------------- */
+
+static void test_deid__policy_errors_name_the_location(void **state)
+{
+    fx *f = *state;
+    phicrypt_deid_policy *p = NULL;
+    struct { const char *json, *msg; int code; } cases[] = {
+        { "{\"version\":1,\"fields\":{\"dob\":{\"action\":\"shred\"}}}", "fields.\"dob\".action", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"dob\":{\"action\":\"generalise\"}}}", "did you mean 'generalize'",
+          PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"ssn\":{\"action\":\"tokenize\"}}}", "fields.\"ssn\".key", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"ssn\":{\"action\":\"encrypt\"}}}", "fields.\"ssn\".key_alt_name",
+          PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"a..b\":{\"action\":\"drop\"}}}", "fields.\"a..b\"", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"a[x]\":{\"action\":\"drop\"}}}", "fields.\"a[x]\"", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"mask\",\"keep\":4}}}", "fields.\"n\".keep",
+          PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"d\":{\"action\":\"date_shift\",\"key\":\"ps:patient\"}}}",
+          "fields.\"d\".subject", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"d\":{\"action\":\"generalize\",\"to\":\"week\"}}}", "fields.\"d\".to",
+          PHICRYPT_EINVAL },
+        { "{\"version\":2,\"fields\":{}}", "version", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"unknown_fields\":\"ignore\",\"fields\":{}}", "unknown_fields", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"preset\":\"gdpr\"}", "preset", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"field\":{}}", "did you mean 'fields'", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"a\":\"drop\"}}", "fields.\"a\"", PHICRYPT_EINVAL },
+        { "{\"version\":1,", NULL, PHICRYPT_EBADDATA },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = phicrypt_deid_policy_new(&p, f->ph, cases[i].json);
+        if (rc != cases[i].code)
+            fail_msg("case %zu: rc %d (%s)", i, rc, phicrypt_errmsg(f->ph));
+        assert_null(p);
+        if (cases[i].msg && !tu_contains(phicrypt_errmsg(f->ph), cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, phicrypt_errmsg(f->ph), cases[i].msg);
+    }
+    /* Without a client, keyed actions are refused up front. */
+    assert_int_equal(phicrypt_deid_policy_new(&p, NULL,
+                                              "{\"version\":1,\"fields\":{\"s\":{\"action\":\"tokenize\",\"key\":\"k\"}}}"),
+                     PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_deid_errmsg(), "fields.\"s\""));
+    assert_int_equal(phicrypt_deid_policy_new(&p, NULL, "{\"version\":1,\"fields\":{\"s\":{\"action\":\"drop\"}}}"), 0);
+    phicrypt_deid_policy_free(p);
+    phicrypt_deid_policy_free(NULL);
+}
+
+static void test_deid__simple_actions_rewrite_only_their_spans(void **state)
+{
+    fx *f = *state;
+    const char *pol =
+        "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+        "\"name\":{\"action\":\"redact\"},"
+        "\"nick\":{\"action\":\"redact\",\"with\":\"X\"},"
+        "\"card\":{\"action\":\"mask\",\"keep_last\":4,\"char\":\"#\"},"
+        "\"secret\":{\"action\":\"drop\"},"
+        "\"zip\":{\"action\":\"zip3\"},\"zip2\":{\"action\":\"zip3\"},\"zipn\":{\"action\":\"zip3\"},"
+        "\"age\":{\"action\":\"age\"},\"age2\":{\"action\":\"age\"},"
+        "\"dob\":{\"action\":\"generalize\",\"to\":\"year\"},"
+        "\"seen\":{\"action\":\"generalize\",\"to\":\"month\"},"
+        "\"weight\":{\"action\":\"generalize\",\"bucket\":10},"
+        "\"kept\":{\"action\":\"keep\"}}}";
+    const char *in = "{ \"name\" : \"Jane \\\"JJ\\\" Doe\",\"nick\":\"jj\",  \"card\":\"4111-1111-1111-1234\","
+                     "\"secret\":{\"a\":[1,2]}, \"zip\":\"02138\",\"zip2\":\"03601-1234\",\"zipn\":2138,"
+                     "\"age\":93,\"age2\":\"45\",\"dob\":\"1950-07-04\",\"seen\":\"2021-03-05T10:00:00Z\","
+                     "\"weight\":87.5,\"kept\":  {\"x\" :1.50e2},\"other\":[true,null, \"\\u00e9\"]}";
+    char *out = deid1(f, pol, in);
+    assert_string_equal(out, "{ \"name\" : \"[REDACTED]\",\"nick\":\"X\",  \"card\":\"###############1234\", "
+                             "\"zip\":\"021\",\"zip2\":\"000\",\"zipn\":\"021\",\"age\":\"90+\",\"age2\":\"45\","
+                             "\"dob\":\"1950\",\"seen\":\"2021-03\",\"weight\":\"80-89\",\"kept\":  {\"x\" :1.50e2},"
+                             "\"other\":[true,null, \"\\u00e9\"]}");
+    free(out);
+    /* Dropping the first, a middle and the last member keeps valid JSON. */
+    out = deid1(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"a\":{\"action\":\"drop\"},"
+                   "\"c\":{\"action\":\"drop\"},\"e\":{\"action\":\"drop\"}}}",
+                "{\"a\":1, \"b\":2, \"c\":3, \"d\":4, \"e\":5}");
+    assert_string_equal(out, "{ \"b\":2, \"d\":4}");
+    free(out);
+    out = deid1(f, "{\"version\":1,\"unknown_fields\":\"drop\",\"fields\":{\"k\":{\"action\":\"keep\"}}}",
+                "{\"a\":1,\"b\":{\"c\":2},\"k\":3}");
+    assert_string_equal(out, "{\"b\":{},\"k\":3}");
+    free(out);
+}
+
+static void test_deid__every_restricted_zip3_becomes_000(void **state)
+{
+    fx *f = *state;
+    static const char *const restricted[] = { "036", "059", "063", "102", "203", "556", "692", "790", "821",
+                                              "823", "830", "831", "878", "879", "884", "890", "893" };
+    for (size_t i = 0; i < 17; i++) {
+        char doc[64];
+        snprintf(doc, sizeof doc, "{\"zip\":\"%s42\"}", restricted[i]);
+        char *out = deid1(f, "{\"version\":1,\"fields\":{\"zip\":{\"action\":\"zip3\"}}}", doc);
+        assert_string_equal(out, "{\"zip\":\"000\"}");
+        free(out);
+    }
+    char *out = deid1(f, "{\"version\":1,\"fields\":{\"zip\":{\"action\":\"zip3\"}}}", "{\"zip\":\"10001\"}");
+    assert_string_equal(out, "{\"zip\":\"100\"}");
+    free(out);
+}
+
+static void test_deid__path_forms(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"a.b\":{\"action\":\"redact\",\"with\":\"R1\"},"
+                      "\"m.*.ssn\":{\"action\":\"redact\",\"with\":\"R2\"},"
+                      "\"visits[].date\":{\"action\":\"generalize\"},"
+                      "\"tags[]\":{\"action\":\"mask\",\"keep_last\":1},"
+                      "\"deep.list.x\":{\"action\":\"redact\",\"with\":\"R3\"}}}";
+    char *out = deid1(f, pol,
+                      "{\"a\":{\"b\":\"v\",\"c\":\"w\"},\"m\":{\"p1\":{\"ssn\":\"1\"},\"p2\":{\"ssn\":\"2\",\"z\":0}},"
+                      "\"visits\":[{\"date\":\"2020-02-03\",\"dx\":\"flu\"},{\"date\":{\"$date\":\"2019-05-06T07:08:09.123Z\"}}],"
+                      "\"tags\":[\"abc\",\"de\"],\"deep\":{\"list\":[{\"x\":1},[{\"x\":2}]]}}");
+    assert_string_equal(out,
+                        "{\"a\":{\"b\":\"R1\",\"c\":\"w\"},\"m\":{\"p1\":{\"ssn\":\"R2\"},\"p2\":{\"ssn\":\"R2\",\"z\":0}},"
+                        "\"visits\":[{\"date\":\"2020\",\"dx\":\"flu\"},{\"date\":{\"$date\":\"2019-01-01T00:00:00.000Z\"}}],"
+                        "\"tags\":[\"**c\",\"*e\"],\"deep\":{\"list\":[{\"x\":\"R3\"},[{\"x\":\"R3\"}]]}}");
+    free(out);
+}
+
+static void test_deid__extended_json_types_are_kept(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"dob\":{\"action\":\"generalize\"},\"n\":{\"action\":\"generalize\",\"bucket\":100},"
+                      "\"age\":{\"action\":\"age\"}}}";
+    const char *in = "{\"_id\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e5f6a7b\"},\"dob\":{\"$date\":{\"$numberLong\":\"-1000000000000\"}},"
+                     "\"n\":{\"$numberLong\":\"1234\"},\"age\":{\"$numberInt\":\"95\"},"
+                     "\"pic\":{\"$binary\":{\"base64\":\"AQID\",\"subType\":\"00\"}},\"big\":{\"$numberLong\":\"9\"}}";
+    char *out = deid1(f, pol, in);
+    assert_string_equal(out, "{\"_id\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e5f6a7b\"},"
+                             "\"dob\":{\"$date\":{\"$numberLong\":\"-1009843200000\"}},\"n\":\"1200-1299\",\"age\":\"90+\","
+                             "\"pic\":{\"$binary\":{\"base64\":\"AQID\",\"subType\":\"00\"}},\"big\":{\"$numberLong\":\"9\"}}");
+    free(out);
+}
+
+static void test_deid__unknown_fields_error_names_the_path(void **state)
+{
+    fx *f = *state;
+    deid_err(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"keep\"}}}", "{\"a\":1,\"b\":{\"c\":[{\"d\":1}]}}",
+             "'b.c[].d'");
+}
+
+static void test_deid__scrub_finds_identifiers_in_free_text(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"},\"mrn\":{\"action\":\"redact\"},"
+                      "\"address.street\":{\"action\":\"redact\"},\"notes\":{\"action\":\"scrub\"}}}";
+    const char *in = "{\"name\":\"Alice Smithers\",\"mrn\":\"A-99812\",\"address\":{\"street\":\"12 Larkspur Lane\"},"
+                     "\"notes\":\"Alice Smithers (SSN 123-45-6789, MRN A-99812) called from (617) 555-0199 and "
+                     "555.123.4567 on 03/04/2021; email alice.s@example.org, see https://portal.example.org/p?id=7 "
+                     "from 10.1.2.3. Mrs. Smithers lives on Larkspur Lane; seen March 5, 2020 and 2020-03-06. "
+                     "Account 8812345678. A 92-year-old.\"}";
+    char *out = deid1(f, pol, in);
+    const char *planted[] = { "Alice", "Smithers", "123-45-6789", "A-99812", "555-0199", "555.123.4567", "03/04/2021",
+                              "alice.s", "example.org", "10.1.2.3", "Larkspur", "March 5", "2020-03-06",
+                              "8812345678", "92-year" };
+    for (size_t i = 0; i < sizeof planted / sizeof planted[0]; i++)
+        if (strstr(out, planted[i]))
+            fail_msg("'%s' left in %s", planted[i], out);
+    assert_true(tu_contains(out, "[SSN]"));
+    assert_true(tu_contains(out, "[PHONE]"));
+    assert_true(tu_contains(out, "[EMAIL]"));
+    assert_true(tu_contains(out, "[URL]"));
+    assert_true(tu_contains(out, "[IP]"));
+    assert_true(tu_contains(out, "[DATE]"));
+    assert_true(tu_contains(out, "[NAME]"));
+    assert_true(tu_contains(out, "called from"));
+    free(out);
+}
+
+static void test_deid__keyed_actions_and_reid(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"ssn\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"ssn\"},"
+                      "\"mrn\":{\"action\":\"tokenize\",\"key\":\"tok:opaque\"},"
+                      "\"pid\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\"},"
+                      "\"card\":{\"action\":\"encrypt\",\"key_alt_name\":\"patients\"},"
+                      "\"visits[].d\":{\"action\":\"date_shift\",\"subject\":\"pid\",\"key\":\"ps:patient\",\"max_days\":30},"
+                      "\"notes\":{\"action\":\"scrub\",\"key\":\"ps:patient\"}}}";
+    const char *in = "{\"ssn\":\"123-45-6789\",\"mrn\":\"MRN-0042\",\"pid\":\"P1\",\"card\":\"4111\","
+                     "\"visits\":[{\"d\":\"2020-01-10\"},{\"d\":{\"$date\":\"2020-01-20T00:00:00Z\"}}],"
+                     "\"notes\":\"call 617-555-0100\"}\n"
+                     "{\"ssn\":\"123-45-6789\",\"mrn\":\"MRN-0042\",\"pid\":\"P1\",\"card\":\"4111\","
+                     "\"visits\":[{\"d\":\"2020-01-11\"}],\"notes\":\"call 617-555-0100\"}\n";
+    char *out, *back;
+    size_t n, bn;
+    assert_int_equal(run_file(f, pol, "k.jsonl", in, strlen(in), "k.out.jsonl", &out, &n, 1, 0, NULL), 0);
+    assert_null(strstr(out, "123-45-6789"));
+    assert_null(strstr(out, "MRN-0042"));
+    assert_null(strstr(out, "\"P1\""));
+    assert_null(strstr(out, "555-0100"));
+    assert_true(tu_contains(out, "\"subType\":\"06\""));
+    assert_true(tu_contains(out, "ps1."));
+    assert_true(tu_contains(out, "[PHONE:ps1."));
+    /* Same values, same tokens: the two lines agree field by field. */
+    char *nl = strchr(out, '\n');
+    assert_non_null(nl);
+    assert_memory_equal(out, nl + 1, 30); /* the same SSN token */
+    /* One subject, one offset: 2020-01-10 and 2020-01-11 stay a day apart. */
+    int y1, m1, d1, y2, m2, d2;
+    const char *v1 = strstr(out, "\"d\":\"");
+    const char *v2 = strstr(nl, "\"d\":\"");
+    assert_int_equal(sscanf(v1 + 5, "%d-%d-%d", &y1, &m1, &d1), 3);
+    assert_int_equal(sscanf(v2 + 5, "%d-%d-%d", &y2, &m2, &d2), 3);
+    assert_false(y1 == 2020 && m1 == 1 && d1 == 10);
+    struct tm t1 = { .tm_year = y1 - 1900, .tm_mon = m1 - 1, .tm_mday = d1, .tm_hour = 12 };
+    struct tm t2 = { .tm_year = y2 - 1900, .tm_mon = m2 - 1, .tm_mday = d2, .tm_hour = 12 };
+    assert_int_equal((long)(timegm(&t2) - timegm(&t1)), 86400);
+    /* reid restores the tokenized and encrypted values. */
+    assert_int_equal(run_file(f, pol, "k.out.jsonl", NULL, 0, "k.back.jsonl", &back, &bn, 2, 1, NULL), 0);
+    assert_true(tu_contains(back, "\"ssn\":\"123-45-6789\""));
+    assert_true(tu_contains(back, "\"mrn\":\"MRN-0042\""));
+    assert_true(tu_contains(back, "\"card\":\"4111\""));
+    free(out);
+    free(back);
+}
+
+static const char *csv_policy = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"},"
+                                "\"address.zip\":{\"action\":\"zip3\"},\"notes\":{\"action\":\"scrub\"},"
+                                "\"ssn\":{\"action\":\"drop\"},\"dx\":{\"action\":\"keep\"},"
+                                "\"visits[].date\":{\"action\":\"generalize\"}}}";
+
+static void test_deid__csv_quoting_and_columns(void **state)
+{
+    fx *f = *state;
+    const char *in = "name,ssn,address.zip,dx,notes,visits.0.date\n"
+                     "\"Doe, Jane\",123-45-6789,02139,\"flu, \"\"bad\"\"\",\"line1\nline2 123-45-6789\",2020-01-02T00:00:00.000Z\n"
+                     "Bob,1,90210,,x,\n";
+    char *out;
+    size_t n;
+    assert_int_equal(run_file(f, csv_policy, "p.csv", in, strlen(in), "p.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, "name,address.zip,dx,notes,visits.0.date\n"
+                             "[REDACTED],021,\"flu, \"\"bad\"\"\",\"line1\nline2 [SSN]\",2020\n"
+                             "[REDACTED],902,,x,\n");
+    free(out);
+    /* A row with a wrong field count and an unterminated quote are errors. */
+    const char *bad1 = "name,ssn,address.zip,dx,notes,visits.0.date\na,b\n";
+    assert_int_equal(run_file(f, csv_policy, "b.csv", bad1, strlen(bad1), "b.out.csv", NULL, NULL, 1, 0, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "line 2"));
+    assert_no_output(f, "b.out.csv");
+}
+
+static void test_deid__json_array_and_bson_round_trip(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"name\":{\"action\":\"redact\"},"
+                      "\"dob\":{\"action\":\"generalize\"},\"x\":{\"action\":\"drop\"},\"arr[]\":{\"action\":\"drop\"}}}";
+    const char *in = "[\n {\"name\":\"A\",\"dob\":\"1960-01-02\",\"k\":1},\n {\"name\":\"B\",\"x\":2}\n]\n";
+    char *out;
+    size_t n;
+    assert_int_equal(run_file(f, pol, "a.json", in, strlen(in), "a.out.json", &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, "[{\"name\":\"[REDACTED]\",\"dob\":\"1960\",\"k\":1},\n{\"name\":\"[REDACTED]\"}]\n");
+    free(out);
+
+    /* BSON: two documents; unchanged documents come back byte for byte. */
+    bson_t a = BSON_INITIALIZER, b = BSON_INITIALIZER, sub;
+    BSON_APPEND_UTF8(&a, "name", "Ann");
+    BSON_APPEND_DATE_TIME(&a, "dob", INT64_C(-86400000) * 365);
+    BSON_APPEND_INT64(&a, "k", 7);
+    BSON_APPEND_ARRAY_BEGIN(&a, "arr", &sub);
+    BSON_APPEND_INT32(&sub, "0", 1);
+    BSON_APPEND_INT32(&sub, "1", 2);
+    bson_append_array_end(&a, &sub);
+    BSON_APPEND_DOUBLE(&b, "k", 1.5);
+    BSON_APPEND_DECIMAL128(&b, "d", &(bson_decimal128_t){ 0 });
+    size_t la = a.len, lb = b.len;
+    char *buf = malloc(la + lb);
+    memcpy(buf, bson_get_data(&a), la);
+    memcpy(buf + la, bson_get_data(&b), lb);
+    assert_int_equal(run_file(f, pol, "d.bson", buf, la + lb, "d.out.bson", &out, &n, 2, 0, NULL), 0);
+    bson_reader_t *rd = bson_reader_new_from_data((const uint8_t *)out, n);
+    const bson_t *d1 = bson_reader_read(rd, NULL);
+    assert_non_null(d1);
+    bson_iter_t it;
+    assert_true(bson_iter_init_find(&it, d1, "name"));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "[REDACTED]");
+    assert_true(bson_iter_init_find(&it, d1, "dob"));
+    assert_true(BSON_ITER_HOLDS_DATE_TIME(&it));
+    assert_int_equal(bson_iter_date_time(&it), INT64_C(-31536000000)); /* 1969-01-01 */
+    assert_true(bson_iter_init_find(&it, d1, "arr"));
+    uint32_t al;
+    const uint8_t *ad;
+    bson_iter_array(&it, &al, &ad);
+    assert_int_equal(al, 5); /* every element dropped: an empty array */
+    const bson_t *d2 = bson_reader_read(rd, NULL);
+    assert_non_null(d2);
+    assert_int_equal(d2->len, lb);
+    assert_memory_equal(bson_get_data(d2), bson_get_data(&b), lb);
+    assert_null(bson_reader_read(rd, NULL));
+    bson_reader_destroy(rd);
+    free(out);
+    /* Truncated BSON: an error naming the byte offset, and no output. */
+    assert_int_equal(run_file(f, pol, "t.bson", buf, la + lb - 3, "t.out.bson", NULL, NULL, 1, 0, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "byte"));
+    assert_no_output(f, "t.out.bson");
+    free(buf);
+    bson_destroy(&a);
+    bson_destroy(&b);
+}
+
+static char *gen_export(size_t n, size_t *len)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    FILE *m = open_memstream(&buf, &cap);
+    for (size_t i = 0; i < n; i++)
+        fprintf(m,
+                "{\"_id\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e%06zx\"},\"name\":\"Pat%zu Q%zu\",\"ssn\":\"%03zu-%02zu-%04zu\","
+                "\"dob\":{\"$date\":\"19%02zu-0%zu-1%zuT00:00:00Z\"},\"address\":{\"street\":\"%zu Elm St\",\"zip\":\"%05zu\","
+                "\"state\":\"MA\"},\"sex\":\"F\",\"notes\":\"Pat%zu called 617-555-%04zu about 2021-01-0%zu\","
+                "\"visits\":[{\"date\":\"2021-02-0%zu\",\"diagnosis\":\"J10\"}]}\n",
+                i, i, i % 7, 100 + i % 800, 10 + i % 89, i % 10000, i % 100, 1 + i % 9, i % 10, i, i * 37 % 100000,
+                i, i % 10000, 1 + i % 9, 1 + i % 9);
+    fclose(m);
+    *len = cap;
+    return buf;
+}
+
+static void test_deid__same_output_with_any_thread_count(void **state)
+{
+    fx *f = *state;
+    size_t len, n1, n4;
+    char *in = gen_export(20000, &len), *o1, *o4, *rep;
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"error\",\"fields\":{"
+                      "\"ssn\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"ssn\"}}}";
+    assert_int_equal(run_file(f, pol, "big.jsonl", in, len, "o1.jsonl", &o1, &n1, 1, 0, NULL), 0);
+    assert_int_equal(run_file(f, pol, "big.jsonl", NULL, 0, "o4.jsonl", &o4, &n4, 4, 0, &rep), 0);
+    assert_int_equal(n1, n4);
+    assert_memory_equal(o1, o4, n1);
+    assert_true(tu_contains(rep, "\"records_in\":20000"));
+    assert_true(tu_contains(rep, "\"path\":\"ssn\",\"action\":\"tokenize\",\"count\":20000"));
+    assert_true(tu_contains(rep, "\"unknown_fields\":[]"));
+    assert_null(strstr(o1, "Elm St"));
+    assert_null(strstr(o1, "617-555"));
+    assert_null(strstr(o1, "\"Pat1 "));
+    /* ... and reid gives back the SSNs. */
+    char *back;
+    size_t nb;
+    assert_int_equal(run_file(f, pol, "o4.jsonl", NULL, 0, "back.jsonl", &back, &nb, 3, 1, NULL), 0);
+    assert_true(tu_contains(back, "\"ssn\":\"102-12-0002\""));
+    free(back);
+    free(in);
+    free(o1);
+    free(o4);
+    free(rep);
+}
+
+static void test_deid__safe_harbor_reports_unrecognised_fields(void **state)
+{
+    fx *f = *state;
+    const char *in = "{\"firstName\":\"Ann\",\"birthDate\":\"1970-03-04\",\"zipCode\":\"02139\",\"favouriteColour\":\"red\","
+                     "\"phone_number\":\"617-555-0101\",\"photo\":{\"$binary\":{\"base64\":\"AA==\",\"subType\":\"00\"}},"
+                     "\"admittedOn\":{\"$date\":\"2020-04-05T00:00:00Z\"},\"age\":91}\n";
+    char *out, *rep;
+    size_t n;
+    assert_int_equal(run_file(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"keep\"}", "s.jsonl", in,
+                              strlen(in), "s.out.jsonl", &out, &n, 1, 0, &rep),
+                     0);
+    assert_string_equal(out, "{\"firstName\":\"[REDACTED]\",\"birthDate\":\"1970\",\"zipCode\":\"021\",\"favouriteColour\":\"red\","
+                             "\"phone_number\":\"[REDACTED]\","
+                             "\"admittedOn\":{\"$date\":\"2020-01-01T00:00:00.000Z\"},\"age\":\"90+\"}\n");
+    assert_true(tu_contains(rep, "\"unknown_fields\":[\"favouriteColour\"]"));
+    free(out);
+    free(rep);
+}
+
+static void test_deid__malformed_inputs_leave_no_output(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"a\":{\"action\":\"redact\"}}}";
+    char deep[400];
+    memset(deep, '[', 300);
+    strcpy(deep + 300, "]");
+    char deepdoc[500];
+    snprintf(deepdoc, sizeof deepdoc, "{\"a\":1,\"b\":%s}\n", deep);
+    struct { const char *name, *in, *msg; } cases[] = {
+        { "trunc.jsonl", "{\"a\":1}\n{\"a\":\"x", "line 2" },
+        { "utf8.jsonl", "{\"a\":1}\n{\"b\":\"\xc3\x28\"}\n", "invalid UTF-8" },
+        { "esc.jsonl", "{\"b\":\"\\x\"}\n", "bad escape" },
+        { "surr.jsonl", "{\"b\":\"\\ud800\"}\n", "surrogate" },
+        { "deep.jsonl", deepdoc, "nesting deeper" },
+        { "huge.jsonl", "{\"b\":1e999}\n", "out of range" },
+        { "long.jsonl", "{\"b\":12345678901234567890123456789012345678901234567890123456789012345678901}\n",
+          "too long" },
+        { "notobj.jsonl", "[1,2]\n", "JSON object" },
+        { "trail.jsonl", "{\"a\":1} x\n", "after the record" },
+        { "arr.json", "[{\"a\":1},{\"a\":2}", "truncated" },
+        { "arr2.json", "[{\"a\":1} {\"a\":2}]", "expected ','" },
+        { "badcsv.csv", "a,b\n\"x,y\n", "unterminated" },
+        { "utf8.csv", "a,b\n\xff,1\n", "invalid UTF-8" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char outname[64];
+        snprintf(outname, sizeof outname, "out-%s", cases[i].name);
+        int rc = run_file(f, pol, cases[i].name, cases[i].in, strlen(cases[i].in), outname, NULL, NULL, 1 + i % 3, 0,
+                          NULL);
+        if (rc != PHICRYPT_EBADDATA)
+            fail_msg("%s: rc %d (%s)", cases[i].name, rc, phicrypt_errmsg(f->ph));
+        if (!tu_contains(phicrypt_errmsg(f->ph), cases[i].msg) || !tu_contains(phicrypt_errmsg(f->ph), cases[i].name))
+            fail_msg("%s: message '%s' lacks '%s'", cases[i].name, phicrypt_errmsg(f->ph), cases[i].msg);
+        assert_no_output(f, outname);
+    }
+    /* The message never quotes the value. */
+    run_file(f, pol, "v.jsonl", "{\"a\":\"SECRET-VALUE\\q\"}\n", 23, "v.out.jsonl", NULL, NULL, 1, 0, NULL);
+    assert_null(strstr(phicrypt_errmsg(f->ph), "SECRET"));
+}
+
+static void test_deid__skip_bad_lists_and_skips(void **state)
+{
+    fx *f = *state;
+    char *ip = path_in(f, "sb.jsonl"), *op = path_in(f, "sb.out.jsonl");
+    const char *in = "{\"a\":\"x\"}\n{\"a\":\n{\"a\":\"y\"}\n";
+    tu_write_file(ip, in, strlen(in), 0600);
+    phicrypt_deid_policy *p = policy(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"redact\"}}}");
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    o.skip_bad = 1;
+    phicrypt_buf rep = PHICRYPT_BUF_INIT;
+    assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, ip, op, &o), 0);
+    size_t n;
+    char *out = tu_read_file(op, &n);
+    assert_string_equal(out, "{\"a\":\"[REDACTED]\"}\n{\"a\":\"[REDACTED]\"}\n");
+    assert_true(tu_contains((const char *)rep.data, "\"bad_records\":[{\"record\":{\"line\":2}"));
+    free(out);
+    phicrypt_buf_dispose(&rep);
+    phicrypt_deid_policy_free(p);
+    free(ip);
+    free(op);
+}
+
+static void test_deid__bad_arguments(void **state)
+{
+    fx *f = *state;
+    phicrypt_deid_policy *p = policy(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"keep\"}}}");
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    assert_int_equal(phicrypt_deid_file(f->ph, NULL, NULL, "a", "b", NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_deid_file(f->ph, NULL, p, "in.txt", "out.txt", NULL), PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "format"));
+    o.version = 99;
+    assert_int_equal(phicrypt_deid_file(f->ph, NULL, p, "a.jsonl", "b.jsonl", &o), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_deid_file(f->ph, NULL, p, "/nonexistent/a.jsonl", "b.jsonl", NULL), PHICRYPT_EIO);
+    assert_int_equal(phicrypt_deid_json(f->ph, NULL, p, "{}", 2), PHICRYPT_EINVAL);
+    phicrypt_deid_policy_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deid__policy_errors_name_the_location),
+        cmocka_unit_test(test_deid__simple_actions_rewrite_only_their_spans),
+        cmocka_unit_test(test_deid__every_restricted_zip3_becomes_000),
+        cmocka_unit_test(test_deid__path_forms),
+        cmocka_unit_test(test_deid__extended_json_types_are_kept),
+        cmocka_unit_test(test_deid__unknown_fields_error_names_the_path),
+        cmocka_unit_test(test_deid__scrub_finds_identifiers_in_free_text),
+        cmocka_unit_test(test_deid__keyed_actions_and_reid),
+        cmocka_unit_test(test_deid__csv_quoting_and_columns),
+        cmocka_unit_test(test_deid__json_array_and_bson_round_trip),
+        cmocka_unit_test(test_deid__same_output_with_any_thread_count),
+        cmocka_unit_test(test_deid__safe_harbor_reports_unrecognised_fields),
+        cmocka_unit_test(test_deid__malformed_inputs_leave_no_output),
+        cmocka_unit_test(test_deid__skip_bad_lists_and_skips),
+        cmocka_unit_test(test_deid__bad_arguments),
+    };
+    return cmocka_run_group_tests_name("deid", tests, setup, teardown);
+}

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "phi_config.h"
 #include "test_util.h"
 
 /* The configurations below are printf templates by design. */
@@ -115,6 +116,20 @@ static void test_config__keyring_file_must_exist(void **state)
         phicrypt_free(ph);
         free(cfg);
     }
+}
+
+static void test_config__tuning_options(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"crypto_hooks\": false}"), 0);
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"crypto_hooks\": 1}"), PHICRYPT_ECONFIG);
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"key_cache_ttl_ms\": 60000}"), 0);
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"key_cache_ttl_ms\": -1}"), PHICRYPT_ECONFIG);
+#ifndef PHI_HAVE_MONGOCRYPT_KEY_EXPIRATION
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"file:%s\", \"key_cache_ttl_ms\": 1000}"),
+                     PHICRYPT_EUNSUPPORTED);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "60000"));
+#endif
 }
 
 static void test_config__unknown_keys_are_named(void **state)
@@ -233,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__inline_base64_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__unknown_keys_are_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__keyring_file_must_exist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__tuning_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__key_file_permissions_and_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__structural_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__planned_providers_are_refused_clearly, setup, teardown),

@@ -16,6 +16,7 @@ static int new_mcrypt(phicrypt_t *ph, phi_mcrypt **out)
     o.local_key = ph->cfg->local_key;
     o.schema_map = ph->cfg->schema_map;
     o.crypto_hooks = ph->cfg->crypto_hooks;
+    o.key_cache_ttl_ms = ph->cfg->key_cache_ttl_ms;
     o.kms_remote = ph->cfg->kms_remote;
     o.kms_on_demand = ph->cfg->kms_on_demand;
     return phi_mcrypt_new(out, ph, &o);

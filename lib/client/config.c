@@ -18,7 +18,7 @@
 #include "core/mem_private.h"
 
 static const char *const top_keys[] = { "kms_providers", "tls", "key_vault", "key_vault_namespace", "keyring",
-                                        "schema_map", "access", "audit", "crypto_hooks", "kms_options", NULL };
+                                        "schema_map", "access", "audit", "crypto_hooks", "key_cache_ttl_ms", "kms_options", NULL };
 static const char *const provider_keys[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
 static const char *const local_keys[] = { "key_file", "key", NULL };
 
@@ -254,7 +254,12 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
             rc = phi_config_parse_tls(cfg, eh, &it);
         else if (strcmp(k, "kms_options") == 0)
             rc = phi_config_parse_kms_options(cfg, eh, &it);
-        else if (strcmp(k, "crypto_hooks") == 0) {
+        else if (strcmp(k, "key_cache_ttl_ms") == 0) {
+            if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) < 0)
+                rc = phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_cache_ttl_ms' must be a number >= 0");
+            else
+                cfg->key_cache_ttl_ms = bson_iter_as_int64(&it);
+        } else if (strcmp(k, "crypto_hooks") == 0) {
             if (!BSON_ITER_HOLDS_BOOL(&it))
                 rc = phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'crypto_hooks' must be true or false");
             else
@@ -293,6 +298,7 @@ int phi_config_parse(phi_config **out, const void *eh, const char *json, const c
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     cfg->key_vault_ns = phi_strdup("encryption.__keyVault");
     cfg->crypto_hooks = 1;
+    cfg->key_cache_ttl_ms = -1;
     cfg->base_dir = base_dir ? phi_strdup(base_dir) : NULL;
     if (!cfg->key_vault_ns || (base_dir && !cfg->base_dir)) {
         phi_config_free(cfg);

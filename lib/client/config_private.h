@@ -16,6 +16,7 @@ typedef struct phi_config {
     char *keyring;           /* "file:PATH" as written, or NULL */
     bson_t *schema_map;      /* or NULL */
     int crypto_hooks;        /* 1 (default): phicrypt's OpenSSL crypto for libmongocrypt */
+    int64_t key_cache_ttl_ms; /* -1: libmongocrypt's default (60 s) */
     /* Remote KMS providers (config_kms.c): the kms_providers document
      * libmongocrypt takes, secrets included (wiped when freed). */
     bson_t *kms_remote;      /* or NULL */

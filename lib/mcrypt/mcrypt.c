@@ -1,6 +1,8 @@
 /* Creating and destroying the libmongocrypt handle. */
 #include <string.h>
 
+#include "phi_config.h"
+
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/json_private.h"
@@ -84,6 +86,23 @@ int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts
     }
     if (opts->crypto_hooks && (rc = phi_mcrypt_install_hooks(m->crypt, eh)) != 0)
         goto fail;
+    if (opts->key_cache_ttl_ms >= 0) {
+#ifdef PHI_HAVE_MONGOCRYPT_KEY_EXPIRATION
+        if (!mongocrypt_setopt_key_expiration(m->crypt, (uint64_t)opts->key_cache_ttl_ms)) {
+            rc = crypt_error(m->crypt, eh, "key_cache_ttl_ms");
+            goto fail;
+        }
+#else
+        /* libmongocrypt 1.7 caches data keys for a fixed 60 s. */
+        if (opts->key_cache_ttl_ms != 60000) {
+            rc = phi_error(eh, PHICRYPT_EUNSUPPORTED,
+                           "key_cache_ttl_ms: libmongocrypt %s caches data keys for a fixed 60000 ms; another value "
+                           "needs a libmongocrypt with mongocrypt_setopt_key_expiration",
+                           mongocrypt_version(NULL));
+            goto fail;
+        }
+#endif
+    }
     if (!mongocrypt_init(m->crypt)) {
         rc = crypt_error(m->crypt, eh, "libmongocrypt initialisation");
         goto fail;

@@ -15,6 +15,7 @@ typedef struct phi_mcrypt_opts {
     const uint8_t *local_key; /* 96 bytes, or NULL when no local provider */
     const bson_t *schema_map; /* or NULL */
     int crypto_hooks;         /* our OpenSSL crypto instead of libmongocrypt's */
+    int64_t key_cache_ttl_ms; /* -1: libmongocrypt's default */
     /* The remote providers ({aws: {...}, azure: ..., gcp: ..., kmip: ...}) as
      * libmongocrypt takes them, or NULL; copied, never retained. */
     const bson_t *kms_remote;

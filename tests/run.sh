@@ -8,6 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+B=${PHICRYPT_BUILD_DIR:-build}   # build directory (the sanitizer build is $B-asan)
 SANITIZE=0
 VALGRIND=0
 INSTALL=1
@@ -35,11 +36,11 @@ build() { # DIR [meson options...]
 logs=()
 status=0
 echo "== build"
-if build build; then
+if build "$B"; then
   echo "== tests"
-  meson test -C build --num-processes 2 --print-errorlogs >build/test-output.log 2>&1 || status=1
-  grep -E "^ *[0-9]+/[0-9]+ " build/test-output.log
-  logs+=(build/meson-logs/testlog.json)
+  meson test -C "$B" --num-processes 2 --print-errorlogs >"$B/test-output.log" 2>&1 || status=1
+  grep -E "^ *[0-9]+/[0-9]+ " "$B/test-output.log"
+  logs+=("$B/meson-logs/testlog.json")
 else
   echo "run.sh: build failed"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -47,24 +48,24 @@ fi
 if [ $VALGRIND = 1 ]; then
   echo "== tests (valgrind)"
   command -v valgrind >/dev/null || scripts/deps.sh valgrind
-  rm -f build/meson-logs/valgrind*.json
-  MESON_TESTTHREADS=2 meson test -C build --suite unit --logbase valgrind --num-processes 2 --print-errorlogs \
+  rm -f "$B"/meson-logs/valgrind*.json
+  MESON_TESTTHREADS=2 meson test -C "$B" --suite unit --logbase valgrind --num-processes 2 --print-errorlogs \
     --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q' \
-    >build/valgrind-output.log 2>&1 || status=1
-  grep -E "^ *[0-9]+/[0-9]+ " build/valgrind-output.log
+    >"$B/valgrind-output.log" 2>&1 || status=1
+  grep -E "^ *[0-9]+/[0-9]+ " "$B/valgrind-output.log"
   # meson names the log after the wrapper too (valgrind-valgrind.json)
-  vlog=$(ls -t build/meson-logs/valgrind*.json 2>/dev/null | head -1)
+  vlog=$(ls -t "$B"/meson-logs/valgrind*.json 2>/dev/null | head -1)
   if [ -n "$vlog" ]; then logs+=("valgrind=$vlog"); else echo "run.sh: no valgrind log"; status=1; fi
 fi
 
 if [ $SANITIZE = 1 ]; then
   echo "== build (ASan + UBSan)"
-  if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+  if build "$B-asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     echo "== tests (ASan + UBSan)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs >build-asan/test-output.log 2>&1 || status=1
-    grep -E "^ *[0-9]+/[0-9]+ " build-asan/test-output.log
-    logs+=(asan=build-asan/meson-logs/testlog.json)
+      meson test -C "$B-asan" --suite unit --num-processes 2 --print-errorlogs >"$B-asan/test-output.log" 2>&1 || status=1
+    grep -E "^ *[0-9]+/[0-9]+ " "$B-asan/test-output.log"
+    logs+=("asan=$B-asan/meson-logs/testlog.json")
   else
     echo "run.sh: sanitizer build failed"; echo "0 passed, 1 failed"; exit 1
   fi

@@ -274,3 +274,22 @@ int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const p
         }
     }
 }
+
+int phi_mcrypt_run_with(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const char *what, const bson_t *doc,
+                        phi_ctx_init_fn init, void *arg, bson_t *out)
+{
+    mongocrypt_ctx_t *ctx = mongocrypt_ctx_new(m->crypt);
+    mongocrypt_binary_t *bin = NULL;
+    int rc;
+    if (!ctx)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory creating a libmongocrypt context");
+    if ((rc = phi_mcrypt_binary_of(eh, doc, &bin)) == 0) {
+        if (!init(ctx, bin, arg))
+            rc = phi_mcrypt_ctx_error(ctx, eh, what);
+        else
+            rc = phi_mcrypt_run(m, ctx, eh, io, what, out);
+    }
+    mongocrypt_binary_destroy(bin);
+    mongocrypt_ctx_destroy(ctx);
+    return rc;
+}

@@ -71,67 +71,49 @@ out:
     return rc;
 }
 
+typedef struct encrypt_args {
+    const char *algorithm;
+    const uint8_t *key_id;
+    const char *alt_name;
+} encrypt_args;
+
+static bool encrypt_init(mongocrypt_ctx_t *ctx, mongocrypt_binary_t *value, void *arg)
+{
+    encrypt_args *a = arg;
+    bool ok;
+    if (a->key_id) {
+        mongocrypt_binary_t *id = mongocrypt_binary_new_from_data((uint8_t *)a->key_id, 16);
+        ok = id && mongocrypt_ctx_setopt_key_id(ctx, id);
+        mongocrypt_binary_destroy(id);
+    } else {
+        bson_t an = BSON_INITIALIZER;
+        mongocrypt_binary_t *bin;
+        BSON_APPEND_UTF8(&an, "keyAltName", a->alt_name);
+        bin = mongocrypt_binary_new_from_data((uint8_t *)bson_get_data(&an), an.len);
+        ok = bin && mongocrypt_ctx_setopt_key_alt_name(ctx, bin);
+        mongocrypt_binary_destroy(bin);
+        bson_destroy(&an);
+    }
+    return ok && mongocrypt_ctx_setopt_algorithm(ctx, a->algorithm, -1) &&
+           mongocrypt_ctx_explicit_encrypt_init(ctx, value);
+}
+
 int phi_mcrypt_encrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *value_doc,
                              int algorithm, const uint8_t *key_id, const char *alt_name, bson_t *out)
 {
-    mongocrypt_ctx_t *ctx = new_ctx(m, eh);
-    mongocrypt_binary_t *bin = NULL;
-    const char *alg = algorithm == 1 ? MONGOCRYPT_ALGORITHM_DETERMINISTIC_STR : MONGOCRYPT_ALGORITHM_RANDOM_STR;
-    int rc = 0;
+    encrypt_args a = { algorithm == 1 ? MONGOCRYPT_ALGORITHM_DETERMINISTIC_STR : MONGOCRYPT_ALGORITHM_RANDOM_STR,
+                       key_id, alt_name };
+    return phi_mcrypt_run_with(m, eh, io, "encrypt", value_doc, encrypt_init, &a, out);
+}
 
-    if (!ctx)
-        return PHICRYPT_ENOMEM;
-    if (key_id) {
-        bin = mongocrypt_binary_new_from_data((uint8_t *)key_id, 16);
-        if (!mongocrypt_ctx_setopt_key_id(ctx, bin)) {
-            rc = phi_mcrypt_ctx_error(ctx, eh, "key id");
-            goto out;
-        }
-        mongocrypt_binary_destroy(bin);
-        bin = NULL;
-    } else {
-        bson_t an = BSON_INITIALIZER;
-        BSON_APPEND_UTF8(&an, "keyAltName", alt_name);
-        rc = set_doc_opt(ctx, eh, mongocrypt_ctx_setopt_key_alt_name, &an, "key alt name");
-        bson_destroy(&an);
-        if (rc != 0)
-            goto out;
-    }
-    if (!mongocrypt_ctx_setopt_algorithm(ctx, alg, -1)) {
-        rc = phi_mcrypt_ctx_error(ctx, eh, "algorithm");
-        goto out;
-    }
-    if ((rc = phi_mcrypt_binary_of(eh, value_doc, &bin)) != 0)
-        goto out;
-    if (!mongocrypt_ctx_explicit_encrypt_init(ctx, bin)) {
-        rc = phi_mcrypt_ctx_error(ctx, eh, "encrypt");
-        goto out;
-    }
-    rc = phi_mcrypt_run(m, ctx, eh, io, "encrypt", out);
-out:
-    mongocrypt_binary_destroy(bin);
-    mongocrypt_ctx_destroy(ctx);
-    return rc;
+static bool decrypt_init(mongocrypt_ctx_t *ctx, mongocrypt_binary_t *doc, void *arg)
+{
+    (void)arg;
+    return mongocrypt_ctx_explicit_decrypt_init(ctx, doc);
 }
 
 int phi_mcrypt_decrypt_value(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *cipher_doc,
                              bson_t *out)
 {
-    mongocrypt_ctx_t *ctx = new_ctx(m, eh);
-    mongocrypt_binary_t *bin = NULL;
-    int rc;
-
-    if (!ctx)
-        return PHICRYPT_ENOMEM;
-    if ((rc = phi_mcrypt_binary_of(eh, cipher_doc, &bin)) != 0)
-        goto out;
-    if (!mongocrypt_ctx_explicit_decrypt_init(ctx, bin)) {
-        rc = phi_mcrypt_ctx_error(ctx, eh, "decrypt");
-        goto out;
-    }
-    rc = phi_mcrypt_run(m, ctx, eh, io, "decrypt", out);
-out:
-    mongocrypt_binary_destroy(bin);
-    mongocrypt_ctx_destroy(ctx);
-    return rc;
+    return phi_mcrypt_run_with(m, eh, io, "decrypt", cipher_doc, decrypt_init, NULL, out);
 }

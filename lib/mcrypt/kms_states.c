@@ -3,6 +3,9 @@
  * retries). The local provider never reaches these states. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "phi_config.h"
 
 #include <phicrypt.h>
 #include "core/error_private.h"
@@ -31,19 +34,26 @@ static int kms_ctx_error(mongocrypt_kms_ctx_t *kc, const void *eh, const char *w
 {
     mongocrypt_status_t *st = mongocrypt_status_new();
     const char *msg;
+    char line[601];
     int code;
     mongocrypt_kms_ctx_status(kc, st);
     msg = mongocrypt_status_message(st, NULL);
     if (!msg || !*msg)
         msg = "unknown error";
     code = kms_code(msg, http_status);
+    /* One line: the quoted reply body may hold newlines. */
+    snprintf(line, sizeof line, "%s", msg);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    msg = line;
     /* libmongocrypt's message quotes the service's error reply, which
      * holds no secret of ours (requests are signed, never echoed). */
     if (http_status)
-        phi_error(eh, code, "%s: kms %s %s: HTTP %d: libmongocrypt: %.600s", what, provider, endpoint, http_status,
+        phi_error(eh, code, "%s: kms %s %s: HTTP %d: libmongocrypt: %s", what, provider, endpoint, http_status,
                   msg);
     else
-        phi_error(eh, code, "%s: kms %s %s: libmongocrypt: %.600s", what, provider, endpoint, msg);
+        phi_error(eh, code, "%s: kms %s %s: libmongocrypt: %s", what, provider, endpoint, msg);
     mongocrypt_status_destroy(st);
     return code;
 }
@@ -68,8 +78,27 @@ static int one_kms(mongocrypt_kms_ctx_t *kc, const void *eh, const phi_mcrypt_io
         rc = kms_ctx_error(kc, eh, what, provider, endpoint, 0);
         goto out;
     }
-    if ((rc = phi_kms_exchange(io->kms, eh, provider, endpoint, mongocrypt_binary_data(msg),
-                               mongocrypt_binary_len(msg), &reply)) != 0) {
+    for (;;) {
+        rc = phi_kms_exchange(io->kms, eh, provider, endpoint, mongocrypt_binary_data(msg),
+                              mongocrypt_binary_len(msg), &reply);
+#ifdef PHI_HAVE_MONGOCRYPT_RETRY
+        /* Our attempts are spent; a libmongocrypt that keeps its own count
+         * of network failures may still allow one more round. */
+        if ((rc == PHICRYPT_EKMS || rc == PHICRYPT_ETIMEOUT) && mongocrypt_kms_ctx_fail(kc)) {
+            int64_t us = mongocrypt_kms_ctx_usleep(kc);
+            struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000L };
+            phi_error_clear(eh);
+            nanosleep(&ts, NULL);
+            if (!mongocrypt_kms_ctx_message(kc, msg)) {
+                rc = kms_ctx_error(kc, eh, what, provider, endpoint, 0);
+                goto out;
+            }
+            continue;
+        }
+#endif
+        break;
+    }
+    if (rc != 0) {
         phi_error_wrap(eh, rc, "%s", what);
         goto out;
     }

@@ -65,6 +65,10 @@ int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts
         bson_concat(&providers, opts->kms_remote);
     if (opts->kms_on_demand)
         mongocrypt_setopt_use_need_kms_credentials_state(m->crypt);
+#ifdef PHI_HAVE_MONGOCRYPT_RETRY
+    /* Retries of network failures the adapter reports (kms_states.c). */
+    mongocrypt_setopt_retry_kms(m->crypt, true);
+#endif
     if ((rc = phi_mcrypt_binary_of(eh, &providers, &bin)) != 0)
         goto fail;
     /* libmongocrypt copies the providers document; ours is wiped below. */

@@ -20,6 +20,12 @@ int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const
 int phi_mcrypt_need_markings(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
 int phi_mcrypt_need_collinfo(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
 
+/* Creates a context, lets `init` set its options and initialise it with
+ * `doc`, runs it to completion (see phi_mcrypt_run) and destroys it. */
+typedef bool (*phi_ctx_init_fn)(mongocrypt_ctx_t *ctx, mongocrypt_binary_t *doc, void *arg);
+int phi_mcrypt_run_with(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const char *what, const bson_t *doc,
+                        phi_ctx_init_fn init, void *arg, bson_t *out);
+
 /* Records ctx's error against eh with `what` as context; returns the code. */
 int phi_mcrypt_ctx_error(mongocrypt_ctx_t *ctx, const void *eh, const char *what);
 

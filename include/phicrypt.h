@@ -20,10 +20,10 @@
 #include <phicrypt/keys.h>
 #include <phicrypt/fle.h>
 #include <phicrypt/keyring.h>
-#include <phicrypt/access.h>
-#include <phicrypt/audit.h>
 #include <phicrypt/token.h>
 #include <phicrypt/deid.h>
+#include <phicrypt/access.h>
+#include <phicrypt/audit.h>
 #undef PHICRYPT_H_INSIDE
 
 #endif /* PHICRYPT_H */

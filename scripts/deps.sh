@@ -4,7 +4,7 @@
 # Honours PHICRYPT_NO_INSTALL=1 (report and fail instead of installing).
 set -u
 PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev libmongoc-dev libssl-dev
-      libsodium-dev libcmocka-dev python3 jq
+      libsodium-dev libcmocka-dev python3 jq python3-pytest python3-bson python3-dask python3-distributed golang-go
       python3-cryptography python3-botocore python3-jwt python3-pykmip "$@")
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
 #include <phicrypt.h>
@@ -23,7 +24,8 @@
     "  \"billing\": {\"purposes\": [\"PAYMENT\"], \"fields\": [\"ssn\", \"mrn\"]},"                           \
     "  \"physician\": {\"purposes\": [\"TREATMENT\"], \"fields\": [\"*\"]},"                                  \
     "  \"nurse\": {\"purposes\": [\"TREATMENT\"], \"fields\": {\"hospital.patients\": [\"visits.dx\"],"       \
-    "                                                        \"*\": [\"mrn\"]}}},"                            \
+    "                                                        \"*\": [\"mrn\"]}},"                             \
+    "  \"researcher\": {\"purposes\": [\"RESEARCH\"], \"fields\": [\"visits\"]}},"                             \
     " \"break_glass\": {\"purpose\": \"EMERGENCY\", \"roles\": [\"physician\"]}%s}"
 
 typedef struct afx {
@@ -41,9 +43,9 @@ static char *afx_config(afx *f, const char *access_extra)
     snprintf(rules, sizeof rules, ACCESS_RULES, access_extra ? access_extra : "");
     if (asprintf(&cfg,
                  "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
-                 " \"key_vault\": \"file:%s/keyvault.jsonl\", %s,"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\", \"keyring\": \"file:%s/keyring.jsonl\", %s,"
                  " \"audit\": {\"path\": \"%s\", \"subject_field\": \"mrn\", \"fsync\": \"never\"}}",
-                 f->dir, f->dir, rules, f->log) < 0)
+                 f->dir, f->dir, f->dir, rules, f->log) < 0)
         abort();
     return cfg;
 }
@@ -87,6 +89,11 @@ static int afx_setup(void **state)
     f->dir = tu_tmpdir();
     snprintf(f->log, sizeof f->log, "%s/audit.jsonl", f->dir);
     free(tu_keyset(f->dir, NULL));
+    {
+        char kr[4200];
+        snprintf(kr, sizeof kr, "%s/keyring.jsonl", f->dir);
+        tu_write_file(kr, "", 0, 0600);
+    }
     f->ph = afx_client(f, NULL);
     ko.alt_names = n1;
     ko.alt_names_count = 1;
@@ -103,6 +110,8 @@ static int afx_setup(void **state)
     afx_encrypt(f, &visit, "dx", PT_VISIT_DX, f->dx_key, PHICRYPT_ALG_RANDOM);
     bson_append_document_end(&arr, &visit);
     bson_append_array_end(&doc, &arr);
+    /* Each test starts with an empty log (key creation above is audited). */
+    unlink(f->log);
     f->doc_len = doc.len;
     f->doc = malloc(doc.len);
     memcpy(f->doc, bson_get_data(&doc), doc.len);

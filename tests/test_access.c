@@ -9,6 +9,7 @@
 
 #include "access_fixture.h"
 #include "access/access_private.h"
+#include "keyvault/keyvault_private.h"
 
 /* The value at `path` of the decrypted document. */
 static bson_type_t type_at(const phicrypt_buf *b, const char *path, const char **str)
@@ -80,6 +81,44 @@ static void test_access__billing_sees_ssn_not_diagnosis(void **state)
     phicrypt_buf_dispose(&out);
 }
 
+/* Every key id the key vault is asked for. */
+static uint8_t asked[32][16];
+static size_t n_asked;
+
+static void record_request(const phi_key_request *req)
+{
+    for (size_t i = 0; i < req->n_ids && n_asked < 32; i++)
+        memcpy(asked[n_asked++], req->ids[i], 16);
+}
+
+static int was_asked(const uint8_t id[16])
+{
+    for (size_t i = 0; i < n_asked; i++)
+        if (memcmp(asked[i], id, 16) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_access__key_vault_lookups(void **state)
+{
+    afx *f = *state;
+    phicrypt_session bill = afx_session("clerk", "billing", "PAYMENT");
+    phicrypt_session doc = afx_session("dr.house", "physician", "TREATMENT");
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    phicrypt_t *ph = afx_client(f, NULL); /* a fresh client: no cached keys */
+    n_asked = 0;
+    phi_keyvault_test_hook = record_request;
+    assert_int_equal(phicrypt_decrypt_document_as(ph, &out, &bill, "hospital.patients", f->doc, f->doc_len), 0);
+    phicrypt_buf_dispose(&out);
+    assert_true(was_asked(f->ssn_key));
+    assert_false(was_asked(f->dx_key));
+    assert_int_equal(phicrypt_decrypt_document_as(ph, &out, &doc, "hospital.patients", f->doc, f->doc_len), 0);
+    phicrypt_buf_dispose(&out);
+    assert_true(was_asked(f->dx_key));
+    phi_keyvault_test_hook = NULL;
+    phicrypt_free(ph);
+}
+
 /* The denied fields' data key is deleted: the billing read still works,
  * so that key was never requested from the key vault; the physician's
  * read, which needs it, fails. */
@@ -97,8 +136,9 @@ static void test_access__denied_keys_are_never_requested(void **state)
     assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &doc, "hospital.patients", f->doc, f->doc_len),
                      PHICRYPT_EKEYNOTFOUND);
     assert_null(out.data);
-    /* The failed read disclosed nothing and so wrote no line. */
-    assert_int_equal(afx_log_lines(f), 1);
+    /* The key deletion and the billing read; the failed read disclosed
+     * nothing and so wrote no line. */
+    assert_int_equal(afx_log_lines(f), 2);
     snprintf(path, sizeof path, "%s/keyvault.jsonl", f->dir);
     vault = tu_read_file(path, &len);
     assert_non_null(vault);
@@ -227,7 +267,11 @@ static void test_access__single_values(void **state)
     bson_append_iter(&one, "v", 1, &it);
     s.subject = PT_MRN;
     assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, "hospital.patients", "ssn", bson_get_data(&one), one.len), 0);
-    assert_true(tu_contains(afx_json(&out), PT_SSN));
+    {
+        char *json = afx_json(&out);
+        assert_true(tu_contains(json, PT_SSN));
+        bson_free(json);
+    }
     phicrypt_buf_dispose(&out);
     assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, "hospital.patients", "diagnosis", bson_get_data(&one),
                                          one.len),
@@ -241,6 +285,102 @@ static void test_access__single_values(void **state)
     assert_false(tu_contains(log, PT_MRN));
     free(log);
     assert_int_equal(afx_log_lines(f), 2);
+}
+
+static void test_access__detokenize_as(void **state)
+{
+    afx *f = *state;
+    phicrypt_session s = afx_session("clerk", "billing", "PAYMENT");
+    phicrypt_token_opts to = PHICRYPT_TOKEN_OPTS_INIT;
+    phicrypt_buf tok = PHICRYPT_BUF_INIT, out = PHICRYPT_BUF_INIT, sub = PHICRYPT_BUF_INIT;
+    char *log;
+    size_t len;
+    to.format = "ssn";
+    to.context = "ssn";
+    assert_int_equal(phicrypt_keyring_create(f->ph, "tok:ssn", PHICRYPT_KEYRING_FF1), 0);
+    assert_int_equal(phicrypt_tokenize(f->ph, &tok, "tok:ssn", PT_SSN, strlen(PT_SSN), &to), 0);
+    s.subject = PT_MRN;
+    assert_int_equal(phicrypt_detokenize_as(f->ph, &out, &s, "hospital.patients", "ssn", "tok:ssn",
+                                            (const char *)tok.data, tok.len, &to),
+                     0);
+    assert_string_equal((const char *)out.data, PT_SSN);
+    phicrypt_buf_dispose(&out);
+    assert_int_equal(phicrypt_detokenize_as(f->ph, &out, &s, "hospital.patients", "diagnosis", "tok:ssn",
+                                            (const char *)tok.data, tok.len, &to),
+                     PHICRYPT_EACCESS);
+    assert_null(out.data);
+    s.purpose = NULL;
+    assert_int_equal(phicrypt_detokenize_as(f->ph, &out, &s, NULL, "ssn", "tok:ssn", (const char *)tok.data, tok.len,
+                                            &to),
+                     PHICRYPT_EINVAL);
+    log = tu_read_file(f->log, &len);
+    assert_non_null(log);
+    assert_true(tu_contains(log, "\"op\":\"keyring_create\""));
+    assert_true(tu_contains(log, "\"op\":\"detokenize\",\"ns\":\"hospital.patients\",\"fields\":[\"ssn\"]"));
+    assert_true(tu_contains(log, "\"key_name\":\"tok:ssn\""));
+    assert_int_equal(phicrypt_audit_subject_id(f->ph, &sub, PT_MRN), 0);
+    assert_true(tu_contains(log, (const char *)sub.data));
+    assert_false(tu_contains(log, PT_SSN));
+    assert_false(tu_contains(log, PT_MRN));
+    assert_false(tu_contains(log, (const char *)tok.data));
+    free(log);
+    phicrypt_buf_dispose(&sub);
+    phicrypt_buf_dispose(&tok);
+}
+
+/* A denied, encrypted subject field is decrypted for the audit line only. */
+static void test_access__encrypted_subject_field(void **state)
+{
+    afx *f = *state;
+    phicrypt_session s = afx_session("dr.study", "researcher", "RESEARCH");
+    phicrypt_buf out = PHICRYPT_BUF_INIT, sub = PHICRYPT_BUF_INIT;
+    bson_t doc = BSON_INITIALIZER, arr, visit;
+    char *log, *json;
+    size_t len;
+    afx_encrypt(f, &doc, "mrn", PT_MRN, f->ssn_key, PHICRYPT_ALG_DETERMINISTIC);
+    BSON_APPEND_ARRAY_BEGIN(&doc, "visits", &arr);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &visit);
+    afx_encrypt(f, &visit, "dx", PT_VISIT_DX, f->dx_key, PHICRYPT_ALG_RANDOM);
+    bson_append_document_end(&arr, &visit);
+    bson_append_array_end(&doc, &arr);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &s, "hospital.patients", bson_get_data(&doc), doc.len),
+                     0);
+    json = afx_json(&out);
+    assert_false(tu_contains(json, PT_MRN));
+    assert_true(tu_contains(json, PT_VISIT_DX));
+    bson_free(json);
+    log = tu_read_file(f->log, &len);
+    assert_int_equal(phicrypt_audit_subject_id(f->ph, &sub, PT_MRN), 0);
+    assert_true(tu_contains(log, (const char *)sub.data));
+    free(log);
+    phicrypt_buf_dispose(&sub);
+    phicrypt_buf_dispose(&out);
+    bson_destroy(&doc);
+}
+
+static void test_access__bad_inputs(void **state)
+{
+    afx *f = *state;
+    phicrypt_session s = afx_session("dr.house", "physician", "TREATMENT");
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    uint8_t bad[8] = { 8, 0, 0, 0, 0x02, 0, 0, 0 };
+    bson_t doc = BSON_INITIALIZER;
+    uint8_t parked[4] = { 1, 2, 3, 4 };
+    assert_int_equal(phicrypt_decrypt_document_as(NULL, &out, &s, NULL, f->doc, f->doc_len), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, NULL, &s, NULL, f->doc, f->doc_len), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &s, NULL, bad, sizeof bad), PHICRYPT_EBADDATA);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &s, NULL, NULL, 0), PHICRYPT_EINVAL);
+    /* Binary subtype 0x80 is where denied ciphertexts wait: refused as input. */
+    bson_append_binary(&doc, "x", 1, (bson_subtype_t)0x80, parked, sizeof parked);
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &out, &s, NULL, bson_get_data(&doc), doc.len),
+                     PHICRYPT_EBADDATA);
+    bson_destroy(&doc);
+    assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, NULL, NULL, f->doc, f->doc_len), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, NULL, "ssn", bad, sizeof bad), PHICRYPT_EBADDATA);
+    assert_int_equal(phicrypt_access_check(f->ph, &s, NULL, NULL), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_access_enabled(f->ph), 1);
+    assert_int_equal(phicrypt_access_enabled(NULL), 0);
+    assert_null(out.data);
 }
 
 static void test_access__path_matching(void **state)
@@ -305,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access__physician_sees_everything, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__billing_sees_ssn_not_diagnosis, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__denied_keys_are_never_requested, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_access__key_vault_lookups, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__denied_fields_null_or_marker, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__purpose_not_allowed_is_denied_and_audited, afx_setup,
                                         afx_teardown),
@@ -312,6 +453,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access__break_glass, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__per_namespace_rules, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__single_values, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_access__detokenize_as, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_access__encrypted_subject_field, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_access__bad_inputs, afx_setup, afx_teardown),
         cmocka_unit_test(test_access__path_matching),
         cmocka_unit_test_setup_teardown(test_access__configuration_errors, afx_setup, afx_teardown),
     };

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -254,6 +255,38 @@ static void test_audit__concurrent_writers_keep_a_valid_chain(void **state)
     free(report);
 }
 
+/* A writer killed at an arbitrary moment leaves a log that verifies (or,
+ * at worst, ends in one torn line), and later writers carry on. */
+static void test_audit__killed_writer_leaves_a_valid_log(void **state)
+{
+    afx *f = *state;
+    char *report;
+    pid_t pid;
+    int st, rc;
+    write_event(f->ph, "parent", "decrypt", NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        phicrypt_t *ph = afx_client(f, NULL);
+        for (;;)
+            write_event(ph, "child", "decrypt", PT_MRN);
+    }
+    while (afx_log_lines(f) < 20)
+        usleep(1000);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    rc = verify(f, NULL, &report);
+    if (rc != 0) {
+        assert_int_equal(rc, PHICRYPT_EBADDATA);
+        assert_true(tu_contains(report, "torn"));
+    }
+    free(report);
+    write_event(f->ph, "parent", "decrypt", NULL);
+    rc = verify(f, NULL, &report);
+    assert_true(rc == 0 || (rc == PHICRYPT_EBADDATA && tu_contains(report, "not tampered")));
+    free(report);
+}
+
 static void test_audit__disclosures_of_one_patient(void **state)
 {
     afx *f = *state;
@@ -275,7 +308,11 @@ static void test_audit__disclosures_of_one_patient(void **state)
     while (bson_iter_next(&a))
         n++;
     assert_int_equal(n, 2);
-    assert_false(tu_contains(afx_json(&out), PT_MRN));
+    {
+        char *json = afx_json(&out);
+        assert_false(tu_contains(json, PT_MRN));
+        bson_free(json);
+    }
     phicrypt_buf_dispose(&out);
     /* Nothing after a date in the future. */
     assert_int_equal(phicrypt_audit_disclosures(f->ph, &out, PT_MRN, (int64_t)4102444800000), 0);
@@ -284,6 +321,57 @@ static void test_audit__disclosures_of_one_patient(void **state)
     assert_false(bson_iter_next(&a));
     phicrypt_buf_dispose(&out);
     assert_int_equal(phicrypt_audit_disclosures(f->ph, &out, NULL, 0), PHICRYPT_EINVAL);
+}
+
+static void test_audit__key_operations_are_logged(void **state)
+{
+    afx *f = *state;
+    phicrypt_datakey_opts ko = PHICRYPT_DATAKEY_OPTS_INIT;
+    uint8_t id[16];
+    size_t n = 0, len;
+    char *text, u[37], *report;
+    assert_int_equal(phicrypt_datakey_create(f->ph, id, &ko), 0);
+    assert_int_equal(phicrypt_datakey_rewrap(f->ph, &n, NULL, NULL, NULL), 0);
+    assert_true(n >= 3);
+    assert_int_equal(phicrypt_datakey_delete(f->ph, id), 0);
+    assert_int_equal(afx_log_lines(f), 3);
+    text = tu_read_file(f->log, &len);
+    phi_uuid_format(u, id);
+    assert_true(tu_contains(text, "\"op\":\"key_create\""));
+    assert_true(tu_contains(text, "\"op\":\"key_rewrap\""));
+    assert_true(tu_contains(text, "\"op\":\"key_delete\""));
+    assert_true(tu_contains(text, u));
+    assert_true(tu_contains(text, "\"actor\":\"uid:"));
+    free(text);
+    assert_int_equal(verify(f, NULL, &report), 0);
+    free(report);
+}
+
+static void test_audit__verify_bad_inputs(void **state)
+{
+    afx *f = *state;
+    char path[4096], *report;
+    const char junk[] = "\x00\xff{\"seq\":1}\n\n}\"\nnot json at all \"}\n";
+    snprintf(path, sizeof path, "%s/junk.jsonl", f->dir);
+    tu_write_file(path, "", 0, 0600);
+    assert_int_equal(verify(f, path, &report), 0);
+    assert_string_equal(report, "intact: 0 lines");
+    free(report);
+    tu_write_file(path, junk, sizeof junk - 1, 0600);
+    assert_int_not_equal(verify(f, path, &report), 0);
+    free(report);
+    snprintf(path, sizeof path, "%s/missing.jsonl", f->dir);
+    assert_int_equal(verify(f, path, &report), PHICRYPT_EIO);
+    free(report);
+    /* An audit log that is not one refuses appends rather than chaining on. */
+    tu_write_file(f->log, "hello\n", 6, 0600);
+    {
+        phi_audit_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.actor = "x";
+        ev.op = "decrypt";
+        assert_int_equal(phi_audit_write(f->ph, &ev), PHICRYPT_EBADDATA);
+    }
 }
 
 static void test_audit__without_configuration(void **state)
@@ -309,7 +397,10 @@ int main(void)
                                         afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__forged_line_is_detected, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__concurrent_writers_keep_a_valid_chain, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__killed_writer_leaves_a_valid_log, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__disclosures_of_one_patient, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__key_operations_are_logged, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__verify_bad_inputs, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__without_configuration, afx_setup, afx_teardown),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);

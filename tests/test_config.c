@@ -192,7 +192,7 @@ static void test_config__structural_errors(void **state)
     }
 }
 
-static void test_config__planned_providers_are_refused_clearly(void **state)
+static void test_config__remote_providers_are_checked(void **state)
 {
     fx *f = *state;
     /* Remote providers are accepted ({} = on demand); their keys are checked. */
@@ -204,7 +204,13 @@ static void test_config__planned_providers_are_refused_clearly(void **state)
                      PHICRYPT_ECONFIG);
     assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_providers.aws.accesKeyId"));
     assert_true(tu_contains(phicrypt_errmsg(NULL), "accessKeyId"));
+#ifdef PHI_HAVE_MONGOC
+    /* Opening a MongoDB key vault does not connect; a bad URI is refused. */
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"mongodb://localhost:1/?appname=x%.0s\"}"), 0);
+    assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"mongodb://:@%s\"}"), PHICRYPT_ECONFIG);
+#else
     assert_int_equal(try_config(f, "{" GOOD_KMS ", \"key_vault\": \"mongodb://localhost%s\"}"), PHICRYPT_EUNSUPPORTED);
+#endif
 }
 
 static void test_config__from_file_resolves_relative_paths(void **state)
@@ -251,7 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__tuning_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__key_file_permissions_and_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__structural_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config__planned_providers_are_refused_clearly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__remote_providers_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__from_file_resolves_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__inline_key_never_in_messages, setup, teardown),
     };

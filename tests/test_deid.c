@@ -593,6 +593,87 @@ static void test_deid__bad_arguments(void **state)
     phicrypt_deid_policy_free(p);
 }
 
+static void test_deid__bson_and_csv_keyed_round_trip(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"ssn\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"ssn\"},"
+                      "\"mrn\":{\"action\":\"tokenize\",\"key\":\"tok:opaque\"},"
+                      "\"n\":{\"action\":\"encrypt\",\"key_alt_name\":\"patients\",\"algorithm\":\"random\"}}}";
+    bson_t a = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&a, "ssn", "123-45-6789");
+    BSON_APPEND_UTF8(&a, "mrn", "MRN-77");
+    BSON_APPEND_INT64(&a, "n", 42);
+    BSON_APPEND_UTF8(&a, "other", "same");
+    char *out, *back;
+    size_t n, bn;
+    assert_int_equal(run_file(f, pol, "kb.bson", (const char *)bson_get_data(&a), a.len, "kb.out.bson", &out, &n, 1, 0,
+                              NULL),
+                     0);
+    bson_t o;
+    bson_iter_t it;
+    assert_true(bson_init_static(&o, (const uint8_t *)out, n));
+    assert_true(bson_iter_init_find(&it, &o, "n"));
+    assert_true(BSON_ITER_HOLDS_BINARY(&it));
+    assert_true(bson_iter_init_find(&it, &o, "ssn"));
+    assert_string_not_equal(bson_iter_utf8(&it, NULL), "123-45-6789");
+    assert_int_equal(run_file(f, pol, "kb.out.bson", NULL, 0, "kb.back.bson", &back, &bn, 2, 1, NULL), 0);
+    /* Back to the same bytes: values, types and order. */
+    assert_int_equal(bn, a.len);
+    assert_memory_equal(back, bson_get_data(&a), a.len);
+    free(out);
+    free(back);
+    bson_destroy(&a);
+
+    const char *csv = "ssn,mrn,n,other\n123-45-6789,MRN-77,42,\"a,b\"\n";
+    assert_int_equal(run_file(f, pol, "kc.csv", csv, strlen(csv), "kc.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_null(strstr(out, "123-45-6789"));
+    assert_true(tu_contains(out, "\"{\"\"$binary\"\""));
+    assert_int_equal(run_file(f, pol, "kc.out.csv", NULL, 0, "kc.back.csv", &back, &bn, 1, 1, NULL), 0);
+    assert_string_equal(back, csv);
+    free(out);
+    free(back);
+}
+
+static void test_deid__malformed_bson(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"a\":{\"action\":\"redact\"}}}";
+    /* Bad UTF-8 in a string. */
+    bson_t a = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&a, "b", "xyz");
+    uint8_t *d = malloc(a.len);
+    memcpy(d, bson_get_data(&a), a.len);
+    for (size_t i = 0; i + 3 < a.len; i++)
+        if (memcmp(d + i, "xyz", 3) == 0)
+            d[i + 1] = 0xff;
+    assert_int_equal(run_file(f, pol, "u.bson", (const char *)d, a.len, "u.out.bson", NULL, NULL, 1, 0, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "u.bson: byte 0"));
+    assert_no_output(f, "u.out.bson");
+    free(d);
+    bson_destroy(&a);
+    /* Nesting deeper than 100 levels. */
+    bson_t docs[120];
+    bson_init(&docs[119]);
+    BSON_APPEND_INT32(&docs[119], "x", 1);
+    for (int i = 118; i >= 0; i--) {
+        bson_init(&docs[i]);
+        BSON_APPEND_DOCUMENT(&docs[i], "d", &docs[i + 1]);
+    }
+    assert_int_equal(run_file(f, pol, "deep.bson", (const char *)bson_get_data(&docs[0]), docs[0].len,
+                              "deep.out.bson", NULL, NULL, 1, 0, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "nesting"));
+    for (int i = 0; i < 120; i++)
+        bson_destroy(&docs[i]);
+    /* A length prefix larger than 16 MiB. */
+    const char big[8] = { 0, 0, 0, 0x7f, 0, 0, 0, 0 };
+    assert_int_equal(run_file(f, pol, "len.bson", big, 8, "len.out.bson", NULL, NULL, 1, 0, NULL), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "length"));
+    assert_no_output(f, "len.out.bson");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +692,8 @@ int main(void)
         cmocka_unit_test(test_deid__malformed_inputs_leave_no_output),
         cmocka_unit_test(test_deid__skip_bad_lists_and_skips),
         cmocka_unit_test(test_deid__bad_arguments),
+        cmocka_unit_test(test_deid__bson_and_csv_keyed_round_trip),
+        cmocka_unit_test(test_deid__malformed_bson),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

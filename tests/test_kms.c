@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bson/bson.h>
@@ -212,6 +214,8 @@ static void expect_failure(void **state, const char *mode, int code, const char 
     if (in_msg && !tu_contains(phicrypt_errmsg(ph), in_msg))
         fail_msg("message lacks '%s': %s", in_msg, phicrypt_errmsg(ph));
     assert_false(tu_contains(phicrypt_errmsg(ph), AWS_SECRET));
+    print_message("# %s\n", phicrypt_errmsg(ph));
+    assert_int_equal(phicrypt_errcode(ph), code);
     if (took > max_s)
         fail_msg("took %.1f s (limit %.1f)", took, max_s);
     assert_int_equal(vault_size(f), 0);
@@ -237,6 +241,11 @@ static void test_kms__refused_connection(void **state)
 static void test_kms__hang_times_out(void **state)
 {
     expect_failure(state, "HANG", PHICRYPT_ETIMEOUT, "timed out", 4.5);
+}
+
+static void test_kms__silent_peer_handshake_times_out(void **state)
+{
+    expect_failure(state, "SILENT", PHICRYPT_ETIMEOUT, "TLS handshake", 4.5);
 }
 
 static void test_kms__slow_drip_times_out(void **state)
@@ -600,6 +609,83 @@ static void test_kms__on_demand_ecs_cached_then_expired(void **state)
     clear_cloud_env();
 }
 
+typedef struct thread_arg {
+    phicrypt_t *ph;
+    int rc;
+} thread_arg;
+
+static void *create_in_thread(void *p)
+{
+    thread_arg *a = p;
+    uint8_t id[16];
+    for (int i = 0; i < 3 && a->rc == 0; i++)
+        a->rc = on_demand_key(a->ph, "aws", id);
+    return NULL;
+}
+
+/* One client, several threads, credentials fetched once and shared. */
+static void test_kms__on_demand_shared_by_threads(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph;
+    pthread_t t[4];
+    thread_arg a[4];
+    clear_cloud_env();
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/ecs/creds", 1);
+    ph = on_demand_client(f, 1);
+    for (int i = 0; i < 4; i++) {
+        a[i].ph = ph;
+        a[i].rc = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, create_in_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        if (a[i].rc != 0)
+            fail_msg("thread %d: %d", i, a[i].rc);
+    }
+    phicrypt_free(ph);
+    clear_cloud_env();
+}
+
+/* AWS credentials from the environment, GCP's metadata server gone: AWS
+ * keys still work; a GCP key fails, in bounded time. */
+static void test_kms__on_demand_partial(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg;
+    phicrypt_t *ph = NULL;
+    uint8_t id[16];
+    int rc;
+    clear_cloud_env();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDPHICRYPTTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET, 1);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"aws\": {}, \"gcp\": {}},"
+                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/ca.pem\"}, \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 " \"kms_options\": {\"total_timeout_ms\": 2000, \"gcp_metadata_endpoint\": \"127.0.0.1:%d\"},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 d, d, port("REFUSED"), f->dir) < 0)
+        fail_msg("asprintf");
+    assert_int_equal(phicrypt_new(&ph, cfg), 0);
+    if (on_demand_key(ph, "aws", id) != 0)
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    rc = on_demand_key(ph, "gcp", id);
+    print_message("# %s\n", phicrypt_errmsg(ph));
+    assert_int_equal(rc, PHICRYPT_EKMS);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "GCP metadata server"));
+    /* And with no credentials anywhere, the reason is the one reported. */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    setenv("PHICRYPT_AWS_EC2_METADATA_ENDPOINT", "127.0.0.1:1", 1);
+    phicrypt_free(ph);
+    assert_int_equal(phicrypt_new(&ph, cfg), 0);
+    assert_int_equal(on_demand_key(ph, "aws", id), PHICRYPT_EKMS);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "EC2 instance metadata"));
+    phicrypt_free(ph);
+    free(cfg);
+    clear_cloud_env();
+}
+
 static void test_kms__on_demand_azure_imds(void **state)
 {
     clear_cloud_env();
@@ -610,6 +696,132 @@ static void test_kms__on_demand_gcp_metadata(void **state)
 {
     clear_cloud_env();
     on_demand_round_trip(*state, "gcp", 1);
+}
+
+
+/* A configuration with only `providers_json` and `tls_json` (in which %s
+ * stands for the peers' directory). */
+static int try_config(fx *f, const char *providers_json, const char *tls_json)
+{
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg, tls[1024];
+    phicrypt_t *ph = NULL;
+    int rc;
+    /* Each "%s" of tls_json becomes the peers' directory. */
+    {
+        const char *t = tls_json ? tls_json : "{}";
+        size_t j = 0;
+        for (; *t && j + strlen(d) + 1 < sizeof tls; t++) {
+            if (t[0] == '%' && t[1] == 's') {
+                memcpy(tls + j, d, strlen(d));
+                j += strlen(d);
+                t++;
+            } else {
+                tls[j++] = *t;
+            }
+        }
+        tls[j] = 0;
+    }
+    if (asprintf(&cfg, "{\"kms_providers\": %s, \"tls\": %s, \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 providers_json, tls, f->dir) < 0)
+        fail_msg("asprintf");
+    rc = phicrypt_new(&ph, cfg);
+    free(cfg);
+    phicrypt_free(ph);
+    return rc;
+}
+
+static void test_kms__provider_configuration_is_checked(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(try_config(f, "{\"aws\": {\"accessKeyId\": \"A\"}}", NULL), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_providers.aws.secretAccessKey is required"));
+    assert_int_equal(try_config(f, "{\"azure\": {\"tenantId\": \"t\", \"clientId\": \"c\", \"clientSecret\": \"s3cr3t\","
+                                   " \"identityPlatformEndpoit\": \"x\"}}", NULL),
+                     PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "'kms_providers.azure.identityPlatformEndpoit'"));
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "did you mean 'identityPlatformEndpoint'"));
+    assert_false(tu_contains(phicrypt_errmsg(NULL), "s3cr3t"));
+    assert_int_equal(try_config(f, "{\"gcp\": {\"email\": \"e\", \"privateKey\": 5}}", NULL), PHICRYPT_ECONFIG);
+    assert_int_equal(try_config(f, "{\"kmip\": {}}", NULL), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_providers.kmip.endpoint is required"));
+    assert_int_equal(try_config(f, "{\"aws\": {}, \"azure\": {}, \"gcp\": {}}", NULL), 0);
+    assert_int_equal(try_config(f, "{\"aws\": {}}", "{\"aws\": {\"cafile\": \"%s/ca.pem\"}}"), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "did you mean 'ca_file'"));
+    assert_int_equal(try_config(f, "{\"aws\": {}}", "{\"awss\": {}}"), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "'tls.awss'"));
+    /* A client key others may read is refused (as ssh does). */
+    {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/client.pem", env("PHI_KMS_DIR"));
+        chmod(path, 0644);
+        assert_int_equal(try_config(f, "{\"aws\": {}}", "{\"kmip\": {\"cert_key_file\": \"%s/client.pem\"}}"),
+                         PHICRYPT_ECONFIG);
+        chmod(path, 0600);
+    }
+}
+
+static void test_kms__missing_ca_file_is_a_config_error(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = NULL;
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg, *mk = aws_master_key("OK");
+    uint8_t id[16];
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"aws\": {\"accessKeyId\": \"AKIDPHICRYPTTEST\", \"secretAccessKey\": \"%s\"}},"
+                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/no-such-ca.pem\"}},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 AWS_SECRET, d, f->dir) < 0)
+        fail_msg("asprintf");
+    assert_int_equal(phicrypt_new(&ph, cfg), 0);
+    assert_int_equal(create_key(ph, id, "aws", mk), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "tls.aws.ca_file"));
+    assert_int_equal(vault_size(f), 0);
+    phicrypt_free(ph);
+    free(cfg);
+    free(mk);
+}
+
+static void test_kms__gcp_private_key_as_pem(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char path[4096], *pem, *esc, *cfg, *mk;
+    phicrypt_t *ph = NULL;
+    uint8_t id[16];
+    size_t j = 0;
+    snprintf(path, sizeof path, "%s/gcp-key.pem", d);
+    pem = tu_read_file(path, NULL);
+    assert_non_null(pem);
+    esc = calloc(1, strlen(pem) * 2 + 1);
+    for (size_t i = 0; pem[i]; i++) { /* newlines as JSON escapes */
+        if (pem[i] == '\n') {
+            esc[j++] = '\\';
+            esc[j++] = 'n';
+        } else {
+            esc[j++] = pem[i];
+        }
+    }
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"gcp\": {\"email\": \"phicrypt@test.iam.gserviceaccount.com\","
+                 "   \"privateKey\": \"%s\", \"endpoint\": \"127.0.0.1:%d\"}},"
+                 " \"tls\": {\"gcp\": {\"ca_file\": \"%s/ca.pem\"}}, \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 esc, port("OK"), d, f->dir) < 0 ||
+        asprintf(&mk,
+                 "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\", \"keyName\": \"k\","
+                 " \"endpoint\": \"127.0.0.1:%d\"}",
+                 port("OK")) < 0)
+        fail_msg("asprintf");
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    if (create_key(ph, id, "gcp", mk) != 0)
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    phicrypt_free(ph);
+    free(pem);
+    free(esc);
+    free(cfg);
+    free(mk);
 }
 
 int main(void)
@@ -623,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__refused_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__hang_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__slow_drip_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__silent_peer_handshake_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__unknown_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__hostname_mismatch_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__expired_credentials, setup, teardown),
@@ -631,12 +844,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__gcp_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__kmip_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__configuration_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__provider_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__missing_ca_file_is_a_config_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__gcp_private_key_as_pem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__rewrap_local_to_aws_and_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__failed_rewrap_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_web_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_ec2_imdsv2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_ecs_cached_then_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_shared_by_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_azure_imds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_gcp_metadata, setup, teardown),
     };

@@ -60,6 +60,12 @@ int phigo_decrypt_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *
 { PHIGO_CALL(phicrypt_decrypt_as, ph, out, s, ns, field, ct, n); }
 int phigo_access_check(phicrypt_t *ph, const phicrypt_session *s, const char *ns, const char *field)
 { PHIGO_CALL(phicrypt_access_check, ph, s, ns, field); }
+int phigo_audit_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path)
+{ PHIGO_CALL(phicrypt_audit_verify, ph, report, path); }
+int phigo_audit_disclosures(phicrypt_t *ph, phicrypt_buf *out, const char *subject, int64_t since_ms)
+{ PHIGO_CALL(phicrypt_audit_disclosures, ph, out, subject, since_ms); }
+int phigo_audit_subject_id(phicrypt_t *ph, phicrypt_buf *out, const char *subject)
+{ PHIGO_CALL(phicrypt_audit_subject_id, ph, out, subject); }
 int phigo_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const char *json)
 { PHIGO_CALL(phicrypt_deid_policy_new, out, ph, json); }
 int phigo_deid_file(phicrypt_t *ph, phicrypt_buf *r, const phicrypt_deid_policy *p, const char *in,

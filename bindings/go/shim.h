@@ -1,5 +1,5 @@
 /* Calls into the parts of libphicrypt that a build may not have yet
- * (keyring, FF1, access, de-identification): looked up with dlsym so the
+ * (keyring, FF1, access, audit, de-identification): looked up with dlsym so the
  * binding links against any build; a missing function returns PHIGO_MISSING. */
 #ifndef PHIGO_SHIM_H
 #define PHIGO_SHIM_H
@@ -29,6 +29,9 @@ int phigo_decrypt_document_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_
 int phigo_decrypt_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *s, const char *ns,
                      const char *field, const uint8_t *ct, size_t n);
 int phigo_access_check(phicrypt_t *ph, const phicrypt_session *s, const char *ns, const char *field);
+int phigo_audit_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path);
+int phigo_audit_disclosures(phicrypt_t *ph, phicrypt_buf *out, const char *subject, int64_t since_ms);
+int phigo_audit_subject_id(phicrypt_t *ph, phicrypt_buf *out, const char *subject);
 int phigo_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const char *json);
 const char *phigo_deid_errmsg(void);
 void phigo_deid_policy_free(phicrypt_deid_policy *p);

@@ -71,5 +71,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_pseudonymize(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_deid(int argc, char **argv);
+int cmd_reid(int argc, char **argv);
 
 #endif

@@ -44,8 +44,12 @@ static int verify(int argc, char **argv)
     phicrypt_t *ph = NULL;
     phicrypt_buf report = PHICRYPT_BUF_INIT;
     int rc;
-    if (argc > 2)
-        return cli_usage_error("audit", "verify takes at most one FILE");
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+        return cli_usage_error("audit", "verify takes at most one FILE (options go before 'audit')");
     if ((rc = cli_open(&ph)) != 0)
         return rc;
     rc = phicrypt_audit_verify(ph, &report, argc == 2 ? argv[1] : NULL);

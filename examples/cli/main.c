@@ -21,6 +21,9 @@ static const char usage[] =
     "  token     create, rotate, retire, destroy, list keyring keys (token/pseudonym keys)\n"
     "  tokenize, detokenize   format-preserving (FF1) or opaque (AES-SIV) tokens, one value per line\n"
     "  pseudonymize           one-way HMAC pseudonyms, one value per line\n"
+    "  audit     verify the audit log's chain; list the disclosures of one patient\n"
+    "  deid      de-identify an export (JSON lines, JSON array, BSON, CSV) with a policy\n"
+    "  reid      reverse the tokens and ciphertexts of a de-identified export\n"
     "\n"
     "Options:\n"
     "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
@@ -82,6 +85,12 @@ int main(int argc, char **argv)
         return cmd_detokenize(argc, argv);
     if (strcmp(argv[0], "pseudonymize") == 0)
         return cmd_pseudonymize(argc, argv);
+    if (strcmp(argv[0], "audit") == 0)
+        return cmd_audit(argc, argv);
+    if (strcmp(argv[0], "deid") == 0)
+        return cmd_deid(argc, argv);
+    if (strcmp(argv[0], "reid") == 0)
+        return cmd_reid(argc, argv);
     if (strcmp(argv[0], "help") == 0) {
         fputs(usage, stdout);
         return EXIT_OK;

@@ -24,8 +24,14 @@
  * `denied_fields`: `"ciphertext"` (default: left encrypted), `"null"`, or
  * `"marker"` (the string `marker`, default `"[RESTRICTED]"`).
  *
+ * Without an `access` section every field is allowed to any complete
+ * session (the calls are still audited when `audit` is configured).
+ *
  * Denied fields never reach libmongocrypt: their data keys are not even
- * fetched from the key vault. Every call that goes through a session writes
+ * fetched from the key vault. The one exception is the configured
+ * `audit.subject_field` when it is encrypted and denied: it is decrypted
+ * inside the library, only to compute the audit line's pseudonymous
+ * subject id, and never returned. Every call that goes through a session writes
  * one line to the audit log (see phicrypt/audit.h) before it returns
  * plaintext; if the line cannot be written, nothing is returned.
  *
@@ -127,6 +133,27 @@ PHICRYPT_API
 int phicrypt_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *session, const char *ns,
                            const char *field, const char *key_name, const char *token, size_t token_len,
                            const phicrypt_token_opts *opts);
+
+/**
+ * @brief phicrypt_reid_file() through a session: refused (PHICRYPT_EACCESS,
+ * nothing written) unless the role and purpose may see every field the
+ * policy made reversible (`tokenize`, `encrypt`; Safe Harbor preset
+ * rules need a role allowed `*`) in namespace @p ns (or NULL). Audited as
+ * operation "reid" with the fields and the number of records.
+ */
+PHICRYPT_API
+int phicrypt_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_session *session, const char *ns,
+                          const phicrypt_deid_policy *p, const char *in_path, const char *out_path,
+                          const phicrypt_deid_opts *opts);
+
+/**
+ * @brief phicrypt_deid_file() through a session: the run is audited as
+ * operation "deid" (reversible fields, number of records).
+ */
+PHICRYPT_API
+int phicrypt_deid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_session *session, const char *ns,
+                          const phicrypt_deid_policy *p, const char *in_path, const char *out_path,
+                          const phicrypt_deid_opts *opts);
 
 #ifdef __cplusplus
 }

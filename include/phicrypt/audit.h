@@ -19,8 +19,10 @@
  * this line up to `,"chain"`), so an edit, deletion, reordering or forged
  * line is detected by phicrypt_audit_verify(). The HMAC keys are derived
  * from the CSFLE data key with alt name "phicrypt-audit" (created under the
- * local master key on first use), so the log cannot be re-chained without
- * the master key. Lines are appended with one write(2) under an exclusive
+ * local master key on first use; with only remote KMS providers, create it
+ * yourself under your master key), so the log cannot be re-chained without
+ * the master key. Rewrapping keeps the audit keys; deleting that data key
+ * makes the log unverifiable. Lines are appended with one write(2) under an exclusive
  * lock; a crash leaves at most an incomplete last line, reported as torn.
  *
  * Include <phicrypt.h>, not this file.
@@ -61,6 +63,8 @@ int phicrypt_audit_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path
  *                  configured `audit.subject_field`).
  * @param since_ms  only entries at or after this time (milliseconds since
  *                  1970-01-01 UTC); 0 for all.
+ * The lines are read as they are: run phicrypt_audit_verify() first to
+ * know that none was altered or removed.
  * @return 0, PHICRYPT_EUNSUPPORTED (no audit configured), PHICRYPT_EIO ...
  */
 PHICRYPT_API

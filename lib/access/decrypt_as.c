@@ -112,7 +112,9 @@ static int filter(walk *w, const bson_t *src, bson_t *dst, const char *exact, co
         const char *k = bson_iter_key(&it);
         char ex[PATH_MAX_LEN], fp[PATH_MAX_LEN];
         int rc;
-        if (!join(ex, exact, k) || !(is_array ? (snprintf(fp, sizeof fp, "%s", field), 1) : join(fp, field, k)))
+        /* Array elements keep their parent's field path (rules name no indices). */
+        int fp_ok = is_array ? snprintf(fp, sizeof fp, "%s", field) < (int)sizeof fp : join(fp, field, k);
+        if (!join(ex, exact, k) || !fp_ok)
             return phi_error(w->ph, PHICRYPT_EBADDATA, "decrypt document: field path too long");
         if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
             int arr = BSON_ITER_HOLDS_ARRAY(&it);
@@ -359,7 +361,7 @@ int phicrypt_decrypt_document_as(phicrypt_t *ph, phicrypt_buf *out, const phicry
     if (w.parked.n)
         unpark(&w, &dec, &final, "");
     else
-        bson_copy_to_excluding_noinit(&dec, &final, "", NULL);
+        bson_concat(&final, &dec);
     subject = subject_text(ph, &final, &subject_len);
     base_event(&ev, session, "decrypt", ns);
     ev.fields = (const char *const *)w.allowed.v;

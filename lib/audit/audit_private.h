@@ -48,6 +48,14 @@ typedef struct phi_audit_event {
  * A failure is recorded against ph (PHICRYPT_EIO ...). */
 int phi_audit_write(phicrypt_t *ph, const phi_audit_event *ev);
 
+/* Records a successful key operation ("key_create", "key_delete",
+ * "key_rewrap", "key_rotate", "key_destroy", ...) of data key `id` or
+ * keyring key `key_name` (either may be NULL), `count` keys. There is no
+ * session: the actor is the process's user ("uid:N"). Returns `rc` when it
+ * is not 0 (nothing is recorded), else the result of the append; a no-op
+ * while the audit key itself is being created. */
+int phi_audit_key_op(phicrypt_t *ph, int rc, const char *op, const uint8_t *id, const char *key_name, int64_t count);
+
 /* The pseudonymous subject id ("sub1." + 32 hex digits + NUL: 38 bytes). */
 #define PHI_AUDIT_SUBJECT_TEXT 38
 int phi_audit_subject(phicrypt_t *ph, char out[PHI_AUDIT_SUBJECT_TEXT], const char *value, size_t len);

@@ -143,6 +143,10 @@ static int ensure_data_key(phicrypt_t *ph)
     return rc == PHICRYPT_EEXIST ? 0 : rc;
 }
 
+/* Set while this thread creates the audit key: the key operations that
+ * involves must not try to audit themselves (they would need that key). */
+static _Thread_local int deriving;
+
 static int get_keys(phicrypt_t *ph, const uint8_t **keys)
 {
     phi_audit *a = audit_of(ph);
@@ -150,6 +154,7 @@ static int get_keys(phicrypt_t *ph, const uint8_t **keys)
     if (!a)
         return phi_error(ph, PHICRYPT_EUNSUPPORTED, "no audit log is configured (\"audit\": {\"path\": ...})");
     pthread_mutex_lock(&a->mu);
+    deriving = 1;
     if (!a->keys) {
         uint8_t *k = phi_secure_alloc(64);
         if (!k)
@@ -162,6 +167,7 @@ static int get_keys(phicrypt_t *ph, const uint8_t **keys)
             a->keys = k;
         }
     }
+    deriving = 0;
     pthread_mutex_unlock(&a->mu);
     *keys = a->keys;
     return rc;
@@ -423,12 +429,16 @@ int phi_audit_write(phicrypt_t *ph, const phi_audit_event *ev)
     uint8_t prev[32], chain[32];
     char hex[65], num[48];
     int64_t seq;
-    int fd = -1, torn, rc;
+    int fd = -1, torn, rc, created;
 
     if (!a)
         return 0;
     if ((rc = get_keys(ph, &keys)) != 0 || (rc = body(ph, ev, &rest)) != 0)
         goto out;
+    {
+        struct stat st;
+        created = stat(a->path, &st) != 0 && errno == ENOENT;
+    }
     fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = phi_error(ph, PHICRYPT_EIO, "audit log %s: %s", a->path, strerror(errno));
@@ -483,6 +493,16 @@ int phi_audit_write(phicrypt_t *ph, const phi_audit_event *ev)
         rc = phi_error(ph, PHICRYPT_EIO, "audit log %s: fsync: %s", a->path, strerror(errno));
         goto out;
     }
+    if (a->fsync_each && created) {
+        /* A new file's directory entry must reach the disk too. */
+        char *dir = phi_path_dirname(a->path);
+        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        phi_free(dir);
+    }
     rc = 0;
 out:
     if (fd >= 0)
@@ -490,4 +510,24 @@ out:
     phi_free(head.p);
     phi_free(rest.p);
     return rc;
+}
+
+int phi_audit_key_op(phicrypt_t *ph, int rc, const char *op, const uint8_t *id, const char *key_name, int64_t count)
+{
+    phi_audit_event ev;
+    char actor[32];
+    if (rc != 0 || deriving || !audit_of(ph))
+        return rc;
+    memset(&ev, 0, sizeof ev);
+    snprintf(actor, sizeof actor, "uid:%lu", (unsigned long)getuid());
+    ev.actor = actor;
+    ev.op = op;
+    ev.outcome = "ok";
+    ev.count = count;
+    ev.key_name = key_name;
+    if (id) {
+        ev.key_ids = (const uint8_t(*)[16])id;
+        ev.n_key_ids = 1;
+    }
+    return phi_audit_write(ph, &ev);
 }

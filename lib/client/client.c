@@ -40,7 +40,7 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
         return phi_error(NULL, PHICRYPT_ENOMEM, "cannot create a lock");
     }
     if ((rc = phi_config_parse(&ph->cfg, ph, config_json, base_dir)) != 0 ||
-        (rc = phi_keyvault_open(&ph->kv, ph, ph->cfg->key_vault, ph->cfg->base_dir)) != 0 ||
+        (rc = phi_keyvault_open_ns(&ph->kv, ph, ph->cfg->key_vault, ph->cfg->base_dir, ph->cfg->key_vault_ns)) != 0 ||
         (rc = new_mcrypt(ph, &ph->mc)) != 0 ||
         (ph->cfg->keyring && (rc = phi_keyring_open(&ph->keyring, ph, ph->cfg->keyring, ph->cfg->base_dir)) != 0)) {
         /* Nobody can query a handle that is about to vanish: hand the

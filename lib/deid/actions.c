@@ -152,7 +152,7 @@ static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *
     size_t idx = (size_t)(rule - r->pol->rules);
     const char *subj = idx < r->nsubjects ? r->subjects[idx] : NULL;
     if (!subj)
-        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: date_shift subject '%s' is missing", r->where,
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: date_shift subject '%s' is missing", phi_rec_where(r),
                          rule->subject_text);
     phi_sbuf ps = { 0 };
     int rc = phi_act_pseudonym(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), &ps);
@@ -276,7 +276,7 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     case PHI_ACT_TOKENIZE:
         if (!scalar_text(v, &s, &n))
             return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %s: tokenize needs a string or a number, not a %s",
-                             r->where, path, v->kind == PHI_DV_DATE ? "date" : "structured value");
+                             phi_rec_where(r), path, v->kind == PHI_DV_DATE ? "date" : "structured value");
         o->op = PHI_OUT_STR;
         return phi_act_tokenize(r, rule, path, s, n, &o->text);
     case PHI_ACT_PSEUDONYMIZE:
@@ -345,10 +345,9 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
 /* ---- per-record identifiers (for scrub) and date_shift subjects ---- */
 void phi_rec_reset(phi_deid_rec *r)
 {
-    for (size_t i = 0; i < r->nids; i++) {
-        phi_wipe_free(r->ids[i].s, r->ids[i].n);
-        phi_free(r->ids[i].label);
-    }
+    if (r->idarena.p)
+        phi_wipe(r->idarena.p, r->idarena.len);
+    r->idarena.len = 0;
     r->nids = 0;
     for (size_t i = 0; i < r->nsubjects; i++) {
         if (r->subjects[i])
@@ -357,10 +356,26 @@ void phi_rec_reset(phi_deid_rec *r)
     }
 }
 
+const char *phi_rec_where(phi_deid_rec *r)
+{
+    if (r->where_file) {
+        snprintf(r->where, sizeof r->where, r->where_is_byte ? "%s: byte %llu" : "%s: line %llu", r->where_file,
+                 (unsigned long long)r->where_pos);
+    }
+    return r->where;
+}
+
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
+    if (r->cache) {
+        for (size_t i = 0; i < PHI_RULE_CACHE; i++)
+            phi_free(r->cache[i].key);
+        phi_free(r->cache);
+        r->cache = NULL;
+    }
     phi_free(r->ids);
+    phi_sbuf_free(&r->idarena);
     phi_free(r->subjects);
     r->ids = NULL;
     r->subjects = NULL;
@@ -371,9 +386,7 @@ static void add_ident(phi_deid_rec *r, const char *s, size_t n, const char *labe
 {
     if (n < 3 || r->nids >= 256)
         return;
-    for (size_t i = 0; i < r->nids; i++)
-        if (r->ids[i].n == n && memcmp(r->ids[i].s, s, n) == 0)
-            return;
+    /* Duplicates are not looked for: they only cost a comparison in scrub. */
     if (r->nids == r->capids) {
         size_t cap = r->capids ? r->capids * 2 : 16;
         phi_ident *ni = phi_realloc(r->ids, cap * sizeof *ni);
@@ -383,19 +396,19 @@ static void add_ident(phi_deid_rec *r, const char *s, size_t n, const char *labe
         r->capids = cap;
     }
     phi_ident *id = &r->ids[r->nids];
-    id->s = phi_strndup(s, n);
+    id->off = r->idarena.len;
     id->n = n;
-    id->label = phi_malloc(label_len + 1);
-    if (!id->s || !id->label) {
-        phi_free(id->s);
-        phi_free(id->label);
-        return;
-    }
+    phi_sbuf_put(&r->idarena, s, n);
+    id->loff = r->idarena.len;
+    id->ln = label_len;
     for (size_t i = 0; i < label_len; i++) {
         char c = label[i];
-        id->label[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+        phi_sbuf_putc(&r->idarena, (char)(c >= 'a' && c <= 'z' ? c - 32 : c));
     }
-    id->label[label_len] = 0;
+    phi_sbuf_putc(&r->idarena, 0);
+    if (r->idarena.oom)
+        return;
+    id->first = (char)(s[0] >= 'A' && s[0] <= 'Z' ? s[0] + 32 : s[0]);
     r->nids++;
 }
 

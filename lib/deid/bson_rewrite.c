@@ -14,6 +14,8 @@ typedef struct bw {
     phi_pcomp comps[PHI_DEID_MAX_DEPTH + 2];
     size_t nc;
     phi_sbuf path;
+    phi_sbuf exact;
+    uint64_t hash[PHI_DEID_MAX_DEPTH + 3];
 } bw;
 
 static void to_dv(const bson_iter_t *it, phi_dv *v, char *num, size_t numcap)
@@ -73,7 +75,8 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
 {
     phi_deid_rec *r = w->r;
     const phicrypt_deid_policy *p = r->pol;
-    const phi_deid_rule *rule = inherited ? inherited : phi_rule_for(p, w->comps, w->nc);
+    const phi_deid_rule *rule =
+        inherited ? inherited : phi_rule_cached(r, w->comps, w->nc, w->exact.p, w->exact.len, w->hash[w->nc]);
     bson_type_t t = bson_iter_type(it);
     char num[40];
     phi_dv v;
@@ -88,9 +91,9 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
             bson_iter_t child;
             bson_t sub;
             if (depth >= PHI_DEID_MAX_DEPTH)
-                return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: nesting deeper than 100 levels", r->where);
+                return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: nesting deeper than 100 levels", phi_rec_where(r));
             if (!bson_iter_recurse(it, &child))
-                return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: malformed nested document", r->where);
+                return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: malformed nested document", phi_rec_where(r));
             if (out) {
                 if (t == BSON_TYPE_DOCUMENT)
                     bson_append_document_begin(out, key, (int)klen, &sub);
@@ -123,7 +126,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
             if (p->unknown == PHI_UNKNOWN_ERROR)
                 return phi_error(r->eh, PHICRYPT_EINVAL,
                                  "%s: field '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", "
-                                 "or add a rule)", r->where, w->path.p ? w->path.p : "");
+                                 "or add a rule)", phi_rec_where(r), w->path.p ? w->path.p : "");
             if (p->unknown == PHI_UNKNOWN_DROP) {
                 *dropped = 1;
                 return 0;
@@ -176,12 +179,13 @@ static int walk(bw *w, bson_iter_t *it, bson_t *out, int is_array, int depth, co
     while (bson_iter_next(it)) {
         const char *key = bson_iter_key(it);
         size_t klen = bson_iter_key_len(it);
-        size_t saved = w->path.len;
+        size_t saved = w->path.len, saved_exact = w->exact.len;
         char ik[16];
         if (is_array) {
             w->comps[w->nc].key = NULL;
             w->comps[w->nc].key_len = 0;
             phi_sbuf_put(&w->path, "[]", 2);
+            w->hash[w->nc + 1] = phi_exact_push(&w->exact, NULL, 0, w->hash[w->nc]);
             /* Arrays are renumbered: a dropped element leaves no gap. */
             const char *k2;
             klen = bson_uint32_to_string(idx, &k2, ik, sizeof ik);
@@ -192,11 +196,13 @@ static int walk(bw *w, bson_iter_t *it, bson_t *out, int is_array, int depth, co
             if (saved)
                 phi_sbuf_putc(&w->path, '.');
             phi_sbuf_put(&w->path, key, klen);
+            w->hash[w->nc + 1] = phi_exact_push(&w->exact, key, klen, w->hash[w->nc]);
         }
         w->nc++;
         int dropped = 0;
         int rc = element(w, it, out, key, klen, depth, inherited, &dropped);
         w->nc--;
+        w->exact.len = saved_exact;
         w->path.len = saved;
         if (w->path.p)
             w->path.p[saved] = 0;
@@ -204,6 +210,34 @@ static int walk(bw *w, bson_iter_t *it, bson_t *out, int is_array, int depth, co
             return rc;
         if (!dropped)
             idx++;
+    }
+    return 0;
+}
+
+/* libbson's UTF-8 validation lets some invalid sequences through; every
+ * key and string is checked here (and the nesting depth). 0 when valid,
+ * else 1 (bad UTF-8) or 2 (too deep). */
+static int deep_check(bson_iter_t *it, int depth)
+{
+    if (depth > PHI_DEID_MAX_DEPTH)
+        return 2;
+    while (bson_iter_next(it)) {
+        if (!bson_utf8_validate(bson_iter_key(it), bson_iter_key_len(it), false))
+            return 1;
+        bson_type_t t = bson_iter_type(it);
+        if (t == BSON_TYPE_UTF8) {
+            uint32_t l;
+            const char *s = bson_iter_utf8(it, &l);
+            if (!bson_utf8_validate(s, l, true))
+                return 1;
+        } else if (t == BSON_TYPE_DOCUMENT || t == BSON_TYPE_ARRAY) {
+            bson_iter_t child;
+            int rc;
+            if (!bson_iter_recurse(it, &child))
+                return 1;
+            if ((rc = deep_check(&child, depth + 1)))
+                return rc;
+        }
     }
     return 0;
 }
@@ -216,10 +250,16 @@ int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out)
     int rc = 0;
     if (!bson_init_static(&doc, d, n) || !bson_validate(&doc, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, &off) ||
         !phi_bson_deep_valid(&doc))
-        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: malformed BSON document (near byte %zu of it)", r->where, off);
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: malformed BSON document (near byte %zu of it)", phi_rec_where(r), off);
+    bson_iter_init(&it, &doc);
+    int bad = deep_check(&it, 0);
+    if (bad)
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %s", phi_rec_where(r),
+                         bad == 2 ? "nesting deeper than 100 levels" : "invalid UTF-8 in a key or string");
     bw w;
     memset(&w, 0, sizeof w);
     w.r = r;
+    w.hash[0] = PHI_HASH0;
     phi_rec_reset(r);
     if (r->pol->needs_identifiers || r->pol->needs_subjects) {
         r->collecting = 1;
@@ -236,6 +276,7 @@ int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out)
         phi_sbuf_put(out, bson_get_data(&res), res.len);
     phi_bson_wipe_destroy(&res);
     phi_sbuf_free(&w.path);
+    phi_sbuf_free(&w.exact);
     if (rc == 0 && out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;

@@ -189,7 +189,7 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols,
     cols->sep = ',';
     if ((rc = phi_csv_split(s, n, ',', &row, &why))) {
         phi_csv_row_free(&row);
-        return phi_error(r->eh, rc, "%s: CSV header: %s", r->where, why);
+        return phi_error(r->eh, rc, "%s: CSV header: %s", phi_rec_where(r), why);
     }
     cols->n = row.n;
     cols->names = phi_calloc(row.n, sizeof *cols->names);
@@ -217,7 +217,7 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols,
             if (r->pol->unknown == PHI_UNKNOWN_ERROR) {
                 rc = phi_error(r->eh, PHICRYPT_EINVAL,
                                "%s: column '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", "
-                               "or add a rule)", r->where, cols->names[k]);
+                               "or add a rule)", phi_rec_where(r), cols->names[k]);
                 phi_csv_row_free(&row);
                 return rc;
             }
@@ -264,12 +264,12 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
     int rc = phi_csv_split(s, n, cols->sep, &row, &why);
     if (rc) {
         phi_csv_row_free(&row);
-        return phi_error(r->eh, rc, "%s: %s", r->where, why);
+        return phi_error(r->eh, rc, "%s: %s", phi_rec_where(r), why);
     }
     if (row.n != cols->n) {
         size_t got = row.n;
         phi_csv_row_free(&row);
-        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %zu fields where the header has %zu", r->where, got,
+        return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: %zu fields where the header has %zu", phi_rec_where(r), got,
                          cols->n);
     }
     phi_rec_reset(r);

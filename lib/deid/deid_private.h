@@ -22,8 +22,28 @@ typedef struct phi_sbuf {
     size_t len, cap;
     int oom;
 } phi_sbuf;
-void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n);
-void phi_sbuf_putc(phi_sbuf *b, char c);
+void phi_sbuf_put_slow(phi_sbuf *b, const void *d, size_t n);
+/* Appends n bytes (keeps a NUL after them). */
+static inline void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n)
+{
+    if (b->len + n + 1 <= b->cap) {
+        if (n)
+            __builtin_memcpy(b->p + b->len, d, n);
+        b->len += n;
+        b->p[b->len] = 0;
+        return;
+    }
+    phi_sbuf_put_slow(b, d, n);
+}
+static inline void phi_sbuf_putc(phi_sbuf *b, char c)
+{
+    if (b->len + 2 <= b->cap) {
+        b->p[b->len++] = c;
+        b->p[b->len] = 0;
+        return;
+    }
+    phi_sbuf_put_slow(b, &c, 1);
+}
 void phi_sbuf_puts(phi_sbuf *b, const char *s);
 void phi_sbuf_printf(phi_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void phi_sbuf_reserve(phi_sbuf *b, size_t n);
@@ -150,13 +170,14 @@ int64_t phi_ms_from_civil(int y, int m, int d);
 
 /* ---- per-record context ---- */
 typedef struct phi_ident {
-    char *s;
-    size_t n;
-    char *label; /* placeholder text, e.g. "NAME" */
+    size_t off, n;       /* the value, in the record's identifier arena */
+    size_t loff, ln;     /* its placeholder label ("NAME"), in the arena */
+    char first;          /* lower-cased first byte: a quick reject */
 } phi_ident;
 
 typedef struct phi_count_ent {
     char *path;
+    size_t len;
     int act;
     uint64_t count;
 } phi_count_ent;
@@ -166,6 +187,7 @@ typedef struct phi_count_ent {
 typedef struct phi_deid_stats {
     phi_count_ent *ents;
     size_t n, cap;
+    size_t hint; /* records repeat their fields in order: try the next entry first */
     char **unknown;
     size_t nunknown, capunknown;
     phi_sbuf bad; /* JSON objects of the bad records, comma-separated */
@@ -176,6 +198,16 @@ void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len);
 void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from);
 void phi_stats_free(phi_deid_stats *st);
 
+/* Rule lookups cached by the exact path (keys length-prefixed, array
+ * levels marked), since every record repeats the same paths. */
+#define PHI_RULE_CACHE 512
+typedef struct phi_rule_cache_ent {
+    uint64_t hash;
+    char *key;
+    size_t key_len;
+    const phi_deid_rule *rule;
+} phi_rule_cache_ent;
+
 typedef struct phi_deid_rec {
     const phicrypt_deid_policy *pol;
     phicrypt_t *ph;
@@ -185,12 +217,26 @@ typedef struct phi_deid_rec {
     /* identifiers of the current record (scrub) and date_shift subjects */
     phi_ident *ids;
     size_t nids, capids;
+    phi_sbuf idarena;
     char **subjects; /* per rule index: the subject value, or NULL */
     size_t nsubjects;
     int collecting;  /* first pass: only collect */
-    char where[96];  /* "line 12" / "record 3 (byte 1234)" for messages */
+    char where[160];  /* "FILE: line 12" / "FILE: byte 1234", formatted only for messages */
+    const char *where_file; /* NULL: `where` is already set */
+    uint64_t where_pos;
+    int where_is_byte;
+    phi_rule_cache_ent *cache; /* PHI_RULE_CACHE entries, or NULL */
 } phi_deid_rec;
+/* phi_rule_for through the record's cache; `exact` encodes `comps`. */
+const phi_deid_rule *phi_rule_cached(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const char *exact,
+                                     size_t exact_len, uint64_t hash);
+/* Appends the exact encoding of one component to `b`; returns the hash of
+ * the encoding so far, given the hash `h` before it (PHI_HASH0 at the root). */
+#define PHI_HASH0 1469598103934665603ULL
+uint64_t phi_exact_push(phi_sbuf *b, const char *key, size_t len, uint64_t h);
 void phi_rec_reset(phi_deid_rec *r);
+/* Where the current record is, for an error message. */
+const char *phi_rec_where(phi_deid_rec *r);
 void phi_rec_free(phi_deid_rec *r);
 /* During the collect pass: remembers a value of a rule's field. */
 void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_index, const phi_pcomp *comps, size_t n,

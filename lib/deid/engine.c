@@ -98,10 +98,9 @@ static void process(run *ru, slot *sl, const void *eh)
         const char *s = sl->in.p + sp->off;
         size_t mark = sl->out.len;
         int rc;
-        if (ru->fmt == PHICRYPT_DEID_BSON)
-            snprintf(rec.where, sizeof rec.where, "%s: byte %llu", ru->in_name, (unsigned long long)sp->byte);
-        else
-            snprintf(rec.where, sizeof rec.where, "%s: line %llu", ru->in_name, (unsigned long long)sp->line);
+        rec.where_file = ru->in_name;
+        rec.where_is_byte = ru->fmt == PHICRYPT_DEID_BSON;
+        rec.where_pos = rec.where_is_byte ? sp->byte : sp->line;
         if (ru->fmt == PHICRYPT_DEID_JSON)
             phi_sbuf_put(&sl->out, ",\n", 2);
         if (ru->fmt == PHICRYPT_DEID_BSON)
@@ -495,7 +494,10 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         records_out += sl->records_out;
         phi_stats_merge(&all, &sl->st);
         phi_stats_free(&sl->st);
-        phi_sbuf_free(&sl->out);
+        /* Kept for the next batch (no page faults for a fresh buffer). */
+        if (sl->out.p)
+            phi_wipe(sl->out.p, sl->out.len);
+        sl->out.len = 0;
         pthread_mutex_lock(&ru.mu);
         sl->state = SLOT_FREE;
         pthread_mutex_unlock(&ru.mu);

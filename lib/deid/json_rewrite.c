@@ -22,15 +22,27 @@ typedef struct jw {
     char *owned[PHI_DEID_MAX_DEPTH + 2]; /* decoded keys that had escapes */
     size_t nc;
     phi_sbuf path;
+    phi_sbuf exact; /* the path, exactly (the rule cache's key) */
+    size_t exact_saved[PHI_DEID_MAX_DEPTH + 2];
+    uint64_t hash[PHI_DEID_MAX_DEPTH + 3]; /* hash[k]: of the first k components */
     phi_sbuf str;
+    /* Single pass for scrub: identifiers are collected while rewriting,
+     * and free text is scrubbed at the end of the record, once all of
+     * them are known. */
+    int defer;
+    struct deferred {
+        size_t out_off, v0, v1;
+        const phi_deid_rule *rule;
+    } *dfr;
+    size_t ndfr, capdfr;
 } jw;
 
 static int bad(jw *w, const char *why)
 {
-    return phi_error(w->r->eh, PHICRYPT_EBADDATA, "%s, byte %zu of the record: %s", w->r->where, w->i, why);
+    return phi_error(w->r->eh, PHICRYPT_EBADDATA, "%s, byte %zu of the record: %s", phi_rec_where(w->r), w->i, why);
 }
 
-static void ws(jw *w)
+static inline void ws(jw *w)
 {
     while (w->i < w->n) {
         char c = w->s[w->i];
@@ -94,6 +106,18 @@ static int scan_string(jw *w, int *esc)
     size_t i = w->i + 1, n = w->n;
     *esc = 0;
     for (;;) {
+        /* Eight bytes at a time while none is special ('"', '\\', a
+         * control character or a non-ASCII byte). */
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
+            if (special & highs)
+                break;
+            i += 8;
+        }
         while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
             i++;
         if (i >= n) {
@@ -274,6 +298,8 @@ static size_t push_key(jw *w, const char *k, size_t kn, char *owned)
     w->comps[w->nc].key = k;
     w->comps[w->nc].key_len = kn;
     w->owned[w->nc] = owned;
+    w->exact_saved[w->nc] = w->exact.len;
+    w->hash[w->nc + 1] = phi_exact_push(&w->exact, k, kn, w->hash[w->nc]);
     w->nc++;
     if (saved)
         phi_sbuf_putc(&w->path, '.');
@@ -287,6 +313,8 @@ static size_t push_elem(jw *w)
     w->comps[w->nc].key = NULL;
     w->comps[w->nc].key_len = 0;
     w->owned[w->nc] = NULL;
+    w->exact_saved[w->nc] = w->exact.len;
+    w->hash[w->nc + 1] = phi_exact_push(&w->exact, NULL, 0, w->hash[w->nc]);
     w->nc++;
     phi_sbuf_put(&w->path, "[]", 2);
     return saved;
@@ -295,6 +323,7 @@ static size_t push_elem(jw *w)
 static void pop(jw *w, size_t saved)
 {
     w->nc--;
+    w->exact.len = w->exact_saved[w->nc];
     if (w->owned[w->nc]) {
         phi_free(w->owned[w->nc]);
         w->owned[w->nc] = NULL;
@@ -397,11 +426,11 @@ static int write_bson_value(jw *w, const phi_dout *o)
     bson_t doc;
     bson_iter_t it;
     if (!bson_init_static(&doc, o->bson.data, o->bson.len) || !bson_iter_init_find(&it, &doc, "v"))
-        return phi_error(w->r->eh, PHICRYPT_EINTERNAL, "%s: unexpected encryption result", w->r->where);
+        return phi_error(w->r->eh, PHICRYPT_EINTERNAL, "%s: unexpected encryption result", phi_rec_where(w->r));
     size_t len;
     char *j = phi_bson_value_to_json(w->r->eh, &it, !w->r->reid, &len);
     if (!j)
-        return phi_error_wrap(w->r->eh, PHICRYPT_EINTERNAL, "%s", w->r->where);
+        return phi_error_wrap(w->r->eh, PHICRYPT_EINTERNAL, "%s", phi_rec_where(w->r));
     phi_sbuf_put(w->out, j, len);
     phi_wipe_free(j, len);
     return 0;
@@ -413,6 +442,24 @@ static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *dr
     phi_deid_rec *r = w->r;
     if (r->collecting) {
         phi_rec_collect(r, rule, 0, w->comps, w->nc, v);
+        return 0;
+    }
+    if (w->defer && phi_deid_act_is_identifier(rule->act))
+        phi_rec_collect(r, rule, 0, w->comps, w->nc, v);
+    if (w->defer && rule->act == PHI_ACT_SCRUB && v->kind == PHI_DV_STR) {
+        if (w->ndfr == w->capdfr) {
+            size_t cap = w->capdfr ? w->capdfr * 2 : 8;
+            struct deferred *d = phi_realloc(w->dfr, cap * sizeof *d);
+            if (!d)
+                return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+            w->dfr = d;
+            w->capdfr = cap;
+        }
+        flush_to(w, v0);
+        w->dfr[w->ndfr++] = (struct deferred){ w->out->len, v0, w->i, rule };
+        w->copied = w->i;
+        if (r->st)
+            phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, rule->act);
         return 0;
     }
     phi_dout o = { 0 };
@@ -458,7 +505,7 @@ static int unknown_leaf(jw *w, int *drop)
     if (r->pol->unknown == PHI_UNKNOWN_ERROR)
         return phi_error(r->eh, PHICRYPT_EINVAL,
                          "%s: field '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", or add "
-                         "a rule)", r->where, w->path.p ? w->path.p : "");
+                         "a rule)", phi_rec_where(r), w->path.p ? w->path.p : "");
     if (r->pol->unknown == PHI_UNKNOWN_DROP)
         *drop = 1;
     return 0;
@@ -548,16 +595,20 @@ static int container(jw *w, int depth, const phi_deid_rule *inherited)
     }
 }
 
-/* Validates a container without rewriting anything inside it. */
-static int skip_container(jw *w, int depth)
+/* Validates a container without rewriting anything inside it. With an
+ * identifier rule `as`, its strings join the record's identifiers (a
+ * redacted address object still hides its street in the notes). */
+static int skip_container(jw *w, int depth, const phi_deid_rule *as)
 {
     phi_sbuf *out = w->out;
     w->out = NULL;
     int collecting = w->r->collecting;
     /* No rules inside: a private walk with the unknown-field policy off. */
     const phi_deid_rule keep = { .act = PHI_ACT_KEEP };
+    int collect_ids = as && phi_deid_act_is_identifier(as->act) && w->r->pol->needs_identifiers &&
+                      (collecting || w->defer);
     w->r->collecting = 1;
-    int rc = container(w, depth, &keep);
+    int rc = container(w, depth, collect_ids ? as : &keep);
     w->r->collecting = collecting;
     w->out = out;
     return rc;
@@ -569,7 +620,8 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     const phicrypt_deid_policy *p = r->pol;
     if (w->i >= w->n)
         return bad(w, "unexpected end of the record");
-    const phi_deid_rule *rule = inherited ? inherited : phi_rule_for(p, w->comps, w->nc);
+    const phi_deid_rule *rule =
+        inherited ? inherited : phi_rule_cached(r, w->comps, w->nc, w->exact.p, w->exact.len, w->hash[w->nc]);
     size_t v0 = w->i;
     char c = w->s[v0];
     phi_dv v = { 0 };
@@ -578,19 +630,19 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         const char *ek = c == '{' ? ext_key(w) : NULL;
         if (!ek) {
             if (rule && rule->act == PHI_ACT_KEEP && rule != inherited)
-                return skip_container(w, depth);
+                return skip_container(w, depth, NULL);
             if (!rule || rule->preset || inherited || !(rule->act == PHI_ACT_DROP || rule->act == PHI_ACT_REDACT ||
                                                         rule->act == PHI_ACT_ENCRYPT || rule->act == PHI_ACT_PSEUDONYMIZE))
                 return container(w, depth, rule && !rule->preset ? rule : inherited);
             /* The rule takes the whole object or array. */
-            if ((rc = skip_container(w, depth)))
+            if ((rc = skip_container(w, depth, rule)))
                 return rc;
             v.kind = c == '{' ? PHI_DV_OBJ : PHI_DV_ARR;
             v.json = w->s + v0;
             v.json_len = w->i - v0;
             return apply(w, rule, &v, v0, drop);
         }
-        if ((rc = skip_container(w, depth)))
+        if ((rc = skip_container(w, depth, NULL)))
             return rc;
         v.json = w->s + v0;
         v.json_len = w->i - v0;
@@ -668,19 +720,58 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     return apply(w, rule, &v, v0, drop);
 }
 
+/* Splices the scrubbed free text into the record's output. */
+static int finish_deferred(jw *w, phi_sbuf *out, size_t base)
+{
+    phi_sbuf tail = { 0 }, text = { 0 };
+    int rc = 0;
+    if (out->len < base || !out->p)
+        return phi_error(w->r->eh, PHICRYPT_EINTERNAL, "output buffer shrank");
+    phi_sbuf_put_slow(&tail, out->p + base, out->len - base);
+    out->len = base;
+    size_t prev = 0;
+    for (size_t k = 0; rc == 0 && k < w->ndfr; k++) {
+        const struct deferred *d = &w->dfr[k];
+        size_t off = d->out_off - base;
+        phi_sbuf_put(out, tail.p + prev, off - prev);
+        prev = off;
+        const char *vs = w->s + d->v0 + 1;
+        size_t vn = d->v1 - d->v0 - 2;
+        if (memchr(vs, '\\', vn)) {
+            decode_string(w->s, d->v0 + 1, d->v1 - 1, &w->str);
+            vs = w->str.p ? w->str.p : "";
+            vn = w->str.len;
+        }
+        text.len = 0;
+        rc = phi_scrub(w->r, d->rule, vs, vn, &text);
+        if (rc == 0)
+            phi_sbuf_json_str(out, text.p ? text.p : "", text.len);
+    }
+    if (rc == 0)
+        phi_sbuf_put(out, tail.p + prev, tail.len - prev);
+    phi_sbuf_free(&tail);
+    phi_sbuf_free(&text);
+    if (rc == 0 && out->oom)
+        rc = phi_error(w->r->eh, PHICRYPT_ENOMEM, "out of memory");
+    return rc;
+}
+
 int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
 {
     jw w;
     int rc = 0, drop = 0;
     memset(&w, 0, sizeof w);
     w.r = r;
+    w.hash[0] = PHI_HASH0;
     w.s = s;
     w.n = n;
     phi_rec_reset(r);
     ws(&w);
     if (w.i >= n || s[w.i] != '{')
         return bad(&w, "a record must be a JSON object");
-    if (r->pol->needs_identifiers || r->pol->needs_subjects) {
+    size_t base = out->len;
+    w.defer = r->pol->needs_identifiers && !r->pol->needs_subjects && !r->reid;
+    if (!w.defer && (r->pol->needs_identifiers || r->pol->needs_subjects)) {
         /* First pass: the record's own identifiers and date_shift subjects. */
         r->collecting = 1;
         rc = container(&w, 0, NULL);
@@ -698,9 +789,13 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
     }
     if (rc == 0)
         flush_to(&w, n);
+    if (rc == 0 && w.ndfr)
+        rc = finish_deferred(&w, out, base);
+    phi_free(w.dfr);
     while (w.nc)
         pop(&w, 0);
     phi_sbuf_free(&w.path);
+    phi_sbuf_free(&w.exact);
     phi_sbuf_free(&w.str);
     if (rc == 0 && out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");

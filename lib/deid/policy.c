@@ -381,3 +381,43 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
     }
     return NULL;
 }
+
+uint64_t phi_exact_push(phi_sbuf *b, const char *key, size_t len, uint64_t h)
+{
+    uint32_t l = key ? (uint32_t)len : UINT32_MAX;
+    phi_sbuf_put(b, &l, sizeof l);
+    h = (h ^ l) * 1099511628211ULL;
+    if (key) {
+        phi_sbuf_put(b, key, len);
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+const phi_deid_rule *phi_rule_cached(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const char *exact,
+                                     size_t exact_len, uint64_t h)
+{
+    if (!r->cache) {
+        r->cache = phi_calloc(PHI_RULE_CACHE, sizeof *r->cache);
+        if (!r->cache)
+            return phi_rule_for(r->pol, comps, n);
+    }
+    for (size_t probe = 0; probe < 8; probe++) {
+        phi_rule_cache_ent *e = &r->cache[(h + probe) % PHI_RULE_CACHE];
+        if (!e->key) {
+            const phi_deid_rule *rule = phi_rule_for(r->pol, comps, n);
+            e->key = phi_malloc(exact_len ? exact_len : 1);
+            if (e->key) {
+                memcpy(e->key, exact, exact_len);
+                e->key_len = exact_len;
+                e->hash = h;
+                e->rule = rule;
+            }
+            return rule;
+        }
+        if (e->hash == h && e->key_len == exact_len && memcmp(e->key, exact, exact_len) == 0)
+            return e->rule;
+    }
+    return phi_rule_for(r->pol, comps, n);
+}

@@ -80,7 +80,8 @@ static size_t m_phone(const char *s, size_t n, size_t i)
 static size_t m_email(const char *s, size_t n, size_t i)
 {
     size_t j = i;
-    while (j < n && (is_d(s[j]) || is_a(s[j]) || strchr("._%+-", s[j]) != NULL) && s[j])
+    while (j < n && (is_d(s[j]) || is_a(s[j]) || s[j] == '.' || s[j] == '_' || s[j] == '%' || s[j] == '+' ||
+                     s[j] == '-'))
         j++;
     if (j == i || j >= n || s[j] != '@')
         return 0;
@@ -118,7 +119,8 @@ static size_t m_url(const char *s, size_t n, size_t i)
     size_t j = i;
     while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '"' && s[j] != '<' && s[j] != '>')
         j++;
-    while (j > i && strchr(".,;:)!?'", s[j - 1]))
+    while (j > i && (s[j - 1] == '.' || s[j - 1] == ',' || s[j - 1] == ';' || s[j - 1] == ':' || s[j - 1] == ')' ||
+                     s[j - 1] == '!' || s[j - 1] == '?' || s[j - 1] == '\''))
         j--;
     return j - i;
 }
@@ -142,17 +144,28 @@ static size_t m_ip(const char *s, size_t n, size_t i)
     return j - i;
 }
 
-static const char *const months[] = { "january", "february", "march", "april", "may", "june", "july", "august",
-                                      "september", "october", "november", "december", "jan", "feb", "mar", "apr",
-                                      "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", NULL };
+static const struct { const char *name; size_t len; } months[] = {
+    { "january", 7 }, { "february", 8 }, { "march", 5 }, { "april", 5 }, { "may", 3 }, { "june", 4 },
+    { "july", 4 }, { "august", 6 }, { "september", 9 }, { "october", 7 }, { "november", 8 }, { "december", 8 },
+    { "jan", 3 }, { "feb", 3 }, { "mar", 3 }, { "apr", 3 }, { "jun", 3 }, { "jul", 3 }, { "aug", 3 },
+    { "sep", 3 }, { "sept", 4 }, { "oct", 3 }, { "nov", 3 }, { "dec", 3 }, { NULL, 0 }
+};
 
 static size_t m_month(const char *s, size_t n, size_t i)
 {
+    char c = lc(s[i]);
+    switch (c) {
+    case 'j': case 'f': case 'm': case 'a': case 's': case 'o': case 'n': case 'd':
+        break;
+    default:
+        return 0;
+    }
     size_t best = 0;
-    for (int m = 0; months[m]; m++)
-        if (prefix_ci(s, n, i, months[m]) && (i + strlen(months[m]) >= n || !is_a(s[i + strlen(months[m])])) &&
-            strlen(months[m]) > best)
-            best = strlen(months[m]);
+    for (int m = 0; months[m].name; m++) {
+        size_t l = months[m].len;
+        if (months[m].name[0] == c && l > best && prefix_ci(s, n, i, months[m].name) && (i + l >= n || !is_a(s[i + l])))
+            best = l;
+    }
     return best;
 }
 
@@ -265,19 +278,28 @@ static size_t m_number(const char *s, size_t n, size_t i, int *zip)
     return j - i;
 }
 
+static int has_digit_in_word(const char *s, size_t n, size_t i)
+{
+    while (i < n && is_a(s[i]))
+        i++;
+    return i < n && is_d(s[i]);
+}
+
 static size_t m_ident(const phi_deid_rec *r, const char *s, size_t n, size_t i, const char **label)
 {
     size_t best = 0;
+    char c0 = lc(s[i]);
     for (size_t t = 0; t < r->nids; t++) {
         const phi_ident *id = &r->ids[t];
-        if (id->n <= best || i + id->n > n)
+        if (id->first != c0 || id->n <= best || i + id->n > n)
             continue;
-        size_t k = 0;
-        while (k < id->n && lc(s[i + k]) == lc(id->s[k]))
+        const char *v = r->idarena.p + id->off;
+        size_t k = 1;
+        while (k < id->n && lc(s[i + k]) == lc(v[k]))
             k++;
-        if (k == id->n && (i + k >= n || !is_w(s[i + k]) || !is_w(id->s[k - 1]))) {
+        if (k == id->n && (i + k >= n || !is_w(s[i + k]) || !is_w(v[k - 1]))) {
             best = id->n;
-            *label = id->label;
+            *label = r->idarena.p + id->loff;
         }
     }
     return best;
@@ -307,6 +329,8 @@ static int emit(phi_deid_rec *r, const phi_deid_rule *rule, const char *label, c
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out)
 {
     size_t i = 0, run = 0;
+    /* Where the next '@' is: e-mail addresses are only looked for near one. */
+    const char *at = memchr(s, '@', n);
     phi_sbuf_reserve(out, n + 16);
     while (i < n) {
         char c = s[i];
@@ -336,19 +360,25 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
         if (!m && (c == '(' || c == '+') && (m = m_phone(s, n, i)) && num_end(s, n, i + m))
             label = "PHONE";
         if (!m && is_a(c)) {
-            if ((m = m_url(s, n, i)))
+            char l = lc(c);
+            if ((l == 'h' || l == 'w' || l == 'f') && (m = m_url(s, n, i)))
                 label = "URL";
             else if ((m = m_date(s, n, i)))
                 label = "DATE";
-            else if ((m = m_age(s, n, i)))
+            else if (l == 'a' && (m = m_age(s, n, i)))
                 label = "AGE 90+";
         }
-        if (!m && (is_w(c) || c == '.') && memchr(s + i, '@', n - i < 65 ? n - i : 65) && (m = m_email(s, n, i)))
+        if (at && at < s + i)
+            at = memchr(s + i, '@', n - i);
+        if (!m && at && (size_t)(at - s) - i < 65 && (is_w(c) || c == '.') && (m = m_email(s, n, i)))
             label = "EMAIL";
-        if (!m && (is_d(c) || is_a(c)) && (m = m_number(s, n, i, &zip)))
+        if (!m && (is_d(c) || (is_a(c) && has_digit_in_word(s, n, i))) && (m = m_number(s, n, i, &zip)))
             label = zip ? "ZIP" : "MRN";
         if (!m) {
+            /* No identifier starts here: skip the rest of the word. */
             i++;
+            while (i < n && is_w(s[i]))
+                i++;
             continue;
         }
         phi_sbuf_put(out, s + run, i - run);

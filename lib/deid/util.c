@@ -27,7 +27,7 @@ void phi_sbuf_reserve(phi_sbuf *b, size_t n)
     b->cap = cap;
 }
 
-void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n)
+void phi_sbuf_put_slow(phi_sbuf *b, const void *d, size_t n)
 {
     phi_sbuf_reserve(b, n + 1);
     if (b->oom)
@@ -38,7 +38,6 @@ void phi_sbuf_put(phi_sbuf *b, const void *d, size_t n)
     b->p[b->len] = 0;
 }
 
-void phi_sbuf_putc(phi_sbuf *b, char c) { phi_sbuf_put(b, &c, 1); }
 void phi_sbuf_puts(phi_sbuf *b, const char *s) { phi_sbuf_put(b, s, strlen(s)); }
 
 void phi_sbuf_printf(phi_sbuf *b, const char *fmt, ...)
@@ -48,9 +47,11 @@ void phi_sbuf_printf(phi_sbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        phi_sbuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    phi_wipe(tmp, sizeof tmp);
+    if (n > 0) {
+        size_t k = (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+        phi_sbuf_put(b, tmp, k);
+        phi_wipe(tmp, k);
+    }
 }
 
 void phi_sbuf_free(phi_sbuf *b)
@@ -198,30 +199,62 @@ int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac)
     return 1;
 }
 
+static char *put_num(char *p, int v, int width)
+{
+    for (int k = width - 1; k >= 0; k--) {
+        p[k] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
 void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac)
 {
     int y, m, d;
+    char t[40], *p = t;
     phi_civil_from_ms(ms, &y, &m, &d);
-    if (form == PHI_DF_DAY) {
-        phi_sbuf_printf(b, "%04d-%02d-%02d", y, m, d);
+    if (y < 0 || y > 9999) {
+        phi_sbuf_printf(b, "%d-%02d-%02d", y, m, d); /* outside ISO 8601's four digits */
         return;
     }
-    int64_t day_ms = ms - phi_ms_from_civil(y, m, d);
-    int h = (int)(day_ms / 3600000), mi = (int)(day_ms / 60000 % 60), s = (int)(day_ms / 1000 % 60),
-        f = (int)(day_ms % 1000);
-    if (frac)
-        phi_sbuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, h, mi, s, f);
-    else
-        phi_sbuf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, h, mi, s);
+    p = put_num(p, y, 4);
+    *p++ = '-';
+    p = put_num(p, m, 2);
+    *p++ = '-';
+    p = put_num(p, d, 2);
+    if (form != PHI_DF_DAY) {
+        int64_t day_ms = ms - phi_ms_from_civil(y, m, d);
+        *p++ = 'T';
+        p = put_num(p, (int)(day_ms / 3600000), 2);
+        *p++ = ':';
+        p = put_num(p, (int)(day_ms / 60000 % 60), 2);
+        *p++ = ':';
+        p = put_num(p, (int)(day_ms / 1000 % 60), 2);
+        if (frac) {
+            *p++ = '.';
+            p = put_num(p, (int)(day_ms % 1000), 3);
+        }
+        *p++ = 'Z';
+    }
+    phi_sbuf_put(b, t, (size_t)(p - t));
 }
 
 /* ---- statistics ---- */
 void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
 {
+    if (st->hint < st->n) {
+        phi_count_ent *e = &st->ents[st->hint];
+        if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
+            e->count++;
+            st->hint++;
+            return;
+        }
+    }
     for (size_t i = 0; i < st->n; i++) {
         phi_count_ent *e = &st->ents[i];
-        if (e->act == act && strlen(e->path) == len && memcmp(e->path, path, len) == 0) {
+        if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
             e->count++;
+            st->hint = i + 1;
             return;
         }
     }
@@ -236,7 +269,8 @@ void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
     char *p = phi_strndup(path, len);
     if (!p)
         return;
-    st->ents[st->n++] = (phi_count_ent){ p, act, 1 };
+    st->ents[st->n++] = (phi_count_ent){ p, len, act, 1 };
+    st->hint = st->n;
 }
 
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len)

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <phicrypt.h>
+#include "audit/audit_private.h"
 #include "client/client_private.h"
 #include "client/config_private.h"
 #include "core/error_private.h"
@@ -138,7 +139,7 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
     }
     rc = phi_keyvault_insert(ph->kv, ph, &doc);
     bson_destroy(&doc);
-    return rc;
+    return phi_audit_key_op(ph, rc, "key_create", id, NULL, 1);
 }
 
 typedef struct get_ctx {
@@ -254,7 +255,7 @@ int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYT
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete: NULL argument");
     if ((rc = phi_keyvault_delete(ph->kv, ph, id)) != 0)
         return rc;
-    return phi_client_reset_mcrypt(ph);
+    return phi_audit_key_op(ph, phi_client_reset_mcrypt(ph), "key_delete", id, NULL, 1);
 }
 
 static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)

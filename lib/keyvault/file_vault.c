@@ -4,16 +4,28 @@
 #include <time.h>
 
 #include <phicrypt.h>
+#include "phi_config.h"
 #include "core/docstore_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "keyvault/keyvault_private.h"
+#ifdef PHI_HAVE_MONGOC
+#include "keyvault/mongo_vault_private.h"
+#endif
 
 struct phi_keyvault {
     phi_docstore *store;
+#ifdef PHI_HAVE_MONGOC
+    phi_mongo_vault *mongo; /* a mongodb:// key vault: every call goes there */
+#define MONGO_DISPATCH(call) if (kv->mongo) return call
+#else
+#define MONGO_DISPATCH(call)
+#endif
 };
+
+void (*phi_keyvault_test_hook)(const phi_key_request *req);
 
 static int key_id_of(const bson_t *doc, const uint8_t **id)
 {
@@ -56,14 +68,32 @@ static int validate_doc(const void *eh, const char *path, size_t line, const bso
 
 int phi_keyvault_open(phi_keyvault **out, const void *eh, const char *uri, const char *base_dir)
 {
+    return phi_keyvault_open_ns(out, eh, uri, base_dir, "encryption.__keyVault");
+}
+
+int phi_keyvault_open_ns(phi_keyvault **out, const void *eh, const char *uri, const char *base_dir, const char *ns)
+{
     phi_keyvault *kv;
     char *path;
     int rc;
     *out = NULL;
     if (strncmp(uri, "file:", 5) != 0) {
-        if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0)
+        if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0) {
+#ifdef PHI_HAVE_MONGOC
+            if (!(kv = phi_calloc(1, sizeof *kv)))
+                return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            if ((rc = phi_mongo_vault_open(&kv->mongo, eh, uri, ns)) != 0) {
+                phi_free(kv);
+                return rc;
+            }
+            *out = kv;
+            return 0;
+#else
+            (void)ns;
             return phi_error(eh, PHICRYPT_EUNSUPPORTED,
-                             "key_vault: a MongoDB key vault is not supported by this version; use file:PATH");
+                             "key_vault: this build has no MongoDB support (libmongoc); use file:PATH");
+#endif
+        }
         return phi_error(eh, PHICRYPT_ECONFIG, "key_vault: expected \"file:PATH\" or a mongodb:// URI");
     }
     if (uri[5] == '\0')
@@ -89,12 +119,16 @@ void phi_keyvault_close(phi_keyvault *kv)
 {
     if (!kv)
         return;
+#ifdef PHI_HAVE_MONGOC
+    phi_mongo_vault_close(kv->mongo);
+#endif
     phi_docstore_close(kv->store);
     phi_free(kv);
 }
 
 const char *phi_keyvault_describe(const phi_keyvault *kv)
 {
+    MONGO_DISPATCH(phi_mongo_vault_describe(kv->mongo));
     return phi_docstore_path(kv->store);
 }
 
@@ -138,6 +172,9 @@ int phi_keyvault_find(phi_keyvault *kv, const void *eh, const phi_key_request *r
                       void *ectx)
 {
     find_args a = { req, emit, ectx };
+    if (phi_keyvault_test_hook && req)
+        phi_keyvault_test_hook(req);
+    MONGO_DISPATCH(phi_mongo_vault_find(kv->mongo, eh, req, emit, ectx));
     return phi_docstore_each(kv->store, eh, find_one, &a);
 }
 
@@ -149,6 +186,7 @@ int phi_keyvault_io_find(void *ctx, const void *eh, const phi_key_request *req, 
 int phi_keyvault_each(phi_keyvault *kv, const void *eh, phi_key_emit_fn emit, void *ectx)
 {
     find_args a = { NULL, emit, ectx };
+    MONGO_DISPATCH(phi_mongo_vault_find(kv->mongo, eh, NULL, emit, ectx));
     return phi_docstore_each(kv->store, eh, find_one, &a);
 }
 
@@ -201,6 +239,7 @@ static int do_insert(void *arg, const void *eh, phi_doclist *l)
 
 int phi_keyvault_insert(phi_keyvault *kv, const void *eh, const bson_t *doc)
 {
+    MONGO_DISPATCH(phi_mongo_vault_insert(kv->mongo, eh, doc));
     return phi_docstore_modify(kv->store, eh, do_insert, (void *)doc);
 }
 
@@ -223,6 +262,7 @@ static int do_delete(void *arg, const void *eh, phi_doclist *l)
 
 int phi_keyvault_delete(phi_keyvault *kv, const void *eh, const uint8_t id[16])
 {
+    MONGO_DISPATCH(phi_mongo_vault_delete(kv->mongo, eh, id));
     return phi_docstore_modify(kv->store, eh, do_delete, (void *)id);
 }
 
@@ -311,6 +351,7 @@ static int do_alt(void *arg, const void *eh, phi_doclist *l)
 int phi_keyvault_alt_name(phi_keyvault *kv, const void *eh, const uint8_t id[16], const char *name, int add)
 {
     alt_args a = { id, name, add };
+    MONGO_DISPATCH(phi_mongo_vault_alt_name(kv->mongo, eh, id, name, add));
     return phi_docstore_modify(kv->store, eh, do_alt, &a);
 }
 
@@ -371,7 +412,9 @@ static int do_replace_many(void *arg, const void *eh, phi_doclist *l)
 int phi_keyvault_replace_many(phi_keyvault *kv, const void *eh, const bson_t *docs, size_t *count)
 {
     replace_args a = { docs, 0 };
-    int rc = phi_docstore_modify(kv->store, eh, do_replace_many, &a);
+    int rc;
+    MONGO_DISPATCH(phi_mongo_vault_replace_many(kv->mongo, eh, docs, count));
+    rc = phi_docstore_modify(kv->store, eh, do_replace_many, &a);
     if (count)
         *count = rc == 0 ? a.count : 0;
     return rc;

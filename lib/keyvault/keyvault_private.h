@@ -14,6 +14,10 @@ typedef struct phi_keyvault phi_keyvault;
 
 /* `uri` is "file:PATH"; relative paths are resolved against base_dir. */
 int phi_keyvault_open(phi_keyvault **out, const void *eh, const char *uri, const char *base_dir);
+/* The same, with the "db.collection" a mongodb:// key vault uses. */
+int phi_keyvault_open_ns(phi_keyvault **out, const void *eh, const char *uri, const char *base_dir, const char *ns);
+/* Tests only: called with every key request (to see which keys are asked for). */
+extern void (*phi_keyvault_test_hook)(const phi_key_request *req);
 void phi_keyvault_close(phi_keyvault *kv);
 const char *phi_keyvault_describe(const phi_keyvault *kv);
 

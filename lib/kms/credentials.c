@@ -6,6 +6,7 @@
  *   Azure managed identity from IMDS (an access token)
  *   GCP   the metadata server's service account (an access token) */
 #define _GNU_SOURCE /* timegm */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,16 +386,40 @@ static int one(phi_kms *k, const void *eh, const char *name, phi_kms_cached *c, 
     return rc;
 }
 
-int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out)
+int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len)
 {
-    int rc = 0;
+    static const struct {
+        unsigned bit;
+        const char *name;
+        size_t off;
+    } order[] = { { PHI_KMS_AWS, "aws", offsetof(phi_kms, aws) },
+                  { PHI_KMS_AZURE, "azure", offsetof(phi_kms, azure) },
+                  { PHI_KMS_GCP, "gcp", offsetof(phi_kms, gcp) } };
+    char first[PHI_ERRMSG_MAX] = "";
+    int first_rc = 0, got = 0;
+
+    /* libmongocrypt asks for every {} provider at once, before it knows
+     * which one the keys need. A provider whose credentials cannot be
+     * found here (say, GCP on an AWS host) is left out; only when none can
+     * be found is that an error. An operation that needs a left-out
+     * provider then fails in libmongocrypt, with its own message. */
     pthread_mutex_lock(&k->mu);
-    if (k->s.on_demand & PHI_KMS_AWS)
-        rc = one(k, eh, "aws", &k->aws, out);
-    if (rc == 0 && (k->s.on_demand & PHI_KMS_AZURE))
-        rc = one(k, eh, "azure", &k->azure, out);
-    if (rc == 0 && (k->s.on_demand & PHI_KMS_GCP))
-        rc = one(k, eh, "gcp", &k->gcp, out);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        int rc;
+        if (!(k->s.on_demand & order[i].bit))
+            continue;
+        rc = one(k, eh, order[i].name, (phi_kms_cached *)((char *)k + order[i].off), out);
+        if (rc == 0)
+            got++;
+        else if (!first_rc) {
+            first_rc = rc;
+            snprintf(first, sizeof first, "%s", phi_error_message(eh));
+        }
+    }
     pthread_mutex_unlock(&k->mu);
-    return rc;
+    if (got == 0 && first_rc)
+        return phi_error(eh, first_rc, "%s", first);
+    if (left_out && left_out_len)
+        snprintf(left_out, left_out_len, "%s", first_rc ? first : "");
+    return 0;
 }

@@ -179,15 +179,19 @@ int phi_kms_exchange_to(phi_kms *k, const void *eh, const phi_kms_where *wp, con
         sleep_ms(pause);
     }
     if (rc != 0) {
+        int code = rc;
         /* Out of time counts as a timeout whatever the last symptom was. */
         if (phi_kms_now_ms() >= deadline && rc == PHICRYPT_EKMS)
-            rc = PHICRYPT_ETIMEOUT;
+            code = PHICRYPT_ETIMEOUT;
         phi_kms_reply_dispose(out);
-        if (n > 1) {
-            char m[PHI_ERRMSG_MAX];
+        if (n > 1 || code != rc) {
+            char m[PHI_ERRMSG_MAX], suffix[48] = "";
             snprintf(m, sizeof m, "%s", phi_error_message(eh));
-            phi_error(eh, rc, "%s (after %d attempts)", m, n);
+            if (n > 1)
+                snprintf(suffix, sizeof suffix, " (after %d attempts)", n);
+            phi_error(eh, code, "%s%s", m, suffix);
         }
+        rc = code;
     }
     return rc;
 }

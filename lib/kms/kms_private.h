@@ -80,7 +80,9 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
  * {accessToken}}. AWS: environment, web identity (STS), ECS, EC2 IMDSv2;
  * Azure: IMDS managed identity; GCP: the metadata server. Fetched
  * credentials are cached until shortly before they expire (thread-safe).
+ * A provider whose credentials cannot be found is left out (the reason
+ * goes to `left_out`, "" if none was); an error only when all fail.
  * `out` holds secrets: wipe it. */
-int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out);
+int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len);
 
 #endif

@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -142,6 +144,9 @@ static int make_ctx(phi_kms_conn *c, const void *eh, const phi_kms_where *w, con
     if (!c->ctx)
         return fail(eh, PHICRYPT_ENOMEM, w, "TLS setup", "out of memory");
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    /* A reply without a length ends when the peer closes, often without
+     * close_notify; lengths given are still enforced (http.c, kmip.c). */
+    SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
     if (tls && tls->ca_file) {
         if (SSL_CTX_load_verify_locations(c->ctx, tls->ca_file, NULL) != 1) {
@@ -188,9 +193,53 @@ static int op_read(SSL *ssl, void *buf, size_t n, size_t *done)
     return SSL_read_ex(ssl, buf, n, done);
 }
 
+/* OpenSSL writes to the socket with write(2): a peer that has gone would
+ * raise SIGPIPE and end the whole process. Block it in this thread while
+ * OpenSSL runs, and swallow one that we caused. */
+typedef struct pipe_guard {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void pipe_block(pipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+}
+
+static void pipe_restore(pipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int run_op_unguarded(phi_kms_conn *c, ssl_op op, void *buf, size_t n, size_t *done, int limit_ms, char *why,
+                            size_t whylen);
+
 /* 1 done, 0 clean EOF (read), or a negative code with *why filled. */
 static int run_op(phi_kms_conn *c, ssl_op op, void *buf, size_t n, size_t *done, int limit_ms, char *why,
                   size_t whylen)
+{
+    pipe_guard g;
+    int rc;
+    pipe_block(&g);
+    rc = run_op_unguarded(c, op, buf, n, done, limit_ms, why, whylen);
+    pipe_restore(&g);
+    return rc;
+}
+
+static int run_op_unguarded(phi_kms_conn *c, ssl_op op, void *buf, size_t n, size_t *done, int limit_ms, char *why,
+                            size_t whylen)
 {
     for (;;) {
         int r, e;

@@ -150,18 +150,24 @@ int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const
 {
     bson_t creds = BSON_INITIALIZER;
     mongocrypt_binary_t *bin = NULL;
+    char left_out[PHI_ERRMSG_MAX] = "";
     int rc;
     if (!io || !io->kms)
         return phi_error(eh, PHICRYPT_ECONFIG, "%s: on-demand KMS credentials are needed but no KMS is configured",
                          what);
-    if ((rc = phi_kms_on_demand_credentials(io->kms, eh, &creds)) != 0) {
+    if ((rc = phi_kms_on_demand_credentials(io->kms, eh, &creds, left_out, sizeof left_out)) != 0) {
         phi_error_wrap(eh, rc, "%s", what);
         goto out;
     }
     if ((rc = phi_mcrypt_binary_of(eh, &creds, &bin)) != 0)
         goto out;
-    if (!mongocrypt_ctx_provide_kms_providers(ctx, bin))
+    if (!mongocrypt_ctx_provide_kms_providers(ctx, bin) || mongocrypt_ctx_state(ctx) == MONGOCRYPT_CTX_ERROR) {
         rc = phi_mcrypt_ctx_error(ctx, eh, what);
+        /* Most likely the operation needs a provider left out above:
+         * its reason is the useful message. */
+        if (left_out[0])
+            rc = phi_error(eh, PHICRYPT_EKMS, "%s: on-demand credentials: %s", what, left_out);
+    }
 out:
     mongocrypt_binary_destroy(bin);
     /* libmongocrypt keeps its own copy; ours holds secrets. */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <phicrypt.h>
+#include "audit/audit_private.h"
 #include "core/docstore_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
@@ -231,7 +232,7 @@ int phicrypt_keyring_create(phicrypt_t *ph, const char *name, phicrypt_keyring_a
     a.version_doc = &ver;
     rc = phi_docstore_modify(ph->keyring->store, ph, do_create, &a);
     bson_destroy(&ver);
-    return rc;
+    return phi_audit_key_op(ph, rc, "keyring_create", NULL, name, 1);
 }
 
 /* Rebuilds record i with `edit` applied to its versions array. */
@@ -360,7 +361,7 @@ int phicrypt_keyring_rotate(phicrypt_t *ph, uint32_t *new_version, const char *n
     }
     rc = phi_docstore_modify(ph->keyring->store, ph, do_edit, &a);
     bson_destroy(&ver);
-    return rc;
+    return phi_audit_key_op(ph, rc, "keyring_rotate", NULL, name, 1);
 }
 
 int phicrypt_keyring_retire(phicrypt_t *ph, const char *name, uint32_t version)
@@ -383,7 +384,7 @@ int phicrypt_keyring_destroy(phicrypt_t *ph, const char *name, uint32_t version)
     rc = phi_docstore_modify(ph->keyring->store, ph, do_edit, &a);
     if (rc == 0)
         phi_kr_cache_forget(ph->keyring, name, version);
-    return rc;
+    return phi_audit_key_op(ph, rc, "keyring_destroy", NULL, name, 1);
 }
 
 typedef struct find_rec {

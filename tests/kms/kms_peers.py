@@ -13,7 +13,10 @@ Peers (each a real implementation with a key of its own):
   gcp    Cloud KMS encrypt/decrypt + the OAuth token endpoint (JWT checked
          with python3-jwt)
 Fault peers speak the AWS protocol: fail500 (every other request is HTTP
-500), bad400, badjson, hang, drip, unknownca, wronghost, and a refused port.
+500), bad400, badjson, hang, drip, unknownca, wronghost; plus a silent port
+(TCP accepted, no TLS) and a refused port. Instance metadata (EC2 IMDSv2,
+ECS, Azure IMDS, GCP) is served over plain HTTP on the "meta" port, STS
+AssumeRoleWithWebIdentity on the "ok" port.
 """
 import base64
 import hashlib
@@ -421,6 +424,11 @@ def main():
     env["PHI_KMS_PORT_META"] = str(meta.server_address[1])
     with open(os.path.join(d, "web-identity-token"), "w") as f:
         f.write(WEB_IDENTITY_TOKEN + "\n")
+    # A peer that completes TCP (the kernel does) but never speaks TLS.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    env["PHI_KMS_PORT_SILENT"] = str(silent.getsockname()[1])
     # A port nobody listens on: bind, read the number, close.
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -435,10 +443,11 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     stop.wait()
-    for srv in servers:
-        srv.shutdown()
+    # The HTTP peers run in daemon threads and end with the process.
     if kmip:
-        kmip.terminate()
+        # SIGINT: PyKMIP's accept loop retries through SIGTERM until its
+        # 10 s socket timeout, but leaves at once on KeyboardInterrupt.
+        kmip.send_signal(signal.SIGINT)
         try:
             kmip.wait(10)
         except subprocess.TimeoutExpired:

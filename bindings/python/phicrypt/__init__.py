@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ._bson import HAVE_BSON
 from ._lib import lib as _lib
-from .client import (NORM_CASEFOLD, NORM_COLLAPSE, NORM_TRIM, Client, Policy, Session, ff1_decrypt, ff1_encrypt)
+from .client import NORM_CASEFOLD, NORM_COLLAPSE, NORM_TRIM, Client, Policy, Session
+from .ff1 import ff1_decrypt, ff1_encrypt
 from .errors import (AccessDenied, AlreadyExists, AuthenticationError, BadData, BufferTooSmall,
                      ConfigError, EncryptionError, FileIOError, InternalError, InvalidArgument, KeyNotFound,
                      KeyVaultError, KmsAuthError, KmsError, OperationTimeout, OutOfMemory, PhicryptError,

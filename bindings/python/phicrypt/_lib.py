@@ -121,6 +121,10 @@ _PROTOTYPES: Dict[str, Tuple[Any, list]] = {
     "phicrypt_decrypt_document_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_size_t]),
     "phicrypt_decrypt_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_char_p, c_size_t]),
     "phicrypt_access_check": (c_int, [H, POINTER(SessionStruct), c_char_p, c_char_p]),
+    # audit.h
+    "phicrypt_audit_verify": (c_int, [H, PBUF, c_char_p]),
+    "phicrypt_audit_disclosures": (c_int, [H, PBUF, c_char_p, ctypes.c_int64]),
+    "phicrypt_audit_subject_id": (c_int, [H, PBUF, c_char_p]),
     # deid.h
     "phicrypt_deid_policy_new": (c_int, [POINTER(c_void_p), H, c_char_p]),
     "phicrypt_deid_errmsg": (c_char_p, []),

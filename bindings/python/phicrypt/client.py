@@ -138,6 +138,8 @@ class Client:
     """
 
     def __init__(self, config: ConfigLike, *, use_bson: Optional[bool] = None) -> None:
+        if use_bson and not _bson.HAVE_BSON:
+            raise InvalidArgument("use_bson=True needs the 'bson' module (python3-bson)", -1)
         L = lib()
         text, path = _config_json_or_path(config)
         h = c_void_p()
@@ -147,8 +149,6 @@ class Client:
             _raise_new_failure(rc)
         self._h: Optional[c_void_p] = h
         self._bson = _bson.HAVE_BSON if use_bson is None else bool(use_bson)
-        if self._bson and not _bson.HAVE_BSON:
-            raise InvalidArgument("use_bson=True needs the 'bson' module (python3-bson)", -1)
         # close() waits for calls in flight on other threads before freeing.
         self._cond = threading.Condition()
         self._active = 0
@@ -389,6 +389,25 @@ class Client:
             return False
         return True
 
+    # -- audit log (audit.h) ----------------------------------------------------------------------
+    def audit_verify(self, path: Optional[str] = None) -> str:
+        """Check the hash chain of an audit log (default: the configured one).
+
+        Returns "intact: N lines"; raises AuthenticationError (a line edited, removed,
+        reordered or forged) or BadData (a torn line) naming the first bad line.
+        """
+        return self._buf_call("phicrypt_audit_verify", _b(path)).decode("utf-8")
+
+    def audit_disclosures(self, subject_value: str, since_ms: int = 0) -> Any:
+        """Accounting of disclosures for one patient: {"subject", "disclosures": [...]}
+        (a dict with bson, else BSON bytes)."""
+        data = self._buf_call("phicrypt_audit_disclosures", _b(subject_value), since_ms)
+        return _bson.decode(data) if self._bson else data
+
+    def audit_subject_id(self, subject_value: str) -> str:
+        """The pseudonymous subject id ("sub1.<hex>") the audit log records for a patient."""
+        return self._buf_call("phicrypt_audit_subject_id", _b(subject_value)).decode("utf-8")
+
     # -- keyring ----------------------------------------------------------------------------------
     def create_token_key(self, name: str, algorithm: str = "ff1") -> None:
         """Create a keyring key: 'ff1' (format-preserving), 'siv' (opaque tokens), 'hmac' (pseudonyms)."""
@@ -507,49 +526,4 @@ class Client:
                 pol.close()
 
 
-TextLike = Union[str, bytes]
-
-
-def ff1_encrypt(key: bytes, tweak: bytes, text: TextLike, alphabet: TextLike = "0123456789") -> TextLike:
-    """NIST SP 800-38G FF1 with a raw AES key (16, 24 or 32 bytes); keeps length and alphabet.
-
-    Symbols are bytes: str arguments must be Latin-1 (one byte per character).
-    Returns str for str input, bytes for bytes input.
-    """
-    return _ff1("phicrypt_ff1_encrypt", key, tweak, text, alphabet)
-
-
-def ff1_decrypt(key: bytes, tweak: bytes, text: TextLike, alphabet: TextLike = "0123456789") -> TextLike:
-    """Reverse :func:`ff1_encrypt`."""
-    return _ff1("phicrypt_ff1_decrypt", key, tweak, text, alphabet)
-
-
-def _latin1(s: TextLike, what: str) -> bytes:
-    if isinstance(s, str):
-        try:
-            return s.encode("latin-1")
-        except UnicodeEncodeError:
-            raise InvalidArgument(f"FF1 {what} symbols are single bytes (Latin-1)", -1) from None
-    return bytes(s)
-
-
-def _ff1(name: str, key: bytes, tweak: bytes, text: TextLike, alphabet: TextLike) -> TextLike:
-    L = lib()
-    fn = getattr(L, name)
-    rc = L.phicrypt_init()
-    if rc:
-        _raise_new_failure(rc)
-    t = _latin1(text, "input")
-    a = _latin1(alphabet, "alphabet")
-    out = ctypes.create_string_buffer(len(t) + 1)
-    try:
-        rc = fn(out, bytes(key), len(key), bytes(tweak), len(tweak), a, t, len(t))
-        if rc:
-            _raise_new_failure(rc)
-        r = out.raw[:len(t)]
-        return r.decode("latin-1") if isinstance(text, str) else r
-    finally:
-        ctypes.memset(out, 0, len(t) + 1)  # may hold a decryption's plaintext
-
-
-__all__ = ["Client", "Policy", "Session", "ff1_encrypt", "ff1_decrypt", "NORM_TRIM", "NORM_CASEFOLD", "NORM_COLLAPSE"]
+__all__ = ["Client", "Policy", "Session", "NORM_TRIM", "NORM_CASEFOLD", "NORM_COLLAPSE"]

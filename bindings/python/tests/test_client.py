@@ -137,3 +137,27 @@ def test_access_denied(config, tmp_path):
         with pytest.raises(phicrypt.InvalidArgument):  # a purpose is required
             c.decrypt_as(phicrypt.Session("x", "billing", None), ssn, "ssn")  # type: ignore[arg-type]
     assert (tmp_path / "audit.jsonl").exists()
+
+
+def test_audit_log(config, tmp_path):
+    need("phicrypt_audit_verify")
+    log = tmp_path / "audit.jsonl"
+    config["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"]}}}
+    config["audit"] = {"path": str(log), "subject_field": "mrn"}
+    with phicrypt.Client(config) as c:
+        c.create_data_key("local", key_alt_names=["patients"])
+        ssn = c.encrypt("123-45-6789", key_alt_name="patients")
+        s = phicrypt.Session("clerk-7", "billing", "PAYMENT", subject="MRN-0042")
+        for _ in range(3):
+            c.decrypt_as(s, ssn, "ssn", ns="hospital.patients")
+        assert c.audit_verify().startswith("intact")
+        sid = c.audit_subject_id("MRN-0042")
+        assert sid.startswith("sub1.") and "0042" not in sid
+        acc = c.audit_disclosures("MRN-0042")
+        assert acc["subject"] == sid and len(acc["disclosures"]) >= 3
+        assert "123-45-6789" not in log.read_text() and "MRN-0042" not in log.read_text()
+        lines = log.read_text().splitlines()
+        del lines[1]  # a deleted line breaks the chain
+        log.write_text("\n".join(lines) + "\n")
+        with pytest.raises((phicrypt.AuthenticationError, phicrypt.BadData)):
+            c.audit_verify(str(log))

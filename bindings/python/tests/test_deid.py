@@ -100,3 +100,22 @@ def test_policy_freed_with_client(config):
     c.close()
     with pytest.raises(phicrypt.InvalidArgument):
         pol._handle()
+
+
+def test_reidentify_file(keyring_client, tmp_path):
+    need("phicrypt_reid_file")
+    c = keyring_client
+    policy = {"version": 1, "unknown_fields": "keep",
+              "fields": {"ssn": {"action": "tokenize", "key": "tok:ssn", "format": "ssn", "context": "ssn"},
+                         "mrn": {"action": "pseudonymize", "key": "ps:patient", "context": "mrn"}}}
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"ssn": "123-45-%04d" % i, "mrn": "MRN-%d" % i}) + "\n"
+                           for i in range(10)))
+    pol = c.policy(policy)
+    c.deidentify_file(pol, str(src), str(tmp_path / "d.jsonl"))
+    deid = [json.loads(l) for l in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert all(d["ssn"] != "123-45-%04d" % i and d["mrn"].startswith("ps1.") for i, d in enumerate(deid))
+    c.reidentify_file(pol, str(tmp_path / "d.jsonl"), str(tmp_path / "r.jsonl"))
+    back = [json.loads(l) for l in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [b["ssn"] for b in back] == ["123-45-%04d" % i for i in range(10)]
+    assert [b["mrn"] for b in back] == [d["mrn"] for d in deid]  # pseudonyms are one-way

@@ -166,3 +166,30 @@ def test_decrypt_document_tampered(client):
     b[-1] ^= 1
     with pytest.raises(phicrypt.AuthenticationError):
         client.decrypt_document({"ssn": Binary(bytes(b), 6)})
+
+
+def test_works_without_bson_module(config, tmp_path):
+    """With pymongo's bson unavailable the package still imports and works on BSON bytes."""
+    import json
+    import os
+    import subprocess
+    import sys
+    code = r'''
+import json, struct, sys
+sys.modules["bson"] = None          # as if python3-bson were not installed
+import phicrypt
+assert not phicrypt.HAVE_BSON
+c = phicrypt.Client(json.loads(sys.argv[1]))
+c.create_data_key("local", key_alt_names=["k"])
+s = b"123-45-6789\x00"
+el = b"\x02v\x00" + struct.pack("<i", len(s)) + s
+doc = struct.pack("<i", 4 + len(el) + 1) + el + b"\x00"
+ct = c.encrypt(doc, key_alt_name="k")
+assert type(ct) is bytes and c.decrypt(ct) == doc
+assert c.decrypt_json(c.encrypt_json('"x"', key_alt_name="k")) == '"x"'
+assert isinstance(c.list_data_keys(), bytes)
+print("ok")
+'''
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(phicrypt.__file__))))
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(config)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -69,31 +69,34 @@ def test_close_waits_for_calls_in_flight(config):
 
 def test_gil_released_during_c_calls(client):
     """A Python thread keeps running while another is inside one long C call."""
-    big = {f"f{i}": client.encrypt(f"value {i}", key_alt_name="patients", algorithm="random")
-           for i in range(20000)}
+    from phicrypt import _bson
+    ct = client.encrypt("value", key_alt_name="patients", algorithm="random")
     ticks = 0
-    running = threading.Event()
     done = threading.Event()
 
     def ticker() -> None:
         nonlocal ticks
-        running.set()
         while not done.is_set():
             ticks += 1
 
     t = threading.Thread(target=ticker)
     t.start()
-    running.wait()
-    # Only the C call is measured: a held GIL would freeze the ticker for its whole duration.
-    from phicrypt import _bson
-    raw = _bson.encode(big)
-    before = ticks
-    t0 = time.perf_counter()
-    out = client.decrypt_document(raw)
-    elapsed = time.perf_counter() - t0
-    during = ticks - before
-    done.set()
-    t.join()
-    assert len(out) > 0
-    assert elapsed > 0.01, "the call was too short to observe"
+    try:
+        fields = 20000
+        while True:
+            # Decrypting one big document is a single C call; grow it until the call is long enough.
+            raw = _bson.encode({f"f{i}": ct for i in range(fields)})
+            before = ticks
+            t0 = time.perf_counter()
+            out = client.decrypt_document(raw)
+            elapsed = time.perf_counter() - t0
+            during = ticks - before
+            if elapsed >= 0.02 or fields >= 320000:
+                break
+            fields *= 2
+    finally:
+        done.set()
+        t.join()
+    assert len(_bson.decode(out)) == fields
+    # With the GIL held the ticker could not run at all during the call.
     assert during > 1000, f"ticker advanced {during} times during a {elapsed:.3f}s C call"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# End-to-end tests of `phicrypt deid` / `phicrypt reid`, as TAP.
+# Usage: test_deid_cli.sh PATH/TO/phicrypt
+set -u
+P=$(realpath "${1:?usage: test_deid_cli.sh PATH/TO/phicrypt}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+GEN="/usr/bin/python3 $ROOT/examples/data/generate_patients.py"
+SH="$ROOT/examples/data/policy-safe-harbor.json"
+TOK="$ROOT/examples/data/policy-tokens.json"
+T=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-deid-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+check() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local got=$?
+  if [ "$got" -eq "$want" ]; then ok "$name"; else notok "$name" "exit $got, wanted $want" "$(head -c 400 "$T/err")"; fi
+}
+expect_grep() { if grep -q -- "$3" "$2"; then ok "$1"; else notok "$1" "no '$3' in $2" "$(head -c 400 "$2")"; fi; }
+# no_leak NAME FILE: none of the planted identifiers appears in FILE.
+no_leak() {
+  local hits
+  hits=$(grep -F -o -f "$T/planted.txt" "$2" | sort -u | head -5 | tr '\n' ' ')
+  if [ -z "$hits" ]; then ok "$1"; else notok "$1" "leaked: (values withheld) $(echo "$hits" | wc -w) distinct"; fi
+}
+
+unset PHICRYPT_CONFIG
+cd "$T" || exit 1
+
+check "test_deid_cli__help" 0 "$P" deid --help
+expect_grep "test_deid_cli__help_explains_actions" "$T/out" "date_shift"
+check "test_deid_cli__reid_help" 0 "$P" reid --help
+check "test_deid_cli__missing_args_is_usage_error" 2 "$P" deid --policy "$SH"
+check "test_deid_cli__bad_format_is_usage_error" 2 "$P" deid --policy "$SH" --in a --out b --format xml
+
+# Safe Harbor over a generated export with planted identifiers, each format.
+$GEN --records 1500 --seed 11 --format jsonl --planted "$T/planted.txt" > "$T/p.jsonl"
+$GEN --records 1500 --seed 11 --format csv > "$T/p.csv"
+$GEN --records 1500 --seed 11 --format json > "$T/p.json"
+if [ "$(wc -l < "$T/planted.txt")" -gt 1000 ] && grep -q -F -f "$T/planted.txt" "$T/p.jsonl"; then ok "test_deid_cli__generator_plants_identifiers"; else notok "test_deid_cli__generator_plants_identifiers"; fi
+for f in jsonl csv json; do
+  check "test_deid_cli__safe_harbor_$f" 0 "$P" deid --policy "$SH" --in "$T/p.$f" --out "$T/o.$f" --report "$T/r.$f.json"
+  no_leak "test_deid_cli__planted_identifiers_gone_$f" "$T/o.$f"
+done
+expect_grep "test_deid_cli__report_counts_fields" "$T/r.jsonl.json" '"path":"ssn","action":"redact","count":1500'
+expect_grep "test_deid_cli__report_elapsed" "$T/r.jsonl.json" '"elapsed_seconds"'
+expect_grep "test_deid_cli__csv_header_kept" "$T/o.csv" '^mrn,name.first'
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==1500' "$T/o.json"; then ok "test_deid_cli__json_array_output_parses"; else notok "test_deid_cli__json_array_output_parses"; fi
+if /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/o.jsonl"; then ok "test_deid_cli__jsonl_output_parses"; else notok "test_deid_cli__jsonl_output_parses"; fi
+
+# Threads: the same bytes with 1 and 4 threads; stdin/stdout streaming.
+check "test_deid_cli__threads_4" 0 "$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/o4.jsonl" --threads 4
+if cmp -s "$T/o.jsonl" "$T/o4.jsonl"; then ok "test_deid_cli__same_output_any_thread_count"; else notok "test_deid_cli__same_output_any_thread_count"; fi
+"$P" deid --policy "$SH" --in - --out - --format jsonl < "$T/p.jsonl" > "$T/o-pipe.jsonl" 2>"$T/err"
+if [ $? = 0 ] && cmp -s "$T/o.jsonl" "$T/o-pipe.jsonl" && [ ! -s "$T/err" ]; then ok "test_deid_cli__stdin_to_stdout_silent"; else notok "test_deid_cli__stdin_to_stdout_silent" "$(head -c 300 "$T/err")"; fi
+
+# Policy errors name the JSON location; nothing is read or written.
+echo '{"version":1,"fields":{"dob":{"action":"blur"}}}' > "$T/bad-policy.json"
+check "test_deid_cli__bad_policy_fails" 1 "$P" deid --policy "$T/bad-policy.json" --in "$T/p.jsonl" --out "$T/never.jsonl"
+expect_grep "test_deid_cli__bad_policy_names_location" "$T/err" 'fields."dob".action'
+if [ ! -e "$T/never.jsonl" ]; then ok "test_deid_cli__bad_policy_writes_nothing"; else notok "test_deid_cli__bad_policy_writes_nothing"; fi
+
+# Malformed input: a clear error with the line, and no output file left behind.
+head -c 100000 "$T/p.jsonl" > "$T/trunc.jsonl"
+check "test_deid_cli__truncated_input_fails" 1 "$P" deid --policy "$SH" --in "$T/trunc.jsonl" --out "$T/o-trunc.jsonl" --threads 2
+expect_grep "test_deid_cli__truncated_input_names_line" "$T/err" "trunc.jsonl: line "
+if [ ! -e "$T/o-trunc.jsonl" ] && ! ls -A "$T" | grep -q phicrypt-deid; then ok "test_deid_cli__no_partial_output"; else notok "test_deid_cli__no_partial_output"; fi
+check "test_deid_cli__skip_bad_continues" 0 "$P" deid --policy "$SH" --in "$T/trunc.jsonl" --out "$T/o-skip.jsonl" --skip-bad --report "$T/r-skip.json"
+expect_grep "test_deid_cli__skip_bad_reported" "$T/r-skip.json" '"bad_records_count":1'
+printf '{"a":1}\n' > "$T/unknown.jsonl"
+echo '{"version":1,"fields":{"b":{"action":"keep"}}}' > "$T/strict.json"
+check "test_deid_cli__unknown_field_error" 1 "$P" deid --policy "$T/strict.json" --in "$T/unknown.jsonl" --out "$T/o-u.jsonl"
+expect_grep "test_deid_cli__unknown_field_named" "$T/err" "field 'a' is not in the policy"
+
+# Keyed policy (tokens, pseudonyms, encryption, date shifts), then reid.
+check "test_deid_cli__init" 0 "$P" init --dir "$T/ks"
+export PHICRYPT_CONFIG="$T/ks/phicrypt.json"
+check "test_deid_cli__data_key" 0 "$P" keys create --provider local --alt-name patients
+check "test_deid_cli__ff1_key" 0 "$P" token create tok:ssn --algorithm ff1
+check "test_deid_cli__siv_key" 0 "$P" token create tok:mrn --algorithm siv
+check "test_deid_cli__hmac_key" 0 "$P" token create ps:patient --algorithm hmac
+$GEN --records 300 --seed 5 --format jsonl > "$T/k.jsonl"
+check "test_deid_cli__keyed_deid" 0 "$P" deid --policy "$TOK" --in "$T/k.jsonl" --out "$T/k.deid.jsonl" --threads 3
+if ! grep -q -E '"ssn":"[0-9]{3}-[0-9]{2}-[0-9]{4}"' "$T/k.deid.jsonl" || ! grep -q '"mrn":"tk1\.' "$T/k.deid.jsonl" || ! grep -q '"subType":"06"' "$T/k.deid.jsonl"; then
+  notok "test_deid_cli__keyed_outputs_tokens"; else ok "test_deid_cli__keyed_outputs_tokens"; fi
+check "test_deid_cli__reid" 0 "$P" reid --policy "$TOK" --in "$T/k.deid.jsonl" --out "$T/k.back.jsonl" --threads 2
+/usr/bin/python3 - "$T/k.jsonl" "$T/k.back.jsonl" <<'PY' && ok "test_deid_cli__reid_restores_tokens_and_ciphertexts" || notok "test_deid_cli__reid_restores_tokens_and_ciphertexts"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b)
+for x, y in zip(a, b):
+    assert x["ssn"] == y["ssn"] and x["mrn"] == y["mrn"] and x["email"] == y["email"]
+    assert x["insurance"]["memberId"] == y["insurance"]["memberId"]
+PY
+check "test_deid_cli__keyed_deid_again" 0 "$P" deid --policy "$TOK" --in "$T/k.jsonl" --out "$T/k.deid2.jsonl"
+if cmp -s "$T/k.deid.jsonl" "$T/k.deid2.jsonl"; then ok "test_deid_cli__keyed_output_is_deterministic"; else notok "test_deid_cli__keyed_output_is_deterministic"; fi
+
+echo "1..$n"
+[ "$fails" -eq 0 ]

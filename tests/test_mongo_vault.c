@@ -1,0 +1,158 @@
+/* The MongoDB key vault against a real server. Runs only when
+ * PHICRYPT_TEST_MONGODB_URI is set (e.g. mongodb://localhost:27017);
+ * otherwise every case is reported as skipped in TAP, never as passed.
+ * Each run uses a fresh collection, dropped at the end. Plain TAP (not
+ * cmocka) so that skips are "ok N - name # SKIP reason". */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+#include <phicrypt.h>
+
+#include "test_util.h"
+
+static phicrypt_t *ph;
+static char *dir, ns[64];
+static uint8_t key1[16];
+
+#define CHECK(cond)                                                                                           \
+    do {                                                                                                      \
+        if (!(cond)) {                                                                                        \
+            printf("# %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, phicrypt_errmsg(ph));                     \
+            return 1;                                                                                         \
+        }                                                                                                     \
+    } while (0)
+
+static int create_and_get(void)
+{
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    const char *names[] = { "mongo-patients" };
+    phicrypt_buf doc = PHICRYPT_BUF_INIT;
+    uint8_t id[16];
+    o.alt_names = names;
+    o.alt_names_count = 1;
+    CHECK(phicrypt_datakey_create(ph, key1, &o) == 0);
+    CHECK(phicrypt_datakey_get_by_alt_name(ph, &doc, "mongo-patients") == 0);
+    phicrypt_buf_dispose(&doc);
+    CHECK(phicrypt_datakey_id_by_alt_name(ph, id, "mongo-patients") == 0);
+    CHECK(memcmp(id, key1, 16) == 0);
+    return 0;
+}
+
+static int duplicate_alt_name(void)
+{
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    const char *names[] = { "mongo-patients" };
+    uint8_t id[16];
+    o.alt_names = names;
+    o.alt_names_count = 1;
+    CHECK(phicrypt_datakey_create(ph, id, &o) == PHICRYPT_EEXIST);
+    return 0;
+}
+
+static int round_trip(void)
+{
+    phicrypt_encrypt_opts eo = PHICRYPT_ENCRYPT_OPTS_INIT;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+    eo.key_alt_name = "mongo-patients";
+    CHECK(phicrypt_encrypt_json(ph, &ct, "\"123-45-6789\"", &eo) == 0);
+    CHECK(phicrypt_decrypt_json(ph, &pt, (const char *)ct.data, 0) == 0);
+    CHECK(strcmp((const char *)pt.data, "\"123-45-6789\"") == 0);
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    return 0;
+}
+
+static int alt_names(void)
+{
+    uint8_t id[16];
+    CHECK(phicrypt_datakey_add_alt_name(ph, key1, "mongo-second") == 0);
+    CHECK(phicrypt_datakey_add_alt_name(ph, key1, "mongo-second") == 0); /* no-op */
+    CHECK(phicrypt_datakey_id_by_alt_name(ph, id, "mongo-second") == 0);
+    CHECK(phicrypt_datakey_remove_alt_name(ph, key1, "mongo-second") == 0);
+    CHECK(phicrypt_datakey_remove_alt_name(ph, key1, "mongo-second") == PHICRYPT_EKEYNOTFOUND);
+    CHECK(phicrypt_datakey_id_by_alt_name(ph, id, "mongo-second") == PHICRYPT_EKEYNOTFOUND);
+    return 0;
+}
+
+static int rewrap_and_list(void)
+{
+    phicrypt_buf list = PHICRYPT_BUF_INIT;
+    size_t n = 0;
+    CHECK(phicrypt_datakey_rewrap(ph, &n, NULL, NULL, NULL) == 0);
+    CHECK(n == 1);
+    CHECK(phicrypt_datakey_list(ph, &list) == 0);
+    phicrypt_buf_dispose(&list);
+    return 0;
+}
+
+static int delete_key(void)
+{
+    uint8_t id[16];
+    CHECK(phicrypt_datakey_delete(ph, key1) == 0);
+    CHECK(phicrypt_datakey_delete(ph, key1) == PHICRYPT_EKEYNOTFOUND);
+    CHECK(phicrypt_datakey_id_by_alt_name(ph, id, "mongo-patients") == PHICRYPT_EKEYNOTFOUND);
+    return 0;
+}
+
+static void drop_collection(const char *uri)
+{
+    mongoc_client_t *c = mongoc_client_new(uri);
+    if (c) {
+        mongoc_collection_t *coll = mongoc_client_get_collection(c, "phicrypt_test", ns + strlen("phicrypt_test."));
+        mongoc_collection_drop(coll, NULL);
+        mongoc_collection_destroy(coll);
+        mongoc_client_destroy(c);
+    }
+}
+
+int main(void)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(void);
+    } cases[] = {
+        { "test_mongo_vault__create_and_get", create_and_get },
+        { "test_mongo_vault__duplicate_alt_name_is_refused", duplicate_alt_name },
+        { "test_mongo_vault__encrypt_decrypt_round_trip", round_trip },
+        { "test_mongo_vault__add_and_remove_alt_names", alt_names },
+        { "test_mongo_vault__rewrap_and_list", rewrap_and_list },
+        { "test_mongo_vault__delete", delete_key },
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    const char *uri = getenv("PHICRYPT_TEST_MONGODB_URI");
+    char *cfg;
+    int fails = 0;
+    printf("1..%zu\n", n);
+    if (!uri || !*uri) {
+        for (size_t i = 0; i < n; i++)
+            printf("ok %zu - %s # SKIP PHICRYPT_TEST_MONGODB_URI is not set\n", i + 1, cases[i].name);
+        return 0;
+    }
+    dir = tu_tmpdir();
+    free(tu_keyset(dir, NULL));
+    snprintf(ns, sizeof ns, "phicrypt_test.keyvault_%ld", (long)getpid());
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
+                 " \"key_vault\": \"%s\", \"key_vault_namespace\": \"%s\"}",
+                 dir, uri, ns) < 0 ||
+        phicrypt_new(&ph, cfg) != 0) {
+        printf("Bail out! cannot create a client on the MongoDB key vault: %s\n", phicrypt_errmsg(NULL));
+        return 1;
+    }
+    free(cfg);
+    for (size_t i = 0; i < n; i++) {
+        int bad = cases[i].fn();
+        printf("%s %zu - %s\n", bad ? "not ok" : "ok", i + 1, cases[i].name);
+        fails += bad;
+    }
+    phicrypt_free(ph);
+    drop_collection(uri);
+    tu_rm_rf(dir);
+    free(dir);
+    return fails ? 1 : 0;
+}

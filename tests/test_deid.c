@@ -590,6 +590,7 @@ static void test_deid__bad_arguments(void **state)
     assert_int_equal(phicrypt_deid_file(f->ph, NULL, p, "a.jsonl", "b.jsonl", &o), PHICRYPT_EINVAL);
     assert_int_equal(phicrypt_deid_file(f->ph, NULL, p, "/nonexistent/a.jsonl", "b.jsonl", NULL), PHICRYPT_EIO);
     assert_int_equal(phicrypt_deid_json(f->ph, NULL, p, "{}", 2), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_deid_max_record(), PHICRYPT_DEID_MAX_RECORD);
     phicrypt_deid_policy_free(p);
 }
 

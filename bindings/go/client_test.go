@@ -115,6 +115,10 @@ func TestErrorsAreDistinct(t *testing.T) {
 	if !errors.Is(fmt.Errorf("wrapped: %w", e), ErrKeyNotFound) {
 		t.Fatal("wrapped error lost its code")
 	}
+	inval := newError(int(CodeInvalidArgument), "bad option")
+	if errors.Is(inval, ErrClosed) || !errors.Is(ErrClosed, ErrClosed) || !errors.Is(ErrClosed, ErrInvalidArgument) {
+		t.Fatal("ErrClosed must match only itself (and the invalid-argument class)")
+	}
 }
 
 func TestCloseIdempotent(t *testing.T) {

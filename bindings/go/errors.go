@@ -36,10 +36,17 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("phicrypt: %s", e.Message) }
 
-// Is reports whether target is the sentinel (or any *Error) with the same code.
+// Is reports whether target is the sentinel (or any *Error) with the same
+// code; ErrClosed matches only itself.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	if !ok {
+		return false
+	}
+	if t == ErrClosed { // a C EINVAL is not "closed"
+		return e == ErrClosed
+	}
+	return t.Code == e.Code
 }
 
 // Sentinel errors, one per code, for errors.Is.

@@ -112,3 +112,17 @@ func (c *Client) KeyIDByAltName(name string) (KeyID, error) {
 	err := c.call(func(h *C.phicrypt_t) C.int { return C.phicrypt_datakey_id_by_alt_name(h, idPtr(&id), n) })
 	return id, err
 }
+
+// RewrapDataKeys rotates master keys: the data keys matching filterJSON (a
+// MongoDB filter over key documents; "" for all) are rewrapped under
+// provider's master key ("" keeps each key's own), in one atomic write.
+// Ciphertexts do not change. It returns the number of keys rewrapped.
+func (c *Client) RewrapDataKeys(filterJSON, provider, masterKeyJSON string) (int, error) {
+	f, p, m := cstr(filterJSON), cstr(provider), cstr(masterKeyJSON)
+	defer cfree(f)
+	defer cfree(p)
+	defer cfree(m)
+	var n C.size_t
+	err := c.call(func(h *C.phicrypt_t) C.int { return C.phigo_datakey_rewrap(h, &n, f, p, m) })
+	return int(n), err
+}

@@ -2,6 +2,7 @@ package phicrypt
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -55,4 +56,28 @@ func TestDataKeys(t *testing.T) {
 	wantCode(t, err, ErrKeyNotFound)
 	_, err = c.GetDataKey(KeyID{})
 	wantCode(t, err, ErrKeyNotFound)
+}
+
+func TestRewrapDataKeys(t *testing.T) {
+	c, _ := newClient(t)
+	ct, _ := c.Encrypt(encodeDoc(D{{"v", "123-45-6789"}}), EncryptOptions{KeyAltName: "patients"})
+	if _, err := c.CreateDataKey(DataKeyOptions{AltNames: []string{"other"}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.RewrapDataKeys(`{"keyAltNames": "patients"}`, "", "")
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip("rewrap not in this libphicrypt")
+	}
+	if err != nil || n != 1 {
+		t.Fatalf("rewrap one: %d %v", n, err)
+	}
+	if n, err = c.RewrapDataKeys("", "local", ""); err != nil || n != 2 {
+		t.Fatalf("rewrap all: %d %v", n, err)
+	}
+	if pt, err := c.Decrypt(ct); err != nil || !bytes.Equal(pt, encodeDoc(D{{"v", "123-45-6789"}})) {
+		t.Fatalf("decrypt after rewrap: %v", err)
+	}
+	if _, err = c.RewrapDataKeys(`{"$where": "1"}`, "", ""); err == nil {
+		t.Fatal("accepted an unsupported filter operator")
+	}
 }

@@ -24,6 +24,9 @@ static void *phigo_sym(const char *name, void **cache)
         return f_(__VA_ARGS__);                                                      \
     } while (0)
 
+int phigo_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter, const char *provider,
+                         const char *master_key)
+{ PHIGO_CALL(phicrypt_datakey_rewrap, ph, count, filter, provider, master_key); }
 int phigo_keyring_create(phicrypt_t *ph, const char *name, phicrypt_keyring_algorithm alg)
 { PHIGO_CALL(phicrypt_keyring_create, ph, name, alg); }
 int phigo_keyring_rotate(phicrypt_t *ph, uint32_t *v, const char *name)

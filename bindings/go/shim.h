@@ -7,6 +7,8 @@
 
 #define PHIGO_MISSING 1
 
+int phigo_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter, const char *provider,
+                         const char *master_key);
 int phigo_keyring_create(phicrypt_t *ph, const char *name, phicrypt_keyring_algorithm alg);
 int phigo_keyring_rotate(phicrypt_t *ph, uint32_t *v, const char *name);
 int phigo_keyring_retire(phicrypt_t *ph, const char *name, uint32_t v);

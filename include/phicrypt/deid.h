@@ -71,6 +71,10 @@ typedef struct phicrypt_deid_opts {
 /** Largest record the engine accepts (16 MiB, MongoDB's document limit). */
 #define PHICRYPT_DEID_MAX_RECORD (16u * 1024u * 1024u)
 
+/** @brief #PHICRYPT_DEID_MAX_RECORD, for bindings that do not read macros. */
+PHICRYPT_API
+size_t phicrypt_deid_max_record(void);
+
 /**
  * @brief Parse and validate a policy; nothing is read from any input yet.
  *

@@ -6,7 +6,7 @@
 #include <phicrypt.h>
 #include "access/access_private.h"
 #include "audit/audit_private.h"
-#include "client/config_private.h"
+#include "core/config_private.h"
 #include "core/error_private.h"
 #include "core/handle_private.h"
 #include "core/json_private.h"

@@ -3,7 +3,8 @@
 
 #include <phicrypt.h>
 #include "access/access_private.h"
-#include "client/config_private.h"
+#include "core/config_private.h"
+#include "core/json_private.h"
 #include "core/error_private.h"
 #include "core/mem_private.h"
 

@@ -13,7 +13,7 @@
 
 #include <phicrypt.h>
 #include "audit/audit_private.h"
-#include "client/config_private.h"
+#include "core/config_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/handle_private.h"

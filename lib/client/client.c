@@ -35,6 +35,7 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
     ph = phi_calloc(1, sizeof *ph);
     if (!ph)
         return phi_error(NULL, PHICRYPT_ENOMEM, "out of memory");
+    ph->reset_mcrypt = phi_client_reset_mcrypt;
     if (pthread_rwlock_init(&ph->mc_lock, NULL) != 0) {
         phi_free(ph);
         return phi_error(NULL, PHICRYPT_ENOMEM, "cannot create a lock");

@@ -22,14 +22,6 @@ static const char *const top_keys[] = { "kms_providers", "tls", "key_vault", "ke
 static const char *const provider_keys[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
 static const char *const local_keys[] = { "key_file", "key", NULL };
 
-int phi_config_unknown_key(const void *eh, const char *where, const char *key, const char *const *known)
-{
-    const char *s = phi_suggest(key, known);
-    if (s)
-        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s' (did you mean '%s'?)", where, key, s);
-    return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s'", where, key);
-}
-
 static int is_known(const char *key, const char *const *known)
 {
     for (size_t i = 0; known[i]; i++)

@@ -20,6 +20,9 @@ struct phicrypt {
      * the change is seen at once. Operations hold the read side. */
     pthread_rwlock_t mc_lock;
     struct phi_mcrypt *mc;
+    /* Set by lib/client: replaces `mc` with a fresh instance. Modules call
+     * it through the handle so that they need not include the client. */
+    int (*reset_mcrypt)(struct phicrypt *ph);
 };
 
 #endif

@@ -330,3 +330,11 @@ const char *phi_suggest(const char *word, const char *const *candidates)
     }
     return best;
 }
+
+int phi_config_unknown_key(const void *eh, const char *where, const char *key, const char *const *known)
+{
+    const char *s = phi_suggest(key, known);
+    if (s)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s' (did you mean '%s'?)", where, key, s);
+    return phi_error(eh, PHICRYPT_ECONFIG, "configuration: unknown key '%s%s'", where, key);
+}

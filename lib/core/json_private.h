@@ -51,4 +51,8 @@ int phi_uuid_parse(uint8_t id[16], const char *text);
  * or NULL. Used for "unknown key 'keyfile' (did you mean 'key_file'?)". */
 const char *phi_suggest(const char *word, const char *const *candidates);
 
+/* "configuration: unknown key '<where><key>'", with a suggestion from
+ * `known` (NULL-terminated) when one is close; returns PHICRYPT_ECONFIG. */
+int phi_config_unknown_key(const void *eh, const char *where, const char *key, const char *const *known);
+
 #endif

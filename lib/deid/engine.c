@@ -544,6 +544,8 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     return rc;
 }
 
+size_t phicrypt_deid_max_record(void) { return PHICRYPT_DEID_MAX_RECORD; }
+
 int phicrypt_deid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
                        const char *out_path, const phicrypt_deid_opts *opts)
 {

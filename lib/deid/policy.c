@@ -409,14 +409,15 @@ const phi_deid_rule *phi_rule_cached(phi_deid_rec *r, const phi_pcomp *comps, si
             const phi_deid_rule *rule = phi_rule_for(r->pol, comps, n);
             e->key = phi_malloc(exact_len ? exact_len : 1);
             if (e->key) {
-                memcpy(e->key, exact, exact_len);
+                if (exact_len)
+                    memcpy(e->key, exact, exact_len);
                 e->key_len = exact_len;
                 e->hash = h;
                 e->rule = rule;
             }
             return rule;
         }
-        if (e->hash == h && e->key_len == exact_len && memcmp(e->key, exact, exact_len) == 0)
+        if (e->hash == h && e->key_len == exact_len && (exact_len == 0 || memcmp(e->key, exact, exact_len) == 0))
             return e->rule;
     }
     return phi_rule_for(r->pol, comps, n);

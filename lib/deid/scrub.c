@@ -285,13 +285,29 @@ static int has_digit_in_word(const char *s, size_t n, size_t i)
     return i < n && is_d(s[i]);
 }
 
-static size_t m_ident(const phi_deid_rec *r, const char *s, size_t n, size_t i, const char **label)
+/* Identifiers chained by their lower-cased first byte. */
+typedef struct id_index {
+    int16_t head[256];
+    int16_t next[256];
+} id_index;
+
+static void index_ids(const phi_deid_rec *r, id_index *x)
+{
+    memset(x->head, 0xff, sizeof x->head);
+    for (size_t t = r->nids; t-- > 0;) {
+        unsigned char c = (unsigned char)r->ids[t].first;
+        x->next[t] = x->head[c];
+        x->head[c] = (int16_t)t;
+    }
+}
+
+static size_t m_ident(const phi_deid_rec *r, const id_index *x, const char *s, size_t n, size_t i,
+                      const char **label)
 {
     size_t best = 0;
-    char c0 = lc(s[i]);
-    for (size_t t = 0; t < r->nids; t++) {
+    for (int t = x->head[(unsigned char)lc(s[i])]; t >= 0; t = x->next[t]) {
         const phi_ident *id = &r->ids[t];
-        if (id->first != c0 || id->n <= best || i + id->n > n)
+        if (id->n <= best || i + id->n > n)
             continue;
         const char *v = r->idarena.p + id->off;
         size_t k = 1;
@@ -331,6 +347,9 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
     size_t i = 0, run = 0;
     /* Where the next '@' is: e-mail addresses are only looked for near one. */
     const char *at = memchr(s, '@', n);
+    id_index x;
+    if (r->nids)
+        index_ids(r, &x);
     phi_sbuf_reserve(out, n + 16);
     while (i < n) {
         char c = s[i];
@@ -342,7 +361,7 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
         const char *label = NULL;
         int zip = 0;
         if (r->nids)
-            m = m_ident(r, s, n, i, &label);
+            m = m_ident(r, &x, s, n, i, &label);
         if (!m && is_d(c)) {
             if ((m = m_ssn(s, n, i)) && num_end(s, n, i + m))
                 label = "SSN";

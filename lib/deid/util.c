@@ -305,8 +305,9 @@ void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from)
         if (j < into->n) {
             into->ents[j].count += e->count;
         } else {
+            size_t before = into->n;
             phi_stats_count(into, e->path, len, e->act);
-            if (into->n && into->ents[into->n - 1].act == e->act)
+            if (into->n > before)
                 into->ents[into->n - 1].count = e->count;
         }
     }

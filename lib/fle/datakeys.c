@@ -3,8 +3,8 @@
 
 #include <phicrypt.h>
 #include "audit/audit_private.h"
-#include "client/client_private.h"
-#include "client/config_private.h"
+#include "core/handle_private.h"
+#include "core/config_private.h"
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
@@ -255,7 +255,7 @@ int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYT
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete: NULL argument");
     if ((rc = phi_keyvault_delete(ph->kv, ph, id)) != 0)
         return rc;
-    return phi_audit_key_op(ph, phi_client_reset_mcrypt(ph), "key_delete", id, NULL, 1);
+    return phi_audit_key_op(ph, ph->reset_mcrypt(ph), "key_delete", id, NULL, 1);
 }
 
 static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)
@@ -267,7 +267,7 @@ static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)
         return rc;
     if ((rc = phi_keyvault_alt_name(ph->kv, ph, id, name, add)) != 0)
         return rc;
-    return phi_client_reset_mcrypt(ph);
+    return ph->reset_mcrypt(ph);
 }
 
 int phicrypt_datakey_add_alt_name(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name)

@@ -5,8 +5,8 @@
 
 #include <phicrypt.h>
 #include "audit/audit_private.h"
-#include "client/client_private.h"
-#include "client/config_private.h"
+#include "core/handle_private.h"
+#include "core/config_private.h"
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "fle/fle_private.h"
@@ -211,7 +211,7 @@ int phicrypt_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter_js
         if (bson_init_static(&arr, data, len) && bson_count_keys(&arr) > 0) {
             rc = phi_keyvault_replace_many(ph->kv, ph, &arr, count);
             if (rc == 0)
-                rc = phi_client_reset_mcrypt(ph);
+                rc = ph->reset_mcrypt(ph);
         }
     } else {
         rc = phi_error(ph, PHICRYPT_EINTERNAL, "rewrap: libmongocrypt returned no key list");

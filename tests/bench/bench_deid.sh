@@ -3,12 +3,13 @@
 # with the Safe Harbor example policy: MB/s with 1 and 2 threads, against
 # `jq -c` doing a one-field replacement on the same file, and peak RSS.
 # Measures, never asserts (not run by tests/run.sh).
-#   tests/bench/bench_deid.sh [PATH/TO/phicrypt] [MB]      (default: build/examples/cli/phicrypt, 300)
+#   tests/bench/bench_deid.sh [PATH/TO/phicrypt] [MB] [POLICY]
+#   (defaults: build/examples/cli/phicrypt, 300, examples/data/policy-safe-harbor.json)
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=${1:-$ROOT/build/examples/cli/phicrypt}
 MB=${2:-300}
-POLICY=$ROOT/examples/data/policy-safe-harbor.json
+POLICY=${3:-$ROOT/examples/data/policy-safe-harbor.json}
 W=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-bench-deid-XXXXXX")
 trap 'rm -rf "$W"' EXIT
 # ~845 bytes per generated record

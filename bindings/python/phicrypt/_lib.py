@@ -89,6 +89,7 @@ _PROTOTYPES: Dict[str, Tuple[Any, list]] = {
     "phicrypt_datakey_add_alt_name": (c_int, [H, c_char_p, c_char_p]),
     "phicrypt_datakey_remove_alt_name": (c_int, [H, c_char_p, c_char_p]),
     "phicrypt_datakey_id_by_alt_name": (c_int, [H, c_char_p, c_char_p]),
+    "phicrypt_datakey_rewrap": (c_int, [H, POINTER(c_size_t), c_char_p, c_char_p, c_char_p]),
     "phicrypt_local_key_file_create": (c_int, [c_char_p]),
     # fle.h
     "phicrypt_encrypt": (c_int, [H, PBUF, c_char_p, c_size_t, POINTER(EncryptOpts)]),

@@ -287,6 +287,16 @@ class Client:
         self._call("phicrypt_datakey_id_by_alt_name", out, _b(alt_name))
         return out.raw
 
+    def rewrap_data_keys(self, filter: Optional[Mapping[str, Any]] = None, *, provider: Optional[str] = None,
+                         master_key: Optional[Mapping[str, Any]] = None) -> int:
+        """Rotate master keys: rewrap the data keys matching ``filter`` (a MongoDB filter over key
+        documents; None: all) under ``provider``'s master key (None: each key's own), atomically.
+        Ciphertexts do not change. Returns the number of keys rewrapped."""
+        n = ctypes.c_size_t()
+        self._call("phicrypt_datakey_rewrap", byref(n), _b(json.dumps(filter)) if filter is not None else None,
+                   _b(provider), _b(json.dumps(master_key)) if master_key is not None else None)
+        return n.value
+
     # -- explicit encryption ----------------------------------------------------------------------
     @staticmethod
     def _enc_opts(key_id: Any, key_alt_name: Optional[str], algorithm: str) -> EncryptOpts:

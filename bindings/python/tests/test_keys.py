@@ -91,3 +91,18 @@ def test_delete(client):
         client.delete_data_key(kid)
     with pytest.raises(phicrypt.KeyNotFound):
         client.decrypt(ct)
+
+
+def test_rewrap(client):
+    from conftest import need
+    need("phicrypt_datakey_rewrap")
+    ct = client.encrypt("123-45-6789", key_alt_name="patients")
+    before = client.get_data_key(client.key_id)
+    client.create_data_key("local", key_alt_names=["other"])
+    assert client.rewrap_data_keys({"keyAltNames": "patients"}) == 1
+    assert client.rewrap_data_keys() == 2
+    assert client.rewrap_data_keys({"keyAltNames": "nobody"}) == 0
+    assert client.decrypt(ct) == "123-45-6789"  # same data key, new wrapping
+    assert client.get_data_key(client.key_id)["_id"] == before["_id"]
+    with pytest.raises(phicrypt.PhicryptError):
+        client.rewrap_data_keys({"$where": "1"})

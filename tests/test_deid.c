@@ -556,6 +556,14 @@ static void test_deid__malformed_inputs_leave_no_output(void **state)
     assert_null(strstr(phicrypt_errmsg(f->ph), "SECRET"));
 }
 
+static void count_progress(void *user, uint64_t records, uint64_t done, uint64_t total)
+{
+    uint64_t *calls = user;
+    assert_true(done <= total);
+    assert_true(records <= 3);
+    (*calls)++;
+}
+
 static void test_deid__skip_bad_lists_and_skips(void **state)
 {
     fx *f = *state;
@@ -565,8 +573,12 @@ static void test_deid__skip_bad_lists_and_skips(void **state)
     phicrypt_deid_policy *p = policy(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"redact\"}}}");
     phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
     o.skip_bad = 1;
+    uint64_t calls = 0;
+    o.progress = count_progress;
+    o.progress_user = &calls;
     phicrypt_buf rep = PHICRYPT_BUF_INIT;
     assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, ip, op, &o), 0);
+    assert_true(calls >= 1);
     size_t n;
     char *out = tu_read_file(op, &n);
     assert_string_equal(out, "{\"a\":\"[REDACTED]\"}\n{\"a\":\"[REDACTED]\"}\n");

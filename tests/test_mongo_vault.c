@@ -99,6 +99,58 @@ static int delete_key(void)
     return 0;
 }
 
+/* With a MongoDB key vault and no schema_map entry, the collection's
+ * $jsonSchema validator (listCollections) drives automatic encryption. */
+static int remote_schema(void)
+{
+    const char *uri = getenv("PHICRYPT_TEST_MONGODB_URI");
+    mongoc_client_t *c = mongoc_client_new(uri);
+    mongoc_database_t *db;
+    mongoc_collection_t *coll;
+    bson_t *opts, *cmd;
+    bson_error_t err;
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    bson_t view;
+    bson_iter_t it;
+    char *json;
+    CHECK(c != NULL);
+    db = mongoc_client_get_database(c, "phicrypt_test");
+    {
+        /* keyId of key1, as base64 */
+        bson_t k = BSON_INITIALIZER;
+        char *kj, b64[32];
+        BSON_APPEND_BINARY(&k, "k", BSON_SUBTYPE_UUID, key1, 16);
+        kj = bson_as_canonical_extended_json(&k, NULL);
+        sscanf(strstr(kj, "base64") + 11, "%24[^\"]", b64);
+        bson_free(kj);
+        bson_destroy(&k);
+        if (asprintf(&json,
+                     "{\"validator\": {\"$jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {"
+                     "\"keyId\": [{\"$binary\": {\"base64\": \"%s\", \"subType\": \"04\"}}], \"bsonType\": \"string\","
+                     " \"algorithm\": \"AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic\"}}}}}}",
+                     b64) < 0)
+            return 1;
+    }
+    opts = bson_new_from_json((const uint8_t *)json, -1, &err);
+    free(json);
+    CHECK(opts != NULL);
+    coll = mongoc_database_create_collection(db, "remote_schema", opts, &err);
+    CHECK(coll != NULL);
+    cmd = BCON_NEW("insert", "remote_schema", "documents", "[", "{", "ssn", "123-45-6789", "}", "]");
+    CHECK(phicrypt_encrypt_command(ph, &out, "phicrypt_test", bson_get_data(cmd), cmd->len) == 0);
+    CHECK(bson_init_static(&view, out.data, out.len));
+    CHECK(bson_iter_init(&it, &view) && bson_iter_find_descendant(&it, "documents.0.ssn", &it));
+    CHECK(BSON_ITER_HOLDS_BINARY(&it));
+    phicrypt_buf_dispose(&out);
+    bson_destroy(cmd);
+    bson_destroy(opts);
+    mongoc_collection_drop(coll, NULL);
+    mongoc_collection_destroy(coll);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(c);
+    return 0;
+}
+
 static void drop_collection(const char *uri)
 {
     mongoc_client_t *c = mongoc_client_new(uri);
@@ -121,6 +173,7 @@ int main(void)
         { "test_mongo_vault__encrypt_decrypt_round_trip", round_trip },
         { "test_mongo_vault__add_and_remove_alt_names", alt_names },
         { "test_mongo_vault__rewrap_and_list", rewrap_and_list },
+        { "test_mongo_vault__remote_json_schema_drives_encryption", remote_schema },
         { "test_mongo_vault__delete", delete_key },
     };
     const size_t n = sizeof cases / sizeof cases[0];

@@ -26,6 +26,7 @@ void phi_fle_io(phicrypt_t *ph, phi_mcrypt_io *io)
     memset(io, 0, sizeof *io);
     io->ctx = ph->kv;
     io->find_keys = phi_keyvault_io_find;
+    io->collinfo = phi_keyvault_io_collinfo;
     io->kms = ph->cfg->kms;
 }
 

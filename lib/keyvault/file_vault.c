@@ -178,6 +178,20 @@ int phi_keyvault_find(phi_keyvault *kv, const void *eh, const phi_key_request *r
     return phi_docstore_each(kv->store, eh, find_one, &a);
 }
 
+int phi_keyvault_io_collinfo(void *ctx, const void *eh, const char *db, const bson_t *filter, phi_key_emit_fn emit,
+                             void *ectx)
+{
+    phi_keyvault *kv = ctx;
+    (void)kv;
+    MONGO_DISPATCH(phi_mongo_vault_collinfo(kv->mongo, eh, db, filter, emit, ectx));
+    (void)eh;
+    (void)db;
+    (void)filter;
+    (void)emit;
+    (void)ectx;
+    return 0;
+}
+
 int phi_keyvault_io_find(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx)
 {
     return phi_keyvault_find(ctx, eh, req, emit, ectx);

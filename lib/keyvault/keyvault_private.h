@@ -46,6 +46,11 @@ int phi_keyvault_alt_name(phi_keyvault *kv, const void *eh, const uint8_t id[16]
  * written (PHICRYPT_EKEYNOTFOUND). *count: keys replaced. */
 int phi_keyvault_replace_many(phi_keyvault *kv, const void *eh, const bson_t *docs, size_t *count);
 
+/* The phi_mcrypt_io.collinfo adapter: listCollections on a MongoDB key
+ * vault's deployment; a file key vault has no server and emits nothing. */
+int phi_keyvault_io_collinfo(void *ctx, const void *eh, const char *db, const bson_t *filter, phi_key_emit_fn emit,
+                             void *ectx);
+
 /* The phi_mcrypt_io.find_keys adapter (ctx is the phi_keyvault). */
 int phi_keyvault_io_find(void *ctx, const void *eh, const phi_key_request *req, phi_key_emit_fn emit, void *ectx);
 

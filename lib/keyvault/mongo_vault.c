@@ -407,3 +407,29 @@ int phi_mongo_vault_replace_many(phi_mongo_vault *mv, const void *eh, const bson
         *count = found;
     return rc;
 }
+
+int phi_mongo_vault_collinfo(phi_mongo_vault *mv, const void *eh, const char *db, const bson_t *filter,
+                             phi_key_emit_fn emit, void *ectx)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(mv->pool);
+    mongoc_database_t *database;
+    mongoc_cursor_t *cursor;
+    bson_t opts = BSON_INITIALIZER;
+    const bson_t *doc;
+    bson_error_t err;
+    int rc = 0;
+    if (!client)
+        return phi_error(eh, PHICRYPT_EKEYVAULT, "MongoDB: no client available for listCollections");
+    database = mongoc_client_get_database(client, db);
+    BSON_APPEND_DOCUMENT(&opts, "filter", filter);
+    cursor = mongoc_database_find_collections_with_opts(database, &opts);
+    while (rc == 0 && mongoc_cursor_next(cursor, &doc))
+        rc = emit(ectx, doc);
+    if (rc == 0 && mongoc_cursor_error(cursor, &err))
+        rc = fail(eh, PHICRYPT_EKEYVAULT, "listCollections (remote $jsonSchema)", &err);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&opts);
+    mongoc_database_destroy(database);
+    mongoc_client_pool_push(mv->pool, client);
+    return rc;
+}

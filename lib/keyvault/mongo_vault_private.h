@@ -27,4 +27,9 @@ int phi_mongo_vault_delete(phi_mongo_vault *mv, const void *eh, const uint8_t id
 int phi_mongo_vault_alt_name(phi_mongo_vault *mv, const void *eh, const uint8_t id[16], const char *name, int add);
 int phi_mongo_vault_replace_many(phi_mongo_vault *mv, const void *eh, const bson_t *docs, size_t *count);
 
+/* listCollections in database `db` with `filter` (what libmongocrypt asks
+ * to find a collection's $jsonSchema validator); emits each result. */
+int phi_mongo_vault_collinfo(phi_mongo_vault *mv, const void *eh, const char *db, const bson_t *filter,
+                             phi_key_emit_fn emit, void *ectx);
+
 #endif

@@ -55,6 +55,10 @@ typedef struct phi_mcrypt_io {
      * wrote it (rewrapping takes the caller's filter). NULL: the driver
      * reads ids and alt names out of the filter and calls find_keys. */
     int (*find_by_filter)(void *ctx, const void *eh, const bson_t *filter, phi_key_emit_fn emit, void *ectx);
+    /* Answers NEED_MONGO_COLLINFO: emits listCollections results for
+     * `filter` in database `db` (the collection's $jsonSchema validator).
+     * NULL, or no result: the schema_map alone decides. */
+    int (*collinfo)(void *ctx, const void *eh, const char *db, const bson_t *filter, phi_key_emit_fn emit, void *ectx);
 } phi_mcrypt_io;
 
 typedef struct phi_datakey_req {

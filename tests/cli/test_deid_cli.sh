@@ -74,6 +74,21 @@ echo '{"version":1,"fields":{"b":{"action":"keep"}}}' > "$T/strict.json"
 check "test_deid_cli__unknown_field_error" 1 "$P" deid --policy "$T/strict.json" --in "$T/unknown.jsonl" --out "$T/o-u.jsonl"
 expect_grep "test_deid_cli__unknown_field_named" "$T/err" "field 'a' is not in the policy"
 
+# Killed mid-run (input still open): no output file, no temporary file.
+( cat "$T/p.jsonl"; sleep 30 ) | "$P" deid --policy "$SH" --in - --out "$T/killed.jsonl" --format jsonl --threads 2 &
+KPID=$!
+sleep 1
+kill -9 "$(pgrep -P $$ -f 'deid --policy' | head -1)" 2>/dev/null
+kill "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null
+pkill -P $$ sleep 2>/dev/null
+if [ ! -e "$T/killed.jsonl" ] && ! ls -A "$T" | grep -q phicrypt-deid; then ok "test_deid_cli__kill_leaves_nothing"; else notok "test_deid_cli__kill_leaves_nothing" "$(ls -A "$T")"; fi
+
+# On a terminal, a progress bar goes to stderr.
+if command -v script >/dev/null; then
+  script -qec "'$P' deid --policy '$SH' --in '$T/p.jsonl' --out '$T/o-tty.jsonl'" /dev/null > "$T/tty.txt" 2>&1
+  if grep -q 'records' "$T/tty.txt" && grep -q 'MB/s' "$T/tty.txt"; then ok "test_deid_cli__progress_on_terminal"; else notok "test_deid_cli__progress_on_terminal" "$(head -c 300 "$T/tty.txt")"; fi
+fi
+
 # Keyed policy (tokens, pseudonyms, encryption, date shifts), then reid.
 check "test_deid_cli__init" 0 "$P" init --dir "$T/ks"
 export PHICRYPT_CONFIG="$T/ks/phicrypt.json"

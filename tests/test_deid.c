@@ -181,6 +181,15 @@ static void test_deid__policy_errors_name_the_location(void **state)
         if (cases[i].msg && !tu_contains(phicrypt_errmsg(f->ph), cases[i].msg))
             fail_msg("case %zu: '%s' lacks '%s'", i, phicrypt_errmsg(f->ph), cases[i].msg);
     }
+    /* Keys that do not exist are found before any input is read. */
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph,
+                                              "{\"version\":1,\"fields\":{\"s\":{\"action\":\"tokenize\",\"key\":\"tok:nope\"}}}"),
+                     PHICRYPT_EKEYNOTFOUND);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "fields.\"s\".key"));
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph,
+                                              "{\"version\":1,\"fields\":{\"s\":{\"action\":\"encrypt\",\"key_alt_name\":\"nope\"}}}"),
+                     PHICRYPT_EKEYNOTFOUND);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "fields.\"s\".key_alt_name"));
     /* Without a client, keyed actions are refused up front. */
     assert_int_equal(phicrypt_deid_policy_new(&p, NULL,
                                               "{\"version\":1,\"fields\":{\"s\":{\"action\":\"tokenize\",\"key\":\"k\"}}}"),
@@ -687,6 +696,52 @@ static void test_deid__malformed_bson(void **state)
     assert_no_output(f, "len.out.bson");
 }
 
+static void test_deid__bson_safe_harbor_leaves_no_planted_identifier(void **state)
+{
+    fx *f = *state;
+    size_t len, n;
+    char *jl = gen_export(300, &len), *out;
+    /* The same export as mongodump would write it. */
+    char *bs = NULL;
+    size_t bl = 0;
+    FILE *m = open_memstream(&bs, &bl);
+    for (char *line = strtok(jl, "\n"); line; line = strtok(NULL, "\n")) {
+        bson_t b;
+        bson_error_t err;
+        assert_true(bson_init_from_json(&b, line, -1, &err));
+        fwrite(bson_get_data(&b), 1, b.len, m);
+        bson_destroy(&b);
+    }
+    fclose(m);
+    assert_int_equal(run_file(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"error\"}", "sh.bson", bs, bl,
+                              "sh.out.bson", &out, &n, 2, 0, NULL),
+                     0);
+    for (size_t i = 0; i < 300; i++) {
+        char ssn[16], name[24], street[24], phone[16];
+        snprintf(ssn, sizeof ssn, "%03zu-%02zu-%04zu", 100 + i % 800, 10 + i % 89, i % 10000);
+        snprintf(name, sizeof name, "Pat%zu Q", i);
+        snprintf(street, sizeof street, "%zu Elm St", i);
+        snprintf(phone, sizeof phone, "617-555-%04zu", i % 10000);
+        const char *planted[] = { ssn, name, street, phone, "Elm" };
+        for (size_t k = 0; k < 5; k++)
+            if (memmem(out, n, planted[k], strlen(planted[k])))
+                fail_msg("record %zu: a planted identifier (#%zu) is left", i, k);
+    }
+    /* Dates stay BSON dates, reduced to 1 January. */
+    bson_reader_t *rd = bson_reader_new_from_data((const uint8_t *)out, n);
+    const bson_t *d = bson_reader_read(rd, NULL);
+    bson_iter_t it;
+    assert_true(bson_iter_init_find(&it, d, "dob"));
+    assert_true(BSON_ITER_HOLDS_DATE_TIME(&it));
+    int64_t ms = bson_iter_date_time(&it);
+    assert_int_equal(ms % 86400000, 0);
+    assert_false(bson_iter_init_find(&it, d, "_id"));
+    bson_reader_destroy(rd);
+    free(out);
+    free(bs);
+    free(jl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_deid__bad_arguments),
         cmocka_unit_test(test_deid__bson_and_csv_keyed_round_trip),
         cmocka_unit_test(test_deid__malformed_bson),
+        cmocka_unit_test(test_deid__bson_safe_harbor_leaves_no_planted_identifier),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

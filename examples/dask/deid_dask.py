@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partition-mb", type=float, default=0.0,
                     help="partition size; 0: about four partitions per worker")
     ap.add_argument("--threads-per-task", type=int, default=1, help="phicrypt engine threads per task")
+    ap.add_argument("--shared-dir", help="a directory all hosts share: workers write partitions there "
+                                         "instead of sending them back through Dask (default with a "
+                                         "LocalCluster: the output's directory)")
     ap.add_argument("--report", help="write the merged report (JSON) here")
     a = ap.parse_args(argv)
 
@@ -53,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = phidask.deidentify(dc, a.config, a.policy, a.inp, a.out,
                                     partition_bytes=int(a.partition_mb * 1_000_000),
-                                    threads_per_task=a.threads_per_task)
+                                    threads_per_task=a.threads_per_task,
+                                    # a LocalCluster shares this machine's disk: partitions go through files
+                                    shared_dir=a.shared_dir or (None if a.scheduler else
+                                                                os.path.dirname(os.path.abspath(a.out))))
     finally:
         dc.close()
         if cluster is not None:
@@ -65,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.report, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
     print(f"{report['records_out']} records in {report['partitions']} partitions, "
-          f"{report['seconds_deid']:.2f} s (tasks {report['seconds_tasks']:.2f} s, concatenation "
-          f"{report['seconds_concatenate']:.2f} s; +{report['seconds_cluster_start']:.2f} s cluster start)",
+          f"{report['seconds_deid']:.2f} s (waiting for tasks {report['seconds_tasks']:.2f} s, writing "
+          f"{report['seconds_write']:.2f} s; +{report['seconds_cluster_start']:.2f} s cluster start)",
           file=sys.stderr)
     return 0 if not report["bad_records"] else 1
 

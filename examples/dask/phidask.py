@@ -3,20 +3,20 @@
 The export is cut into byte ranges that end on line boundaries; each Dask
 task de-identifies one range with the phicrypt Python binding (same
 configuration, same policy, so the same output as one process would give),
-writes it as a partition file, and the driver concatenates the partitions
-in order. Workers must be able to import this module and ``phicrypt``, and
-see the input, the work directory and the key set (shared file system or the
-same paths on every machine); see README.md.
+and the driver writes the partitions' outputs in order. Workers must be able
+to import this module and ``phicrypt`` and to read the input and the key set
+(shared file system, or the same paths on every machine); see README.md.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import phicrypt
 
@@ -54,30 +54,64 @@ def _client(config_path: str, policy_text: str) -> Tuple[phicrypt.Client, phicry
         return _cache[key]
 
 
+def _copy_fd(fin: int, fout: int, offset: int, count: int) -> None:
+    """Copy count bytes of fin from offset to fout's position, in the kernel: copy_file_range,
+    or sendfile where the two files are on different file systems (EXDEV)."""
+    use_sendfile = False
+    while count > 0:
+        if not use_sendfile:
+            try:
+                n = os.copy_file_range(fin, fout, count, offset)
+            except OSError as e:
+                if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                use_sendfile = True
+                continue
+        else:
+            n = os.sendfile(fout, fin, offset, count)
+        if n <= 0:
+            raise OSError(f"short copy at offset {offset}")
+        offset += n
+        count -= n
+
+
 def _copy_range(src: str, dst: str, start: int, end: int) -> None:
     with open(src, "rb") as fi, open(dst, "wb") as fo:
-        left, off = end - start, start
-        while left > 0:
-            n = os.copy_file_range(fi.fileno(), fo.fileno(), left, off)
-            if n <= 0:
-                raise OSError(f"short copy from {src} at offset {off}")
-            off += n
-            left -= n
+        _copy_fd(fi.fileno(), fo.fileno(), start, end - start)
 
 
-def deid_partition(index: int, rng: Range, src: str, workdir: str, config_path: str, policy_text: str,
-                   threads: int = 1) -> Tuple[int, str, Dict[str, Any]]:
-    """Dask task: de-identify bytes [start, end) of ``src`` into ``workdir/part-NNNNN.jsonl``."""
+def _scratch_dir() -> str:
+    """Where a task keeps its copy of the range and its output: $PHIDASK_SCRATCH, else
+    /dev/shm (memory: no disk writes, no fsync cost), else the temporary directory."""
+    d = os.environ.get("PHIDASK_SCRATCH")
+    if d:
+        return d
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+def deid_partition(index: int, rng: Range, src: str, config_path: str, policy_text: str, threads: int = 1,
+                   workdir: Optional[str] = None) -> Tuple[int, Union[bytes, str], Dict[str, Any]]:
+    """Dask task: de-identify bytes [start, end) of ``src``.
+
+    Returns (index, output bytes, report); with ``workdir`` (a directory every
+    host shares) the output is written there as part-NNNNN.jsonl and its path
+    is returned instead of the bytes.
+    """
     client, policy = _client(config_path, policy_text)
-    out = os.path.join(workdir, f"part-{index:05d}.jsonl")
-    fd, part_in = tempfile.mkstemp(prefix=f"phidask-{index:05d}-", suffix=".jsonl")
-    os.close(fd)
+    scratch = tempfile.mkdtemp(prefix=f"phidask-{index:05d}-", dir=_scratch_dir())  # mode 0700
     try:
+        part_in = os.path.join(scratch, "in.jsonl")
         _copy_range(src, part_in, *rng)
+        out = os.path.join(workdir, f"part-{index:05d}.jsonl") if workdir else os.path.join(scratch, "out.jsonl")
         report = client.deidentify_file(policy, part_in, out, threads=threads, format="jsonl")
+        if workdir:
+            return index, out, report
+        with open(out, "rb") as f:
+            return index, f.read(), report
     finally:
-        os.unlink(part_in)
-    return index, out, report
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def merge_reports(reports: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -99,25 +133,33 @@ def merge_reports(reports: List[Dict[str, Any]]) -> Dict[str, Any]:
     return total
 
 
-def concatenate(parts: List[str], out_path: str) -> None:
-    """Partitions in order into out_path, atomically (temporary file, fsync, rename)."""
-    d = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".phidask-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fo:
-            for p in parts:
-                with open(p, "rb") as fi:
-                    left = os.fstat(fi.fileno()).st_size
-                    while left > 0:  # in-kernel copy, no trip through Python buffers
-                        n = os.copy_file_range(fi.fileno(), fo.fileno(), left)
-                        if n <= 0:
-                            raise OSError(f"short copy from {p}")
-                        left -= n
-            os.fsync(fo.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+class _OrderedWriter:
+    """Writes partitions in order into a temporary file next to the output, then fsyncs and
+    renames it onto the output (nothing partial is left on failure)."""
+
+    def __init__(self, out_path: str) -> None:
+        self.out_path = out_path
+        d = os.path.dirname(os.path.abspath(out_path))
+        fd, self.tmp = tempfile.mkstemp(dir=d, prefix=".phidask-", suffix=".tmp")
+        self.f = os.fdopen(fd, "wb")
+
+    def add_bytes(self, data: bytes) -> None:
+        self.f.write(data)
+
+    def add_file(self, path: str) -> None:
+        self.f.flush()
+        with open(path, "rb") as fi:
+            _copy_fd(fi.fileno(), self.f.fileno(), 0, os.fstat(fi.fileno()).st_size)
+
+    def commit(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.out_path)
+
+    def abort(self) -> None:
+        self.f.close()
+        os.unlink(self.tmp)
 
 
 def auto_partition_bytes(size: int, workers: int) -> int:
@@ -127,10 +169,14 @@ def auto_partition_bytes(size: int, workers: int) -> int:
 
 def deidentify(dask_client: Any, config_path: str, policy_path: str, in_path: str, out_path: str, *,
                partition_bytes: int = 0, threads_per_task: int = 1,
-               workdir: str | None = None) -> Dict[str, Any]:
+               shared_dir: Optional[str] = None) -> Dict[str, Any]:
     """De-identify ``in_path`` into ``out_path`` on the cluster behind ``dask_client``.
 
     ``partition_bytes`` 0 picks a size from the file size and the number of workers.
+    By default each partition's output comes back to this process through Dask
+    and is written here in order; with ``shared_dir`` (a directory every worker
+    and this process see) workers write partition files there instead, and only
+    their paths travel.
     """
     config_path = os.path.abspath(config_path)
     in_path = os.path.abspath(in_path)
@@ -141,22 +187,38 @@ def deidentify(dask_client: Any, config_path: str, policy_path: str, in_path: st
         policy_text = f.read()
     json.loads(policy_text)  # fail early, on the driver, for a malformed policy
     ranges = line_ranges(in_path, partition_bytes)
-    own = workdir is None
-    workdir = workdir or tempfile.mkdtemp(prefix="phidask-parts-", dir=os.path.dirname(os.path.abspath(out_path)))
+    workdir = tempfile.mkdtemp(prefix="phidask-parts-", dir=shared_dir) if shared_dir else None
+    writer = _OrderedWriter(out_path)
+    t0 = time.perf_counter()
+    waited = 0.0
     try:
-        t0 = time.perf_counter()
-        futures = [dask_client.submit(deid_partition, i, r, in_path, workdir, config_path, policy_text,
-                                      threads_per_task, pure=False) for i, r in enumerate(ranges)]
-        results = sorted(dask_client.gather(futures), key=lambda t: t[0])
+        futures = [dask_client.submit(deid_partition, i, r, in_path, config_path, policy_text, threads_per_task,
+                                      workdir, pure=False) for i, r in enumerate(ranges)]
+        reports = []
+        for fut in futures:  # in order: partition i is written as soon as it and all before it are done
+            t = time.perf_counter()
+            _, part, report = fut.result()
+            waited += time.perf_counter() - t
+            fut.release()  # let the worker drop the bytes
+            if isinstance(part, bytes):
+                writer.add_bytes(part)
+            else:
+                writer.add_file(part)
+                os.unlink(part)
+            reports.append(report)
         t1 = time.perf_counter()
-        concatenate([p for _, p, _ in results], out_path)
-        report = merge_reports([r for _, _, r in results])
-        report["seconds_tasks"] = round(t1 - t0, 3)
-        report["seconds_concatenate"] = round(time.perf_counter() - t1, 3)
-        return report
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
     finally:
-        if own:
+        if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    report = merge_reports(reports)
+    report["seconds_tasks"] = round(waited, 3)
+    report["seconds_write"] = round(time.perf_counter() - t0 - waited, 3)
+    report["seconds_commit"] = round(time.perf_counter() - t1, 3)
+    return report
 
 
 def deidentify_single(config_path: str, policy_path: str, in_path: str, out_path: str,

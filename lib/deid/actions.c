@@ -1,7 +1,6 @@
 /* The value actions of a policy. Each takes one value and says what to
  * write instead (or to keep it, or drop it); the format layers do the
  * writing. Keyed actions live in actions_keyed.c. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,14 +42,7 @@ static int zip3_of(const char *s, size_t n, char out[4])
 
 static int parse_number(const char *s, size_t n, double *v)
 {
-    char tmp[64];
-    if (n == 0 || n >= sizeof tmp)
-        return 0;
-    memcpy(tmp, s, n);
-    tmp[n] = 0;
-    char *end;
-    *v = strtod(tmp, &end);
-    return *end == 0 && isfinite(*v);
+    return n > 0 && n <= 64 && phi_parse_decimal(s, n, v);
 }
 
 /* The text of a scalar value as a person would read it. */

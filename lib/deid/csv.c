@@ -147,7 +147,6 @@ void phi_csv_cols_free(phi_csv_cols *c)
     phi_free(c->rules);
     phi_free(c->drop);
     phi_free(c->unknown);
-    phi_free(c->paths);
     memset(c, 0, sizeof *c);
 }
 

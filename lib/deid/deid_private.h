@@ -162,6 +162,11 @@ typedef struct phi_dout {
 } phi_dout;
 void phi_dout_clear(phi_dout *o);
 
+/* A JSON-style decimal number, without strtod (whose decimal point
+ * follows the process locale): 1 and *v on success, 0 if not a number or
+ * out of a double's range. */
+int phi_parse_decimal(const char *s, size_t n, double *v);
+
 /* Dates: ISO 8601 text <-> milliseconds (UTC). */
 int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac);
 void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac);
@@ -244,8 +249,8 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
 /* The date_shift subject fields are found by path, not by rule: */
 void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v);
 
-/* The rule for the value at `comps`: an explicit rule, else the preset's
- * (from the last key), else NULL. `*index` receives the rule's number. */
+/* The rule for the value at `comps`: the first explicit rule that
+ * matches, else the preset's (from the last key), else NULL. */
 const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
 
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
@@ -257,6 +262,11 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* Checks, before any input is read, that the keys a policy names exist:
+ * keyring keys (`names`, n of them) and data key alt names. Errors name
+ * the JSON location `where[i]`. */
+int phi_deid_check_keys(phicrypt_t *ph, const char *const *names, const char *const *where, const int *is_data_key,
+                        size_t n);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
 
@@ -271,7 +281,6 @@ int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out)
 typedef struct phi_csv_cols {
     size_t n;
     char **names;
-    phi_path *paths;        /* the header's dotted names as paths */
     phi_pcomp **comps;
     size_t *ncomps;
     const phi_deid_rule **rules;

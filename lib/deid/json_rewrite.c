@@ -3,7 +3,6 @@
  * other byte is copied as it was (no parse-and-reserialise). Extended JSON
  * wrappers ({"$date": ...}, {"$numberLong": ...}, {"$oid": ...}) count as
  * single values. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,13 +270,9 @@ static int scan_number(jw *w)
     }
     if (i - st > 64)
         return bad(w, "number too long (more than 64 characters)");
-    if (expo) {
-        char tmp[72];
-        memcpy(tmp, s + st, i - st);
-        tmp[i - st] = 0;
-        if (!isfinite(strtod(tmp, NULL)))
-            return bad(w, "number out of range");
-    }
+    double v;
+    if (expo && !phi_parse_decimal(s + st, i - st, &v))
+        return bad(w, "number out of range");
     w->i = i;
     return 0;
 }

@@ -344,6 +344,33 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             rc = phi_error(eh, PHICRYPT_EINVAL, "fields.\"%s\".action: '%s' with a key needs a client (ph)",
                            r->path_text, act_names[r->act]);
     }
+    if (rc == 0 && ph && p->nrules) {
+        /* The keys must exist now, not halfway through a file. */
+        const char **names = phi_calloc(p->nrules, sizeof *names), **where = phi_calloc(p->nrules, sizeof *where);
+        int *dk = phi_calloc(p->nrules, sizeof *dk);
+        char (*locs)[600] = phi_calloc(p->nrules, 600);
+        size_t n = 0;
+        if (!names || !where || !dk || !locs) {
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < p->nrules; i++) {
+                const phi_deid_rule *r = &p->rules[i];
+                if (!r->key)
+                    continue;
+                dk[n] = r->act == PHI_ACT_ENCRYPT;
+                snprintf(locs[n], 600, "fields.\"%s\".%s", r->path_text, dk[n] ? "key_alt_name" : "key");
+                names[n] = r->key;
+                where[n] = locs[n];
+                n++;
+            }
+            if (n)
+                rc = phi_deid_check_keys(ph, names, where, dk, n);
+        }
+        phi_free(names);
+        phi_free(where);
+        phi_free(dk);
+        phi_free(locs);
+    }
     if (rc == 0 && p->safe_harbor) {
         for (int a = 0; a < PHI_ACT_COUNT; a++) {
             phi_deid_rule *r = &p->preset_rules[a];

@@ -97,6 +97,56 @@ void phi_dout_clear(phi_dout *o)
     o->ms = 0;
 }
 
+int phi_parse_decimal(const char *s, size_t n, double *v)
+{
+    size_t i = 0;
+    int neg = 0, digits = 0, exp10 = 0, e = 0, eneg = 0;
+    double m = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+        if (m < 1e17)
+            m = m * 10 + (s[i] - '0');
+        else
+            exp10++; /* digits past double precision only scale */
+    }
+    if (i < n && s[i] == '.') {
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+            if (m < 1e17) {
+                m = m * 10 + (s[i] - '0');
+                exp10--;
+            }
+        }
+    }
+    if (digits == 0)
+        return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            eneg = s[i++] == '-';
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return 0;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+    }
+    if (i != n)
+        return 0;
+    exp10 += eneg ? -e : e;
+    if (m != 0 && exp10 > 0) {
+        for (int k = 0; k < exp10; k++) {
+            m *= 10;
+            if (m > 1.7976931348623157e308)
+                return 0;
+        }
+    } else if (m != 0) {
+        for (int k = 0; k < -exp10 && m != 0; k++)
+            m /= 10;
+    }
+    *v = neg ? -m : m;
+    return 1;
+}
+
 /* Civil calendar <-> days since 1970-01-01 (proleptic Gregorian), so that
  * dates outside time_t's range and every time zone setting give the same
  * answer on every machine. */

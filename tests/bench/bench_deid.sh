@@ -33,10 +33,10 @@ rj=$(run jq sh -c "jq -c '.ssn = \"[REDACTED]\"' '$W/in.jsonl' > '$W/outjq.jsonl
 cmp -s "$W/out1.jsonl" "$W/out2.jsonl" || { echo "bench_deid: 1 and 2 threads differ" >&2; exit 1; }
 
 set -- $r1; w1=$2; c1=$(awk -v u="$3" -v s="$4" 'BEGIN{print u+s}'); rss1=$5
-set -- $r2; w2=$2; rss2=$5
-set -- $rj; wj=$2
+set -- $r2; w2=$2; c2=$(awk -v u="$3" -v s="$4" 'BEGIN{print u+s}'); rss2=$5
+set -- $rj; wj=$2; cj=$(awk -v u="$3" -v s="$4" 'BEGIN{print u+s}')
 echo "input: $(awk -v b="$BYTES" 'BEGIN{printf "%.0f", b/1e6}') MB, $RECORDS records, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "deid 1 thread : $(mbs "$w1") MB/s wall ($(mbs "$c1") MB/s per CPU second), peak RSS $((rss1 / 1024)) MB"
-echo "deid 2 threads: $(mbs "$w2") MB/s wall, peak RSS $((rss2 / 1024)) MB"
-echo "jq -c (1 field): $(mbs "$wj") MB/s wall"
-awk -v a="$w1" -v b="$w2" -v j="$wj" 'BEGIN { printf "2 threads / 1 thread: %.2fx   deid (1 thread) / jq: %.1fx\n", a / b, j / a }'
+echo "deid 2 threads: $(mbs "$w2") MB/s wall ($(mbs "$c2") MB/s per CPU second), peak RSS $((rss2 / 1024)) MB"
+echo "jq -c (1 field): $(mbs "$wj") MB/s wall ($(mbs "$cj") MB/s per CPU second)"
+awk -v a="$w1" -v b="$w2" -v j="$wj" -v ca="$c1" -v cj="$cj" 'BEGIN { printf "2 threads / 1 thread: %.2fx wall   deid (1 thread) / jq: %.1fx wall, %.1fx per CPU second\n", a / b, j / a, cj / ca }'

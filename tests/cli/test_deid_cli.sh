@@ -53,6 +53,10 @@ if /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1
 # Threads: the same bytes with 1 and 4 threads; stdin/stdout streaming.
 check "test_deid_cli__threads_4" 0 "$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/o4.jsonl" --threads 4
 if cmp -s "$T/o.jsonl" "$T/o4.jsonl"; then ok "test_deid_cli__same_output_any_thread_count"; else notok "test_deid_cli__same_output_any_thread_count"; fi
+for f in json csv; do
+  "$P" deid --policy "$SH" --in "$T/p.$f" --out "$T/o3.$f" --threads 3 2>"$T/err"
+  if cmp -s "$T/o.$f" "$T/o3.$f"; then ok "test_deid_cli__same_output_any_thread_count_$f"; else notok "test_deid_cli__same_output_any_thread_count_$f" "$(head -c 300 "$T/err")"; fi
+done
 "$P" deid --policy "$SH" --in - --out - --format jsonl < "$T/p.jsonl" > "$T/o-pipe.jsonl" 2>"$T/err"
 if [ $? = 0 ] && cmp -s "$T/o.jsonl" "$T/o-pipe.jsonl" && [ ! -s "$T/err" ]; then ok "test_deid_cli__stdin_to_stdout_silent"; else notok "test_deid_cli__stdin_to_stdout_silent" "$(head -c 300 "$T/err")"; fi
 
@@ -75,12 +79,15 @@ check "test_deid_cli__unknown_field_error" 1 "$P" deid --policy "$T/strict.json"
 expect_grep "test_deid_cli__unknown_field_named" "$T/err" "field 'a' is not in the policy"
 
 # Killed mid-run (input still open): no output file, no temporary file.
-( cat "$T/p.jsonl"; sleep 30 ) | "$P" deid --policy "$SH" --in - --out "$T/killed.jsonl" --format jsonl --threads 2 &
-KPID=$!
-sleep 1
-kill -9 "$(pgrep -P $$ -f 'deid --policy' | head -1)" 2>/dev/null
-kill "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null
-pkill -P $$ sleep 2>/dev/null
+mkfifo "$T/fifo"
+"$P" deid --policy "$SH" --in "$T/fifo" --out "$T/killed.jsonl" --format jsonl --threads 2 2>/dev/null &
+DPID=$!
+exec 3>"$T/fifo"
+cat "$T/p.jsonl" >&3
+sleep 0.5
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+exec 3>&-
 if [ ! -e "$T/killed.jsonl" ] && ! ls -A "$T" | grep -q phicrypt-deid; then ok "test_deid_cli__kill_leaves_nothing"; else notok "test_deid_cli__kill_leaves_nothing" "$(ls -A "$T")"; fi
 
 # On a terminal, a progress bar goes to stderr.

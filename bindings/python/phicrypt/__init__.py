@@ -49,7 +49,7 @@ def has_function(name: str) -> bool:
 
 def create_local_key_file(path: str) -> None:
     """Create a 96-byte local master key file (mode 0600); refuses to overwrite."""
-    from .client import _raise_new_failure
+    from ._util import _raise_new_failure
     rc = _lib().phicrypt_local_key_file_create(path.encode())
     if rc:
         _raise_new_failure(rc)

@@ -5,7 +5,7 @@ import ctypes
 from typing import Union
 
 from ._lib import lib
-from .client import _raise_new_failure
+from ._util import _raise_new_failure
 from .errors import InvalidArgument
 
 TextLike = Union[str, bytes]

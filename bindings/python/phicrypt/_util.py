@@ -1,0 +1,49 @@
+"""Small conversions shared by the client modules."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Optional, Union
+
+from ._lib import lib
+from .errors import InvalidArgument, error_for
+
+ConfigLike = Union[Mapping[str, Any], str, "os.PathLike[str]"]
+DocLike = Union[Mapping[str, Any], bytes]
+KEY_ID_BYTES = 16
+
+
+def _b(s: Optional[str]) -> Optional[bytes]:
+    return None if s is None else s.encode("utf-8")
+
+
+def _text(v: Union[str, bytes]) -> bytes:
+    return v.encode("utf-8") if isinstance(v, str) else bytes(v)
+
+
+def _key_id(key_id: Any) -> bytes:
+    """Accept 16 raw bytes, a bson Binary subtype 4 or a uuid.UUID."""
+    b = getattr(key_id, "bytes", key_id)  # uuid.UUID
+    b = bytes(b)
+    if len(b) != KEY_ID_BYTES:
+        raise InvalidArgument(f"a key id is {KEY_ID_BYTES} bytes, not {len(b)}", -1)
+    return b
+
+
+def _config_json_or_path(config: ConfigLike) -> tuple:
+    """(json_text, None) or (None, path)."""
+    if isinstance(config, Mapping):
+        return json.dumps(config), None
+    if isinstance(config, os.PathLike):
+        return None, os.fspath(config)
+    if isinstance(config, str):
+        return (config, None) if config.lstrip().startswith("{") else (None, config)
+    raise TypeError("config must be a dict, a JSON string or a path to phicrypt.json")
+
+
+def _raise_new_failure(rc: int) -> None:
+    L = lib()
+    msg = L.phicrypt_errmsg(None).decode("utf-8", "replace")
+    raise error_for(rc, msg)
+
+

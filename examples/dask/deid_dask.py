@@ -19,6 +19,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BINDING = os.path.join(HERE, os.pardir, os.pardir, "bindings", "python")
 
 
+def upload_code(dc, phicrypt_pkg, phidask_mod) -> None:
+    """Send the binding (as a zip on sys.path) and phidask.py to every worker; the workers
+    still need libphicrypt.so itself (installed, or $PHICRYPT_LIBRARY)."""
+    import tempfile
+    import zipfile
+    pkg_dir = os.path.dirname(phicrypt_pkg.__file__)
+    with tempfile.TemporaryDirectory() as d:
+        z = os.path.join(d, "phicrypt_binding.zip")
+        with zipfile.ZipFile(z, "w") as zf:
+            for name in sorted(os.listdir(pkg_dir)):
+                if name.endswith((".py", ".typed")):
+                    zf.write(os.path.join(pkg_dir, name), os.path.join("phicrypt", name))
+        dc.upload_file(z)
+    dc.upload_file(phidask_mod.__file__)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="De-identify a JSON-lines export on a Dask cluster.")
     ap.add_argument("--config", required=True, help="phicrypt.json (the same key set on every worker)")
@@ -36,18 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", help="write the merged report (JSON) here")
     a = ap.parse_args(argv)
 
-    # Worker processes inherit the environment: let them import phidask and phicrypt from this tree.
+    # LocalCluster workers start with this process's sys.path (multiprocessing spawn), so they
+    # import phidask and phicrypt from this tree; remote workers get both uploaded below.
     paths = [HERE, os.path.abspath(BINDING)]
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
     sys.path[:0] = paths
     from distributed import Client, LocalCluster
 
+    import phicrypt
     import phidask
 
     t0 = time.perf_counter()
     if a.scheduler:
         dc = Client(a.scheduler)
         cluster = None
+        upload_code(dc, phicrypt, phidask)
     else:
         cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)

@@ -24,8 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BINDING = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, "bindings", "python"))
-sys.path[:0] = [HERE, BINDING]
-os.environ["PYTHONPATH"] = os.pathsep.join([HERE, BINDING] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+sys.path[:0] = [HERE, BINDING]  # LocalCluster workers start with this sys.path (multiprocessing spawn)
 
 import phicrypt  # noqa: E402
 import phidask  # noqa: E402

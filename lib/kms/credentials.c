@@ -16,7 +16,7 @@
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/mem_private.h"
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 #define REFRESH_MARGIN_S 300 /* renew five minutes before expiry */
 #define MAX_TOKEN_FILE (64 * 1024)

@@ -11,7 +11,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/mem_private.h"
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 #define MAX_HEADER_BYTES (64 * 1024)
 #define MAX_BODY_BYTES (1024 * 1024)

@@ -6,7 +6,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/mem_private.h"
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 #define MAX_KMIP_BYTES (1024 * 1024)
 

@@ -8,7 +8,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/mem_private.h"
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 void phi_kms_settings_init(phi_kms_settings *s)
 {

@@ -1,7 +1,7 @@
 /* When and how long to wait before another attempt at a KMS request. */
 #include <openssl/rand.h>
 
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 int phi_kms_http_retryable(int status)
 {

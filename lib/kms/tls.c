@@ -19,7 +19,7 @@
 
 #include <phicrypt.h>
 #include "core/error_private.h"
-#include "kms/kms_internal.h"
+#include "kms/kms_impl_private.h"
 
 int64_t phi_kms_now_ms(void)
 {

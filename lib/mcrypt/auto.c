@@ -3,7 +3,7 @@
 
 #include <phicrypt.h>
 #include "core/error_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 static bool encrypt_init(mongocrypt_ctx_t *ctx, mongocrypt_binary_t *cmd, void *db)
 {

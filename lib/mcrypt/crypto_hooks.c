@@ -17,7 +17,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/mem_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 #define AES_KEY_LEN 32
 #define MAX_MAC_KEY 64

@@ -6,7 +6,7 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 #define MAX_KEYS_PER_REQUEST 4096
 

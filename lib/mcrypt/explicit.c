@@ -5,7 +5,7 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 static mongocrypt_ctx_t *new_ctx(phi_mcrypt *m, const void *eh)
 {

@@ -11,7 +11,7 @@
 #include "core/error_private.h"
 #include "core/mem_private.h"
 #include "kms/kms_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 /* Replies of the services that mean "your credentials are refused". */
 static const char *const auth_words[] = { "HTTP status=401", "HTTP status=403", "ExpiredToken", "UnrecognizedClient",

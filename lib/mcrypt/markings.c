@@ -5,7 +5,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/json_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 int phi_mcrypt_need_markings(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what)
 {

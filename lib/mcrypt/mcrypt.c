@@ -7,7 +7,7 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 const char *phicrypt_mongocrypt_version(void)
 {

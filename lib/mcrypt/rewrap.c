@@ -2,7 +2,7 @@
 #include <phicrypt.h>
 #include "core/error_private.h"
 #include "core/json_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *filter,
                       const char *provider, const bson_t *master_key, bson_t *out)

@@ -5,7 +5,7 @@
 
 #include <phicrypt.h>
 #include "core/error_private.h"
-#include "mcrypt/mcrypt_internal.h"
+#include "mcrypt/mcrypt_impl_private.h"
 
 static const struct {
     const char *needle;

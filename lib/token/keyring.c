@@ -12,7 +12,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "fle/fle_private.h"
-#include "token/keyring_internal.h"
+#include "token/keyring_impl_private.h"
 
 const char *phi_keyring_algorithm_name(int algorithm)
 {

@@ -7,7 +7,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "fle/fle_private.h"
-#include "token/keyring_internal.h"
+#include "token/keyring_impl_private.h"
 
 #define MAX_SUBKEYS 256
 

@@ -1,6 +1,6 @@
 /* Shared between the files of lib/mcrypt only. */
-#ifndef PHI_MCRYPT_INTERNAL_H
-#define PHI_MCRYPT_INTERNAL_H
+#ifndef PHI_MCRYPT_IMPL_PRIVATE_H
+#define PHI_MCRYPT_IMPL_PRIVATE_H
 
 #include <mongocrypt/mongocrypt.h>
 

@@ -1,6 +1,6 @@
 /* Shared by the keyring files of lib/token only. */
-#ifndef PHI_KEYRING_INTERNAL_H
-#define PHI_KEYRING_INTERNAL_H
+#ifndef PHI_KEYRING_IMPL_PRIVATE_H
+#define PHI_KEYRING_IMPL_PRIVATE_H
 
 #include <bson/bson.h>
 

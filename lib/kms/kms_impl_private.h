@@ -1,6 +1,6 @@
 /* Shared between the files of lib/kms only. */
-#ifndef PHI_KMS_INTERNAL_H
-#define PHI_KMS_INTERNAL_H
+#ifndef PHI_KMS_IMPL_PRIVATE_H
+#define PHI_KMS_IMPL_PRIVATE_H
 
 #include <stdint.h>
 #include <openssl/ssl.h>

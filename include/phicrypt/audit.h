@@ -17,12 +17,15 @@
  * `subject` is an HMAC pseudonym of the patient identifier (never the
  * identifier). `chain` is HMAC-SHA256(audit key, previous line's chain ||
  * this line up to `,"chain"`), so an edit, deletion, reordering or forged
- * line is detected by phicrypt_audit_verify(). The HMAC keys are derived
- * from the CSFLE data key with alt name "phicrypt-audit" (created under the
- * local master key on first use; with only remote KMS providers, create it
- * yourself under your master key), so the log cannot be re-chained without
- * the master key. Rewrapping keeps the audit keys; deleting that data key
- * makes the log unverifiable. Lines are appended with one write(2) under an exclusive
+ * line is detected by phicrypt_audit_verify(). The HMAC keys are the
+ * keyring's HMAC keys "audit:chain" and "audit:subject" (created on first
+ * use) when the configuration has a keyring; otherwise they are derived from
+ * the CSFLE data key with alt name "phicrypt-audit" (created under the local
+ * master key on first use; with only remote KMS providers, create it
+ * yourself). Either way the log cannot be re-chained without the master key.
+ * Rewrapping keeps the audit keys; destroying them (or deleting that data
+ * key) makes the log unverifiable: do not rotate "audit:chain" while a log
+ * written with it must still verify. Lines are appended with one write(2) under an exclusive
  * lock; a crash leaves at most an incomplete last line, reported as torn.
  *
  * Include <phicrypt.h>, not this file.

@@ -14,9 +14,10 @@
 #include <phicrypt.h>
 #include "audit/audit_private.h"
 #include "core/config_private.h"
+#include "core/handle_private.h"
+#include "token/keyring_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
-#include "core/handle_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
 
@@ -143,6 +144,29 @@ static int ensure_data_key(phicrypt_t *ph)
     return rc == PHICRYPT_EEXIST ? 0 : rc;
 }
 
+/* With a keyring, the audit keys are its HMAC keys "audit:chain" and
+ * "audit:subject" (created on first use), so they rotate and are listed
+ * with the other keyring keys; without one they are derived from the data
+ * key PHI_AUDIT_DATA_KEY. */
+static int keyring_keys(phicrypt_t *ph, uint8_t k[64])
+{
+    static const char *const names[2] = { "audit:chain", "audit:subject" };
+    for (int i = 0; i < 2; i++) {
+        phi_kr_key *key = NULL;
+        int rc = phi_keyring_get(ph, names[i], 0, PHICRYPT_KEYRING_HMAC, &key);
+        if (rc == PHICRYPT_EKEYNOTFOUND) {
+            rc = phicrypt_keyring_create(ph, names[i], PHICRYPT_KEYRING_HMAC);
+            if (rc == PHICRYPT_EEXIST || rc == 0) /* another process may have made it */
+                rc = phi_keyring_get(ph, names[i], 0, PHICRYPT_KEYRING_HMAC, &key);
+        }
+        if (rc != 0)
+            return phi_error_wrap(ph, rc, "audit key '%s' in the keyring", names[i]);
+        memcpy(k + 32 * i, key->hmac_root, 32);
+        phi_keyring_put(key);
+    }
+    return 0;
+}
+
 /* Set while this thread creates the audit key: the key operations that
  * involves must not try to audit themselves (they would need that key). */
 static _Thread_local int deriving;
@@ -159,8 +183,10 @@ static int get_keys(phicrypt_t *ph, const uint8_t **keys)
         uint8_t *k = phi_secure_alloc(64);
         if (!k)
             rc = phi_error(ph, PHICRYPT_ENOMEM, "out of secure memory");
-        else if ((rc = ensure_data_key(ph)) != 0 || (rc = derive(ph, "phicrypt audit chain v1", k)) != 0 ||
-                 (rc = derive(ph, "phicrypt audit subject v1", k + 32)) != 0) {
+        else if (ph->keyring && (rc = keyring_keys(ph, k)) != 0)
+            phi_secure_free(k);
+        else if (!ph->keyring && ((rc = ensure_data_key(ph)) != 0 || (rc = derive(ph, "phicrypt audit chain v1", k)) != 0 ||
+                                  (rc = derive(ph, "phicrypt audit subject v1", k + 32)) != 0)) {
             phi_error_wrap(ph, rc, "audit key (data key '%s')", PHI_AUDIT_DATA_KEY);
             phi_secure_free(k);
         } else {

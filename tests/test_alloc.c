@@ -192,6 +192,39 @@ static void test_alloc__keyring_tokens(void **state)
     inject(*state, "keyring tokenize/detokenize/rotate", op_keyring);
 }
 
+/* Secret hygiene: every buffer phicrypt wipes before freeing it must be all
+ * zero when it is freed (checked through the free observer hook), across
+ * the operations that handle plaintext and keys. */
+static size_t observed, dirty;
+
+static void check_wiped(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    observed++;
+    for (size_t i = 0; i < n; i++)
+        if (b[i]) {
+            dirty++;
+            return;
+        }
+}
+
+static void test_alloc__freed_buffers_are_wiped(void **state)
+{
+    fx *f = *state;
+    int m = 0;
+    observed = dirty = 0;
+    phi_test_set_free_observer(check_wiped);
+    assert_int_equal(op_encrypt_decrypt(f, &m), 0);
+    assert_int_equal(op_command_roundtrip(f, &m), 0);
+    assert_int_equal(op_keyring(f, &m), 0);
+    assert_int_equal(op_new(f, &m), 0);
+    phi_test_set_free_observer(NULL);
+    if (observed < 10)
+        fail_msg("only %zu wiped buffers observed", observed);
+    if (dirty)
+        fail_msg("%zu of %zu buffers were not zero when freed", dirty, observed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +233,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alloc__explicit_encrypt_decrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc__automatic_encrypt_decrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc__keyring_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc__freed_buffers_are_wiped, setup, teardown),
     };
     return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }

@@ -34,6 +34,20 @@ unsigned long phi_test_alloc_count(void)
     return atomic_load(&alloc_count);
 }
 
+static _Atomic(phi_free_observer_fn) free_observer;
+
+void phi_test_set_free_observer(phi_free_observer_fn fn)
+{
+    atomic_store(&free_observer, fn);
+}
+
+static void observe(const void *p, size_t n)
+{
+    phi_free_observer_fn fn = atomic_load(&free_observer);
+    if (fn)
+        fn(p, n);
+}
+
 void *phi_malloc(size_t n)
 {
     if (should_fail())
@@ -112,6 +126,7 @@ void phi_wipe_free(void *p, size_t n)
 {
     if (p) {
         sodium_memzero(p, n);
+        observe(p, n);
         free(p);
     }
 }
@@ -140,6 +155,7 @@ void phicrypt_buf_dispose(phicrypt_buf *buf)
         return;
     if (buf->data) {
         sodium_memzero(buf->data, buf->len);
+        observe(buf->data, buf->len);
         free(buf->data);
     }
     buf->data = NULL;

@@ -35,4 +35,10 @@ int phi_random(void *out, size_t n);
 void phi_test_fail_alloc_after(unsigned long nth);
 unsigned long phi_test_alloc_count(void);
 
+/* Test hook (tests/ only): called with every buffer that phicrypt wipes
+ * before freeing it (phicrypt_buf_dispose, phi_wipe_free), after the wipe
+ * and before the free, so a test can check that nothing survives. */
+typedef void (*phi_free_observer_fn)(const void *p, size_t n);
+void phi_test_set_free_observer(phi_free_observer_fn fn);
+
 #endif

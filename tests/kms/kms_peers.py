@@ -13,8 +13,15 @@ Peers (each a real implementation with a key of its own):
   gcp    Cloud KMS encrypt/decrypt + the OAuth token endpoint (JWT checked
          with python3-jwt)
 Fault peers speak the AWS protocol: fail500 (every other request is HTTP
-500), bad400, badjson, hang, drip, unknownca, wronghost; plus a silent port
-(TCP accepted, no TLS) and a refused port. Instance metadata (EC2 IMDSv2,
+500), bad400, badjson, hang, drip; plus a silent port (TCP accepted, no TLS)
+and a refused port. TLS fault peers (the client must refuse them during the
+handshake, whatever the provider, KMIP included, so they serve HTTP behind
+it): unknownca (certificate from a CA the client does not know), wronghost
+(issued by the test CA for wrong.example / 127.0.0.2, not 127.0.0.1),
+selfsigned (a self-signed certificate for localhost / 127.0.0.1), expired
+(issued by the test CA, notAfter yesterday), tls11 (offers TLS 1.0 and 1.1
+only; probed at start with a TLS 1.1 and a TLS 1.2 client, and if it cannot
+be made PHI_KMS_TLS11_SKIP gives the reason). Instance metadata (EC2 IMDSv2,
 ECS, Azure IMDS, GCP) is served over plain HTTP on the "meta" port, STS
 AssumeRoleWithWebIdentity on the "ok" port.
 """
@@ -30,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import urllib.parse
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,13 +97,21 @@ def make_ca(name):
     return k, cert
 
 
-def make_leaf(ca_key, ca_cert, cn, dns=(), ips=(), client=False):
+def make_leaf(ca_key, ca_cert, cn, dns=(), ips=(), client=False, expired=False, self_signed=False):
     k = new_key()
     now = datetime.utcnow()
+    # expired: valid for a day that ended yesterday.
+    nb, na = (now - timedelta(days=10), now - timedelta(days=1)) if expired else \
+        (now - timedelta(days=1), now + timedelta(days=2))
+    subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    if self_signed:
+        ca_key, issuer = k, subj
+    else:
+        issuer = ca_cert.subject
     sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-         .issuer_name(ca_cert.subject).public_key(k.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
+    b = (x509.CertificateBuilder().subject_name(subj)
+         .issuer_name(issuer).public_key(k.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(nb).not_valid_after(na)
          .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -110,12 +126,14 @@ def certs(d):
     pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
     write_pem(os.path.join(d, "ca.pem"), pem(ca))
     files = {}
-    for name, (ck, cc, dns, ips) in {
-        "server": (ca_key, ca, ["localhost"], ["127.0.0.1"]),
-        "unknownca": (other_key, other, ["localhost"], ["127.0.0.1"]),
-        "wronghost": (ca_key, ca, ["wrong.example"], []),
+    for name, (ck, cc, dns, ips, kw) in {
+        "server": (ca_key, ca, ["localhost"], ["127.0.0.1"], {}),
+        "unknownca": (other_key, other, ["localhost"], ["127.0.0.1"], {}),
+        "wronghost": (ca_key, ca, ["wrong.example"], ["127.0.0.2"], {}),
+        "selfsigned": (None, None, ["localhost"], ["127.0.0.1"], {"self_signed": True}),
+        "expired": (ca_key, ca, ["localhost"], ["127.0.0.1"], {"expired": True}),
     }.items():
-        k, c = make_leaf(ck, cc, name, dns, ips)
+        k, c = make_leaf(ck, cc, name, dns, ips, **kw)
         files[name] = os.path.join(d, name + ".pem")
         write_pem(files[name], pem(c), key_pem(k))
     k, c = make_leaf(ca_key, ca, "phicrypt client", client=True)
@@ -305,6 +323,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 WEB_IDENTITY_TOKEN = "phicrypt-web-identity-token"
+TLS_FAULTS = ("unknownca", "wronghost", "selfsigned", "expired")
 
 
 def aws_creds(akid):
@@ -365,13 +384,54 @@ class MetaHandler(BaseHTTPRequestHandler):
         self.send(404, b"", "text/plain")
 
 
-def serve(mode, certfile, gcp_public):
+def legacy_tls(ctx):
+    """TLS 1.0 and 1.1 only. Debian's OpenSSL 3 forbids them at its default
+    security level (SHA-1 signatures), hence @SECLEVEL=0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+
+
+def probe_legacy(port):
+    """Proves that the tls11 peer speaks TLS 1.1 and refuses TLS 1.2; returns
+    None, or why it does not."""
+    def hello(max_legacy):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if max_legacy:
+            legacy_tls(ctx)
+        else:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            with ctx.wrap_socket(s) as t:
+                return t.version()
+    try:
+        got = hello(True)
+    except Exception as e:
+        return "no TLS 1.1 peer can be served here: a TLS <= 1.1 client failed: %s" % e
+    if got not in ("TLSv1", "TLSv1.1"):
+        return "the legacy peer negotiated %s" % got
+    try:
+        got = hello(False)
+        return "the legacy peer accepted a TLS >= 1.2 client (%s)" % got
+    except ssl.SSLError:
+        return None
+    except Exception as e:
+        return "probing the legacy peer with TLS 1.2: %s" % e
+
+
+def serve(mode, certfile, gcp_public, legacy=False):
     h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public,
                                        "counter": {"n": 0, "lock": threading.Lock()}})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), h)
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certfile)
+    if legacy:
+        legacy_tls(ctx)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
@@ -413,10 +473,20 @@ def main():
     servers = []
     for mode, cert in [("ok", "server"), ("chunked", "server"), ("fail500", "server"), ("bad400", "server"),
                        ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("unknownca", "unknownca"),
-                       ("wronghost", "wronghost")]:
-        srv = serve(mode if mode not in ("unknownca", "wronghost") else "ok", files[cert], gcp_public)
+                       ("wronghost", "wronghost"), ("selfsigned", "selfsigned"), ("expired", "expired")]:
+        srv = serve(mode if mode not in TLS_FAULTS else "ok", files[cert], gcp_public)
         servers.append(srv)
         env["PHI_KMS_PORT_" + mode.upper()] = str(srv.server_address[1])
+    # TLS <= 1.1 only, with a certificate the client would otherwise accept.
+    try:
+        srv = serve("ok", files["server"], gcp_public, legacy=True)
+        servers.append(srv)
+        env["PHI_KMS_PORT_TLS11"] = str(srv.server_address[1])
+        why = probe_legacy(srv.server_address[1])
+    except (ssl.SSLError, ValueError, OSError) as e:
+        why = "cannot configure a TLS <= 1.1 server here: %s" % e
+    if why:
+        env["PHI_KMS_TLS11_SKIP"] = why
     meta = ThreadingHTTPServer(("127.0.0.1", 0), MetaHandler)
     meta.daemon_threads = True
     threading.Thread(target=meta.serve_forever, daemon=True).start()

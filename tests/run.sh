@@ -4,6 +4,7 @@
 #   ./tests/run.sh              all suites (unit, CLI) in build/
 #   ./tests/run.sh --sanitize   also the C suites under ASan + UBSan in build-asan/
 #   ./tests/run.sh --valgrind   also the C unit suites under valgrind (leaks, invalid reads)
+#   ./tests/run.sh --tsan       also the C unit suites (threaded clients, deid threads) under ThreadSanitizer
 #   ./tests/run.sh --no-install never call apt-get
 set -u
 cd "$(dirname "$0")/.."
@@ -11,13 +12,15 @@ ROOT=$PWD
 B=${PHICRYPT_BUILD_DIR:-build}   # build directory (the sanitizer build is $B-asan)
 SANITIZE=0
 VALGRIND=0
+TSAN=0
 INSTALL=1
 for a in "$@"; do
   case "$a" in
     --sanitize) SANITIZE=1 ;;
     --valgrind) VALGRIND=1 ;;
+    --tsan) TSAN=1 ;;
     --no-install) INSTALL=0 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +71,19 @@ if [ $SANITIZE = 1 ]; then
     logs+=("asan=$B-asan/meson-logs/testlog.json")
   else
     echo "run.sh: sanitizer build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+fi
+
+if [ $TSAN = 1 ]; then
+  echo "== build (ThreadSanitizer)"
+  if build "$B-tsan" -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug; then
+    echo "== tests (ThreadSanitizer)"
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      meson test -C "$B-tsan" --suite unit --num-processes 2 --print-errorlogs >"$B-tsan/test-output.log" 2>&1 || status=1
+    grep -E "^ *[0-9]+/[0-9]+ " "$B-tsan/test-output.log"
+    logs+=("tsan=$B-tsan/meson-logs/testlog.json")
+  else
+    echo "run.sh: ThreadSanitizer build failed"; echo "0 passed, 1 failed"; exit 1
   fi
 fi
 

@@ -207,8 +207,8 @@ int phi_keyring_get(phicrypt_t *ph, const char *name, uint32_t version, int algo
         k->next = kr->cache;
         kr->cache = k;
     }
-    k->retired = retired;
     pthread_mutex_lock(&k->mu);
+    k->retired = retired; /* read by the holder of k->mu only */
     pthread_mutex_unlock(&kr->mu);
     bson_destroy(&material);
     *out = k;

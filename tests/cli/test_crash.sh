@@ -37,6 +37,7 @@ vault_ok() { "$P" keys list >/dev/null && ! grep -qv '^{.*}$' "$T/ks/keyvault.js
 keyring_ok() { "$P" token list >/dev/null && ! grep -qv '^{.*}$' "$T/ks/keyring.jsonl"; }
 
 crash_loop "test_crash__keys_create" vault_ok "$P" keys create --provider local
+crash_loop "test_crash__keys_rewrap" vault_ok "$P" keys rewrap --provider local
 crash_loop "test_crash__keyring_rotate" keyring_ok "$P" token rotate tok:crash
 crash_loop "test_crash__keyring_create" keyring_ok "$P" token create "tok:c$RANDOM$RANDOM" --algorithm hmac
 # Every key that a finished run reported is still there.

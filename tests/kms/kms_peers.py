@@ -3,9 +3,9 @@
 
 Usage: kms_peers.py DIR
 Creates a CA and certificates in DIR, starts every peer on 127.0.0.1 with
-port 0, writes DIR/env (NAME=VALUE lines: ports and file names) once all
-listen, and serves until SIGTERM or stdin closes. Nothing here talks to a
-real cloud.
+port 0, writes DIR/env (NAME=VALUE lines for sh, values quoted: ports, file
+names, skip reasons) once all listen, and serves until SIGTERM or stdin
+closes. Nothing here talks to a real cloud.
 
 Peers (each a real implementation with a key of its own):
   aws    AWS KMS Encrypt/Decrypt (JSON 1.1), SigV4 verified with botocore
@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 import os
+import shlex
 import signal
 import socket
 import ssl
@@ -394,9 +395,9 @@ def legacy_tls(ctx):
     ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
 
 
-def probe_legacy(port):
+def probe_legacy(port, env):
     """Proves that the tls11 peer speaks TLS 1.1 and refuses TLS 1.2; returns
-    None, or why it does not."""
+    None (and sets PHI_KMS_TLS11_PROBE to what was seen), or why not."""
     def hello(max_legacy):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -415,9 +416,11 @@ def probe_legacy(port):
     if got not in ("TLSv1", "TLSv1.1"):
         return "the legacy peer negotiated %s" % got
     try:
-        got = hello(False)
-        return "the legacy peer accepted a TLS >= 1.2 client (%s)" % got
-    except ssl.SSLError:
+        got2 = hello(False)
+        return "the legacy peer accepted a TLS >= 1.2 client (%s)" % got2
+    except ssl.SSLError as e:
+        env["PHI_KMS_TLS11_PROBE"] = "TLS <= 1.1 client: %s; TLS >= 1.2 client: %s" % (
+            got, (e.reason or str(e)).replace("\n", " "))
         return None
     except Exception as e:
         return "probing the legacy peer with TLS 1.2: %s" % e
@@ -482,7 +485,7 @@ def main():
         srv = serve("ok", files["server"], gcp_public, legacy=True)
         servers.append(srv)
         env["PHI_KMS_PORT_TLS11"] = str(srv.server_address[1])
-        why = probe_legacy(srv.server_address[1])
+        why = probe_legacy(srv.server_address[1], env)
     except (ssl.SSLError, ValueError, OSError) as e:
         why = "cannot configure a TLS <= 1.1 server here: %s" % e
     if why:
@@ -507,7 +510,9 @@ def main():
     kmip = start_kmip(d, env)
     with open(os.path.join(d, "env.tmp"), "w") as f:
         for k, v in env.items():
-            f.write("%s=%s\n" % (k, v))
+            # run_kms_tests.sh sources this file: quote for sh (reasons
+            # hold spaces, "<", ...).
+            f.write("%s=%s\n" % (k, shlex.quote(v)))
     os.rename(os.path.join(d, "env.tmp"), os.path.join(d, "env"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes seed corpora for the fuzz targets from the project's own test data
-(run once; the seeds are committed). Uses Debian's python3-bson."""
+(run once; the seeds are committed). Uses Debian's python3-bson and
+python3-pymongo (for bson.json_util)."""
 import base64
 import json
 import os

@@ -787,7 +787,7 @@ static void test_kms__gcp_private_key_as_pem(void **state)
 {
     fx *f = *state;
     const char *d = env("PHI_KMS_DIR");
-    char path[4096], *pem, *esc, *cfg, *mk;
+    char path[4096], *pem, *esc, *cfg = NULL, *mk = NULL;
     phicrypt_t *ph = NULL;
     uint8_t id[16];
     size_t j = 0;

@@ -21,6 +21,17 @@ int cli_lib_fail(const phicrypt_t *ph, int rc, const char *what);
 /* Opens the client from --config, PHICRYPT_CONFIG or ./phicrypt.json. */
 int cli_open(phicrypt_t **ph);
 
+/* Reads standard input (at most `limit` bytes) and calls fn on all of it
+ * (lines == 0, lineno 0) or on each line that is not blank, NUL-terminated,
+ * with its 1-based number; stops at the first non-zero return and returns
+ * it. The input is wiped afterwards (it may be PHI). */
+typedef int (*cli_input_fn)(char *text, size_t lineno, void *arg);
+int cli_each_input(int lines, size_t limit, cli_input_fn fn, void *arg);
+
+/* Reports a failed library call on input: "standard input line N: ..."
+ * when lineno is not 0. Returns EXIT_ERR. */
+int cli_fail_input(const phicrypt_t *ph, int rc, size_t lineno);
+
 /* Reads all of stdin (at most `limit` bytes) into a NUL-terminated buffer.
  * The buffer may hold plaintext: free it with cli_wipe_free. */
 int cli_read_stdin(char **out, size_t *len, size_t limit);

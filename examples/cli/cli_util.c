@@ -99,6 +99,37 @@ int cli_read_stdin(char **out, size_t *len, size_t limit)
     return EXIT_OK;
 }
 
+int cli_each_input(int lines, size_t limit, cli_input_fn fn, void *arg)
+{
+    char *in = NULL, *p;
+    size_t len = 0, lineno = 0;
+    int rc = EXIT_OK;
+    if (cli_read_stdin(&in, &len, limit) != 0)
+        return EXIT_ERR;
+    if (!lines) {
+        rc = fn(in, 0, arg);
+    } else {
+        for (p = in; rc == EXIT_OK && *p;) {
+            char *nl = strchr(p, '\n');
+            if (nl)
+                *nl = '\0';
+            lineno++;
+            if (p[strspn(p, " \t\r")] != '\0')
+                rc = fn(p, lineno, arg);
+            p = nl ? nl + 1 : p + strlen(p);
+        }
+    }
+    cli_wipe_free(in, len + 1);
+    return rc;
+}
+
+int cli_fail_input(const phicrypt_t *ph, int rc, size_t lineno)
+{
+    if (lineno)
+        return cli_fail("standard input line %zu: %s (%s)", lineno, phicrypt_errmsg(ph), phicrypt_strerror(rc));
+    return cli_fail("%s (%s)", phicrypt_errmsg(ph), phicrypt_strerror(rc));
+}
+
 void cli_wipe_free(char *p, size_t len)
 {
     if (p) {

@@ -115,49 +115,23 @@ static void print_bson(const uint8_t *data, size_t len, int canonical)
 
 typedef int (*doc_fn)(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno);
 
-static int each_doc(phicrypt_t *ph, const aopts *o, doc_fn fn)
-{
-    char *in = NULL;
-    size_t len = 0, lineno = 0;
-    int rc = EXIT_OK;
-    if (cli_read_stdin(&in, &len, STDIN_LIMIT) != 0)
-        return EXIT_ERR;
-    if (!o->lines) {
-        bson_t d;
-        if (parse_doc(in, &d, 0) == 0) {
-            rc = fn(ph, o, &d, 0);
-            bson_destroy(&d);
-        } else {
-            rc = EXIT_ERR;
-        }
-    } else {
-        char *p = in;
-        while (rc == EXIT_OK && *p) {
-            char *nl = strchr(p, '\n');
-            if (nl)
-                *nl = '\0';
-            lineno++;
-            if (p[strspn(p, " \t\r")] != '\0') {
-                bson_t d;
-                if (parse_doc(p, &d, lineno) != 0) {
-                    rc = EXIT_ERR;
-                    break;
-                }
-                rc = fn(ph, o, &d, lineno);
-                bson_destroy(&d);
-            }
-            p = nl ? nl + 1 : p + strlen(p);
-        }
-    }
-    cli_wipe_free(in, len + 1);
-    return rc;
-}
+typedef struct doc_run {
+    phicrypt_t *ph;
+    const aopts *o;
+    doc_fn fn;
+} doc_run;
 
-static int report(phicrypt_t *ph, int rc, size_t lineno)
+/* One input (the whole of it, or one line): parse, then hand on. */
+static int one_doc(char *text, size_t lineno, void *arg)
 {
-    if (lineno)
-        return cli_fail("standard input line %zu: %s (%s)", lineno, phicrypt_errmsg(ph), phicrypt_strerror(rc));
-    return cli_fail("%s (%s)", phicrypt_errmsg(ph), phicrypt_strerror(rc));
+    doc_run *r = arg;
+    bson_t d;
+    int rc;
+    if (parse_doc(text, &d, lineno) != 0)
+        return EXIT_ERR;
+    rc = r->fn(r->ph, r->o, &d, lineno);
+    bson_destroy(&d);
+    return rc;
 }
 
 static int encrypt_command_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno)
@@ -165,7 +139,7 @@ static int encrypt_command_one(phicrypt_t *ph, const aopts *o, const bson_t *doc
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     int rc = phicrypt_encrypt_command(ph, &out, o->db, bson_get_data(doc), doc->len);
     if (rc != 0)
-        return report(ph, rc, lineno);
+        return cli_fail_input(ph, rc, lineno);
     print_bson(out.data, out.len, !o->relaxed);
     phicrypt_buf_dispose(&out);
     return EXIT_OK;
@@ -176,7 +150,7 @@ static int encrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *do
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     int rc = phicrypt_encrypt_document(ph, &out, o->ns, bson_get_data(doc), doc->len);
     if (rc != 0)
-        return report(ph, rc, lineno);
+        return cli_fail_input(ph, rc, lineno);
     print_bson(out.data, out.len, !o->relaxed);
     phicrypt_buf_dispose(&out);
     return EXIT_OK;
@@ -189,7 +163,7 @@ static int decrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *do
                  ? phicrypt_decrypt_document_as(ph, &out, &o->session, o->ns, bson_get_data(doc), doc->len)
                  : phicrypt_decrypt_document(ph, &out, bson_get_data(doc), doc->len);
     if (rc != 0)
-        return report(ph, rc, lineno);
+        return cli_fail_input(ph, rc, lineno);
     print_bson(out.data, out.len, o->canonical);
     phicrypt_buf_dispose(&out);
     return EXIT_OK;
@@ -202,7 +176,7 @@ static int analyze_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t
     bson_iter_t it, f;
     int rc = phicrypt_analyze_command(ph, &out, o->db, bson_get_data(doc), doc->len);
     if (rc != 0)
-        return report(ph, rc, lineno);
+        return cli_fail_input(ph, rc, lineno);
     rc = EXIT_OK;
     if (bson_init_static(&res, out.data, out.len) && bson_iter_init_find(&it, &res, "ok") && !bson_iter_bool(&it)) {
         bson_iter_init_find(&it, &res, "error");
@@ -254,7 +228,10 @@ static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn
         phicrypt_free(ph);
         return rc;
     }
-    rc = each_doc(ph, &o, fn);
+    {
+        doc_run r = { ph, &o, fn };
+        rc = cli_each_input(o.lines, STDIN_LIMIT, one_doc, &r);
+    }
     phicrypt_free(ph);
     return rc;
 }

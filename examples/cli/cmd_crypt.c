@@ -74,49 +74,18 @@ static int parse(int argc, char **argv, copts *o, const char *cmd, const char *u
     return 0;
 }
 
-typedef int (*one_fn)(phicrypt_t *ph, const char *in, void *arg, size_t lineno);
+typedef struct enc_ctx {
+    phicrypt_t *ph;
+    const phicrypt_encrypt_opts *opts;
+} enc_ctx;
 
-/* Runs fn over the whole input or over each non-empty line. Output is
- * buffered per line by stdio; on error we stop at once and say where. */
-static int each_input(phicrypt_t *ph, int lines, one_fn fn, void *arg)
+static int encrypt_one(char *in, size_t lineno, void *arg)
 {
-    char *in = NULL;
-    size_t len = 0, lineno = 0;
-    int rc = EXIT_OK;
-    if (cli_read_stdin(&in, &len, STDIN_LIMIT) != 0)
-        return EXIT_ERR;
-    if (!lines) {
-        rc = fn(ph, in, arg, 0);
-    } else {
-        char *p = in;
-        while (rc == EXIT_OK && *p) {
-            char *nl = strchr(p, '\n');
-            if (nl)
-                *nl = '\0';
-            lineno++;
-            if (p[strspn(p, " \t\r")] != '\0')
-                rc = fn(ph, p, arg, lineno);
-            p = nl ? nl + 1 : p + strlen(p);
-        }
-    }
-    cli_wipe_free(in, len + 1);
-    return rc;
-}
-
-static int fail_at(phicrypt_t *ph, int rc, const char *cmd, size_t lineno)
-{
-    if (lineno)
-        return cli_fail("standard input line %zu: %s (%s)", lineno, phicrypt_errmsg(ph), phicrypt_strerror(rc));
-    (void)cmd;
-    return cli_fail("%s (%s)", phicrypt_errmsg(ph), phicrypt_strerror(rc));
-}
-
-static int encrypt_one(phicrypt_t *ph, const char *in, void *arg, size_t lineno)
-{
+    enc_ctx *e = arg;
     phicrypt_buf out = PHICRYPT_BUF_INIT;
-    int rc = phicrypt_encrypt_json(ph, &out, in, arg);
+    int rc = phicrypt_encrypt_json(e->ph, &out, in, e->opts);
     if (rc != 0)
-        return fail_at(ph, rc, "encrypt", lineno);
+        return cli_fail_input(e->ph, rc, lineno);
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
     phicrypt_buf_dispose(&out);
@@ -124,6 +93,7 @@ static int encrypt_one(phicrypt_t *ph, const char *in, void *arg, size_t lineno)
 }
 
 typedef struct dec_ctx {
+    phicrypt_t *ph;
     int canonical, use_session;
     phicrypt_session session;
     const char *ns, *field;
@@ -131,25 +101,13 @@ typedef struct dec_ctx {
 
 /* Through a session: {"v": ciphertext} -> phicrypt_decrypt_as -> the
  * value's Extended JSON (the text of the result document after "{"v":). */
-static int decrypt_as_json(phicrypt_t *ph, phicrypt_buf *out, const char *in, const dec_ctx *d)
+static int decrypt_as_json(phicrypt_buf *out, const bson_t *doc, const dec_ctx *d)
 {
-    char *wrapped, *json;
-    bson_t doc, res;
-    bson_error_t err;
+    char *json;
+    bson_t res;
     phicrypt_buf r = PHICRYPT_BUF_INIT;
-    size_t n = strlen(in) + 8, jl;
-    int rc, ok;
-    if (!(wrapped = malloc(n)))
-        return PHICRYPT_ENOMEM;
-    snprintf(wrapped, n, "{\"v\":%s}", in);
-    ok = bson_init_from_json(&doc, wrapped, -1, &err);
-    free(wrapped);
-    if (!ok) {
-        cli_fail("standard input: not an Extended JSON ciphertext");
-        return PHICRYPT_EBADDATA;
-    }
-    rc = phicrypt_decrypt_as(ph, &r, &d->session, d->ns, d->field, bson_get_data(&doc), doc.len);
-    bson_destroy(&doc);
+    size_t jl;
+    int rc = phicrypt_decrypt_as(d->ph, &r, &d->session, d->ns, d->field, bson_get_data(doc), doc->len);
     if (rc != 0)
         return rc;
     bson_init_static(&res, r.data, r.len);
@@ -159,28 +117,45 @@ static int decrypt_as_json(phicrypt_t *ph, phicrypt_buf *out, const char *in, co
         return PHICRYPT_ENOMEM;
     cli_compact_json(json);
     jl = strlen(json);
-    /* {"v":VALUE} */
+    /* {"v":VALUE} -> VALUE; the bytes the move leaves behind are wiped. */
     memmove(json, json + 5, jl - 6);
-    json[jl - 6] = '\0';
+    memset(json + jl - 6, 0, 7);
     out->data = (uint8_t *)json;
     out->len = jl - 6;
     return 0;
 }
 
-static int decrypt_one(phicrypt_t *ph, const char *in, void *arg, size_t lineno)
+static int decrypt_one(char *in, size_t lineno, void *arg)
 {
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     const dec_ctx *d = arg;
-    int rc = d->use_session ? decrypt_as_json(ph, &out, in, d) : phicrypt_decrypt_json(ph, &out, in, d->canonical);
+    int rc;
+    if (d->use_session) {
+        size_t n = strlen(in) + 8;
+        char *wrapped = malloc(n);
+        bson_t doc;
+        int ok;
+        if (!wrapped)
+            return cli_fail("out of memory");
+        snprintf(wrapped, n, "{\"v\":%s}", in);
+        ok = bson_init_from_json(&doc, wrapped, -1, NULL);
+        cli_wipe_free(wrapped, n);
+        if (!ok)
+            return lineno ? cli_fail("standard input line %zu: not an Extended JSON ciphertext", lineno)
+                          : cli_fail("standard input: not an Extended JSON ciphertext");
+        rc = decrypt_as_json(&out, &doc, d);
+        bson_destroy(&doc);
+    } else {
+        rc = phicrypt_decrypt_json(d->ph, &out, in, d->canonical);
+    }
     if (rc != 0)
-        return fail_at(ph, rc, "decrypt", lineno);
+        return cli_fail_input(d->ph, rc, lineno);
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
-    if (d->use_session) {
-        cli_wipe_free((char *)out.data, out.len); /* from libbson's allocator */
-        return EXIT_OK;
-    }
-    phicrypt_buf_dispose(&out);
+    if (d->use_session)
+        cli_wipe_free((char *)out.data, out.len + 1); /* from libbson's allocator */
+    else
+        phicrypt_buf_dispose(&out);
     return EXIT_OK;
 }
 
@@ -214,7 +189,10 @@ int cmd_encrypt(int argc, char **argv)
     }
     if ((rc = cli_open(&ph)) != 0)
         return rc;
-    rc = each_input(ph, o.lines, encrypt_one, &eo);
+    {
+        enc_ctx e = { ph, &eo };
+        rc = cli_each_input(o.lines, STDIN_LIMIT, encrypt_one, &e);
+    }
     phicrypt_free(ph);
     return rc;
 }
@@ -233,7 +211,7 @@ int cmd_decrypt(int argc, char **argv)
     if ((rc = cli_open(&ph)) != 0)
         return rc;
     {
-        dec_ctx d = { o.canonical, 0, PHICRYPT_SESSION_INIT, o.sess.ns, o.sess.field };
+        dec_ctx d = { ph, o.canonical, 0, PHICRYPT_SESSION_INIT, o.sess.ns, o.sess.field };
         if ((rc = cli_session_from_opts(ph, "decrypt", &o.sess, &d.session, &d.use_session)) != 0) {
             phicrypt_free(ph);
             return rc;
@@ -242,7 +220,7 @@ int cmd_decrypt(int argc, char **argv)
             phicrypt_free(ph);
             return cli_usage_error("decrypt", "--field PATH is required with a session (the field the value is from)");
         }
-        rc = each_input(ph, o.lines, decrypt_one, &d);
+        rc = cli_each_input(o.lines, STDIN_LIMIT, decrypt_one, &d);
     }
     phicrypt_free(ph);
     return rc;

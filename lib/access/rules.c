@@ -103,9 +103,8 @@ static int parse_fields(const void *eh, bson_iter_t *it, struct phi_role *r, con
     bson_iter_recurse(it, &c);
     while (bson_iter_next(&c)) {
         const char *ns = bson_iter_key(&c);
-        const char *dot = strchr(ns, '.');
         char sub[512];
-        if (strcmp(ns, "*") != 0 && (!dot || dot == ns || !dot[1]))
+        if (strcmp(ns, "*") != 0 && !phi_ns_dot(ns))
             return phi_error(eh, PHICRYPT_ECONFIG, "configuration: '%s': '%s' is not a namespace (\"db.coll\" or \"*\")",
                              where, ns);
         if (!(r->rules[r->n_rules].ns = phi_strdup(ns)))

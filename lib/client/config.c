@@ -172,8 +172,7 @@ static int parse_schema_map(phi_config *cfg, const void *eh, bson_iter_t *it)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'schema_map' must be an object");
     while (bson_iter_next(&c)) {
         const char *ns = bson_iter_key(&c);
-        const char *dot = strchr(ns, '.');
-        if (!dot || dot == ns || !dot[1])
+        if (!phi_ns_dot(ns))
             return phi_error(eh, PHICRYPT_ECONFIG, "schema_map: '%s' is not a namespace (\"db.collection\")", ns);
         if (!BSON_ITER_HOLDS_DOCUMENT(&c))
             return phi_error(eh, PHICRYPT_ECONFIG, "schema_map.%s: the JSON schema must be an object", ns);
@@ -232,12 +231,9 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
             phi_free(cfg->key_vault_ns);
             cfg->key_vault_ns = NULL;
             rc = expect_string(eh, &it, k, &cfg->key_vault_ns);
-            if (rc == 0) {
-                const char *dot = strchr(cfg->key_vault_ns, '.');
-                if (!dot || dot == cfg->key_vault_ns || !dot[1])
-                    rc = phi_error(eh, PHICRYPT_ECONFIG,
-                                   "key_vault_namespace: expected \"db.collection\", e.g. \"encryption.__keyVault\"");
-            }
+            if (rc == 0 && !phi_ns_dot(cfg->key_vault_ns))
+                rc = phi_error(eh, PHICRYPT_ECONFIG,
+                               "key_vault_namespace: expected \"db.collection\", e.g. \"encryption.__keyVault\"");
         } else if (strcmp(k, "keyring") == 0)
             rc = expect_string(eh, &it, k, &cfg->keyring);
         else if (strcmp(k, "schema_map") == 0)

@@ -251,6 +251,12 @@ const char *phi_bson_type_name(bson_type_t t)
     }
 }
 
+const char *phi_ns_dot(const char *ns)
+{
+    const char *dot = ns ? strchr(ns, '.') : NULL;
+    return (dot && dot != ns && dot[1]) ? dot : NULL;
+}
+
 void phi_uuid_format(char out[37], const uint8_t id[16])
 {
     static const char hex[] = "0123456789abcdef";

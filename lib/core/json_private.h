@@ -43,6 +43,11 @@ void phi_bson_wipe_destroy(bson_t *doc);
 /* The BSON type's name as MongoDB spells it ("string", "objectId" ...). */
 const char *phi_bson_type_name(bson_type_t t);
 
+/* The position of the dot in a MongoDB namespace "db.collection" (both
+ * parts non-empty; the collection may contain dots), or NULL when `ns` is
+ * not one. */
+const char *phi_ns_dot(const char *ns);
+
 /* UUIDs: 16 bytes <-> "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx". */
 void phi_uuid_format(char out[37], const uint8_t id[16]);
 int phi_uuid_parse(uint8_t id[16], const char *text);

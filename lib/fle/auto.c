@@ -126,8 +126,8 @@ int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *
 /* Splits "db.coll" into its parts (coll may contain dots). */
 static int split_ns(phicrypt_t *ph, const char *ns, char *db, size_t dbcap, const char **coll)
 {
-    const char *dot = ns ? strchr(ns, '.') : NULL;
-    if (!dot || dot == ns || !dot[1] || (size_t)(dot - ns) >= dbcap)
+    const char *dot = phi_ns_dot(ns);
+    if (!dot || (size_t)(dot - ns) >= dbcap)
         return phi_error(ph, PHICRYPT_EINVAL, "'%s' is not a namespace (\"db.collection\")", ns ? ns : "(null)");
     memcpy(db, ns, (size_t)(dot - ns));
     db[dot - ns] = '\0';

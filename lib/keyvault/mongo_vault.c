@@ -39,11 +39,11 @@ int phi_mongo_vault_open(phi_mongo_vault **out, const void *eh, const char *uri,
 {
     phi_mongo_vault *mv;
     bson_error_t err;
-    const char *dot = ns ? strchr(ns, '.') : NULL;
+    const char *dot = phi_ns_dot(ns);
     const mongoc_host_list_t *h;
     size_t dlen;
     *out = NULL;
-    if (!dot || dot == ns || !dot[1])
+    if (!dot)
         return phi_error(eh, PHICRYPT_ECONFIG, "key_vault_namespace: expected \"db.collection\"");
     pthread_once(&init_once, init_mongoc);
     if (!(mv = phi_calloc(1, sizeof *mv)))

@@ -14,6 +14,7 @@
 
 #include <bson/bson.h>
 #include <phicrypt.h>
+#include "deid/scan_private.h"
 #include "test_util.h"
 
 typedef struct fx {
@@ -742,6 +743,115 @@ static void test_deid__bson_safe_harbor_leaves_no_planted_identifier(void **stat
     free(jl);
 }
 
+/* The string scanners (SSE2 and the portable one) agree with a byte loop
+ * on every position of strings full of the bytes they look for. */
+static size_t plain_run_bytewise(const unsigned char *s, size_t n, int high)
+{
+    size_t i = 0;
+    while (i < n && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' && !(high && s[i] >= 0x80))
+        i++;
+    return i;
+}
+
+static void test_deid__string_scanners_agree_with_a_byte_loop(void **state)
+{
+    (void)state;
+    static const unsigned char alphabet[] = { 'a', 'Z', '0', ' ', '"', '\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff, '!' };
+    unsigned char s[80];
+    uint32_t x = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(round % 80);
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            /* mostly plain bytes, so that runs are long */
+            s[i] = (x >> 16) % 8 ? (unsigned char)('a' + (x >> 20) % 26) : alphabet[(x >> 20) % sizeof alphabet];
+        }
+        for (int high = 0; high < 2; high++) {
+            size_t want = plain_run_bytewise(s, n, high);
+            assert_int_equal(phi_json_plain_run(s, n, high), want);
+            assert_int_equal(phi_json_plain_run_swar(s, n, high), want);
+        }
+    }
+}
+
+/* More distinct paths than the per-worker path table holds, and keys
+ * longer than it caches: rules, counts and error messages stay right. */
+static void test_deid__paths_beyond_the_path_table(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"m.*.ssn\":{\"action\":\"redact\"},"
+                      "\"*.ssn\":{\"action\":\"mask\",\"keep_last\":2}}}";
+    size_t cap = 4u << 20, len = 0;
+    char *in = malloc(cap);
+    len += (size_t)snprintf(in + len, cap - len, "{\"m\":{");
+    for (int k = 0; k < 9000; k++)
+        len += (size_t)snprintf(in + len, cap - len, "%s\"k%d\":{\"ssn\":\"123-45-%04d\",\"x\":%d}", k ? "," : "", k, k, k);
+    len += (size_t)snprintf(in + len, cap - len, "}}\n");
+    /* A 2000-byte key, then ordinary records after the big one. */
+    len += (size_t)snprintf(in + len, cap - len, "{\"");
+    memset(in + len, 'q', 2000);
+    len += 2000;
+    len += (size_t)snprintf(in + len, cap - len, "\":{\"ssn\":\"999-88-7777\"}}\n");
+    for (int r = 0; r < 3; r++)
+        len += (size_t)snprintf(in + len, cap - len, "{\"m\":{\"k7\":{\"ssn\":\"123-45-0007\",\"x\":7}}}\n");
+    char *out, *rep;
+    size_t n;
+    assert_int_equal(run_file(f, pol, "wide.jsonl", in, len, "wide.out.jsonl", &out, &n, 1, 0, &rep), 0);
+    assert_false(tu_contains(out, "123-45-"));
+    assert_true(tu_contains(out, "\"k8999\":{\"ssn\":\"[REDACTED]\",\"x\":8999}"));
+    assert_true(tu_contains(out, "\"k0\":{\"ssn\":\"[REDACTED]\",\"x\":0}"));
+    assert_true(tu_contains(out, "qqq\":{\"ssn\":\"*********77\"}}\n"));
+    assert_true(tu_contains(out, "\n{\"m\":{\"k7\":{\"ssn\":\"[REDACTED]\",\"x\":7}}}\n{\"m\":{\"k7\":{\"ssn\":\"[REDACTED]\",\"x\":7}}}\n"));
+    assert_true(tu_contains(rep, "{\"path\":\"m.k8999.ssn\",\"action\":\"redact\",\"count\":1}"));
+    assert_true(tu_contains(rep, "{\"path\":\"m.k7.ssn\",\"action\":\"redact\",\"count\":4}"));
+    free(out);
+    free(rep);
+    /* The same file as BSON documents. */
+    bson_t doc, m, k, sub;
+    char *bin = NULL;
+    size_t blen = 0;
+    FILE *mf = open_memstream(&bin, &blen);
+    bson_init(&doc);
+    bson_append_document_begin(&doc, "m", 1, &m);
+    for (int j = 0; j < 9000; j++) {
+        char key[16], ssn[16];
+        snprintf(key, sizeof key, "k%d", j);
+        snprintf(ssn, sizeof ssn, "123-45-%04d", j);
+        bson_append_document_begin(&m, key, -1, &k);
+        BSON_APPEND_UTF8(&k, "ssn", ssn);
+        BSON_APPEND_INT32(&k, "x", j);
+        bson_append_document_end(&m, &k);
+    }
+    bson_append_document_end(&doc, &m);
+    fwrite(bson_get_data(&doc), 1, doc.len, mf);
+    bson_destroy(&doc);
+    bson_init(&doc);
+    memset(in, 'q', 2000);
+    bson_append_document_begin(&doc, in, 2000, &sub);
+    BSON_APPEND_UTF8(&sub, "ssn", "999-88-7777");
+    bson_append_document_end(&doc, &sub);
+    fwrite(bson_get_data(&doc), 1, doc.len, mf);
+    bson_destroy(&doc);
+    fclose(mf);
+    assert_int_equal(run_file(f, pol, "wide.bson", bin, blen, "wide.out.bson", &out, &n, 1, 0, &rep), 0);
+    assert_null(memmem(out, n, "123-45-", 7));
+    assert_null(memmem(out, n, "999-88-7777", 11));
+    assert_non_null(memmem(out, n, "*********77", 11));
+    assert_true(tu_contains(rep, "{\"path\":\"m.k8999.ssn\",\"action\":\"redact\",\"count\":1}"));
+    free(out);
+    free(rep);
+    free(bin);
+    /* An unknown field at an uncached path is named in full. */
+    const char *strict = "{\"version\":1,\"fields\":{\"m.*.ssn\":{\"action\":\"redact\"},\"m.*.x\":{\"action\":\"keep\"}}}";
+    len = 0;
+    len += (size_t)snprintf(in + len, cap - len, "{\"m\":{");
+    for (int j = 0; j < 9000; j++)
+        len += (size_t)snprintf(in + len, cap - len, "\"k%d\":{\"ssn\":\"1\",\"x\":%d},", j, j);
+    len += (size_t)snprintf(in + len, cap - len, "\"last\":{\"zz\":1}}}");
+    deid_err(f, strict, in, "field 'm.last.zz' is not in the policy");
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +873,8 @@ int main(void)
         cmocka_unit_test(test_deid__bson_and_csv_keyed_round_trip),
         cmocka_unit_test(test_deid__malformed_bson),
         cmocka_unit_test(test_deid__bson_safe_harbor_leaves_no_planted_identifier),
+        cmocka_unit_test(test_deid__string_scanners_agree_with_a_byte_loop),
+        cmocka_unit_test(test_deid__paths_beyond_the_path_table),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

@@ -194,6 +194,23 @@ static int out_date(const phi_dv *v, int64_t ms, int form, int frac, phi_dout *o
     return 0;
 }
 
+/* Decimal text of v at p (no snprintf: this runs for every bucketed value). */
+static size_t put_i64(char *p, int64_t v)
+{
+    char t[24];
+    size_t k = 0, n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        p[n++] = '-';
+    while (k)
+        p[n++] = t[--k];
+    return n;
+}
+
 static int generalize(const phi_deid_rule *rule, const phi_dv *v, phi_dout *o)
 {
     int64_t ms;
@@ -221,8 +238,10 @@ static int generalize(const phi_deid_rule *rule, const phi_dv *v, phi_dout *o)
         }
         int64_t xi = (int64_t)x - (x < 0 && x != (double)(int64_t)x);
         int64_t lo = (xi >= 0 ? xi / b : -((-xi + b - 1) / b)) * b;
-        int k = snprintf(tmp, sizeof tmp, "%lld-%lld", (long long)lo, (long long)(lo + b - 1));
-        set_str(o, tmp, (size_t)k);
+        size_t k = put_i64(tmp, lo);
+        tmp[k++] = '-';
+        k += put_i64(tmp + k, lo + b - 1);
+        set_str(o, tmp, k);
         return 0;
     }
     if (v->kind == PHI_DV_NULL)
@@ -341,6 +360,9 @@ void phi_rec_reset(phi_deid_rec *r)
         phi_wipe(r->idarena.p, r->idarena.len);
     r->idarena.len = 0;
     r->nids = 0;
+    phi_scratch_wipe(&r->str, &r->str_used);
+    phi_scratch_wipe(&r->dtext, &r->dtext_used);
+    phi_ptable_record_start(&r->pt);
     for (size_t i = 0; i < r->nsubjects; i++) {
         if (r->subjects[i])
             phi_wipe_free(r->subjects[i], strlen(r->subjects[i]));
@@ -360,12 +382,14 @@ const char *phi_rec_where(phi_deid_rec *r)
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
-    if (r->cache) {
-        for (size_t i = 0; i < PHI_RULE_CACHE; i++)
-            phi_free(r->cache[i].key);
-        phi_free(r->cache);
-        r->cache = NULL;
-    }
+    phi_ptable_free(&r->pt);
+    phi_sbuf_free(&r->str);
+    phi_sbuf_free(&r->dtext);
+    phi_sbuf_free(&r->text);
+    phi_sbuf_free(&r->tail);
+    phi_free(r->dfr);
+    r->dfr = NULL;
+    r->capdfr = 0;
     phi_free(r->ids);
     phi_sbuf_free(&r->idarena);
     phi_free(r->subjects);
@@ -374,7 +398,25 @@ void phi_rec_free(phi_deid_rec *r)
     r->capids = r->nsubjects = 0;
 }
 
-static void add_ident(phi_deid_rec *r, const char *s, size_t n, const char *label, size_t label_len)
+/* The placeholder label of the identifiers that follow, upper-cased, in
+ * the arena; 0 when there is no room. */
+static int add_label(phi_deid_rec *r, const char *label, size_t n, size_t *off)
+{
+    phi_sbuf_reserve(&r->idarena, n + 2);
+    if (r->idarena.oom)
+        return 0;
+    char *p = r->idarena.p + r->idarena.len;
+    for (size_t i = 0; i < n; i++) {
+        char c = label[i];
+        p[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    p[n] = 0;
+    *off = r->idarena.len;
+    r->idarena.len += n + 1;
+    return 1;
+}
+
+static void add_ident(phi_deid_rec *r, const char *s, size_t n, size_t loff, size_t ln)
 {
     if (n < 3 || r->nids >= 256)
         return;
@@ -391,15 +433,10 @@ static void add_ident(phi_deid_rec *r, const char *s, size_t n, const char *labe
     id->off = r->idarena.len;
     id->n = n;
     phi_sbuf_put(&r->idarena, s, n);
-    id->loff = r->idarena.len;
-    id->ln = label_len;
-    for (size_t i = 0; i < label_len; i++) {
-        char c = label[i];
-        phi_sbuf_putc(&r->idarena, (char)(c >= 'a' && c <= 'z' ? c - 32 : c));
-    }
-    phi_sbuf_putc(&r->idarena, 0);
     if (r->idarena.oom)
         return;
+    id->loff = loff;
+    id->ln = ln;
     id->first = (char)(s[0] >= 'A' && s[0] <= 'Z' ? s[0] + 32 : s[0]);
     r->nids++;
 }
@@ -413,7 +450,8 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
                      const phi_dv *v)
 {
     (void)rule_index;
-    if (!phi_deid_act_is_identifier(rule->act) || (v->kind != PHI_DV_STR && v->kind != PHI_DV_NUM))
+    if (!phi_deid_act_is_identifier(rule->act) || (v->kind != PHI_DV_STR && v->kind != PHI_DV_NUM) || v->n < 3 ||
+        r->nids >= 256)
         return;
     const char *label = "IDENTIFIER";
     size_t ll = 10;
@@ -431,7 +469,10 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
         label = "ZIP";
         ll = 3;
     }
-    add_ident(r, v->s, v->n, label, ll);
+    size_t loff;
+    if (!add_label(r, label, ll, &loff))
+        return;
+    add_ident(r, v->s, v->n, loff, ll);
     /* The words of a name or a street also identify on their own
      * ("Mr. Smith", "lives on Elm"). */
     size_t i = 0;
@@ -442,7 +483,7 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
         while (i < v->n && (word_char(v->s[i]) || v->s[i] == '\'' || v->s[i] == '-'))
             i++;
         if (i - st >= 3 && i - st < v->n)
-            add_ident(r, v->s + st, i - st, label, ll);
+            add_ident(r, v->s + st, i - st, loff, ll);
     }
 }
 

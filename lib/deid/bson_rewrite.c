@@ -11,11 +11,7 @@
 
 typedef struct bw {
     phi_deid_rec *r;
-    phi_pcomp comps[PHI_DEID_MAX_DEPTH + 2];
-    size_t nc;
-    phi_sbuf path;
-    phi_sbuf exact;
-    uint64_t hash[PHI_DEID_MAX_DEPTH + 3];
+    phi_pstack ps;
 } bw;
 
 static void to_dv(const bson_iter_t *it, phi_dv *v, char *num, size_t numcap)
@@ -75,8 +71,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
 {
     phi_deid_rec *r = w->r;
     const phicrypt_deid_policy *p = r->pol;
-    const phi_deid_rule *rule =
-        inherited ? inherited : phi_rule_cached(r, w->comps, w->nc, w->exact.p, w->exact.len, w->hash[w->nc]);
+    const phi_deid_rule *rule = inherited ? inherited : phi_ps_rule(&w->ps);
     bson_type_t t = bson_iter_type(it);
     char num[40];
     phi_dv v;
@@ -112,21 +107,23 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
         }
     }
     if (r->collecting && p->needs_subjects)
-        phi_rec_collect_subject(r, w->comps, w->nc, &v);
+        phi_rec_collect_subject(r, w->ps.comps, w->ps.nc, &v);
     if (!rule && p->safe_harbor && v.kind == PHI_DV_DATE)
         rule = &p->preset_rules[PHI_ACT_GENERALIZE];
     if (r->collecting) {
         if (rule)
-            phi_rec_collect(r, rule, 0, w->comps, w->nc, &v);
+            phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, &v);
         return 0;
     }
+    size_t plen;
+    const char *path = phi_ps_path(&w->ps, &plen);
     if (!rule) {
         if (!r->reid) {
-            phi_stats_unknown(r->st, w->path.p ? w->path.p : "", w->path.len);
+            phi_stats_unknown(r->st, path, plen);
             if (p->unknown == PHI_UNKNOWN_ERROR)
                 return phi_error(r->eh, PHICRYPT_EINVAL,
                                  "%s: field '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", "
-                                 "or add a rule)", phi_rec_where(r), w->path.p ? w->path.p : "");
+                                 "or add a rule)", phi_rec_where(r), path);
             if (p->unknown == PHI_UNKNOWN_DROP) {
                 *dropped = 1;
                 return 0;
@@ -135,15 +132,16 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
         bson_append_iter(out, key, (int)klen, it);
         return 0;
     }
-    phi_dout o = { 0 };
+    phi_dout o;
+    phi_dout_begin(r, &o);
     if (rule->act == PHI_ACT_KEEP) {
         if (!inherited)
-            phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, PHI_ACT_KEEP);
-    } else if ((rc = phi_action_apply(r, rule, w->path.p ? w->path.p : "", &v, &o))) {
-        phi_dout_clear(&o);
+            phi_ps_count(&w->ps, PHI_ACT_KEEP);
+    } else if ((rc = phi_action_apply(r, rule, path, &v, &o))) {
+        phi_dout_end(r, &o);
         return rc;
     } else {
-        phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, rule->act);
+        phi_ps_count(&w->ps, rule->act);
     }
     switch (o.op) {
     case PHI_OUT_SAME:
@@ -169,7 +167,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
         break;
     }
     }
-    phi_dout_clear(&o);
+    phi_dout_end(r, &o);
     return 0;
 }
 
@@ -179,33 +177,19 @@ static int walk(bw *w, bson_iter_t *it, bson_t *out, int is_array, int depth, co
     while (bson_iter_next(it)) {
         const char *key = bson_iter_key(it);
         size_t klen = bson_iter_key_len(it);
-        size_t saved = w->path.len, saved_exact = w->exact.len;
         char ik[16];
         if (is_array) {
-            w->comps[w->nc].key = NULL;
-            w->comps[w->nc].key_len = 0;
-            phi_sbuf_put(&w->path, "[]", 2);
-            w->hash[w->nc + 1] = phi_exact_push(&w->exact, NULL, 0, w->hash[w->nc]);
+            phi_ps_push(&w->ps, NULL, 0, NULL);
             /* Arrays are renumbered: a dropped element leaves no gap. */
             const char *k2;
             klen = bson_uint32_to_string(idx, &k2, ik, sizeof ik);
             key = k2;
         } else {
-            w->comps[w->nc].key = key;
-            w->comps[w->nc].key_len = klen;
-            if (saved)
-                phi_sbuf_putc(&w->path, '.');
-            phi_sbuf_put(&w->path, key, klen);
-            w->hash[w->nc + 1] = phi_exact_push(&w->exact, key, klen, w->hash[w->nc]);
+            phi_ps_push(&w->ps, key, klen, NULL);
         }
-        w->nc++;
         int dropped = 0;
         int rc = element(w, it, out, key, klen, depth, inherited, &dropped);
-        w->nc--;
-        w->exact.len = saved_exact;
-        w->path.len = saved;
-        if (w->path.p)
-            w->path.p[saved] = 0;
+        phi_ps_pop(&w->ps);
         if (rc)
             return rc;
         if (!dropped)
@@ -259,8 +243,8 @@ int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out)
     bw w;
     memset(&w, 0, sizeof w);
     w.r = r;
-    w.hash[0] = PHI_HASH0;
     phi_rec_reset(r);
+    phi_ps_init(&w.ps, r);
     if (r->pol->needs_identifiers || r->pol->needs_subjects) {
         r->collecting = 1;
         bson_iter_init(&it, &doc);
@@ -275,8 +259,7 @@ int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out)
     if (rc == 0)
         phi_sbuf_put(out, bson_get_data(&res), res.len);
     phi_bson_wipe_destroy(&res);
-    phi_sbuf_free(&w.path);
-    phi_sbuf_free(&w.exact);
+    phi_ps_free(&w.ps);
     if (rc == 0 && out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;

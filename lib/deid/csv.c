@@ -302,7 +302,8 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
             v.json = v.s;
             v.json_len = v.n;
         }
-        phi_dout o = { 0 };
+        phi_dout o;
+        phi_dout_begin(r, &o);
         if (rule && (rule->act != PHI_ACT_KEEP)) {
             rc = phi_action_apply(r, rule, cols->names[k], &v, &o);
             if (rc == 0)
@@ -318,7 +319,7 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
             else if (o.op == PHI_OUT_SAME || o.op == PHI_OUT_DROP)
                 phi_sbuf_put(out, s + row.raw_off[k], row.raw_len[k]);
         }
-        phi_dout_clear(&o);
+        phi_dout_end(r, &o);
     }
     phi_csv_row_free(&row);
     if (rc == 0 && out->oom)

@@ -16,6 +16,8 @@
 #include <bson/bson.h>
 #include <phicrypt.h>
 
+#define PHI_DEID_MAX_DEPTH 100 /* nesting levels of a record */
+
 /* ---- growable byte buffer (wiped when freed: it may hold PHI) ---- */
 typedef struct phi_sbuf {
     char *p;
@@ -160,7 +162,6 @@ typedef struct phi_dout {
     int64_t ms;        /* DATE (form of the input) */
     phicrypt_buf bson; /* BSON: {"v": value} */
 } phi_dout;
-void phi_dout_clear(phi_dout *o);
 
 /* A JSON-style decimal number, without strtod (whose decimal point
  * follows the process locale): 1 and *v on success, 0 if not a number or
@@ -198,20 +199,46 @@ typedef struct phi_deid_stats {
     phi_sbuf bad; /* JSON objects of the bad records, comma-separated */
     uint64_t nbad;
 } phi_deid_stats;
-void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act);
+/* Counts one `act` on `path`; returns its entry's index (SIZE_MAX: out of memory). */
+size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act);
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len);
 void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from);
 void phi_stats_free(phi_deid_stats *st);
 
-/* Rule lookups cached by the exact path (keys length-prefixed, array
- * levels marked), since every record repeats the same paths. */
-#define PHI_RULE_CACHE 512
-typedef struct phi_rule_cache_ent {
+/* Paths seen by one worker (see pathstack.c): node 0 is the root; each
+ * other node is a parent node plus a key or an array level. */
+#define PHI_PNODE_NONE UINT32_MAX
+typedef struct phi_pnode {
     uint64_t hash;
-    char *key;
-    size_t key_len;
-    const phi_deid_rule *rule;
-} phi_rule_cache_ent;
+    uint32_t parent;
+    uint32_t key_len;             /* UINT32_MAX: an array level */
+    size_t key_off;               /* in the arena */
+    size_t text_off, text_len;    /* the path as reports show it, in the arena */
+    const struct phi_deid_rule *rule;
+    int rule_known;
+    uint32_t first, next;         /* hints: the first child, the next sibling seen last (0 none) */
+    int stat_act;                 /* 1 + the action of stat_idx, or 0 */
+    size_t stat_idx;              /* its entry in the worker's statistics */
+} phi_pnode;
+
+typedef struct phi_ptable {
+    phi_pnode *nodes;
+    uint32_t n, cap;
+    uint32_t *slots; /* open addressing: node ids, 0 empty */
+    size_t nslots;
+    phi_sbuf arena;
+    uint64_t misses; /* paths that did not fit */
+} phi_ptable;
+void phi_ptable_free(phi_ptable *t);
+/* Between records: empties a table whose paths keep missing. */
+void phi_ptable_record_start(phi_ptable *t);
+
+/* A scrub deferred to the end of its record (JSON): where its output goes
+ * and the value's span in the input. */
+typedef struct phi_deferred {
+    size_t out_off, v0, v1;
+    const struct phi_deid_rule *rule;
+} phi_deferred;
 
 typedef struct phi_deid_rec {
     const phicrypt_deid_policy *pol;
@@ -230,16 +257,44 @@ typedef struct phi_deid_rec {
     const char *where_file; /* NULL: `where` is already set */
     uint64_t where_pos;
     int where_is_byte;
-    phi_rule_cache_ent *cache; /* PHI_RULE_CACHE entries, or NULL */
+    phi_ptable pt;
+    /* Scratch kept across records (wiped after each use): decoded strings,
+     * action results, and JSON's deferred scrubs. */
+    phi_sbuf str, dtext, text, tail;
+    size_t str_used, dtext_used; /* the longest use of str and dtext since the last wipe */
+    phi_deferred *dfr;
+    size_t capdfr;
 } phi_deid_rec;
-/* phi_rule_for through the record's cache; `exact` encodes `comps`. */
-const phi_deid_rule *phi_rule_cached(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const char *exact,
-                                     size_t exact_len, uint64_t hash);
-/* Appends the exact encoding of one component to `b`; returns the hash of
- * the encoding so far, given the hash `h` before it (PHI_HASH0 at the root). */
-#define PHI_HASH0 1469598103934665603ULL
-uint64_t phi_exact_push(phi_sbuf *b, const char *key, size_t len, uint64_t h);
+
+/* The path of the value being rewritten: its components, and its node in
+ * the worker's table (PHI_PNODE_NONE when it did not fit). */
+typedef struct phi_pstack {
+    phi_deid_rec *r;
+    phi_pcomp comps[PHI_DEID_MAX_DEPTH + 2];
+    char *owned[PHI_DEID_MAX_DEPTH + 2]; /* decoded keys that had escapes */
+    uint32_t node[PHI_DEID_MAX_DEPTH + 3]; /* node[k]: of the first k components */
+    uint32_t sib[PHI_DEID_MAX_DEPTH + 4];  /* sib[k]: the last node[k] popped under node[k-1] */
+    size_t nc;
+    phi_sbuf text; /* the path text of a value whose node did not fit */
+} phi_pstack;
+void phi_ps_init(phi_pstack *ps, phi_deid_rec *r);
+/* Enters a key (`owned`: freed on pop) or, with key NULL, an array level. */
+void phi_ps_push(phi_pstack *ps, const char *key, size_t len, char *owned);
+void phi_ps_pop(phi_pstack *ps);
+void phi_ps_free(phi_pstack *ps);
+/* The current path as text ("visits[].date"), its rule, and a count of
+ * `act` on it in the record's statistics. */
+const char *phi_ps_path(phi_pstack *ps, size_t *len);
+const struct phi_deid_rule *phi_ps_rule(phi_pstack *ps);
+void phi_ps_count(phi_pstack *ps, int act);
 void phi_rec_reset(phi_deid_rec *r);
+/* An action result whose text buffer is the worker's, and its return
+ * (wiped, kept for the next value). */
+void phi_dout_begin(phi_deid_rec *r, phi_dout *o);
+void phi_dout_end(phi_deid_rec *r, phi_dout *o);
+/* Wipes a scratch buffer up to the longest of its uses (`*used`, or its
+ * length) and empties it. */
+void phi_scratch_wipe(phi_sbuf *b, size_t *used);
 /* Where the current record is, for an error message. */
 const char *phi_rec_where(phi_deid_rec *r);
 void phi_rec_free(phi_deid_rec *r);
@@ -271,7 +326,6 @@ int phi_deid_check_keys(phicrypt_t *ph, const char *const *names, const char *co
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
 
 /* ---- formats ---- */
-#define PHI_DEID_MAX_DEPTH 100
 /* Rewrites one JSON document (a record) into `out`. */
 int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out);
 /* Rewrites one BSON document into `out` (BSON bytes). */

@@ -10,6 +10,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/scan_private.h"
 
 typedef struct jw {
     phi_deid_rec *r;
@@ -17,23 +18,12 @@ typedef struct jw {
     size_t n, i;
     phi_sbuf *out;
     size_t copied;
-    phi_pcomp comps[PHI_DEID_MAX_DEPTH + 2];
-    char *owned[PHI_DEID_MAX_DEPTH + 2]; /* decoded keys that had escapes */
-    size_t nc;
-    phi_sbuf path;
-    phi_sbuf exact; /* the path, exactly (the rule cache's key) */
-    size_t exact_saved[PHI_DEID_MAX_DEPTH + 2];
-    uint64_t hash[PHI_DEID_MAX_DEPTH + 3]; /* hash[k]: of the first k components */
-    phi_sbuf str;
+    phi_pstack ps;
     /* Single pass for scrub: identifiers are collected while rewriting,
      * and free text is scrubbed at the end of the record, once all of
-     * them are known. */
+     * them are known (in r->dfr). */
     int defer;
-    struct deferred {
-        size_t out_off, v0, v1;
-        const phi_deid_rule *rule;
-    } *dfr;
-    size_t ndfr, capdfr;
+    size_t ndfr;
 } jw;
 
 static int bad(jw *w, const char *why)
@@ -105,20 +95,7 @@ static int scan_string(jw *w, int *esc)
     size_t i = w->i + 1, n = w->n;
     *esc = 0;
     for (;;) {
-        /* Eight bytes at a time while none is special ('"', '\\', a
-         * control character or a non-ASCII byte). */
-        while (i + 8 <= n) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
-            if (special & highs)
-                break;
-            i += 8;
-        }
-        while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
-            i++;
+        i += phi_json_plain_run(s + i, n - i, 1);
         if (i >= n) {
             w->i = i;
             return bad(w, "unterminated string");
@@ -286,47 +263,7 @@ static int lit(jw *w, const char *word)
     return 0;
 }
 
-/* ---- path stack ---- */
-static size_t push_key(jw *w, const char *k, size_t kn, char *owned)
-{
-    size_t saved = w->path.len;
-    w->comps[w->nc].key = k;
-    w->comps[w->nc].key_len = kn;
-    w->owned[w->nc] = owned;
-    w->exact_saved[w->nc] = w->exact.len;
-    w->hash[w->nc + 1] = phi_exact_push(&w->exact, k, kn, w->hash[w->nc]);
-    w->nc++;
-    if (saved)
-        phi_sbuf_putc(&w->path, '.');
-    phi_sbuf_put(&w->path, k, kn);
-    return saved;
-}
-
-static size_t push_elem(jw *w)
-{
-    size_t saved = w->path.len;
-    w->comps[w->nc].key = NULL;
-    w->comps[w->nc].key_len = 0;
-    w->owned[w->nc] = NULL;
-    w->exact_saved[w->nc] = w->exact.len;
-    w->hash[w->nc + 1] = phi_exact_push(&w->exact, NULL, 0, w->hash[w->nc]);
-    w->nc++;
-    phi_sbuf_put(&w->path, "[]", 2);
-    return saved;
-}
-
-static void pop(jw *w, size_t saved)
-{
-    w->nc--;
-    w->exact.len = w->exact_saved[w->nc];
-    if (w->owned[w->nc]) {
-        phi_free(w->owned[w->nc]);
-        w->owned[w->nc] = NULL;
-    }
-    w->path.len = saved;
-    if (w->path.p)
-        w->path.p[saved] = 0;
-}
+static const char *path_of(jw *w, size_t *len) { return phi_ps_path(&w->ps, len); }
 
 static void flush_to(jw *w, size_t pos)
 {
@@ -338,25 +275,39 @@ static void flush_to(jw *w, size_t pos)
 
 static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop);
 
-static const char *const ext_keys[] = { "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
-                                        "$oid", "$binary", "$uuid", "$timestamp", "$regularExpression", "$symbol",
-                                        "$code", "$minKey", "$maxKey", "$undefined", "$dbPointer", "$regex", "$type",
-                                        NULL };
+/* Extended JSON wrapper keys (the first key of a {"$...": ...} value). */
+enum { EXT_DATE, EXT_NUMBER_LONG, EXT_NUMBER_INT, EXT_NUMBER_DOUBLE, EXT_NUMBER_DECIMAL, EXT_OTHER };
+static const struct {
+    const char *name;
+    size_t len;
+    int kind;
+} ext_keys[] = {
+    { "$date", 5, EXT_DATE }, { "$numberLong", 11, EXT_NUMBER_LONG }, { "$numberInt", 10, EXT_NUMBER_INT },
+    { "$numberDouble", 13, EXT_NUMBER_DOUBLE }, { "$numberDecimal", 14, EXT_NUMBER_DECIMAL },
+    { "$oid", 4, EXT_OTHER }, { "$binary", 7, EXT_OTHER }, { "$uuid", 5, EXT_OTHER }, { "$timestamp", 10, EXT_OTHER },
+    { "$regularExpression", 18, EXT_OTHER }, { "$symbol", 7, EXT_OTHER }, { "$code", 5, EXT_OTHER },
+    { "$minKey", 7, EXT_OTHER }, { "$maxKey", 7, EXT_OTHER }, { "$undefined", 10, EXT_OTHER },
+    { "$dbPointer", 10, EXT_OTHER }, { "$regex", 6, EXT_OTHER }, { "$type", 5, EXT_OTHER },
+};
 
-/* At '{': the first key when it names an Extended JSON wrapper. */
-static const char *ext_key(jw *w)
+/* At '{': the index in ext_keys of its first key when that names an
+ * Extended JSON wrapper, else -1. */
+static int ext_key(jw *w)
 {
     size_t i = w->i + 1;
     while (i < w->n && (w->s[i] == ' ' || w->s[i] == '\t' || w->s[i] == '\r' || w->s[i] == '\n'))
         i++;
     if (i + 2 >= w->n || w->s[i] != '"' || w->s[i + 1] != '$')
-        return NULL;
-    for (int k = 0; ext_keys[k]; k++) {
-        size_t kl = strlen(ext_keys[k]);
-        if (i + 2 + kl <= w->n && memcmp(w->s + i + 1, ext_keys[k], kl) == 0 && w->s[i + 1 + kl] == '"')
-            return ext_keys[k];
-    }
-    return NULL;
+        return -1;
+    const char *k = w->s + i + 1;
+    const char *q = memchr(k, '"', w->n - i - 1 < 20 ? w->n - i - 1 : 20);
+    if (!q)
+        return -1;
+    size_t kl = (size_t)(q - k);
+    for (size_t e = 0; e < sizeof ext_keys / sizeof ext_keys[0]; e++)
+        if (ext_keys[e].len == kl && memcmp(k, ext_keys[e].name, kl) == 0)
+            return (int)e;
+    return -1;
 }
 
 /* Reads the date of {"$date": ...} spanning s[a..b). */
@@ -436,35 +387,36 @@ static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *dr
 {
     phi_deid_rec *r = w->r;
     if (r->collecting) {
-        phi_rec_collect(r, rule, 0, w->comps, w->nc, v);
+        phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, v);
         return 0;
     }
     if (w->defer && phi_deid_act_is_identifier(rule->act))
-        phi_rec_collect(r, rule, 0, w->comps, w->nc, v);
+        phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, v);
     if (w->defer && rule->act == PHI_ACT_SCRUB && v->kind == PHI_DV_STR) {
-        if (w->ndfr == w->capdfr) {
-            size_t cap = w->capdfr ? w->capdfr * 2 : 8;
-            struct deferred *d = phi_realloc(w->dfr, cap * sizeof *d);
+        if (w->ndfr == r->capdfr) {
+            size_t cap = r->capdfr ? r->capdfr * 2 : 8;
+            phi_deferred *d = phi_realloc(r->dfr, cap * sizeof *d);
             if (!d)
                 return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
-            w->dfr = d;
-            w->capdfr = cap;
+            r->dfr = d;
+            r->capdfr = cap;
         }
         flush_to(w, v0);
-        w->dfr[w->ndfr++] = (struct deferred){ w->out->len, v0, w->i, rule };
+        r->dfr[w->ndfr++] = (phi_deferred){ w->out->len, v0, w->i, rule };
         w->copied = w->i;
-        if (r->st)
-            phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, rule->act);
+        phi_ps_count(&w->ps, rule->act);
         return 0;
     }
-    phi_dout o = { 0 };
-    int rc = phi_action_apply(r, rule, w->path.p ? w->path.p : "", v, &o);
+    size_t plen;
+    const char *path = path_of(w, &plen);
+    phi_dout o;
+    phi_dout_begin(r, &o);
+    int rc = phi_action_apply(r, rule, path, v, &o);
     if (rc) {
-        phi_dout_clear(&o);
+        phi_dout_end(r, &o);
         return rc;
     }
-    if (r->st)
-        phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, r->reid ? rule->act : rule->act);
+    phi_ps_count(&w->ps, rule->act);
     switch (o.op) {
     case PHI_OUT_SAME:
         break;
@@ -483,7 +435,7 @@ static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *dr
             rc = write_bson_value(w, &o);
         w->copied = w->i;
     }
-    phi_dout_clear(&o);
+    phi_dout_end(r, &o);
     if (rc == 0 && w->out && w->out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;
@@ -495,12 +447,14 @@ static int unknown_leaf(jw *w, int *drop)
     phi_deid_rec *r = w->r;
     if (r->collecting || r->reid)
         return 0;
+    size_t plen;
+    const char *path = path_of(w, &plen);
     if (r->st)
-        phi_stats_unknown(r->st, w->path.p ? w->path.p : "", w->path.len);
+        phi_stats_unknown(r->st, path, plen);
     if (r->pol->unknown == PHI_UNKNOWN_ERROR)
         return phi_error(r->eh, PHICRYPT_EINVAL,
                          "%s: field '%s' is not in the policy (set \"unknown_fields\" to \"drop\" or \"keep\", or add "
-                         "a rule)", phi_rec_where(r), w->path.p ? w->path.p : "");
+                         "a rule)", phi_rec_where(r), path);
     if (r->pol->unknown == PHI_UNKNOWN_DROP)
         *drop = 1;
     return 0;
@@ -522,7 +476,7 @@ static int container(jw *w, int depth, const phi_deid_rule *inherited)
     }
     for (;;) {
         ws(w);
-        size_t m0 = w->i, saved;
+        size_t m0 = w->i;
         if (is_obj) {
             int esc;
             if (w->i >= w->n || w->s[w->i] != '"')
@@ -541,20 +495,20 @@ static int container(jw *w, int depth, const phi_deid_rule *inherited)
                 k = owned ? owned : "";
                 kn = tmp.len;
             }
-            saved = push_key(w, k, kn, owned);
+            phi_ps_push(&w->ps, k, kn, owned);
             ws(w);
             if (w->i >= w->n || w->s[w->i] != ':') {
-                pop(w, saved);
+                phi_ps_pop(&w->ps);
                 return bad(w, "expected ':'");
             }
             w->i++;
             ws(w);
         } else {
-            saved = push_elem(w);
+            phi_ps_push(&w->ps, NULL, 0, NULL);
         }
         int drop = 0;
         rc = value(w, depth + 1, inherited, &drop);
-        pop(w, saved);
+        phi_ps_pop(&w->ps);
         if (rc)
             return rc;
         if (drop && w->out) {
@@ -615,15 +569,14 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     const phicrypt_deid_policy *p = r->pol;
     if (w->i >= w->n)
         return bad(w, "unexpected end of the record");
-    const phi_deid_rule *rule =
-        inherited ? inherited : phi_rule_cached(r, w->comps, w->nc, w->exact.p, w->exact.len, w->hash[w->nc]);
+    const phi_deid_rule *rule = inherited ? inherited : phi_ps_rule(&w->ps);
     size_t v0 = w->i;
     char c = w->s[v0];
     phi_dv v = { 0 };
     int rc;
     if (c == '{' || c == '[') {
-        const char *ek = c == '{' ? ext_key(w) : NULL;
-        if (!ek) {
+        int ek = c == '{' ? ext_key(w) : -1;
+        if (ek < 0) {
             if (rule && rule->act == PHI_ACT_KEEP && rule != inherited)
                 return skip_container(w, depth, NULL);
             if (!rule || rule->preset || inherited || !(rule->act == PHI_ACT_DROP || rule->act == PHI_ACT_REDACT ||
@@ -642,12 +595,13 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         v.json = w->s + v0;
         v.json_len = w->i - v0;
         v.kind = PHI_DV_EXT;
-        if (strcmp(ek, "$date") == 0) {
+        if (ext_keys[ek].kind == EXT_DATE) {
             if (ext_date(w, v0, w->i, &v))
                 v.kind = PHI_DV_DATE;
-        } else if (strncmp(ek, "$number", 7) == 0) {
+        } else if (ext_keys[ek].kind != EXT_OTHER) {
             /* {"$numberLong": "123"}: the number's text */
-            const char *q = memchr(w->s + v0 + 3 + strlen(ek), '"', w->i - v0 - 3 - strlen(ek));
+            size_t kl = ext_keys[ek].len;
+            const char *q = memchr(w->s + v0 + 3 + kl, '"', w->i - v0 - 3 - kl);
             if (q) {
                 const char *e = memchr(q + 1, '"', (size_t)(w->s + w->i - q - 1));
                 if (e) {
@@ -670,11 +624,13 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         v.json_len = w->i - v0;
         if (rule || (r->collecting && p->needs_subjects)) {
             if (esc) {
-                decode_string(w->s, v0 + 1, w->i - 1, &w->str);
-                if (w->str.oom)
+                decode_string(w->s, v0 + 1, w->i - 1, &r->str);
+                if (r->str.len > r->str_used)
+                    r->str_used = r->str.len;
+                if (r->str.oom)
                     return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
-                v.s = w->str.p ? w->str.p : "";
-                v.n = w->str.len;
+                v.s = r->str.p ? r->str.p : "";
+                v.n = r->str.len;
             } else {
                 v.s = w->s + v0 + 1;
                 v.n = w->i - v0 - 2;
@@ -702,52 +658,63 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         return bad(w, "unexpected character");
     }
     if (r->collecting && p->needs_subjects && (v.kind == PHI_DV_STR || v.kind == PHI_DV_NUM || v.kind == PHI_DV_EXT))
-        phi_rec_collect_subject(r, w->comps, w->nc, &v);
+        phi_rec_collect_subject(r, w->ps.comps, w->ps.nc, &v);
     if (!rule && p->safe_harbor && v.kind == PHI_DV_DATE)
         rule = &p->preset_rules[PHI_ACT_GENERALIZE];
     if (!rule)
         return unknown_leaf(w, drop);
     if (rule->act == PHI_ACT_KEEP && !r->collecting) {
-        if (r->st && !inherited)
-            phi_stats_count(r->st, w->path.p ? w->path.p : "", w->path.len, PHI_ACT_KEEP);
+        if (!inherited)
+            phi_ps_count(&w->ps, PHI_ACT_KEEP);
         return 0;
     }
     return apply(w, rule, &v, v0, drop);
 }
 
-/* Splices the scrubbed free text into the record's output. */
-static int finish_deferred(jw *w, phi_sbuf *out, size_t base)
+/* Splices the scrubbed free text into the record's output: the output
+ * from the first deferred value on is moved aside and put back around the
+ * scrubbed texts. */
+static int finish_deferred(jw *w, phi_sbuf *out)
 {
-    phi_sbuf tail = { 0 }, text = { 0 };
+    phi_deid_rec *r = w->r;
+    phi_sbuf *tail = &r->tail, *text = &r->text;
     int rc = 0;
+    size_t base = r->dfr[0].out_off;
     if (out->len < base || !out->p)
-        return phi_error(w->r->eh, PHICRYPT_EINTERNAL, "output buffer shrank");
-    phi_sbuf_put_slow(&tail, out->p + base, out->len - base);
+        return phi_error(r->eh, PHICRYPT_EINTERNAL, "output buffer shrank");
+    tail->len = 0;
+    phi_sbuf_put(tail, out->p + base, out->len - base);
+    if (tail->oom)
+        return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     out->len = base;
     size_t prev = 0;
     for (size_t k = 0; rc == 0 && k < w->ndfr; k++) {
-        const struct deferred *d = &w->dfr[k];
+        const phi_deferred *d = &r->dfr[k];
         size_t off = d->out_off - base;
-        phi_sbuf_put(out, tail.p + prev, off - prev);
+        phi_sbuf_put(out, tail->p + prev, off - prev);
         prev = off;
         const char *vs = w->s + d->v0 + 1;
         size_t vn = d->v1 - d->v0 - 2;
         if (memchr(vs, '\\', vn)) {
-            decode_string(w->s, d->v0 + 1, d->v1 - 1, &w->str);
-            vs = w->str.p ? w->str.p : "";
-            vn = w->str.len;
+            decode_string(w->s, d->v0 + 1, d->v1 - 1, &r->str);
+            if (r->str.len > r->str_used)
+                r->str_used = r->str.len;
+            vs = r->str.p ? r->str.p : "";
+            vn = r->str.len;
         }
-        text.len = 0;
-        rc = phi_scrub(w->r, d->rule, vs, vn, &text);
+        text->len = 0;
+        rc = phi_scrub(r, d->rule, vs, vn, text);
         if (rc == 0)
-            phi_sbuf_json_str(out, text.p ? text.p : "", text.len);
+            phi_sbuf_json_str(out, text->p ? text->p : "", text->len);
+        if (text->p)
+            phi_wipe(text->p, text->len);
     }
     if (rc == 0)
-        phi_sbuf_put(out, tail.p + prev, tail.len - prev);
-    phi_sbuf_free(&tail);
-    phi_sbuf_free(&text);
+        phi_sbuf_put(out, tail->p + prev, tail->len - prev);
+    phi_wipe(tail->p, tail->len);
+    tail->len = 0;
     if (rc == 0 && out->oom)
-        rc = phi_error(w->r->eh, PHICRYPT_ENOMEM, "out of memory");
+        rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -757,14 +724,13 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
     int rc = 0, drop = 0;
     memset(&w, 0, sizeof w);
     w.r = r;
-    w.hash[0] = PHI_HASH0;
     w.s = s;
     w.n = n;
     phi_rec_reset(r);
+    phi_ps_init(&w.ps, r);
     ws(&w);
     if (w.i >= n || s[w.i] != '{')
         return bad(&w, "a record must be a JSON object");
-    size_t base = out->len;
     w.defer = r->pol->needs_identifiers && !r->pol->needs_subjects && !r->reid;
     if (!w.defer && (r->pol->needs_identifiers || r->pol->needs_subjects)) {
         /* First pass: the record's own identifiers and date_shift subjects. */
@@ -785,13 +751,9 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
     if (rc == 0)
         flush_to(&w, n);
     if (rc == 0 && w.ndfr)
-        rc = finish_deferred(&w, out, base);
-    phi_free(w.dfr);
-    while (w.nc)
-        pop(&w, 0);
-    phi_sbuf_free(&w.path);
-    phi_sbuf_free(&w.exact);
-    phi_sbuf_free(&w.str);
+        rc = finish_deferred(&w, out);
+    phi_ps_free(&w.ps);
+    phi_scratch_wipe(&r->str, &r->str_used);
     if (rc == 0 && out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;

@@ -5,6 +5,7 @@
 
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/scan_private.h"
 
 void phi_sbuf_reserve(phi_sbuf *b, size_t n)
 {
@@ -68,9 +69,10 @@ void phi_sbuf_json_str(phi_sbuf *b, const char *s, size_t n)
     phi_sbuf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
+        i += phi_json_plain_run((const unsigned char *)s + i, n - i, 0);
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
         phi_sbuf_put(b, s + run, i - run);
         run = i + 1;
         switch (c) {
@@ -89,12 +91,35 @@ void phi_sbuf_json_str(phi_sbuf *b, const char *s, size_t n)
     phi_sbuf_putc(b, '"');
 }
 
-void phi_dout_clear(phi_dout *o)
+void phi_dout_begin(phi_deid_rec *r, phi_dout *o)
 {
-    phi_sbuf_free(&o->text);
-    phicrypt_buf_dispose(&o->bson);
-    o->op = PHI_OUT_SAME;
-    o->ms = 0;
+    memset(o, 0, sizeof *o);
+    o->text = r->dtext; /* the worker's buffer, lent (no allocation per value) */
+    o->text.len = 0;
+}
+
+void phi_dout_end(phi_deid_rec *r, phi_dout *o)
+{
+    /* Wiped once per record (phi_rec_reset), up to the longest use. */
+    if (o->text.len > r->dtext_used)
+        r->dtext_used = o->text.len;
+    if (o->text.oom) {
+        phi_sbuf_free(&o->text);
+        r->dtext_used = 0;
+    }
+    r->dtext = o->text;
+    r->dtext.len = 0;
+    if (o->bson.data)
+        phicrypt_buf_dispose(&o->bson);
+}
+
+void phi_scratch_wipe(phi_sbuf *b, size_t *used)
+{
+    size_t n = *used > b->len ? *used : b->len;
+    if (b->p && n)
+        phi_wipe(b->p, n < b->cap ? n + 1 : b->cap);
+    b->len = 0;
+    *used = 0;
 }
 
 int phi_parse_decimal(const char *s, size_t n, double *v)
@@ -290,14 +315,13 @@ void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac)
 }
 
 /* ---- statistics ---- */
-void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
+size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
 {
     if (st->hint < st->n) {
         phi_count_ent *e = &st->ents[st->hint];
         if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
             e->count++;
-            st->hint++;
-            return;
+            return st->hint++;
         }
     }
     for (size_t i = 0; i < st->n; i++) {
@@ -305,22 +329,23 @@ void phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
         if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
             e->count++;
             st->hint = i + 1;
-            return;
+            return i;
         }
     }
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
         phi_count_ent *n = phi_realloc(st->ents, cap * sizeof *n);
         if (!n)
-            return;
+            return SIZE_MAX;
         st->ents = n;
         st->cap = cap;
     }
     char *p = phi_strndup(path, len);
     if (!p)
-        return;
+        return SIZE_MAX;
     st->ents[st->n++] = (phi_count_ent){ p, len, act, 1 };
     st->hint = st->n;
+    return st->n - 1;
 }
 
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len)

@@ -28,6 +28,7 @@ typedef struct slot {
     int state;
     uint64_t seq;
     phi_sbuf in, out;
+    size_t in_used, out_used; /* the most of in and out that may hold old bytes */
     phi_span *spans;
     size_t nspans, cap_spans;
     phi_deid_stats st;
@@ -74,6 +75,17 @@ static int fmt_from_ext(const char *path)
     if (strcmp(dot, ".csv") == 0)
         return PHICRYPT_DEID_CSV;
     return 0;
+}
+
+/* Buffers are reused batch after batch: the new bytes overwrite the old,
+ * and only what the previous batch left beyond them is wiped here (the
+ * rest when the run frees them). This keeps two full wipes per batch off
+ * the critical path. */
+static void wipe_residue(phi_sbuf *b, size_t *used)
+{
+    if (b->p && *used > b->len)
+        phi_wipe(b->p + b->len, *used - b->len);
+    *used = b->len;
 }
 
 /* Rewrites every record of a batch; a bad record stops the batch (or is
@@ -138,9 +150,7 @@ static void process(run *ru, slot *sl, const void *eh)
         snprintf(sl->msg, sizeof sl->msg, "out of memory");
     }
     phi_rec_free(&rec);
-    /* The input held PHI: wipe it now rather than when the slot is reused. */
-    if (sl->in.p)
-        phi_wipe(sl->in.p, sl->in.len);
+    wipe_residue(&sl->out, &sl->out_used);
 }
 
 static void *worker(void *arg)
@@ -175,6 +185,7 @@ static void *worker(void *arg)
 typedef struct outf {
     int fd;
     int is_stdout;
+    int direct;      /* a device or a FIFO: written in place */
     int tmpfile;     /* O_TMPFILE: no name until linked */
     char *tmp_path;  /* mkstemp fallback */
     char *path;
@@ -192,11 +203,25 @@ static int out_open(const void *eh, outf *o, const char *path)
         return 0;
     }
     o->path = phi_strdup(path);
-    char *dir = phi_path_dirname(path);
-    if (!o->path || !dir) {
-        phi_free(dir);
+    if (!o->path)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    /* An existing device or FIFO (/dev/null, a pipe) is written in place:
+     * renaming a file over it would replace the device itself, and a
+     * stream has no partial file to avoid. */
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return phi_error(eh, PHICRYPT_EINVAL, "%s: is a directory", path);
+    if (exists && !S_ISREG(st.st_mode)) {
+        o->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (o->fd < 0)
+            return phi_error(eh, PHICRYPT_EIO, "%s: cannot open the output (%s)", path, strerror(errno));
+        o->direct = 1;
+        return 0;
     }
+    char *dir = phi_path_dirname(path);
+    if (!dir)
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
 #ifdef O_TMPFILE
     o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (o->fd >= 0)
@@ -233,7 +258,7 @@ static int out_write(const void *eh, outf *o, const void *d, size_t n)
 #ifdef SYNC_FILE_RANGE_WRITE
     /* Start writing the file back every few MB (without waiting), so the
      * final fsync has little left to do and dirty pages stay few. */
-    if (!o->is_stdout && o->bytes - o->flushed >= (8u << 20)) {
+    if (!o->is_stdout && !o->direct && o->bytes - o->flushed >= (8u << 20)) {
         (void)sync_file_range(o->fd, (off_t)o->flushed, (off_t)(o->bytes - o->flushed), SYNC_FILE_RANGE_WRITE);
         o->flushed = o->bytes;
     }
@@ -258,6 +283,10 @@ static int out_commit(const void *eh, outf *o)
     int rc = 0;
     if (o->is_stdout)
         return 0;
+    if (o->direct) {
+        out_abort(o);
+        return 0;
+    }
     if (fsync(o->fd) != 0)
         rc = phi_error(eh, PHICRYPT_EIO, "%s: fsync failed (%s)", o->path, strerror(errno));
     if (rc == 0 && o->tmpfile) {
@@ -404,6 +433,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     phi_deid_stats all;
     memset(&all, 0, sizeof all);
     if ((rc = out_open(eh, &out, out_path))) {
+        out_abort(&out);
         if (rd.f != stdin)
             fclose(rd.f);
         return rc;
@@ -459,6 +489,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
             if (!free_slot)
                 break;
             rc = phi_reader_next(eh, &rd, &sl->in, &sl->spans, &sl->nspans, &sl->cap_spans, BATCH_BYTES);
+            wipe_residue(&sl->in, &sl->in_used);
             if (rc)
                 break;
             if (sl->nspans == 0 && rd.eof && rd.carry_len == 0) {
@@ -504,8 +535,6 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         phi_stats_merge(&all, &sl->st);
         phi_stats_free(&sl->st);
         /* Kept for the next batch (no page faults for a fresh buffer). */
-        if (sl->out.p)
-            phi_wipe(sl->out.p, sl->out.len);
         sl->out.len = 0;
         pthread_mutex_lock(&ru.mu);
         sl->state = SLOT_FREE;

@@ -60,6 +60,20 @@ done
 "$P" deid --policy "$SH" --in - --out - --format jsonl < "$T/p.jsonl" > "$T/o-pipe.jsonl" 2>"$T/err"
 if [ $? = 0 ] && cmp -s "$T/o.jsonl" "$T/o-pipe.jsonl" && [ ! -s "$T/err" ]; then ok "test_deid_cli__stdin_to_stdout_silent"; else notok "test_deid_cli__stdin_to_stdout_silent" "$(head -c 300 "$T/err")"; fi
 
+# An existing FIFO (or device, like /dev/null) is written in place, not
+# replaced by a renamed file; a directory is refused.
+mkfifo "$T/out-fifo"
+cat "$T/out-fifo" > "$T/o-fifo.jsonl" &
+CPID=$!
+"$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/out-fifo" --threads 2 2>"$T/err"
+frc=$?
+# (a FIFO replaced by a file would leave the reader waiting forever)
+if [ -p "$T/out-fifo" ]; then wait "$CPID"; else kill "$CPID"; wait "$CPID" 2>/dev/null; fi
+if [ $frc = 0 ] && [ -p "$T/out-fifo" ] && cmp -s "$T/o.jsonl" "$T/o-fifo.jsonl"; then ok "test_deid_cli__fifo_output_written_in_place"; else notok "test_deid_cli__fifo_output_written_in_place" "rc $frc" "$(head -c 300 "$T/err")"; fi
+mkdir "$T/outdir"
+check "test_deid_cli__directory_output_refused" 1 "$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/outdir"
+expect_grep "test_deid_cli__directory_output_named" "$T/err" "outdir: is a directory"
+
 # Policy errors name the JSON location; nothing is read or written.
 echo '{"version":1,"fields":{"dob":{"action":"blur"}}}' > "$T/bad-policy.json"
 check "test_deid_cli__bad_policy_fails" 1 "$P" deid --policy "$T/bad-policy.json" --in "$T/p.jsonl" --out "$T/never.jsonl"

@@ -2,7 +2,7 @@
 # The one test command: installs what is missing, builds, runs every suite,
 # and ends with the line `N passed, N failed`.
 #   ./tests/run.sh              all suites (unit, CLI) in build/
-#   ./tests/run.sh --sanitize   also the C suites under ASan + UBSan in build-asan/
+#   ./tests/run.sh --sanitize   also the C suites and the fuzz corpora under ASan + UBSan in build-asan/
 #   ./tests/run.sh --valgrind   also the C unit suites under valgrind (leaks, invalid reads)
 #   ./tests/run.sh --tsan       also the C unit suites (threaded clients, deid threads) under ThreadSanitizer
 #   ./tests/run.sh --no-install never call apt-get
@@ -71,7 +71,7 @@ if [ $SANITIZE = 1 ]; then
   if build "$B-asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     echo "== tests (ASan + UBSan)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      meson test -C "$B-asan" --suite unit --num-processes 2 --print-errorlogs >"$B-asan/test-output.log" 2>&1 || status=1
+      meson test -C "$B-asan" --suite unit --suite fuzz --num-processes 2 --print-errorlogs >"$B-asan/test-output.log" 2>&1 || status=1
     grep -E "^ *[0-9]+/[0-9]+ " "$B-asan/test-output.log"
     logs+=("asan=$B-asan/meson-logs/testlog.json")
   else

@@ -852,6 +852,43 @@ static void test_deid__paths_beyond_the_path_table(void **state)
     free(in);
 }
 
+/* Dates at the ends of the int64 range (corrupt exports, fuzzing) are not
+ * calendar dates: date rules redact them, without overflowing. */
+static void test_deid__dates_beyond_range_are_redacted(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\",\"to\":\"year\"},"
+                      "\"seen\":{\"action\":\"generalize\",\"to\":\"month\"}}}";
+    char *out = deid1(f, pol, "{\"dob\":{\"$date\":{\"$numberLong\":\"-9223372036854775808\"}},"
+                              "\"seen\":{\"$date\":9223372036854775807},\"x\":{\"$date\":\"2001-02-03T04:05:06Z\"}}");
+    assert_string_equal(out, "{\"dob\":\"[REDACTED]\",\"seen\":\"[REDACTED]\",\"x\":{\"$date\":\"2001-02-03T04:05:06Z\"}}");
+    free(out);
+    /* The last dates inside the range still generalise: -271821-04-20 to
+     * -271821-01-01 and 275760-09-13 to 275760-09-01 (checked with Python's
+     * datetime, shifted by 400-year cycles of 146097 days). */
+    out = deid1(f, pol, "{\"dob\":{\"$date\":{\"$numberLong\":\"-8640000000000000\"}},\"seen\":{\"$date\":8640000000000000}}");
+    assert_string_equal(out, "{\"dob\":{\"$date\":{\"$numberLong\":\"-8640009417600000\"}},"
+                             "\"seen\":{\"$date\":8639998963200000}}");
+    free(out);
+    bson_t doc;
+    bson_init(&doc);
+    BSON_APPEND_DATE_TIME(&doc, "dob", INT64_MIN);
+    BSON_APPEND_DATE_TIME(&doc, "seen", INT64_MAX);
+    char *bo;
+    size_t n;
+    assert_int_equal(run_file(f, pol, "range.bson", (const char *)bson_get_data(&doc), doc.len, "range.out.bson", &bo, &n, 1,
+                              0, NULL),
+                     0);
+    bson_destroy(&doc);
+    bson_t res;
+    bson_iter_t it;
+    assert_true(bson_init_static(&res, (const uint8_t *)bo, n));
+    assert_true(bson_iter_init_find(&it, &res, "dob") && BSON_ITER_HOLDS_UTF8(&it));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "[REDACTED]");
+    assert_true(bson_iter_init_find(&it, &res, "seen") && BSON_ITER_HOLDS_UTF8(&it));
+    free(bo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -875,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_deid__bson_safe_harbor_leaves_no_planted_identifier),
         cmocka_unit_test(test_deid__string_scanners_agree_with_a_byte_loop),
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
+        cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

@@ -168,7 +168,12 @@ typedef struct phi_dout {
  * out of a double's range. */
 int phi_parse_decimal(const char *s, size_t n, double *v);
 
-/* Dates: ISO 8601 text <-> milliseconds (UTC). */
+/* Dates: ISO 8601 text <-> milliseconds (UTC). Dates are handled within
+ * ECMAScript's range, +-100,000,000 days from 1970; a BSON or Extended JSON
+ * date beyond it (a corrupt value) is not treated as a date, so date rules
+ * redact it instead of computing a calendar year that would overflow. */
+#define PHI_DATE_MS_MAX INT64_C(8640000000000000)
+static inline int phi_date_ms_ok(int64_t ms) { return ms >= -PHI_DATE_MS_MAX && ms <= PHI_DATE_MS_MAX; }
 int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac);
 void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac);
 void phi_civil_from_ms(int64_t ms, int *y, int *m, int *d);
@@ -258,8 +263,9 @@ typedef struct phi_deid_rec {
     uint64_t where_pos;
     int where_is_byte;
     phi_ptable pt;
-    /* Scratch kept across records (wiped after each use): decoded strings,
-     * action results, and JSON's deferred scrubs. */
+    /* Scratch kept across the records of a batch: decoded strings and
+     * action results (str, dtext: wiped at the next record, up to their
+     * longest use), JSON's deferred scrubs (text, tail: wiped after use). */
     phi_sbuf str, dtext, text, tail;
     size_t str_used, dtext_used; /* the longest use of str and dtext since the last wipe */
     phi_deferred *dfr;
@@ -288,8 +294,9 @@ const char *phi_ps_path(phi_pstack *ps, size_t *len);
 const struct phi_deid_rule *phi_ps_rule(phi_pstack *ps);
 void phi_ps_count(phi_pstack *ps, int act);
 void phi_rec_reset(phi_deid_rec *r);
-/* An action result whose text buffer is the worker's, and its return
- * (wiped, kept for the next value). */
+/* An action result whose text buffer is the worker's (no allocation per
+ * value), and its return: the buffer is kept for the next value and wiped
+ * by phi_rec_reset at the next record. */
 void phi_dout_begin(phi_deid_rec *r, phi_dout *o);
 void phi_dout_end(phi_deid_rec *r, phi_dout *o);
 /* Wipes a scratch buffer up to the longest of its uses (`*used`, or its

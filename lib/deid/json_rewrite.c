@@ -346,6 +346,8 @@ static int ext_date(jw *w, size_t a, size_t b, phi_dv *v)
     if (!k)
         return 0;
     v->ms = strtoll(tmp, NULL, 10);
+    if (!phi_date_ms_ok(v->ms))
+        return 0;
     v->date_form = form;
     v->ms_frac = 1;
     return 1;

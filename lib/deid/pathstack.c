@@ -145,7 +145,7 @@ static uint32_t pt_child(phi_ptable *t, uint32_t parent, const char *k, uint32_t
     }
     const phi_pnode *pn = &t->nodes[parent];
     size_t kn = n == PT_ELEM ? 0 : n;
-    size_t need = kn + pn->text_len + 4;
+    size_t need = 2 * kn + pn->text_len + 4; /* key, then text: parent + '.' or "[]" + key + NUL */
     if ((n != PT_ELEM && n > PT_MAX_KEY) || t->n >= PT_MAX_NODES || t->arena.len + need > PT_MAX_ARENA) {
         t->misses++;
         return PHI_PNODE_NONE;

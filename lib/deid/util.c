@@ -203,7 +203,8 @@ int64_t phi_ms_from_civil(int y, int m, int d) { return days_from_civil(y, m, d)
 
 void phi_civil_from_ms(int64_t ms, int *y, int *m, int *d)
 {
-    int64_t days = ms >= 0 ? ms / 86400000LL : -((-ms + 86399999LL) / 86400000LL);
+    /* floor division, without negating ms (INT64_MIN has no negation) */
+    int64_t days = ms / 86400000LL - (ms % 86400000LL < 0);
     civil_from_days(days, y, m, d);
 }
 

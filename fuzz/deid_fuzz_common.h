@@ -64,6 +64,8 @@ static void fuzz_stream(const uint8_t *data, size_t size, int fmt)
             out.len = 0;
             if (fmt == PHICRYPT_DEID_CSV)
                 phi_csv_rewrite(&rec, &cols, buf.p + spans[i].off, spans[i].len, &out);
+            else if (fmt == PHICRYPT_DEID_BSON)
+                phi_bson_rewrite(&rec, (const uint8_t *)buf.p + spans[i].off, spans[i].len, &out);
             else
                 phi_json_rewrite(&rec, buf.p + spans[i].off, spans[i].len, &out);
         }

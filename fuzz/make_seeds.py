@@ -77,5 +77,34 @@ def decrypt_seeds():
     return 5
 
 
+def bson_seeds():
+    # mongodump-style files: documents back to back, from the synthetic
+    # patients generator, plus shapes the policy's paths and date rules meet.
+    import datetime
+    import subprocess
+    gen = os.path.join(ROOT, "examples", "data", "generate_patients.py")
+    lines = subprocess.run(["/usr/bin/python3", gen, "--records", "4", "--seed", "5"], check=True,
+                           capture_output=True).stdout.decode().splitlines()
+    docs = [json_util.loads(l) for l in lines]
+    write("bson", "patients.bson", b"".join(bson.encode(d) for d in docs))
+    odd = [
+        {"a": "x", "b": "123456789", "c": [1, 2], "d": datetime.datetime(2020, 5, 17), "n": 42, "z": "02139",
+         "g": 93, "t": "Call 617-555-0101 on 2019-03-04, SSN 123-45-6789", "k": {"v": 1}},
+        {"x": {"p": {"y": "s"}, "q": {"y": 1}}, "l": [{"m": 1, "o": 2}, {"m": [3]}], "e": {}, "f": []},
+        {"q" * 300: {"ssn": "999-88-7777"}},
+        {"deep": [[[[{"a": [[{"b": "c"}]]}]]]], "u": bson.Binary(b"\x00" * 16, 4), "r": bson.Regex("a.*b", "i")},
+    ]
+    # dates at the ends of int64 (pymongo 3 cannot write them: an int64 retyped as a date)
+    extremes = bson.encode({"dob": bson.int64.Int64(-2**63), "d": bson.int64.Int64(2**63 - 1)})
+    extremes = extremes.replace(b"\x12dob\x00", b"\x09dob\x00").replace(b"\x12d\x00", b"\x09d\x00")
+    write("bson", "shapes.bson", b"".join(bson.encode(d) for d in odd) + extremes)
+    write("bson", "truncated.bson", bson.encode(odd[0])[:-7])
+    return 3
+
+
 if __name__ == "__main__":
-    print("analysis", analysis_seeds(), "config", config_seeds(), "decrypt", decrypt_seeds(), file=sys.stderr)
+    if sys.argv[1:] == ["bson"]:
+        print("bson", bson_seeds(), file=sys.stderr)
+    else:
+        print("analysis", analysis_seeds(), "config", config_seeds(), "decrypt", decrypt_seeds(), "bson",
+              bson_seeds(), file=sys.stderr)

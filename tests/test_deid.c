@@ -887,6 +887,11 @@ static void test_deid__dates_beyond_range_are_redacted(void **state)
     assert_string_equal(bson_iter_utf8(&it, NULL), "[REDACTED]");
     assert_true(bson_iter_init_find(&it, &res, "seen") && BSON_ITER_HOLDS_UTF8(&it));
     free(bo);
+    /* Still a date for the Safe Harbor preset: redacted, not an unknown field. */
+    out = deid1(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"error\"}",
+                "{\"lastSeen\":{\"$date\":{\"$numberLong\":\"-8640000000000001\"}}}");
+    assert_string_equal(out, "{\"lastSeen\":\"[REDACTED]\"}");
+    free(out);
 }
 
 int main(void)

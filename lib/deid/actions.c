@@ -167,10 +167,14 @@ static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *
     return 0;
 }
 
-/* Dates given as text (a CSV cell, a JSON string) count as dates. */
+/* Dates given as text (a CSV cell, a JSON string) count as dates. A date
+ * value outside the calendar range is still a date (the Safe Harbor preset
+ * applies to it) but is not computed with: date rules redact it. */
 static int as_date(const phi_dv *v, int64_t *ms, int *form, int *frac)
 {
     if (v->kind == PHI_DV_DATE) {
+        if (!phi_date_ms_ok(v->ms))
+            return 0;
         *ms = v->ms;
         *form = v->date_form;
         *frac = v->ms_frac;

@@ -43,7 +43,7 @@ static void to_dv(const bson_iter_t *it, phi_dv *v, char *num, size_t numcap)
         break;
     case BSON_TYPE_DATE_TIME:
         v->ms = bson_iter_date_time(it);
-        v->kind = phi_date_ms_ok(v->ms) ? PHI_DV_DATE : PHI_DV_EXT;
+        v->kind = PHI_DV_DATE;
         v->date_form = PHI_DF_BSON;
         break;
     case BSON_TYPE_NULL:

@@ -168,10 +168,10 @@ typedef struct phi_dout {
  * out of a double's range. */
 int phi_parse_decimal(const char *s, size_t n, double *v);
 
-/* Dates: ISO 8601 text <-> milliseconds (UTC). Dates are handled within
- * ECMAScript's range, +-100,000,000 days from 1970; a BSON or Extended JSON
- * date beyond it (a corrupt value) is not treated as a date, so date rules
- * redact it instead of computing a calendar year that would overflow. */
+/* Dates: ISO 8601 text <-> milliseconds (UTC). Calendar arithmetic is done
+ * within ECMAScript's range, +-100,000,000 days from 1970; a BSON or
+ * Extended JSON date beyond it (a corrupt value) is still a date, but date
+ * rules redact it instead of computing a year that would overflow. */
 #define PHI_DATE_MS_MAX INT64_C(8640000000000000)
 static inline int phi_date_ms_ok(int64_t ms) { return ms >= -PHI_DATE_MS_MAX && ms <= PHI_DATE_MS_MAX; }
 int phi_date_parse(const char *s, size_t n, int64_t *ms, int *form, int *frac);

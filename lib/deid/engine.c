@@ -122,6 +122,8 @@ static void process(run *ru, slot *sl, const void *eh)
         else
             rc = phi_json_rewrite(&rec, s, sp->len, &sl->out);
         if (rc == PHICRYPT_EBADDATA && ru->skip_bad) {
+            if (sl->out.len > sl->out_used)
+                sl->out_used = sl->out.len; /* the dropped bytes are wiped with the residue */
             sl->out.len = mark;
             phi_deid_stats *st = &sl->st;
             if (st->bad.len)
@@ -193,6 +195,25 @@ typedef struct outf {
     uint64_t flushed; /* bytes whose write-back has been started */
 } outf;
 
+/* "/dev/stdout", "/dev/fd/N", "/proc/self/fd/N": the descriptor N, or -1. */
+static int fd_path(const char *path)
+{
+    static const char *const prefixes[] = { "/dev/fd/", "/proc/self/fd/" };
+    if (strcmp(path, "/dev/stdout") == 0)
+        return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return STDERR_FILENO;
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], k) == 0 && path[k] >= '0' && path[k] <= '9') {
+            char *end;
+            long fd = strtol(path + k, &end, 10);
+            return *end == 0 && fd <= 1 << 20 ? (int)fd : -1;
+        }
+    }
+    return -1;
+}
+
 static int out_open(const void *eh, outf *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -205,8 +226,19 @@ static int out_open(const void *eh, outf *o, const char *path)
     o->path = phi_strdup(path);
     if (!o->path)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
-    /* An existing device or FIFO (/dev/null, a pipe) is written in place:
-     * renaming a file over it would replace the device itself, and a
+    /* An already open descriptor (/dev/stdout, /dev/fd/N) is written as it
+     * is, like "-": reopening it would lose its offset and append mode, and
+     * renaming over the name would replace the link, not the file. */
+    int dfd = fd_path(path);
+    if (dfd >= 0) {
+        o->fd = dup(dfd);
+        if (o->fd < 0)
+            return phi_error(eh, PHICRYPT_EIO, "%s: not an open descriptor (%s)", path, strerror(errno));
+        o->direct = 1;
+        return 0;
+    }
+    /* An existing device or FIFO (/dev/null, a named pipe) is written in
+     * place: renaming a file over it would replace the device itself, and a
      * stream has no partial file to avoid. */
     struct stat st;
     int exists = stat(path, &st) == 0;
@@ -218,6 +250,20 @@ static int out_open(const void *eh, outf *o, const char *path)
             return phi_error(eh, PHICRYPT_EIO, "%s: cannot open the output (%s)", path, strerror(errno));
         o->direct = 1;
         return 0;
+    }
+    /* A symbolic link to a file: the file it points to is replaced (in its
+     * own directory), and the link stays. */
+    struct stat lst;
+    if (exists && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (!real)
+            return phi_error(eh, PHICRYPT_EIO, "%s: cannot resolve the link (%s)", path, strerror(errno));
+        phi_free(o->path);
+        o->path = phi_strdup(real);
+        free(real);
+        if (!o->path)
+            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        path = o->path;
     }
     char *dir = phi_path_dirname(path);
     if (!dir)
@@ -424,8 +470,18 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         return phi_error(eh, PHICRYPT_EIO, "%s: cannot open (%s)", in_path, strerror(errno));
     uint64_t total = 0;
     struct stat sb;
-    if (fstat(fileno(rd.f), &sb) == 0 && S_ISREG(sb.st_mode))
+    int in_reg = fstat(fileno(rd.f), &sb) == 0 && S_ISREG(sb.st_mode);
+    if (in_reg)
         total = (uint64_t)sb.st_size;
+    /* The same file under another name (a link) would be replaced by its
+     * own de-identified copy. */
+    struct stat ob;
+    if (in_reg && strcmp(out_path, "-") != 0 && stat(out_path, &ob) == 0 && ob.st_dev == sb.st_dev &&
+        ob.st_ino == sb.st_ino) {
+        if (rd.f != stdin)
+            fclose(rd.f);
+        return phi_error(eh, PHICRYPT_EINVAL, "%s: the output is the input file (%s)", out_path, in_path);
+    }
 
     double t0 = now_s();
     int rc = 0;

@@ -346,8 +346,6 @@ static int ext_date(jw *w, size_t a, size_t b, phi_dv *v)
     if (!k)
         return 0;
     v->ms = strtoll(tmp, NULL, 10);
-    if (!phi_date_ms_ok(v->ms))
-        return 0;
     v->date_form = form;
     v->ms_frac = 1;
     return 1;
@@ -685,6 +683,7 @@ static int finish_deferred(jw *w, phi_sbuf *out)
     if (out->len < base || !out->p)
         return phi_error(r->eh, PHICRYPT_EINTERNAL, "output buffer shrank");
     tail->len = 0;
+    tail->oom = text->oom = 0;
     phi_sbuf_put(tail, out->p + base, out->len - base);
     if (tail->oom)
         return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");

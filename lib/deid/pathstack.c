@@ -255,6 +255,8 @@ const char *phi_ps_path(phi_pstack *ps, size_t *len)
     }
     /* Not in the table: built from the components, in the same form. */
     ps->text.len = 0;
+    if (ps->text.p)
+        ps->text.p[0] = 0;
     for (size_t i = 0; i < ps->nc; i++) {
         if (!ps->comps[i].key) {
             phi_sbuf_put(&ps->text, "[]", 2);

@@ -238,8 +238,10 @@ int phi_reader_next(const void *eh, phi_reader *rd, phi_sbuf *buf, phi_span **sp
         rd->carry = c;
         rd->carry_cap = rest;
     }
-    if (rest)
+    if (rest) {
         memcpy(rd->carry, buf->p + pos, rest);
+        phi_wipe(buf->p + pos, rest); /* the batch ends at pos: no copy left behind it */
+    }
     rd->carry_len = rest;
     rd->byte += pos;
     buf->len = pos;

@@ -119,6 +119,7 @@ void phi_scratch_wipe(phi_sbuf *b, size_t *used)
     if (b->p && n)
         phi_wipe(b->p, n < b->cap ? n + 1 : b->cap);
     b->len = 0;
+    b->oom = 0; /* a failed growth does not poison the next record */
     *used = 0;
 }
 

@@ -519,16 +519,8 @@ int phi_audit_write(phicrypt_t *ph, const phi_audit_event *ev)
         rc = phi_error(ph, PHICRYPT_EIO, "audit log %s: fsync: %s", a->path, strerror(errno));
         goto out;
     }
-    if (a->fsync_each && created) {
-        /* A new file's directory entry must reach the disk too. */
-        char *dir = phi_path_dirname(a->path);
-        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        phi_free(dir);
-    }
+    if (a->fsync_each && created)
+        phi_fsync_dir_of(a->path); /* a new file's directory entry must reach the disk too */
     rc = 0;
 out:
     if (fd >= 0)

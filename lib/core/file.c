@@ -114,7 +114,7 @@ int phi_file_write_atomic(const void *eh, int errcode, const char *path, const v
     size_t tl = strlen(path) + 32;
     char *tmp = phi_malloc(tl);
     uint32_t rnd = 0;
-    int fd = -1, dfd, rc = 0;
+    int fd = -1, rc = 0;
 
     if (!dir || !tmp) {
         phi_free(dir);
@@ -144,16 +144,27 @@ int phi_file_write_atomic(const void *eh, int errcode, const char *path, const v
         unlink(tmp);
         goto out;
     }
-    /* Make the rename itself durable. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    phi_fsync_dir(dir); /* make the rename itself durable (dir found before: no allocation after the rename) */
 out:
     phi_free(dir);
     phi_free(tmp);
     return rc;
+}
+
+void phi_fsync_dir(const char *dir)
+{
+    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+}
+
+void phi_fsync_dir_of(const char *path)
+{
+    char *dir = phi_path_dirname(path);
+    phi_fsync_dir(dir);
+    phi_free(dir);
 }
 
 int phi_file_lock(const void *eh, int errcode, const char *path, int *fd_out)

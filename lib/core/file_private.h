@@ -32,4 +32,10 @@ char *phi_path_resolve(const char *base_dir, const char *path);
 /* The directory part of `path` ("." if none), phi_malloc'd. */
 char *phi_path_dirname(const char *path);
 
+/* Fsyncs directory `dir`, or the directory holding `path`, so that a
+ * file's creation or a rename into it is durable. Best effort: errors are
+ * ignored (some file systems refuse to fsync a directory). */
+void phi_fsync_dir(const char *dir);
+void phi_fsync_dir_of(const char *path);
+
 #endif

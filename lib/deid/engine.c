@@ -357,13 +357,7 @@ static int out_commit(const void *eh, outf *o)
         rc = phi_error(eh, PHICRYPT_EIO, "%s: cannot rename the output file into place (%s)", o->path,
                        strerror(errno));
     if (rc == 0) {
-        char *dir = phi_path_dirname(o->path);
-        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        phi_free(dir);
+        phi_fsync_dir_of(o->path);
         phi_free(o->tmp_path);
         o->tmp_path = NULL;
     }

@@ -39,4 +39,9 @@ const char *phi_access_marker(const phi_access *a);
  * the rule covers the field and everything below it. */
 int phi_access_path_match(const char *rule, const char *path);
 
+/* An audit event of session `s` for `op` on `ns` (may be NULL): who, why,
+ * the subject if the session names one, count 1; the caller adds the rest. */
+struct phi_audit_event;
+void phi_access_event(struct phi_audit_event *ev, const phicrypt_session *s, const char *op, const char *ns);
+
 #endif

@@ -265,7 +265,7 @@ static char *subject_text(phicrypt_t *ph, const bson_t *result, size_t *len)
     return out;
 }
 
-static void base_event(phi_audit_event *ev, const phicrypt_session *s, const char *op, const char *ns)
+void phi_access_event(phi_audit_event *ev, const phicrypt_session *s, const char *op, const char *ns)
 {
     memset(ev, 0, sizeof *ev);
     ev->actor = s->actor;
@@ -291,7 +291,7 @@ static int deny(phicrypt_t *ph, const phicrypt_session *s, const char *op, const
     if (code != PHICRYPT_EACCESS)
         return code; /* an incomplete session is a programming error, not an access */
     snprintf(msg, sizeof msg, "%s", phicrypt_errmsg(ph));
-    base_event(&ev, s, op, ns);
+    phi_access_event(&ev, s, op, ns);
     ev.outcome = "denied";
     ev.reason = msg;
     ev.denied_fields = fields;
@@ -363,7 +363,7 @@ int phicrypt_decrypt_document_as(phicrypt_t *ph, phicrypt_buf *out, const phicry
     else
         bson_concat(&final, &dec);
     subject = subject_text(ph, &final, &subject_len);
-    base_event(&ev, session, "decrypt", ns);
+    phi_access_event(&ev, session, "decrypt", ns);
     ev.fields = (const char *const *)w.allowed.v;
     ev.n_fields = w.allowed.n;
     ev.denied_fields = (const char *const *)w.denied.v;
@@ -413,7 +413,7 @@ int phicrypt_decrypt_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_sessio
     }
     if ((rc = phicrypt_decrypt(ph, &res, ciphertext_doc, ciphertext_doc_len)) != 0)
         return rc;
-    base_event(&ev, session, "decrypt", ns);
+    phi_access_event(&ev, session, "decrypt", ns);
     ev.fields = &field;
     ev.n_fields = 1;
     ev.break_glass = g.break_glass;
@@ -461,7 +461,7 @@ int phicrypt_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_ses
     }
     if ((rc = phicrypt_detokenize(ph, &res, key_name, token, token_len, opts)) != 0)
         return rc;
-    base_event(&ev, session, "detokenize", ns);
+    phi_access_event(&ev, session, "detokenize", ns);
     ev.fields = &field;
     ev.n_fields = 1;
     ev.key_name = key_name;

@@ -60,6 +60,8 @@ static int run_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_sess
     if ((rc = phi_access_resolve(ph->cfg ? ph->cfg->access : NULL, ph, session, &g)) != 0) {
         if (rc != PHICRYPT_EACCESS)
             return rc;
+        char msg[PHI_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", phicrypt_errmsg(ph));
         memset(&ev, 0, sizeof ev);
         ev.actor = session->actor;
         ev.role = session->role;
@@ -67,15 +69,10 @@ static int run_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_sess
         ev.op = op;
         ev.ns = ns;
         ev.outcome = "denied";
-        ev.reason = phicrypt_errmsg(ph);
-        {
-            char msg[PHI_ERRMSG_MAX];
-            snprintf(msg, sizeof msg, "%s", phicrypt_errmsg(ph));
-            ev.reason = msg;
-            if ((rc = phi_audit_write(ph, &ev)) != 0)
-                return rc;
-            return phi_error(ph, PHICRYPT_EACCESS, "%s", msg);
-        }
+        ev.reason = msg;
+        if ((rc = phi_audit_write(ph, &ev)) != 0)
+            return rc;
+        return phi_error(ph, PHICRYPT_EACCESS, "%s", msg);
     }
     n = p->nrules + PHI_ACT_COUNT;
     paths = phi_calloc(n ? n : 1, sizeof *paths);
@@ -97,15 +94,9 @@ static int run_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_sess
         else
             denied[nd] = paths[nf + nd], nd++;
     }
-    memset(&ev, 0, sizeof ev);
-    ev.actor = session->actor;
-    ev.role = session->role;
-    ev.purpose = session->purpose;
-    ev.op = op;
-    ev.ns = ns;
+    phi_access_event(&ev, session, op, ns);
     ev.break_glass = g.break_glass;
-    ev.subject = session->subject;
-    ev.subject_len = session->subject ? strlen(session->subject) : 0;
+    ev.count = 0; /* set from the report once the run succeeds */
     if (nd > 0) {
         char msg[PHI_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "access denied: role '%s' with purpose '%s' may not re-identify '%s'%s", session->role,

@@ -116,9 +116,9 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
         return 0;
     }
     size_t plen;
-    const char *path = phi_ps_path(&w->ps, &plen);
     if (!rule) {
         if (!r->reid) {
+            const char *path = phi_ps_path(&w->ps, &plen);
             phi_stats_unknown(r->st, path, plen);
             if (p->unknown == PHI_UNKNOWN_ERROR)
                 return phi_error(r->eh, PHICRYPT_EINVAL,
@@ -137,7 +137,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
     if (rule->act == PHI_ACT_KEEP) {
         if (!inherited)
             phi_ps_count(&w->ps, PHI_ACT_KEEP);
-    } else if ((rc = phi_action_apply(r, rule, path, &v, &o))) {
+    } else if ((rc = phi_action_apply(r, rule, phi_ps_path(&w->ps, &plen), &v, &o))) {
         phi_dout_end(r, &o);
         return rc;
     } else {

@@ -263,8 +263,6 @@ static int lit(jw *w, const char *word)
     return 0;
 }
 
-static const char *path_of(jw *w, size_t *len) { return phi_ps_path(&w->ps, len); }
-
 static void flush_to(jw *w, size_t pos)
 {
     if (!w->out || pos <= w->copied)
@@ -408,7 +406,7 @@ static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *dr
         return 0;
     }
     size_t plen;
-    const char *path = path_of(w, &plen);
+    const char *path = phi_ps_path(&w->ps, &plen);
     phi_dout o;
     phi_dout_begin(r, &o);
     int rc = phi_action_apply(r, rule, path, v, &o);
@@ -448,7 +446,7 @@ static int unknown_leaf(jw *w, int *drop)
     if (r->collecting || r->reid)
         return 0;
     size_t plen;
-    const char *path = path_of(w, &plen);
+    const char *path = phi_ps_path(&w->ps, &plen);
     if (r->st)
         phi_stats_unknown(r->st, path, plen);
     if (r->pol->unknown == PHI_UNKNOWN_ERROR)

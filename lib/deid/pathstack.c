@@ -211,16 +211,17 @@ void phi_ps_push(phi_pstack *ps, const char *key, size_t len, char *owned)
         /* Records repeat their keys in order: try the node that followed
          * the previous sibling last time (or the parent's first child)
          * before hashing. */
-        uint32_t *hint = ps->sib[d + 1] != PHI_PNODE_NONE ? &t->nodes[ps->sib[d + 1]].next : &t->nodes[parent].first;
-        uint32_t c = *hint;
+        uint32_t sib = ps->sib[d + 1];
+        uint32_t c = sib != PHI_PNODE_NONE ? t->nodes[sib].next : t->nodes[parent].first;
         if (c && c < t->n && t->nodes[c].parent == parent && t->nodes[c].key_len == n &&
             (n == PT_ELEM || memcmp(t->arena.p + t->nodes[c].key_off, key, n) == 0)) {
             id = c;
-        } else {
-            id = pt_child(t, parent, key, n);
-            /* pt_child may have moved the nodes */
-            if (id != PHI_PNODE_NONE)
-                *(ps->sib[d + 1] != PHI_PNODE_NONE ? &t->nodes[ps->sib[d + 1]].next : &t->nodes[parent].first) = id;
+        } else if ((id = pt_child(t, parent, key, n)) != PHI_PNODE_NONE) {
+            /* by index: pt_child may have moved the nodes */
+            if (sib != PHI_PNODE_NONE)
+                t->nodes[sib].next = id;
+            else
+                t->nodes[parent].first = id;
         }
     }
     ps->node[d + 1] = id;

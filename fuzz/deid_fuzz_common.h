@@ -56,7 +56,7 @@ static void fuzz_stream(const uint8_t *data, size_t size, int fmt)
     snprintf(rec.where, sizeof rec.where, "fuzz");
     int ok = 1;
     if (fmt == PHICRYPT_DEID_CSV)
-        ok = phi_reader_csv_header(&eh, &rd, &line) == 0 && phi_csv_header(&rec, line.p, line.len, &cols, &out) == 0;
+        ok = phi_reader_csv_header(&eh, &rd, &line) == 0 && phi_csv_header(&rec, line.p, line.len, ',', 0, rd.crlf, &cols, &out) == 0;
     while (ok) {
         if (phi_reader_next(&eh, &rd, &buf, &spans, &ns, &cs, 61) != 0)
             break;

@@ -672,7 +672,7 @@ static void test_deid__malformed_bson(void **state)
             d[i + 1] = 0xff;
     assert_int_equal(run_file(f, pol, "u.bson", (const char *)d, a.len, "u.out.bson", NULL, NULL, 1, 0, NULL),
                      PHICRYPT_EBADDATA);
-    assert_true(tu_contains(phicrypt_errmsg(f->ph), "u.bson: byte 0"));
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "u.bson: record 1, byte 0"));
     assert_no_output(f, "u.out.bson");
     free(d);
     bson_destroy(&a);

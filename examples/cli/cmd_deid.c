@@ -7,11 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bson/bson.h>
+
 #include "cli.h"
 
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
-    "                     [--threads N] [--report REPORT.json] [--skip-bad]\n"
+    "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -24,9 +26,21 @@ static const char deid_usage[] =
     "                   /dev/null or a FIFO is written in place; a link's target is replaced)\n"
     "  --format F       jsonl, json (one array), bson or csv; default: from the file extension\n"
     "  --threads N      worker threads (default 1); the output is the same with any N\n"
-    "  --report FILE    write the report (counts per field and action, unknown fields, bad\n"
-    "                   records, elapsed time) as JSON; without it a summary goes to stderr\n"
-    "  --skip-bad       skip malformed records (listed in the report) instead of stopping\n"
+    "  --report FILE    write the report (counts per field and action, unknown fields, rules that\n"
+    "                   matched nothing, warnings, bad records, elapsed time) as JSON; written on\n"
+    "                   failure too, with \"completed\": false and the error\n"
+    "  --skip-bad       skip malformed records and records over 16 MiB (listed in the report)\n"
+    "                   instead of stopping\n"
+    "  --strict         a rule that matched no field (a misspelt path: \"snn\" for \"ssn\") or an\n"
+    "                   unknown field kept (\"unknown_fields\": \"keep\") is an error: exit 1 and no\n"
+    "                   output file (without it, each is a warning on stderr)\n"
+    "  --delimiter C    CSV field separator: one character, or \\t (tab); default ','. A one-column\n"
+    "                   header holding ';', '|' or a tab is refused unless the delimiter is given\n"
+    "\n"
+    "Every run ends with one summary line on stderr (records in and out, values rewritten, bad\n"
+    "records, warnings), after any warnings; on a terminal a progress line is shown while it runs.\n"
+    "CSV keeps its line ends (CRLF stays CRLF) and its UTF-8 byte order mark, if any. Errors name\n"
+    "the file and line (BSON: record number and byte offset).\n"
     "\n"
     "Policy: {\"version\":1, \"unknown_fields\":\"error\"|\"drop\"|\"keep\", \"preset\":\"safe-harbor\",\n"
     "         \"fields\": {\"PATH\": {\"action\": ACTION, ...options}}}\n"
@@ -52,7 +66,7 @@ static const char deid_usage[] =
 
 static const char reid_usage[] =
     "Usage: phicrypt reid --policy POLICY.json --in FILE|- --out FILE|- [--format F] [--threads N]\n"
-    "                     [--report REPORT.json]\n"
+    "                     [--report REPORT.json] [--delimiter C]\n"
     "\n"
     "Reverse the reversible actions of a de-identification policy: tokens (tokenize) are\n"
     "detokenized and ciphertexts (encrypt) decrypted; every other value is copied unchanged.\n"
@@ -64,7 +78,7 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad;
+    int skip_bad, strict, delimiter;
     cli_session_opts sess;
 } dopts;
 
@@ -77,6 +91,8 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
                                           { "threads", required_argument, NULL, 't' },
                                           { "report", required_argument, NULL, 'r' },
                                           { "skip-bad", no_argument, NULL, 's' },
+                                          { "strict", no_argument, NULL, 'S' },
+                                          { "delimiter", required_argument, NULL, 'd' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -94,6 +110,16 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
         case 'f': o->format = optarg; break;
         case 'r': o->report = optarg; break;
         case 's': o->skip_bad = 1; break;
+        case 'S': o->strict = 1; break;
+        case 'd':
+            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
+                o->delimiter = '\t';
+            else if (strlen(optarg) == 1 && optarg[0] != '"' && (unsigned char)optarg[0] < 127 &&
+                     optarg[0] != '\n' && optarg[0] != '\r')
+                o->delimiter = optarg[0];
+            else
+                return cli_usage_error(cmd, "--delimiter needs one ASCII character (or \\t for a tab), not a quote");
+            break;
         case 'c': cli_config_path = optarg; break;
         case 't': {
             char *end;
@@ -176,6 +202,95 @@ static void show_progress(void *user, uint64_t records, uint64_t done, uint64_t 
     }
 }
 
+/* Warnings go to stderr as they come (at the end of the run). */
+static void show_warning(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "phicrypt: warning: %s\n", msg);
+}
+
+/* The one line every run ends with, from the report: scripts and logs see
+ * what happened without opening it. */
+static void show_summary(const char *cmd, const dopts *o, const phicrypt_buf *rep)
+{
+    bson_error_t err;
+    bson_t *b = rep->data ? bson_new_from_json(rep->data, (ssize_t)rep->len, &err) : NULL;
+    if (!b)
+        return;
+    bson_iter_t it, f, e;
+    int64_t in = 0, out = 0, bad = 0, changed = 0, unknown = 0, warnings = 0, unmatched = 0;
+    double secs = 0;
+    if (bson_iter_init(&it, b)) {
+        while (bson_iter_next(&it)) {
+            const char *k = bson_iter_key(&it);
+            if (BSON_ITER_HOLDS_NUMBER(&it)) {
+                if (strcmp(k, "records_in") == 0)
+                    in = bson_iter_as_int64(&it);
+                else if (strcmp(k, "records_out") == 0)
+                    out = bson_iter_as_int64(&it);
+                else if (strcmp(k, "bad_records_count") == 0)
+                    bad = bson_iter_as_int64(&it);
+                else if (strcmp(k, "elapsed_seconds") == 0)
+                    secs = bson_iter_as_double(&it);
+                continue;
+            }
+            if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &f))
+                continue;
+            while (bson_iter_next(&f)) {
+                if (strcmp(k, "unknown_fields") == 0)
+                    unknown++;
+                else if (strcmp(k, "warnings") == 0)
+                    warnings++;
+                else if (strcmp(k, "unmatched_rules") == 0)
+                    unmatched++;
+                else if (strcmp(k, "fields") == 0 && BSON_ITER_HOLDS_DOCUMENT(&f) && bson_iter_recurse(&f, &e) &&
+                         bson_iter_find(&e, "action") && BSON_ITER_HOLDS_UTF8(&e) &&
+                         strcmp(bson_iter_utf8(&e, NULL), "keep") != 0 && bson_iter_recurse(&f, &e) &&
+                         bson_iter_find(&e, "count"))
+                    changed += bson_iter_as_int64(&e);
+            }
+        }
+    }
+    bson_destroy(b);
+    fprintf(stderr,
+            "phicrypt %s: %s -> %s: %lld records in, %lld out, %lld bad%s, %lld values %s, %lld unknown fields, "
+            "%lld rules matched nothing, %lld warnings, %.2f s\n",
+            cmd, strcmp(o->in, "-") == 0 ? "stdin" : o->in, strcmp(o->out, "-") == 0 ? "stdout" : o->out,
+            (long long)in, (long long)out, (long long)bad, bad && o->skip_bad ? " (skipped)" : "", (long long)changed,
+            strcmp(cmd, "reid") == 0 ? "processed" : "de-identified", (long long)unknown, (long long)unmatched,
+            (long long)warnings, secs);
+}
+
+/* --report on failure: the library's report when the run got that far,
+ * else one saying only why it stopped. */
+static int write_report(const char *cmd, const char *path, const phicrypt_buf *rep, const char *error)
+{
+    char *own = NULL;
+    const char *data = (const char *)rep->data;
+    size_t len = rep->len;
+    if (!data) {
+        bson_t b = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&b, "operation", cmd);
+        BSON_APPEND_BOOL(&b, "completed", false);
+        BSON_APPEND_UTF8(&b, "error", error ? error : "");
+        own = bson_as_relaxed_extended_json(&b, &len);
+        bson_destroy(&b);
+        if (!own)
+            return cli_fail("%s: cannot write the report", path);
+        cli_compact_json(own);
+        len = strlen(own);
+        data = own;
+    }
+    FILE *f = fopen(path, "wb");
+    int status = EXIT_OK;
+    if (!f || fwrite(data, 1, len, f) != len || fputc('\n', f) == EOF)
+        status = cli_fail("%s: cannot write the report", path);
+    if (f && fclose(f) != 0 && status == EXIT_OK)
+        status = cli_fail("%s: cannot write the report", path);
+    bson_free(own);
+    return status;
+}
+
 static int run(int argc, char **argv, int reid)
 {
     const char *cmd = reid ? "reid" : "deid";
@@ -198,6 +313,9 @@ static int run(int argc, char **argv, int reid)
     }
     opts.threads = o.threads;
     opts.skip_bad = o.skip_bad;
+    opts.strict = o.strict;
+    opts.csv_delimiter = o.delimiter;
+    opts.warn = show_warning;
     progress pr = { now_s(), 0 };
     int tty = isatty(STDERR_FILENO) && strcmp(o.out, "-") != 0;
     if (tty) {
@@ -221,7 +339,13 @@ static int run(int argc, char **argv, int reid)
     rc = phicrypt_deid_policy_new(&pol, ph, pol_text);
     free(pol_text);
     if (rc) {
-        fprintf(stderr, "phicrypt: error: %s: %s\n", o.policy, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", o.policy, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
+        fprintf(stderr, "phicrypt: error: %s\n", msg);
+        if (o.report) {
+            phicrypt_buf none = PHICRYPT_BUF_INIT;
+            write_report(cmd, o.report, &none, msg);
+        }
         phicrypt_free(ph);
         return EXIT_ERR;
     }
@@ -244,20 +368,15 @@ static int run(int argc, char **argv, int reid)
     if (tty)
         fputs("\r\033[K", stderr);
     int status = EXIT_OK;
+    const char *err = rc ? (ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg()) : NULL;
     if (rc) {
-        fprintf(stderr, "phicrypt: error: %s (%s)\n", ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg(),
-                phicrypt_strerror(rc));
+        fprintf(stderr, "phicrypt: error: %s (%s)\n", err, phicrypt_strerror(rc));
         status = EXIT_ERR;
-    } else if (o.report) {
-        FILE *f = fopen(o.report, "wb");
-        if (!f || fwrite(rep.data, 1, rep.len, f) != rep.len || fputc('\n', f) == EOF) {
-            status = cli_fail("%s: cannot write the report", o.report);
-        }
-        if (f && fclose(f) != 0)
-            status = cli_fail("%s: cannot write the report", o.report);
-    } else if (tty) {
-        fprintf(stderr, "%s\n", (const char *)rep.data);
+    } else {
+        show_summary(cmd, &o, &rep);
     }
+    if (o.report && write_report(cmd, o.report, &rep, err) != EXIT_OK)
+        status = EXIT_ERR;
     phicrypt_buf_dispose(&rep);
     phicrypt_deid_policy_free(pol);
     phicrypt_free(ph);

@@ -52,21 +52,37 @@ typedef enum phicrypt_deid_format {
  */
 typedef void (*phicrypt_deid_progress_fn)(void *user, uint64_t records, uint64_t bytes_done, uint64_t bytes_total);
 
-/** Version of ::phicrypt_deid_opts this header describes. */
-#define PHICRYPT_DEID_OPTS_VERSION 1
+/**
+ * @brief Warning callback: one message per warning (a rule that matched
+ * nothing, an unknown field kept, an output name whose extension does not
+ * match the format). Called from the calling thread at the end of the run;
+ * messages name paths and files, never values.
+ */
+typedef void (*phicrypt_deid_warn_fn)(void *user, const char *message);
+
+/** Version of ::phicrypt_deid_opts this header describes (1 is still accepted: its fields only). */
+#define PHICRYPT_DEID_OPTS_VERSION 2
 
 /** @brief Options of phicrypt_deid_file() and phicrypt_reid_file(). */
 typedef struct phicrypt_deid_opts {
     unsigned int version;            /**< #PHICRYPT_DEID_OPTS_VERSION */
     phicrypt_deid_format format;     /**< input and output format; AUTO: from the extension */
     unsigned int threads;            /**< worker threads; 0 or 1: the calling thread only */
-    int skip_bad;                    /**< nonzero: skip malformed records and list them in the report */
+    int skip_bad;                    /**< nonzero: skip malformed and oversized records and list them in the report */
     phicrypt_deid_progress_fn progress; /**< or NULL */
     void *progress_user;             /**< passed to @c progress */
+    /* version 2 */
+    int csv_delimiter;               /**< CSV field separator (e.g. ';' or '\t'); 0: ',', and a one-column
+                                          header containing ';', '|' or a tab is refused as a likely
+                                          wrong delimiter */
+    int strict;                      /**< nonzero: a rule that matched nothing, or an unknown field kept
+                                          (`"unknown_fields": "keep"`), fails the run (PHICRYPT_EINVAL, no output) */
+    phicrypt_deid_warn_fn warn;      /**< or NULL; the warnings are also listed in the report */
+    void *warn_user;                 /**< passed to @c warn */
 } phicrypt_deid_opts;
 
 /** Static initialiser: format from the extension, one thread, stop at the first bad record. */
-#define PHICRYPT_DEID_OPTS_INIT { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL }
+#define PHICRYPT_DEID_OPTS_INIT { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL, 0, 0, NULL, NULL }
 
 /** Largest record the engine accepts (16 MiB, MongoDB's document limit). */
 #define PHICRYPT_DEID_MAX_RECORD (16u * 1024u * 1024u)
@@ -103,8 +119,11 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
  *
  * @param[out] report_json  (may be NULL) the report, NUL-terminated JSON:
  *   `{"format", "threads", "records_in", "records_out", "bytes_in",
- *   "bytes_out", "elapsed_seconds", "fields": [{"path", "action", "count"}],
- *   "unknown_fields": [...], "bad_records": [{"record", "line"|"offset", "reason"}]}`.
+ *   "bytes_out", "elapsed_seconds", "completed", "fields": [{"path", "action", "count"}],
+ *   "unknown_fields": [...], "unmatched_rules": [{"path", "action"}], "warnings": [...],
+ *   "bad_records": [{"record", "line"|"offset", "reason"}]}`. Also filled on
+ *   failure once the input is open (`"completed": false`, `"error"`):
+ *   dispose it whatever the return code.
  * @param in_path  input file, or "-" for standard input.
  * @param out_path output file (replaced atomically), or "-" for standard output.
  * @param opts  NULL for the defaults.

@@ -111,8 +111,11 @@ static int run_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_sess
     }
     rc = reid ? phicrypt_reid_file(ph, &report, p, in_path, out_path, opts)
               : phicrypt_deid_file(ph, &report, p, in_path, out_path, opts);
-    if (rc != 0)
+    if (rc != 0) {
+        if (report_json) /* the run's report says how far it got ("completed": false) */
+            *report_json = report, report.data = NULL, report.len = 0;
         goto out;
+    }
     ev.outcome = "ok";
     ev.fields = fields;
     ev.n_fields = nf;

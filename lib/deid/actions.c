@@ -377,8 +377,12 @@ void phi_rec_reset(phi_deid_rec *r)
 const char *phi_rec_where(phi_deid_rec *r)
 {
     if (r->where_file) {
-        snprintf(r->where, sizeof r->where, r->where_is_byte ? "%s: byte %llu" : "%s: line %llu", r->where_file,
-                 (unsigned long long)r->where_pos);
+        if (r->where_is_byte && r->where_rec)
+            snprintf(r->where, sizeof r->where, "%s: record %llu, byte %llu", r->where_file,
+                     (unsigned long long)r->where_rec, (unsigned long long)r->where_pos);
+        else
+            snprintf(r->where, sizeof r->where, r->where_is_byte ? "%s: byte %llu" : "%s: line %llu", r->where_file,
+                     (unsigned long long)r->where_pos);
     }
     return r->where;
 }

@@ -179,16 +179,34 @@ static int name_comps(const char *name, phi_pcomp **out, size_t *n)
     return 0;
 }
 
-int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols, phi_sbuf *out)
+int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_given, int crlf, phi_csv_cols *cols,
+                   phi_sbuf *out)
 {
     phi_csv_row row = { 0 };
     const char *why = NULL;
     int rc;
     memset(cols, 0, sizeof *cols);
-    cols->sep = ',';
-    if ((rc = phi_csv_split(s, n, ',', &row, &why))) {
+    cols->sep = sep;
+    cols->crlf = crlf;
+    if ((rc = phi_csv_split(s, n, sep, &row, &why))) {
         phi_csv_row_free(&row);
         return phi_error(r->eh, rc, "%s: CSV header: %s", phi_rec_where(r), why);
+    }
+    /* One column whose name holds another usual separator: the file is
+     * most likely not comma-separated, and read as one column every value
+     * would be kept or dropped whole. */
+    if (row.n == 1 && !sep_given) {
+        static const struct { char c; const char *what, *opt; } other[] = { { ';', "';'", ";" },
+                                                                             { '\t', "a tab", "\\t" },
+                                                                             { '|', "'|'", "|" } };
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+            if (row.dec.p && memchr(row.dec.p, other[i].c, row.dec_len[0])) {
+                phi_csv_row_free(&row);
+                return phi_error(r->eh, PHICRYPT_EBADDATA,
+                                 "%s: the CSV header is one column whose name contains %s: the file does not look "
+                                 "comma-separated; give its delimiter (--delimiter '%s', or csv_delimiter in the "
+                                 "options)", phi_rec_where(r), other[i].what, other[i].opt);
+            }
     }
     cols->n = row.n;
     cols->names = phi_calloc(row.n, sizeof *cols->names);
@@ -210,6 +228,7 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols,
         }
         const phi_deid_rule *rule = phi_rule_for(r->pol, cols->comps[k], cols->ncomps[k]);
         cols->rules[k] = rule;
+        phi_rec_hit(r, rule);
         if (!rule && !r->reid) {
             cols->unknown[k] = 1;
             phi_stats_unknown(r->st, cols->names[k], strlen(cols->names[k]));
@@ -227,11 +246,11 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols,
         if (cols->drop[k])
             continue;
         if (!first)
-            phi_sbuf_putc(out, ',');
+            phi_sbuf_putc(out, sep);
         first = 0;
         phi_sbuf_put(out, s + row.raw_off[k], row.raw_len[k]);
     }
-    phi_sbuf_putc(out, '\n');
+    phi_sbuf_puts(out, crlf ? "\r\n" : "\n");
     phi_csv_row_free(&row);
     return out->oom ? phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory") : 0;
 }

@@ -262,6 +262,8 @@ typedef struct phi_deid_rec {
     const char *where_file; /* NULL: `where` is already set */
     uint64_t where_pos;
     int where_is_byte;
+    uint64_t where_rec; /* 1-based record number (BSON messages), 0 unknown */
+    unsigned char *rule_hit; /* per explicit rule: set once it matched a value (or NULL) */
     phi_ptable pt;
     /* Scratch kept across the records of a batch: decoded strings and
      * action results (str, dtext: wiped at the next record, up to their
@@ -314,6 +316,13 @@ void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, 
 /* The rule for the value at `comps`: the first explicit rule that
  * matches, else the preset's (from the last key), else NULL. */
 const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
+/* Notes that `rule` matched a value (for the "rule matched nothing"
+ * warning). Called once per distinct path, not per value. */
+static inline void phi_rec_hit(phi_deid_rec *r, const phi_deid_rule *rule)
+{
+    if (rule && !rule->preset && r->rule_hit)
+        r->rule_hit[rule - r->pol->rules] = 1;
+}
 
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
 int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);
@@ -348,8 +357,14 @@ typedef struct phi_csv_cols {
     int *drop;
     int *unknown;
     char sep;
+    int crlf; /* the header ended with CRLF: so does a last record without a line end */
 } phi_csv_cols;
-int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, phi_csv_cols *cols, phi_sbuf *out);
+/* Reads the header `s` (without its line end) into `cols` and writes the
+ * output header, ended like the input's (`crlf`). `sep`: the delimiter;
+ * `sep_given` 0 when it is the default ',' (a one-column header that holds
+ * ';', '|' or a tab is then refused). */
+int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_given, int crlf, phi_csv_cols *cols,
+                   phi_sbuf *out);
 int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, size_t n, phi_sbuf *out);
 void phi_csv_cols_free(phi_csv_cols *c);
 /* One CSV row split into fields (RFC 4180): raw spans and decoded text. */
@@ -383,8 +398,20 @@ typedef struct phi_reader {
     size_t carry_len, carry_cap;
     int array_state; /* JSON array: 0 before '[', 1 inside, 2 after ']' */
     int need_sep;
+    uint64_t records; /* records cut or skipped so far */
+    int bom;          /* the input started with a UTF-8 BOM (not part of any record) */
+    int crlf;         /* CSV: the header line ended with CRLF */
+    /* With skip_bad, a record over PHICRYPT_DEID_MAX_RECORD is read past
+     * without being kept, and listed in `skipped` (report objects). */
+    int skip_bad;
+    int skipping;
+    uint64_t skip_left; /* BSON: bytes of the record still to skip */
+    int skip_depth, skip_str, skip_esc; /* JSON array: where the skipped value is */
+    phi_sbuf skipped;
+    uint64_t nskipped;
 } phi_reader;
-/* Fills `buf` with whole records (about `target` bytes) and their spans. */
+/* Fills `buf` with whole records (about `target` bytes) and their spans.
+ * Records skipped before them (skip_bad) are in rd->skipped. */
 int phi_reader_next(const void *eh, phi_reader *rd, phi_sbuf *buf, phi_span **spans, size_t *nspans,
                     size_t *cap_spans, size_t target);
 /* CSV: reads the header line. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ typedef struct slot {
     phi_span *spans;
     size_t nspans, cap_spans;
     phi_deid_stats st;
+    unsigned char *hit; /* per explicit rule: matched in this batch */
+    uint64_t first_rec; /* records of the input before this batch */
     uint64_t records_out;
     int rc;
     char msg[PHI_ERRMSG_MAX];
@@ -88,6 +91,19 @@ static void wipe_residue(phi_sbuf *b, size_t *used)
     *used = b->len;
 }
 
+/* Every error during a record names it: the rewriters' own messages do,
+ * an action's message ("email: tokenize: ...") gets the prefix here. */
+static void name_the_record(phi_deid_rec *rec, const void *eh, int rc)
+{
+    const char *where = phi_rec_where(rec), *m = phi_error_message(eh);
+    size_t wl = strlen(where);
+    if (strncmp(m, where, wl) == 0 && (m[wl] == ':' || m[wl] == ','))
+        return;
+    char msg[PHI_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", m);
+    phi_error(eh, rc, "%s: %s", where, msg);
+}
+
 /* Rewrites every record of a batch; a bad record stops the batch (or is
  * listed and skipped with skip_bad). */
 static void process(run *ru, slot *sl, const void *eh)
@@ -99,6 +115,7 @@ static void process(run *ru, slot *sl, const void *eh)
     rec.eh = eh;
     rec.reid = ru->reid;
     rec.st = &sl->st;
+    rec.rule_hit = sl->hit;
     rec.nsubjects = ru->pol->nrules;
     if (rec.nsubjects)
         rec.subjects = phi_calloc(rec.nsubjects, sizeof *rec.subjects);
@@ -113,6 +130,7 @@ static void process(run *ru, slot *sl, const void *eh)
         rec.where_file = ru->in_name;
         rec.where_is_byte = ru->fmt == PHICRYPT_DEID_BSON;
         rec.where_pos = rec.where_is_byte ? sp->byte : sp->line;
+        rec.where_rec = sl->first_rec + k + 1;
         if (ru->fmt == PHICRYPT_DEID_JSON)
             phi_sbuf_put(&sl->out, ",\n", 2);
         if (ru->fmt == PHICRYPT_DEID_BSON)
@@ -121,6 +139,8 @@ static void process(run *ru, slot *sl, const void *eh)
             rc = phi_csv_rewrite(&rec, &ru->cols, s, sp->len, &sl->out);
         else
             rc = phi_json_rewrite(&rec, s, sp->len, &sl->out);
+        if (rc)
+            name_the_record(&rec, eh, rc);
         if (rc == PHICRYPT_EBADDATA && ru->skip_bad) {
             if (sl->out.len > sl->out_used)
                 sl->out_used = sl->out.len; /* the dropped bytes are wiped with the residue */
@@ -143,8 +163,14 @@ static void process(run *ru, slot *sl, const void *eh)
             snprintf(sl->msg, sizeof sl->msg, "%s", phi_error_message(eh));
             break;
         }
-        if (ru->fmt == PHICRYPT_DEID_JSONL || ru->fmt == PHICRYPT_DEID_CSV)
+        if (ru->fmt == PHICRYPT_DEID_JSONL)
             phi_sbuf_putc(&sl->out, '\n');
+        else if (ru->fmt == PHICRYPT_DEID_CSV) {
+            /* The record's own line end (the span stops before it); a last
+             * line without one is ended like the header. */
+            char end = s[sp->len];
+            phi_sbuf_puts(&sl->out, end == '\r' || (end != '\n' && ru->cols.crlf) ? "\r\n" : "\n");
+        }
         sl->records_out++;
     }
     if (sl->rc == 0 && sl->out.oom) {
@@ -378,15 +404,68 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Warnings of a run, NUL-separated in `buf` (paths and file names only). */
+typedef struct warns {
+    phi_sbuf buf;
+    size_t n;
+} warns;
+
+static void warn_add(warns *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_add(warns *w, const char *fmt, ...)
+{
+    char msg[PHI_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    phi_sbuf_put(&w->buf, msg, strlen(msg) + 1);
+    w->n++;
+}
+
+/* The warnings that only the end of a run can tell: explicit rules that
+ * matched no value, unknown fields kept. Returns how many of each. */
+static void end_warnings(const run *ru, const phi_deid_stats *st, const unsigned char *hit, warns *w,
+                         size_t *unmatched, size_t *kept)
+{
+    const phicrypt_deid_policy *p = ru->pol;
+    *unmatched = *kept = 0;
+    for (size_t i = 0; hit && i < p->nrules; i++)
+        if (!hit[i]) {
+            warn_add(w, "rule '%s' (%s) matched no field of %s: a misspelt path, a field this export does not "
+                        "have, or a rule on an enclosing field that takes precedence",
+                     p->rules[i].path_text, phi_deid_act_name(p->rules[i].act), ru->in_name);
+            (*unmatched)++;
+        }
+    if (ru->reid || p->unknown != PHI_UNKNOWN_KEEP)
+        return;
+    /* One warning per field, up to a screenful; the report has them all. */
+    for (size_t i = 0; i < st->nunknown; i++) {
+        if (i < 50)
+            warn_add(w, "field '%s' is not in the policy and was kept as it is (\"unknown_fields\": \"keep\")",
+                     st->unknown[i]);
+        else if (i == 50)
+            warn_add(w, "%zu more unknown fields kept (the report's \"unknown_fields\" lists them all)",
+                     st->nunknown - 50);
+        (*kept)++;
+    }
+}
+
 static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const phi_deid_stats *st,
-                        unsigned threads, uint64_t rin, uint64_t rout, uint64_t bin, uint64_t bout, double secs)
+                        unsigned threads, uint64_t rin, uint64_t rout, uint64_t bin, uint64_t bout, double secs,
+                        const char *error, const unsigned char *hit, const warns *w)
 {
     phi_sbuf b = { 0 };
-    phi_sbuf_printf(&b, "{\"operation\":\"%s\",\"format\":\"%s\",\"threads\":%u,\"records_in\":%llu,"
+    phi_sbuf_printf(&b, "{\"operation\":\"%s\",\"completed\":%s,", ru->reid ? "reid" : "deid", error ? "false" : "true");
+    if (error) {
+        phi_sbuf_puts(&b, "\"error\":");
+        phi_sbuf_json_str(&b, error, strlen(error));
+        phi_sbuf_putc(&b, ',');
+    }
+    phi_sbuf_printf(&b, "\"format\":\"%s\",\"threads\":%u,\"records_in\":%llu,"
                         "\"records_out\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"elapsed_seconds\":%.3f,"
                         "\"fields\":[",
-                    ru->reid ? "reid" : "deid", fmt_name(ru->fmt), threads, (unsigned long long)rin,
-                    (unsigned long long)rout, (unsigned long long)bin, (unsigned long long)bout, secs);
+                    fmt_name(ru->fmt), threads, (unsigned long long)rin, (unsigned long long)rout,
+                    (unsigned long long)bin, (unsigned long long)bout, secs);
     for (size_t i = 0; i < st->n; i++) {
         if (i)
             phi_sbuf_putc(&b, ',');
@@ -401,10 +480,25 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
             phi_sbuf_putc(&b, ',');
         phi_sbuf_json_str(&b, st->unknown[i], strlen(st->unknown[i]));
     }
-    phi_sbuf_printf(&b, "],\"unknown_fields_policy\":\"%s\",\"bad_records_count\":%llu,\"bad_records\":[",
+    phi_sbuf_printf(&b, "],\"unknown_fields_policy\":\"%s\",\"unmatched_rules\":[",
                     ru->pol->unknown == PHI_UNKNOWN_ERROR ? "error"
-                    : ru->pol->unknown == PHI_UNKNOWN_DROP ? "drop" : "keep",
-                    (unsigned long long)st->nbad);
+                    : ru->pol->unknown == PHI_UNKNOWN_DROP ? "drop" : "keep");
+    int first = 1;
+    for (size_t i = 0; hit && i < ru->pol->nrules; i++)
+        if (!hit[i]) {
+            phi_sbuf_puts(&b, first ? "{\"path\":" : ",{\"path\":");
+            phi_sbuf_json_str(&b, ru->pol->rules[i].path_text, strlen(ru->pol->rules[i].path_text));
+            phi_sbuf_printf(&b, ",\"action\":\"%s\"}", phi_deid_act_name(ru->pol->rules[i].act));
+            first = 0;
+        }
+    phi_sbuf_puts(&b, "],\"warnings\":[");
+    const char *m = w->buf.p;
+    for (size_t i = 0; i < w->n; i++, m += strlen(m) + 1) {
+        if (i)
+            phi_sbuf_putc(&b, ',');
+        phi_sbuf_json_str(&b, m, strlen(m));
+    }
+    phi_sbuf_printf(&b, "],\"bad_records_count\":%llu,\"bad_records\":[", (unsigned long long)st->nbad);
     if (st->bad.len)
         phi_sbuf_put(&b, st->bad.p, st->bad.len);
     phi_sbuf_puts(&b, "]}");
@@ -426,9 +520,13 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         opts = &dflt;
     if (!p || !in_path || !out_path)
         return phi_error(eh, PHICRYPT_EINVAL, "deid: NULL argument");
-    if (opts->version != PHICRYPT_DEID_OPTS_VERSION)
-        return phi_error(eh, PHICRYPT_EINVAL, "phicrypt_deid_opts: version %u unknown (expected %u)", opts->version,
-                         PHICRYPT_DEID_OPTS_VERSION);
+    if (opts->version < 1 || opts->version > PHICRYPT_DEID_OPTS_VERSION)
+        return phi_error(eh, PHICRYPT_EINVAL, "phicrypt_deid_opts: version %u unknown (expected 1 to %u)",
+                         opts->version, PHICRYPT_DEID_OPTS_VERSION);
+    /* Fields after the caller's version are not read (append-only struct). */
+    int v2 = opts->version >= 2;
+    int delim = v2 ? opts->csv_delimiter : 0, strict = v2 && opts->strict;
+    phicrypt_deid_warn_fn warn_fn = v2 ? opts->warn : NULL;
     if (report) {
         report->data = NULL;
         report->len = 0;
@@ -445,6 +543,21 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         return phi_error(eh, PHICRYPT_EINVAL, "threads: at most 256");
     if (strcmp(in_path, out_path) == 0 && strcmp(in_path, "-") != 0)
         return phi_error(eh, PHICRYPT_EINVAL, "%s: the output cannot be the input", in_path);
+    if (delim && fmt != PHICRYPT_DEID_CSV)
+        return phi_error(eh, PHICRYPT_EINVAL, "csv_delimiter: the input is %s, not CSV", fmt_name(fmt));
+    if (delim && (delim < 1 || delim > 126 || delim == '"' || delim == '\n' || delim == '\r'))
+        return phi_error(eh, PHICRYPT_EINVAL, "csv_delimiter: one ASCII character other than a quote or a line end");
+    warns w = { { 0 }, 0 };
+    /* Today's output keeps the input's format: a name that says another
+     * one misleads whoever opens it next. */
+    if (strcmp(out_path, "-") != 0 && fd_path(out_path) < 0) {
+        const char *base = strrchr(out_path, '/');
+        base = base ? base + 1 : out_path;
+        const char *dot = strrchr(base, '.');
+        if (dot && dot != base && fmt_from_ext(base) != fmt)
+            warn_add(&w, "%s: the name ends in '%s' but the output is %s (the input's format)", out_path, dot,
+                     fmt_name(fmt));
+    }
 
     run ru;
     memset(&ru, 0, sizeof ru);
@@ -459,9 +572,12 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     rd.fmt = fmt;
     rd.name = ru.in_name;
     rd.line = 1;
+    rd.skip_bad = opts->skip_bad;
     rd.f = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "rb");
-    if (!rd.f)
+    if (!rd.f) {
+        phi_sbuf_free(&w.buf);
         return phi_error(eh, PHICRYPT_EIO, "%s: cannot open (%s)", in_path, strerror(errno));
+    }
     uint64_t total = 0;
     struct stat sb;
     int in_reg = fstat(fileno(rd.f), &sb) == 0 && S_ISREG(sb.st_mode);
@@ -474,6 +590,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         ob.st_ino == sb.st_ino) {
         if (rd.f != stdin)
             fclose(rd.f);
+        phi_sbuf_free(&w.buf);
         return phi_error(eh, PHICRYPT_EINVAL, "%s: the output is the input file (%s)", out_path, in_path);
     }
 
@@ -486,10 +603,20 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         out_abort(&out);
         if (rd.f != stdin)
             fclose(rd.f);
+        phi_sbuf_free(&w.buf);
         return rc;
     }
+    size_t nslots = threads > 1 ? 2 * threads : 1, nr = p->nrules ? p->nrules : 1;
+    ru.slots = phi_calloc(nslots, sizeof *ru.slots);
+    ru.nslots = nslots;
+    unsigned char *hit = phi_calloc(nr, 1);
+    for (size_t i = 0; ru.slots && i < nslots; i++)
+        if (!(ru.slots[i].hit = phi_calloc(nr, 1)))
+            rc = PHICRYPT_ENOMEM;
+    if (rc || !ru.slots || !hit)
+        rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     /* The header of a CSV file is read and rewritten before any batch. */
-    if (fmt == PHICRYPT_DEID_CSV) {
+    if (rc == 0 && fmt == PHICRYPT_DEID_CSV) {
         phi_sbuf line = { 0 }, hout = { 0 };
         phi_deid_rec hrec;
         memset(&hrec, 0, sizeof hrec);
@@ -498,10 +625,16 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         hrec.eh = eh;
         hrec.reid = reid;
         hrec.st = &all;
+        hrec.rule_hit = hit;
         snprintf(hrec.where, sizeof hrec.where, "%s: line 1", ru.in_name);
         rc = phi_reader_csv_header(eh, &rd, &line);
+        /* A byte order mark stays, as the line ends do (Excel reads UTF-8
+         * by it); it is just not part of the first column's name. */
+        if (rc == 0 && rd.bom)
+            phi_sbuf_put(&hout, "\xEF\xBB\xBF", 3);
         if (rc == 0)
-            rc = phi_csv_header(&hrec, line.p, line.len, &ru.cols, &hout);
+            rc = phi_csv_header(&hrec, line.p, line.len, delim ? (char)delim : ',', delim != 0, rd.crlf, &ru.cols,
+                                &hout);
         if (rc == 0)
             rc = out_write(eh, &out, hout.p, hout.len);
         phi_sbuf_free(&line);
@@ -510,12 +643,9 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     if (rc == 0 && fmt == PHICRYPT_DEID_JSON)
         rc = out_write(eh, &out, "[", 1);
 
-    size_t nslots = threads > 1 ? 2 * threads : 1;
-    ru.slots = phi_calloc(nslots, sizeof *ru.slots);
-    ru.nslots = nslots;
     pthread_t *tids = threads > 1 ? phi_calloc(threads, sizeof *tids) : NULL;
     size_t started = 0;
-    if (!ru.slots || (threads > 1 && !tids))
+    if (threads > 1 && !tids)
         rc = rc ? rc : phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     pthread_mutex_init(&ru.mu, NULL);
     pthread_cond_init(&ru.cv, NULL);
@@ -542,10 +672,20 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
             wipe_residue(&sl->in, &sl->in_used);
             if (rc)
                 break;
-            if (sl->nspans == 0 && rd.eof && rd.carry_len == 0) {
+            if (sl->nspans == 0 && rd.nskipped == 0 && rd.eof && rd.carry_len == 0) {
                 eof = 1;
                 break;
             }
+            /* Records the reader skipped (too large) come before the
+             * batch's own in the report. */
+            if (rd.nskipped) {
+                phi_sbuf_put(&sl->st.bad, rd.skipped.p, rd.skipped.len);
+                sl->st.nbad += rd.nskipped;
+                records_in += rd.nskipped;
+                rd.skipped.len = 0;
+                rd.nskipped = 0;
+            }
+            sl->first_rec = rd.records - sl->nspans;
             records_in += sl->nspans;
             sl->seq = seq_read++;
             if (threads > 1) {
@@ -584,6 +724,10 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         records_out += sl->records_out;
         phi_stats_merge(&all, &sl->st);
         phi_stats_free(&sl->st);
+        for (size_t i = 0; i < p->nrules; i++) {
+            hit[i] |= sl->hit[i];
+            sl->hit[i] = 0;
+        }
         /* Kept for the next batch (no page faults for a fresh buffer). */
         sl->out.len = 0;
         pthread_mutex_lock(&ru.mu);
@@ -609,17 +753,40 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     pthread_mutex_destroy(&ru.mu);
     pthread_cond_destroy(&ru.cv);
 
+    size_t unmatched = 0, kept = 0;
+    if (rc == 0 && hit)
+        end_warnings(&ru, &all, hit, &w, &unmatched, &kept);
+    if (rc == 0 && strict && (unmatched || kept))
+        rc = phi_error(eh, PHICRYPT_EINVAL,
+                       "%s: strict: %zu rule(s) matched no field, %zu unknown field(s) kept (see the warnings); "
+                       "%s", ru.in_name, unmatched, kept,
+                       out.is_stdout || out.direct ? "the output already written is incomplete" : "nothing written");
     if (rc == 0)
         rc = out_commit(eh, &out);
     else
         out_abort(&out);
-    if (rc == 0 && report)
-        rc = build_report(eh, report, &ru, &all, threads, records_in, records_out, rd.byte, out.bytes,
-                          now_s() - t0);
+    /* The caller gets the warnings and the report on failure too: what
+     * was done, and why it stopped. */
+    char err[PHI_ERRMSG_MAX];
+    snprintf(err, sizeof err, "%s", rc ? phi_error_message(eh) : "");
+    const char *m = w.buf.p;
+    for (size_t i = 0; warn_fn && i < w.n; i++, m += strlen(m) + 1)
+        warn_fn(opts->warn_user, m);
+    if (report) {
+        int brc = build_report(eh, report, &ru, &all, threads, records_in, records_out, rd.byte, out.bytes,
+                               now_s() - t0, rc ? err : NULL, hit, &w);
+        if (rc == 0)
+            rc = brc;
+        else if (brc)
+            phi_error(eh, rc, "%s", err); /* keep the first error's message */
+    }
+    phi_sbuf_free(&w.buf);
+    phi_free(hit);
     for (size_t i = 0; i < nslots && ru.slots; i++) {
         phi_sbuf_free(&ru.slots[i].in);
         phi_sbuf_free(&ru.slots[i].out);
         phi_free(ru.slots[i].spans);
+        phi_free(ru.slots[i].hit);
         phi_stats_free(&ru.slots[i].st);
     }
     phi_free(ru.slots);
@@ -627,6 +794,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     phi_csv_cols_free(&ru.cols);
     if (rd.carry)
         phi_wipe_free(rd.carry, rd.carry_cap);
+    phi_sbuf_free(&rd.skipped);
     if (rd.f != stdin)
         fclose(rd.f);
     return rc;

@@ -274,12 +274,16 @@ const char *phi_ps_path(phi_pstack *ps, size_t *len)
 const phi_deid_rule *phi_ps_rule(phi_pstack *ps)
 {
     uint32_t id = ps->node[ps->nc];
-    if (id == PHI_PNODE_NONE)
-        return phi_rule_for(ps->r->pol, ps->comps, ps->nc);
+    if (id == PHI_PNODE_NONE) {
+        const phi_deid_rule *rule = phi_rule_for(ps->r->pol, ps->comps, ps->nc);
+        phi_rec_hit(ps->r, rule);
+        return rule;
+    }
     phi_pnode *e = &ps->r->pt.nodes[id];
     if (!e->rule_known) {
         e->rule = phi_rule_for(ps->r->pol, ps->comps, ps->nc);
         e->rule_known = 1;
+        phi_rec_hit(ps->r, e->rule);
     }
     return e->rule;
 }

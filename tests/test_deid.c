@@ -894,6 +894,382 @@ static void test_deid__dates_beyond_range_are_redacted(void **state)
     free(out);
 }
 
+/* ---- issue 16 items 8, 9, 12: CSV dialects, warnings, errors ---- */
+
+typedef struct warnlog {
+    char text[8192];
+    int n;
+} warnlog;
+
+static void log_warning(void *user, const char *msg)
+{
+    warnlog *w = user;
+    size_t k = strlen(w->text);
+    snprintf(w->text + k, sizeof w->text - k, "%s\n", msg);
+    w->n++;
+}
+
+/* run_file() with options: the report is returned whatever rc is. */
+static int run_opts(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
+                    phicrypt_deid_opts *o, char **out, size_t *out_len, char **report)
+{
+    char *ip = path_in(f, in_name), *op = path_in(f, out_name);
+    if (in)
+        tu_write_file(ip, in, in_len, 0600);
+    unlink(op);
+    phicrypt_deid_policy *p = policy(f, pol);
+    phicrypt_buf rep = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_deid_file(f->ph, &rep, p, ip, op, o);
+    if (out)
+        *out = rc == 0 ? tu_read_file(op, out_len) : NULL;
+    if (report)
+        *report = rep.data ? strdup((const char *)rep.data) : NULL;
+    phicrypt_buf_dispose(&rep);
+    phicrypt_deid_policy_free(p);
+    free(ip);
+    free(op);
+    return rc;
+}
+
+static const char keep_pol[] =
+    "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"name\":{\"action\":\"redact\"},"
+    "\"ssn\":{\"action\":\"redact\"}}}";
+
+static void test_deid__csv_bom_is_not_part_of_the_first_column(void **state)
+{
+    fx *f = *state;
+    /* Excel's "CSV UTF-8": the BOM used to glue itself to "name", which
+     * then matched no rule and was kept with "unknown_fields": "keep". */
+    const char *in = "\xEF\xBB\xBFname,ssn,dx\nAnn Lee,123-45-6789,flu\n";
+    char *out, *rep;
+    size_t n;
+    assert_int_equal(run_file(f, keep_pol, "bom.csv", in, strlen(in), "bom.out.csv", &out, &n, 1, 0, &rep), 0);
+    assert_string_equal(out, "\xEF\xBB\xBFname,ssn,dx\n[REDACTED],[REDACTED],flu\n");
+    assert_true(tu_contains(rep, "\"unknown_fields\":[\"dx\"]"));
+    free(out);
+    free(rep);
+    /* JSON gets no BOM back (RFC 8259), and the first record is read. */
+    const char *j = "\xEF\xBB\xBF{\"name\":\"Ann\"}\n";
+    assert_int_equal(run_file(f, keep_pol, "bom.jsonl", j, strlen(j), "bom.out.jsonl", &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, "{\"name\":\"[REDACTED]\"}\n");
+    free(out);
+}
+
+static void test_deid__csv_keeps_its_line_ends(void **state)
+{
+    fx *f = *state;
+    /* CRLF stays CRLF, a quoted LF stays inside its field, a last line
+     * without an end gets the header's. */
+    const char *in = "name,dx\r\n\"Ann\nLee\",\"a\r\nb\"\r\nBob,x\nCy,y";
+    char *out;
+    size_t n;
+    for (unsigned t = 1; t <= 3; t += 2) {
+        assert_int_equal(run_file(f, keep_pol, "crlf.csv", in, strlen(in), "crlf.out.csv", &out, &n, t, 0, NULL), 0);
+        assert_string_equal(out, "name,dx\r\n[REDACTED],\"a\r\nb\"\r\n[REDACTED],x\n[REDACTED],y\r\n");
+        free(out);
+    }
+    const char *lf = "name,dx\nAnn,x";
+    assert_int_equal(run_file(f, keep_pol, "lf.csv", lf, strlen(lf), "lf.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, "name,dx\n[REDACTED],x\n");
+    free(out);
+}
+
+static void test_deid__csv_delimiter(void **state)
+{
+    fx *f = *state;
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    char *out, *rep;
+    size_t n;
+    /* Read as one comma-separated column, ';' and tab files used to pass
+     * every value through whole: refused, naming the option. */
+    const char *semi = "name;ssn\nAnn;123-45-6789\n", *tab = "name\tssn\nAnn\t123-45-6789\n";
+    assert_int_equal(run_opts(f, keep_pol, "semi.csv", semi, strlen(semi), "semi.out.csv", &o, NULL, NULL, &rep),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "semi.csv: line 1: the CSV header is one column"));
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "--delimiter ';'"));
+    assert_true(tu_contains(rep, "\"completed\":false"));
+    assert_no_output(f, "semi.out.csv");
+    free(rep);
+    assert_int_equal(run_opts(f, keep_pol, "tab.csv", tab, strlen(tab), "tab.out.csv", &o, NULL, NULL, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "a tab"));
+    /* Given, it splits, and quoting follows it. */
+    o.csv_delimiter = ';';
+    const char *semi2 = "name;ssn;dx\n\"Lee; Ann\";123-45-6789;\"a,b;c\"\n";
+    assert_int_equal(run_opts(f, keep_pol, "semi2.csv", semi2, strlen(semi2), "semi2.out.csv", &o, &out, &n, NULL),
+                     0);
+    assert_string_equal(out, "name;ssn;dx\n[REDACTED];[REDACTED];\"a,b;c\"\n");
+    free(out);
+    o.csv_delimiter = '\t';
+    assert_int_equal(run_opts(f, keep_pol, "tab2.csv", tab, strlen(tab), "tab2.out.csv", &o, &out, &n, NULL), 0);
+    assert_string_equal(out, "name\tssn\n[REDACTED]\t[REDACTED]\n");
+    free(out);
+    /* A given ',' allows a one-column header with a ';' in its name. */
+    o.csv_delimiter = ',';
+    const char *one = "a;b\n1\n";
+    assert_int_equal(run_opts(f, keep_pol, "one.csv", one, strlen(one), "one.out.csv", &o, &out, &n, NULL), 0);
+    assert_string_equal(out, one);
+    free(out);
+    /* Not for other formats; not a quote or a line end. */
+    o.csv_delimiter = ';';
+    assert_int_equal(run_opts(f, keep_pol, "d.jsonl", "{}\n", 3, "d.out.jsonl", &o, NULL, NULL, NULL),
+                     PHICRYPT_EINVAL);
+    const int bad[] = { '"', '\n', '\r', 200, -1 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.csv_delimiter = bad[i];
+        assert_int_equal(run_opts(f, keep_pol, "semi2.csv", NULL, 0, "x.out.csv", &o, NULL, NULL, NULL),
+                         PHICRYPT_EINVAL);
+    }
+}
+
+static void test_deid__rules_that_match_nothing_warn(void **state)
+{
+    fx *f = *state;
+    /* "snn" for "ssn": the SSNs went out as they were, exit 0, no word. */
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"name\":{\"action\":\"redact\"},"
+                      "\"snn\":{\"action\":\"redact\"},\"a.b\":{\"action\":\"keep\"}}}";
+    const char *in = "{\"name\":\"Ann\",\"ssn\":\"123-45-6789\",\"a\":{\"b\":1}}\n";
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    warnlog w = { "", 0 };
+    o.warn = log_warning;
+    o.warn_user = &w;
+    char *out, *rep;
+    size_t n;
+    assert_int_equal(run_opts(f, pol, "w.jsonl", in, strlen(in), "w.out.jsonl", &o, &out, &n, &rep), 0);
+    assert_int_equal(w.n, 2);
+    assert_true(tu_contains(w.text, "rule 'snn' (redact) matched no field"));
+    assert_true(tu_contains(w.text, "field 'ssn' is not in the policy and was kept"));
+    assert_null(strstr(w.text, "123-45"));
+    assert_true(tu_contains(rep, "\"completed\":true"));
+    assert_true(tu_contains(rep, "\"unmatched_rules\":[{\"path\":\"snn\",\"action\":\"redact\"}]"));
+    assert_true(tu_contains(rep, "\"warnings\":[\"rule 'snn'"));
+    free(out);
+    free(rep);
+    /* The same in CSV and BSON. */
+    const char *csv = "name,ssn,a.b\nAnn,123-45-6789,1\n";
+    assert_int_equal(run_opts(f, pol, "w.csv", csv, strlen(csv), "w.out.csv", &o, &out, &n, &rep), 0);
+    assert_true(tu_contains(rep, "\"unmatched_rules\":[{\"path\":\"snn\",\"action\":\"redact\"}]"));
+    free(out);
+    free(rep);
+    bson_t b = BSON_INITIALIZER, sub;
+    BSON_APPEND_UTF8(&b, "name", "Ann");
+    BSON_APPEND_UTF8(&b, "ssn", "123-45-6789");
+    BSON_APPEND_DOCUMENT_BEGIN(&b, "a", &sub);
+    BSON_APPEND_INT32(&sub, "b", 1);
+    bson_append_document_end(&b, &sub);
+    assert_int_equal(run_opts(f, pol, "w.bson", (const char *)bson_get_data(&b), b.len, "w.out.bson", &o, &out, &n,
+                              &rep),
+                     0);
+    assert_true(tu_contains(rep, "\"unmatched_rules\":[{\"path\":\"snn\",\"action\":\"redact\"}]"));
+    free(out);
+    free(rep);
+    bson_destroy(&b);
+    /* A rule used by any thread's batch counts as matched. */
+    char many[64 * 1024];
+    size_t k = 0;
+    for (int i = 0; i < 1500; i++)
+        k += (size_t)snprintf(many + k, sizeof many - k, i == 1400 ? "{\"snn\":1}\n" : "{\"name\":\"x\"}\n");
+    assert_int_equal(run_file(f, pol, "m.jsonl", many, k, "m.out.jsonl", NULL, NULL, 4, 0, &rep), 0);
+    assert_true(tu_contains(rep, "\"unmatched_rules\":[{\"path\":\"a.b\",\"action\":\"keep\"}]"));
+    free(rep);
+    /* strict: an error, no output, the report says why. */
+    o.strict = 1;
+    w.n = 0;
+    assert_int_equal(run_opts(f, pol, "w.jsonl", NULL, 0, "w.out.jsonl", &o, NULL, NULL, &rep), PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "strict: 1 rule(s) matched no field, 1 unknown field(s) kept"));
+    assert_true(tu_contains(rep, "\"completed\":false,\"error\":\""));
+    assert_int_equal(w.n, 2);
+    assert_no_output(f, "w.out.jsonl");
+    free(rep);
+    /* strict passes a clean run; unknown fields dropped are not kept. */
+    const char *clean = "{\"version\":1,\"unknown_fields\":\"drop\",\"fields\":{\"name\":{\"action\":\"redact\"}}}";
+    assert_int_equal(run_opts(f, clean, "w.jsonl", NULL, 0, "w.out.jsonl", &o, &out, &n, NULL), 0);
+    assert_string_equal(out, "{\"name\":\"[REDACTED]\",\"a\":{}}\n");
+    free(out);
+    /* A version 1 caller's struct ends before strict: not read. */
+    struct { unsigned int version; phicrypt_deid_format format; unsigned int threads; int skip_bad;
+             phicrypt_deid_progress_fn progress; void *progress_user; } v1 = { 1, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL };
+    assert_int_equal(run_opts(f, pol, "w.jsonl", NULL, 0, "w.out.jsonl", (phicrypt_deid_opts *)(void *)&v1, &out, &n,
+                              NULL),
+                     0);
+    free(out);
+}
+
+static void test_deid__action_errors_name_file_and_record(void **state)
+{
+    fx *f = *state;
+    /* A key version that does not exist fails at the first value. */
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"ssn\":{\"action\":\"tokenize\","
+                      "\"key\":\"tok:ssn\",\"format\":\"ssn\",\"key_version\":7}}}";
+    const char *jl = "{\"a\":1}\n\n{\"ssn\":\"123-45-6789\"}\n";
+    assert_int_not_equal(run_file(f, pol, "ae.jsonl", jl, strlen(jl), "ae.out.jsonl", NULL, NULL, 2, 0, NULL), 0);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ae.jsonl: line 3: ssn: "));
+    const char *ja = "[{\"a\":1},\n\n {\"ssn\":\"123-45-6789\"}]";
+    assert_int_not_equal(run_file(f, pol, "ae.json", ja, strlen(ja), "ae.out.json", NULL, NULL, 1, 0, NULL), 0);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ae.json: line 3: ssn: "));
+    const char *csv = "ssn\n\"1\n\"\n123-45-6789\n";
+    assert_int_not_equal(run_file(f, pol, "ae.csv", csv, strlen(csv), "ae.out.csv", NULL, NULL, 1, 0, NULL), 0);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ae.csv: line 2: ssn: "));
+    bson_t a = BSON_INITIALIZER, b = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&a, "x", 1);
+    BSON_APPEND_UTF8(&b, "ssn", "123-45-6789");
+    char two[256];
+    memcpy(two, bson_get_data(&a), a.len);
+    memcpy(two + a.len, bson_get_data(&b), b.len);
+    char want[64];
+    snprintf(want, sizeof want, "ae.bson: record 2, byte %u: ssn: ", a.len);
+    assert_int_not_equal(run_file(f, pol, "ae.bson", two, a.len + b.len, "ae.out.bson", NULL, NULL, 1, 0, NULL), 0);
+    if (!tu_contains(phicrypt_errmsg(f->ph), want))
+        fail_msg("'%s' lacks '%s'", phicrypt_errmsg(f->ph), want);
+    assert_no_output(f, "ae.out.bson");
+    bson_destroy(&a);
+    bson_destroy(&b);
+}
+
+/* A JSON-lines file with a record of `big` bytes between two small ones. */
+static char *with_big_record(size_t big, const char *pre, const char *post, size_t *len)
+{
+    size_t pl = strlen(pre), ql = strlen(post);
+    char *s = malloc(pl + big + ql + 1);
+    memcpy(s, pre, pl);
+    memset(s + pl, 'x', big);
+    memcpy(s + pl + big, post, ql + 1);
+    *len = pl + big + ql;
+    return s;
+}
+
+static void test_deid__skip_bad_skips_oversized_records(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"name\":{\"action\":\"redact\"}}}";
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    char *out, *rep;
+    size_t n, len;
+    /* Just over the limit (read whole) and far over it (read past). */
+    const size_t sizes[] = { PHICRYPT_DEID_MAX_RECORD + 16, 2 * PHICRYPT_DEID_MAX_RECORD + 5 };
+    for (size_t i = 0; i < 2; i++) {
+        struct { const char *name, *pre, *post, *want, *line; } cases[] = {
+            { "ov.jsonl", "{\"name\":\"A\"}\n{\"name\":\"", "\"}\n{\"name\":\"C\"}\n{\"name\":}\n",
+              "{\"name\":\"[REDACTED]\"}\n{\"name\":\"[REDACTED]\"}\n", "{\"line\":4}" },
+            { "ov.json", "[{\"name\":\"A\"},\n{\"t\":[\"]}\\\"\",{\"u\":\"\n\"}],\"n\":\"", "\"},\n{\"name\":\"C\"},\n{\"name\":}]",
+              "[{\"name\":\"[REDACTED]\"},\n{\"name\":\"[REDACTED]\"}]\n", "{\"line\":5}" },
+            { "ov.csv", "name,x\r\nA,1\r\n\"a\n,\"\"", "\",2\r\nC,3\r\nD\r\n",
+              "name,x\r\n[REDACTED],1\r\n[REDACTED],3\r\n", "{\"line\":6}" },
+        };
+        for (size_t c = 0; c < 3; c++) {
+            char *in = with_big_record(sizes[i], cases[c].pre, cases[c].post, &len);
+            o.skip_bad = 0;
+            assert_int_equal(run_opts(f, pol, cases[c].name, in, len, "ov.out", &o, NULL, NULL, NULL),
+                             PHICRYPT_EBADDATA);
+            assert_true(tu_contains(phicrypt_errmsg(f->ph), "record larger than 16777216 bytes (--skip-bad"));
+            o.skip_bad = 1;
+            o.threads = 1 + (unsigned)c;
+            int rc = run_opts(f, pol, cases[c].name, NULL, 0, "ov.out", &o, &out, &n, &rep);
+            if (rc)
+                fail_msg("%s, %zu bytes: %s", cases[c].name, sizes[i], phicrypt_errmsg(f->ph));
+            assert_string_equal(out, cases[c].want);
+            assert_true(tu_contains(rep, "\"bad_records_count\":2"));
+            assert_true(tu_contains(rep, "record larger than 16777216 bytes (skipped)"));
+            assert_true(tu_contains(rep, cases[c].line)); /* line numbers go on after it */
+            assert_true(tu_contains(rep, "\"records_in\":4,\"records_out\":2"));
+            free(out);
+            free(rep);
+            free(in);
+        }
+    }
+    /* BSON: the length prefix says it; the records around it come out. */
+    bson_t a = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&a, "name", "A");
+    size_t big = PHICRYPT_DEID_MAX_RECORD + 100;
+    char *in = malloc(2 * a.len + big);
+    memcpy(in, bson_get_data(&a), a.len);
+    uint32_t bl = (uint32_t)big;
+    memcpy(in + a.len, &bl, 4); /* (little-endian host) */
+    memset(in + a.len + 4, 'x', big - 4);
+    memcpy(in + a.len + big, bson_get_data(&a), a.len);
+    o.skip_bad = 0;
+    assert_int_equal(run_opts(f, pol, "ov.bson", in, 2 * a.len + big, "ov.out.bson", &o, NULL, NULL, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ov.bson: record 2, byte"));
+    o.skip_bad = 1;
+    assert_int_equal(run_opts(f, pol, "ov.bson", NULL, 0, "ov.out.bson", &o, &out, &n, &rep), 0);
+    assert_int_equal(n, 2 * (size_t)a.len + 2 * 9); /* "A" -> "[REDACTED]" */
+    assert_true(tu_contains(rep, "\"bad_records_count\":1,\"bad_records\":[{\"record\":{\"offset\":"));
+    assert_true(tu_contains(rep, "ov.bson: record 2, byte"));
+    free(out);
+    free(rep);
+    free(in);
+    bson_destroy(&a);
+}
+
+static void test_deid__report_written_on_failure(void **state)
+{
+    fx *f = *state;
+    const char *in = "{\"name\":\"A\"}\n{\"name\":\"B\"}\n{\"name\":\n";
+    char *rep;
+    assert_int_equal(run_file(f, keep_pol, "rf.jsonl", in, strlen(in), "rf.out.jsonl", NULL, NULL, 1, 0, &rep),
+                     PHICRYPT_EBADDATA);
+    assert_non_null(rep);
+    assert_true(tu_contains(rep, "\"completed\":false,\"error\":\""));
+    assert_true(tu_contains(rep, "rf.jsonl: line 3, byte 8 of the record: unexpected end"));
+    /* (the rules of an unfinished run are not said to match nothing) */
+    assert_true(tu_contains(rep, "\"unmatched_rules\":[]"));
+    assert_true(tu_contains(rep, "\"records_in\":3"));
+    assert_no_output(f, "rf.out.jsonl");
+    /* The message is still the first error's. */
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "rf.jsonl: line 3"));
+    free(rep);
+    assert_int_equal(run_file(f, keep_pol, "rf2.jsonl", "{}\n", 3, "rf2.out.jsonl", NULL, NULL, 1, 0, &rep), 0);
+    assert_true(tu_contains(rep, "\"completed\":true"));
+    free(rep);
+}
+
+static void test_deid__pretty_printed_export_is_named(void **state)
+{
+    fx *f = *state;
+    /* mongoexport --pretty: every line was "bad", and --skip-bad skipped
+     * the whole file with success. */
+    const char *in = "{\n\t\"_id\": {\n\t\t\"$oid\": \"5f1d7a3b9c1e4a2b3c4d5e6f\"\n\t},\n\t\"name\": \"Ann\"\n}\n";
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    for (int skip = 0; skip < 2; skip++) {
+        o.skip_bad = skip;
+        assert_int_equal(run_opts(f, keep_pol, "pretty.jsonl", in, strlen(in), "pretty.out.jsonl", &o, NULL, NULL,
+                                  NULL),
+                         PHICRYPT_EBADDATA);
+        assert_true(tu_contains(phicrypt_errmsg(f->ph), "pretty.jsonl: line 1: a record spans several lines"));
+        assert_true(tu_contains(phicrypt_errmsg(f->ph), "pretty-printed"));
+        assert_no_output(f, "pretty.out.jsonl");
+    }
+    const char *arr = "[\n  {\"name\": \"Ann\"}\n]\n";
+    assert_int_equal(run_opts(f, keep_pol, "arr.jsonl", arr, strlen(arr), "arr.out.jsonl", &o, NULL, NULL, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "--format json"));
+}
+
+static void test_deid__out_extension_mismatch_warns(void **state)
+{
+    fx *f = *state;
+    const char *name_pol = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"}}}";
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    warnlog w = { "", 0 };
+    o.warn = log_warning;
+    o.warn_user = &w;
+    char *out, *rep;
+    size_t n;
+    const char *in = "{\"name\":\"A\"}\n";
+    assert_int_equal(run_opts(f, name_pol, "x.jsonl", in, strlen(in), "x.out.json", &o, &out, &n, &rep), 0);
+    assert_int_equal(w.n, 1);
+    assert_true(tu_contains(w.text, "x.out.json: the name ends in '.json' but the output is jsonl"));
+    assert_true(tu_contains(rep, "the name ends in"));
+    free(out);
+    free(rep);
+    w.n = 0;
+    assert_int_equal(run_opts(f, name_pol, "x.jsonl", NULL, 0, "x.ndjson", &o, &out, &n, NULL), 0);
+    assert_int_equal(run_opts(f, name_pol, "x.jsonl", NULL, 0, "noext", &o, &out, &n, NULL), 0);
+    free(out);
+    assert_int_equal(w.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -918,6 +1294,15 @@ int main(void)
         cmocka_unit_test(test_deid__string_scanners_agree_with_a_byte_loop),
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
+        cmocka_unit_test(test_deid__csv_bom_is_not_part_of_the_first_column),
+        cmocka_unit_test(test_deid__csv_keeps_its_line_ends),
+        cmocka_unit_test(test_deid__csv_delimiter),
+        cmocka_unit_test(test_deid__rules_that_match_nothing_warn),
+        cmocka_unit_test(test_deid__action_errors_name_file_and_record),
+        cmocka_unit_test(test_deid__skip_bad_skips_oversized_records),
+        cmocka_unit_test(test_deid__report_written_on_failure),
+        cmocka_unit_test(test_deid__pretty_printed_export_is_named),
+        cmocka_unit_test(test_deid__out_extension_mismatch_warns),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

@@ -754,7 +754,8 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     pthread_cond_destroy(&ru.cv);
 
     size_t unmatched = 0, kept = 0;
-    if (rc == 0 && hit)
+    int ended = rc == 0 && hit; /* only a whole run can tell a rule matched nothing */
+    if (ended)
         end_warnings(&ru, &all, hit, &w, &unmatched, &kept);
     if (rc == 0 && strict && (unmatched || kept))
         rc = phi_error(eh, PHICRYPT_EINVAL,
@@ -774,7 +775,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         warn_fn(opts->warn_user, m);
     if (report) {
         int brc = build_report(eh, report, &ru, &all, threads, records_in, records_out, rd.byte, out.bytes,
-                               now_s() - t0, rc ? err : NULL, hit, &w);
+                               now_s() - t0, rc ? err : NULL, ended ? hit : NULL, &w);
         if (rc == 0)
             rc = brc;
         else if (brc)

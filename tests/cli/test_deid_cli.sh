@@ -108,6 +108,66 @@ echo '{"version":1,"fields":{"b":{"action":"keep"}}}' > "$T/strict.json"
 check "test_deid_cli__unknown_field_error" 1 "$P" deid --policy "$T/strict.json" --in "$T/unknown.jsonl" --out "$T/o-u.jsonl"
 expect_grep "test_deid_cli__unknown_field_named" "$T/err" "field 'a' is not in the policy"
 
+# Issue 16, items 8, 9, 12: CSV dialects, warnings in scripts, errors to act on.
+check "test_deid_cli__help_lists_strict_and_delimiter" 0 "$P" deid --help
+if grep -q -- '--strict' "$T/out" && grep -q -- '--delimiter' "$T/out"; then ok "test_deid_cli__help_documents_strict_and_delimiter"; else notok "test_deid_cli__help_documents_strict_and_delimiter"; fi
+# Not a terminal, not stdout: still one summary line (the last one).
+"$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/o-sum.jsonl" 2>"$T/err"
+if [ $? = 0 ] && tail -1 "$T/err" | grep -q "^phicrypt deid: $T/p.jsonl -> $T/o-sum.jsonl: 1500 records in, 1500 out, 0 bad, [0-9]* values de-identified"; then ok "test_deid_cli__summary_line_without_a_terminal"; else notok "test_deid_cli__summary_line_without_a_terminal" "$(head -c 300 "$T/err")"; fi
+# A misspelt rule ("snn") matched nothing: a warning; --strict: exit 1, no output.
+printf '{"version":1,"unknown_fields":"drop","fields":{"snn":{"action":"redact"},"mrn":{"action":"redact"}}}\n' > "$T/typo.json"
+check "test_deid_cli__typo_rule_still_runs" 0 "$P" deid --policy "$T/typo.json" --in "$T/p.jsonl" --out "$T/o-typo.jsonl"
+expect_grep "test_deid_cli__typo_rule_warns" "$T/err" "warning: rule 'snn' (redact) matched no field"
+expect_grep "test_deid_cli__summary_counts_warnings" "$T/err" "1 rules matched nothing, 1 warnings"
+check "test_deid_cli__strict_typo_rule_fails" 1 "$P" deid --policy "$T/typo.json" --in "$T/p.jsonl" --out "$T/o-strict.jsonl" --strict --report "$T/r-strict.json"
+expect_grep "test_deid_cli__strict_names_the_cause" "$T/err" "strict: 1 rule(s) matched no field"
+if [ ! -e "$T/o-strict.jsonl" ] && ! ls -A "$T" | grep -q phicrypt-deid; then ok "test_deid_cli__strict_writes_no_output"; else notok "test_deid_cli__strict_writes_no_output"; fi
+expect_grep "test_deid_cli__strict_report_not_completed" "$T/r-strict.json" '"completed":false'
+expect_grep "test_deid_cli__report_lists_unmatched_rules" "$T/r-strict.json" '"unmatched_rules":\[{"path":"snn","action":"redact"}\]'
+printf '{"version":1,"unknown_fields":"keep","fields":{"ssn":{"action":"redact"}}}\n' > "$T/keep.json"
+check "test_deid_cli__unknown_kept_warns" 0 "$P" deid --policy "$T/keep.json" --in "$T/p.jsonl" --out "$T/o-keep.jsonl"
+expect_grep "test_deid_cli__unknown_kept_named" "$T/err" "warning: field 'mrn' is not in the policy and was kept"
+check "test_deid_cli__strict_unknown_kept_fails" 1 "$P" deid --policy "$T/keep.json" --in "$T/p.jsonl" --out "$T/o-keep2.jsonl" --strict
+if [ ! -e "$T/o-keep2.jsonl" ]; then ok "test_deid_cli__strict_unknown_kept_no_output"; else notok "test_deid_cli__strict_unknown_kept_no_output"; fi
+# CSV: a BOM and CRLF line ends (Excel) give the same values, ends and BOM kept.
+{ printf '\357\273\277'; sed 's/$/\r/' "$T/p.csv"; } > "$T/bom.csv"
+check "test_deid_cli__csv_bom_crlf" 0 "$P" deid --policy "$SH" --in "$T/bom.csv" --out "$T/o-bom.csv"
+{ printf '\357\273\277'; sed 's/$/\r/' "$T/o.csv"; } > "$T/o-bom-want.csv"
+if cmp -s "$T/o-bom.csv" "$T/o-bom-want.csv"; then ok "test_deid_cli__csv_bom_crlf_same_values_and_line_ends"; else notok "test_deid_cli__csv_bom_crlf_same_values_and_line_ends" "$(cmp "$T/o-bom.csv" "$T/o-bom-want.csv")"; fi
+no_leak "test_deid_cli__csv_bom_crlf_no_leak" "$T/o-bom.csv"
+# ';' and tab separated: refused unless --delimiter says so; then the same values.
+tr ',' ';' < "$T/p.csv" > "$T/semi.csv"
+if grep -q ';' "$T/p.csv"; then notok "test_deid_cli__semicolon_fixture" "p.csv holds ';'"; fi
+check "test_deid_cli__semicolon_csv_refused" 1 "$P" deid --policy "$SH" --in "$T/semi.csv" --out "$T/o-semi.csv"
+expect_grep "test_deid_cli__semicolon_csv_suggests_delimiter" "$T/err" "semi.csv: line 1: .*--delimiter ';'"
+check "test_deid_cli__semicolon_csv_with_delimiter" 0 "$P" deid --policy "$SH" --in "$T/semi.csv" --out "$T/o-semi.csv" --delimiter ';'
+no_leak "test_deid_cli__semicolon_csv_no_leak" "$T/o-semi.csv"
+if [ "$(head -1 "$T/o-semi.csv")" = "$(head -1 "$T/o.csv" | tr ',' ';')" ]; then ok "test_deid_cli__semicolon_csv_same_columns"; else notok "test_deid_cli__semicolon_csv_same_columns"; fi
+printf 'mrn\tssn\nMRN1\t123-45-6789\n' > "$T/tab.csv"
+check "test_deid_cli__tab_csv_refused" 1 "$P" deid --policy "$SH" --in "$T/tab.csv" --out "$T/o-tab.csv"
+check "test_deid_cli__tab_csv_with_delimiter" 0 "$P" deid --policy "$SH" --in "$T/tab.csv" --out "$T/o-tab.csv" --delimiter '\t'
+if ! grep -q '123-45-6789' "$T/o-tab.csv" && grep -q "$(printf '^mrn\tssn$')" "$T/o-tab.csv"; then ok "test_deid_cli__tab_csv_rewritten"; else notok "test_deid_cli__tab_csv_rewritten" "$(cat "$T/o-tab.csv")"; fi
+check "test_deid_cli__bad_delimiter_is_usage_error" 2 "$P" deid --policy "$SH" --in "$T/tab.csv" --out "$T/o-tab.csv" --delimiter '"'
+# Failure: the report is still written, saying so.
+check "test_deid_cli__report_on_failure_exit" 1 "$P" deid --policy "$SH" --in "$T/trunc.jsonl" --out "$T/o-rf.jsonl" --report "$T/r-fail.json"
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["completed"] is False and "trunc.jsonl: line " in d["error"] and d["records_in"] > 0' "$T/r-fail.json"; then ok "test_deid_cli__report_on_failure_says_not_completed"; else notok "test_deid_cli__report_on_failure_says_not_completed" "$(head -c 300 "$T/r-fail.json" 2>&1)"; fi
+check "test_deid_cli__report_on_policy_failure" 1 "$P" deid --policy "$T/bad-policy.json" --in "$T/p.jsonl" --out "$T/never.jsonl" --report "$T/r-pol.json"
+expect_grep "test_deid_cli__report_on_policy_failure_written" "$T/r-pol.json" '"completed":false'
+# mongoexport --pretty: the message says what the file is, --skip-bad or not.
+/usr/bin/python3 -c 'import json,sys; [print(json.dumps(json.loads(l), indent="\t")) for l in open(sys.argv[1])]' "$T/p.jsonl" > "$T/pretty.jsonl"
+check "test_deid_cli__pretty_export_fails" 1 "$P" deid --policy "$SH" --in "$T/pretty.jsonl" --out "$T/o-pretty.jsonl" --skip-bad
+expect_grep "test_deid_cli__pretty_export_named" "$T/err" "pretty.jsonl: line 1: a record spans several lines.*pretty-printed"
+# --skip-bad skips a record over 16 MiB (the records around it come out).
+{ head -2 "$T/p.jsonl"; printf '{"notes":"'; head -c 17000000 /dev/zero | tr '\0' 'x'; printf '"}\n'; sed -n 3p "$T/p.jsonl"; } > "$T/huge.jsonl"
+check "test_deid_cli__oversized_record_fails" 1 "$P" deid --policy "$SH" --in "$T/huge.jsonl" --out "$T/o-huge.jsonl"
+expect_grep "test_deid_cli__oversized_record_named" "$T/err" "huge.jsonl: line 3 (byte [0-9]*): record larger than 16777216 bytes"
+check "test_deid_cli__oversized_record_skipped" 0 "$P" deid --policy "$SH" --in "$T/huge.jsonl" --out "$T/o-huge.jsonl" --skip-bad --report "$T/r-huge.json"
+if [ "$(wc -l < "$T/o-huge.jsonl")" = 3 ] && grep -q '"bad_records_count":1,"bad_records":\[{"record":{"line":3}' "$T/r-huge.json"; then ok "test_deid_cli__oversized_record_listed"; else notok "test_deid_cli__oversized_record_listed" "$(wc -l < "$T/o-huge.jsonl")"; fi
+rm -f "$T/huge.jsonl" "$T/o-huge.jsonl"
+# An --out name that says another format: a warning.
+check "test_deid_cli__out_extension_mismatch_runs" 0 "$P" deid --policy "$SH" --in "$T/p.jsonl" --out "$T/o-ext.json"
+expect_grep "test_deid_cli__out_extension_mismatch_warns" "$T/err" "o-ext.json: the name ends in '.json' but the output is jsonl"
+
 # Killed mid-run (input still open): no output file, no temporary file.
 mkfifo "$T/fifo"
 "$P" deid --policy "$SH" --in "$T/fifo" --out "$T/killed.jsonl" --format jsonl --threads 2 2>/dev/null &
@@ -147,6 +207,11 @@ for x, y in zip(a, b):
     assert x["ssn"] == y["ssn"] and x["mrn"] == y["mrn"] and x["email"] == y["email"]
     assert x["insurance"]["memberId"] == y["insurance"]["memberId"]
 PY
+# An action error names the file and line (here: a key version that does not exist).
+printf '{"version":1,"unknown_fields":"drop","fields":{"ssn":{"action":"tokenize","key":"tok:ssn","format":"ssn","key_version":9}}}\n' > "$T/kv.json"
+{ printf '{"x":1}\n'; head -1 "$T/k.jsonl"; } > "$T/kv.jsonl"
+check "test_deid_cli__action_error_fails" 1 "$P" deid --policy "$T/kv.json" --in "$T/kv.jsonl" --out "$T/kv.out.jsonl"
+expect_grep "test_deid_cli__action_error_names_file_and_line" "$T/err" "error: $T/kv.jsonl: line 2: ssn: "
 check "test_deid_cli__keyed_deid_again" 0 "$P" deid --policy "$TOK" --in "$T/k.jsonl" --out "$T/k.deid2.jsonl"
 if cmp -s "$T/k.deid.jsonl" "$T/k.deid2.jsonl"; then ok "test_deid_cli__keyed_output_is_deterministic"; else notok "test_deid_cli__keyed_output_is_deterministic"; fi
 

@@ -271,19 +271,23 @@ const char *phi_ps_path(phi_pstack *ps, size_t *len)
     return ps->text.p && !ps->text.oom ? ps->text.p : "";
 }
 
+/* Out of line: phi_ps_rule runs for every value, this once per path. */
+static __attribute__((noinline)) const phi_deid_rule *rule_lookup(phi_pstack *ps)
+{
+    const phi_deid_rule *rule = phi_rule_for(ps->r->pol, ps->comps, ps->nc);
+    phi_rec_hit(ps->r, rule); /* for the "rule matched nothing" warning */
+    return rule;
+}
+
 const phi_deid_rule *phi_ps_rule(phi_pstack *ps)
 {
     uint32_t id = ps->node[ps->nc];
-    if (id == PHI_PNODE_NONE) {
-        const phi_deid_rule *rule = phi_rule_for(ps->r->pol, ps->comps, ps->nc);
-        phi_rec_hit(ps->r, rule);
-        return rule;
-    }
+    if (id == PHI_PNODE_NONE)
+        return rule_lookup(ps);
     phi_pnode *e = &ps->r->pt.nodes[id];
     if (!e->rule_known) {
-        e->rule = phi_rule_for(ps->r->pol, ps->comps, ps->nc);
+        e->rule = rule_lookup(ps);
         e->rule_known = 1;
-        phi_rec_hit(ps->r, e->rule);
     }
     return e->rule;
 }

@@ -104,18 +104,18 @@ static char *path_in(fx *f, const char *name)
     return p;
 }
 
-static int run_file(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
-                    char **out, size_t *out_len, unsigned threads, int reid, char **report)
+/* Writes `in` (unless NULL) and runs it through `pol` with options `o`;
+ * the report is returned whatever rc is. */
+static int run_any(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
+                   const phicrypt_deid_opts *o, int reid, char **out, size_t *out_len, char **report)
 {
     char *ip = path_in(f, in_name), *op = path_in(f, out_name);
     if (in)
         tu_write_file(ip, in, in_len, 0600);
     unlink(op);
     phicrypt_deid_policy *p = policy(f, pol);
-    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
-    o.threads = threads;
     phicrypt_buf rep = PHICRYPT_BUF_INIT;
-    int rc = reid ? phicrypt_reid_file(f->ph, &rep, p, ip, op, &o) : phicrypt_deid_file(f->ph, &rep, p, ip, op, &o);
+    int rc = reid ? phicrypt_reid_file(f->ph, &rep, p, ip, op, o) : phicrypt_deid_file(f->ph, &rep, p, ip, op, o);
     if (rc && getenv("DEID_TEST_VERBOSE"))
         fprintf(stderr, "# %s\n", phicrypt_errmsg(f->ph));
     if (out)
@@ -127,6 +127,14 @@ static int run_file(fx *f, const char *pol, const char *in_name, const char *in,
     free(ip);
     free(op);
     return rc;
+}
+
+static int run_file(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
+                    char **out, size_t *out_len, unsigned threads, int reid, char **report)
+{
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    o.threads = threads;
+    return run_any(f, pol, in_name, in, in_len, out_name, &o, reid, out, out_len, report);
 }
 
 static int exists_in(fx *f, const char *name)
@@ -909,26 +917,35 @@ static void log_warning(void *user, const char *msg)
     w->n++;
 }
 
-/* run_file() with options: the report is returned whatever rc is. */
+/* Default options whose warnings go to `w`. */
+static phicrypt_deid_opts warn_opts(warnlog *w)
+{
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    o.warn = log_warning;
+    o.warn_user = w;
+    return o;
+}
+
 static int run_opts(fx *f, const char *pol, const char *in_name, const char *in, size_t in_len, const char *out_name,
                     phicrypt_deid_opts *o, char **out, size_t *out_len, char **report)
 {
-    char *ip = path_in(f, in_name), *op = path_in(f, out_name);
-    if (in)
-        tu_write_file(ip, in, in_len, 0600);
-    unlink(op);
-    phicrypt_deid_policy *p = policy(f, pol);
-    phicrypt_buf rep = PHICRYPT_BUF_INIT;
-    int rc = phicrypt_deid_file(f->ph, &rep, p, ip, op, o);
-    if (out)
-        *out = rc == 0 ? tu_read_file(op, out_len) : NULL;
-    if (report)
-        *report = rep.data ? strdup((const char *)rep.data) : NULL;
-    phicrypt_buf_dispose(&rep);
-    phicrypt_deid_policy_free(p);
-    free(ip);
-    free(op);
-    return rc;
+    return run_any(f, pol, in_name, in, in_len, out_name, o, 0, out, out_len, report);
+}
+
+/* Runs `in` through `pol` (options `o`, or NULL for the defaults) and
+ * checks the output. */
+static void expect_output(fx *f, const char *pol, const char *in_name, const char *in, phicrypt_deid_opts *o,
+                          const char *want)
+{
+    phicrypt_deid_opts d = PHICRYPT_DEID_OPTS_INIT;
+    char out_name[128], *out;
+    size_t n;
+    snprintf(out_name, sizeof out_name, "out-%s", in_name);
+    int rc = run_opts(f, pol, in_name, in, strlen(in), out_name, o ? o : &d, &out, &n, NULL);
+    if (rc)
+        fail_msg("%s: %s", in_name, phicrypt_errmsg(f->ph));
+    assert_string_equal(out, want);
+    free(out);
 }
 
 static const char keep_pol[] =
@@ -949,10 +966,7 @@ static void test_deid__csv_bom_is_not_part_of_the_first_column(void **state)
     free(out);
     free(rep);
     /* JSON gets no BOM back (RFC 8259), and the first record is read. */
-    const char *j = "\xEF\xBB\xBF{\"name\":\"Ann\"}\n";
-    assert_int_equal(run_file(f, keep_pol, "bom.jsonl", j, strlen(j), "bom.out.jsonl", &out, &n, 1, 0, NULL), 0);
-    assert_string_equal(out, "{\"name\":\"[REDACTED]\"}\n");
-    free(out);
+    expect_output(f, keep_pol, "bom.jsonl", "\xEF\xBB\xBF{\"name\":\"Ann\"}\n", NULL, "{\"name\":\"[REDACTED]\"}\n");
 }
 
 static void test_deid__csv_keeps_its_line_ends(void **state)
@@ -960,26 +974,18 @@ static void test_deid__csv_keeps_its_line_ends(void **state)
     fx *f = *state;
     /* CRLF stays CRLF, a quoted LF stays inside its field, a last line
      * without an end gets the header's. */
-    const char *in = "name,dx\r\n\"Ann\nLee\",\"a\r\nb\"\r\nBob,x\nCy,y";
-    char *out;
-    size_t n;
-    for (unsigned t = 1; t <= 3; t += 2) {
-        assert_int_equal(run_file(f, keep_pol, "crlf.csv", in, strlen(in), "crlf.out.csv", &out, &n, t, 0, NULL), 0);
-        assert_string_equal(out, "name,dx\r\n[REDACTED],\"a\r\nb\"\r\n[REDACTED],x\n[REDACTED],y\r\n");
-        free(out);
-    }
-    const char *lf = "name,dx\nAnn,x";
-    assert_int_equal(run_file(f, keep_pol, "lf.csv", lf, strlen(lf), "lf.out.csv", &out, &n, 1, 0, NULL), 0);
-    assert_string_equal(out, "name,dx\n[REDACTED],x\n");
-    free(out);
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    for (o.threads = 1; o.threads <= 3; o.threads += 2)
+        expect_output(f, keep_pol, "crlf.csv", "name,dx\r\n\"Ann\nLee\",\"a\r\nb\"\r\nBob,x\nCy,y", &o,
+                      "name,dx\r\n[REDACTED],\"a\r\nb\"\r\n[REDACTED],x\n[REDACTED],y\r\n");
+    expect_output(f, keep_pol, "lf.csv", "name,dx\nAnn,x", NULL, "name,dx\n[REDACTED],x\n");
 }
 
 static void test_deid__csv_delimiter(void **state)
 {
     fx *f = *state;
     phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
-    char *out, *rep;
-    size_t n;
+    char *rep;
     /* Read as one comma-separated column, ';' and tab files used to pass
      * every value through whole: refused, naming the option. */
     const char *semi = "name;ssn\nAnn;123-45-6789\n", *tab = "name\tssn\nAnn\t123-45-6789\n";
@@ -995,21 +1001,13 @@ static void test_deid__csv_delimiter(void **state)
     assert_true(tu_contains(phicrypt_errmsg(f->ph), "a tab"));
     /* Given, it splits, and quoting follows it. */
     o.csv_delimiter = ';';
-    const char *semi2 = "name;ssn;dx\n\"Lee; Ann\";123-45-6789;\"a,b;c\"\n";
-    assert_int_equal(run_opts(f, keep_pol, "semi2.csv", semi2, strlen(semi2), "semi2.out.csv", &o, &out, &n, NULL),
-                     0);
-    assert_string_equal(out, "name;ssn;dx\n[REDACTED];[REDACTED];\"a,b;c\"\n");
-    free(out);
+    expect_output(f, keep_pol, "semi2.csv", "name;ssn;dx\n\"Lee; Ann\";123-45-6789;\"a,b;c\"\n", &o,
+                  "name;ssn;dx\n[REDACTED];[REDACTED];\"a,b;c\"\n");
     o.csv_delimiter = '\t';
-    assert_int_equal(run_opts(f, keep_pol, "tab2.csv", tab, strlen(tab), "tab2.out.csv", &o, &out, &n, NULL), 0);
-    assert_string_equal(out, "name\tssn\n[REDACTED]\t[REDACTED]\n");
-    free(out);
+    expect_output(f, keep_pol, "tab2.csv", tab, &o, "name\tssn\n[REDACTED]\t[REDACTED]\n");
     /* A given ',' allows a one-column header with a ';' in its name. */
     o.csv_delimiter = ',';
-    const char *one = "a;b\n1\n";
-    assert_int_equal(run_opts(f, keep_pol, "one.csv", one, strlen(one), "one.out.csv", &o, &out, &n, NULL), 0);
-    assert_string_equal(out, one);
-    free(out);
+    expect_output(f, keep_pol, "one.csv", "a;b\n1\n", &o, "a;b\n1\n");
     /* Not for other formats; not a quote or a line end. */
     o.csv_delimiter = ';';
     assert_int_equal(run_opts(f, keep_pol, "d.jsonl", "{}\n", 3, "d.out.jsonl", &o, NULL, NULL, NULL),
@@ -1029,10 +1027,8 @@ static void test_deid__rules_that_match_nothing_warn(void **state)
     const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"name\":{\"action\":\"redact\"},"
                       "\"snn\":{\"action\":\"redact\"},\"a.b\":{\"action\":\"keep\"}}}";
     const char *in = "{\"name\":\"Ann\",\"ssn\":\"123-45-6789\",\"a\":{\"b\":1}}\n";
-    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
     warnlog w = { "", 0 };
-    o.warn = log_warning;
-    o.warn_user = &w;
+    phicrypt_deid_opts o = warn_opts(&w);
     char *out, *rep;
     size_t n;
     assert_int_equal(run_opts(f, pol, "w.jsonl", in, strlen(in), "w.out.jsonl", &o, &out, &n, &rep), 0);
@@ -1250,10 +1246,8 @@ static void test_deid__out_extension_mismatch_warns(void **state)
 {
     fx *f = *state;
     const char *name_pol = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"}}}";
-    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
     warnlog w = { "", 0 };
-    o.warn = log_warning;
-    o.warn_user = &w;
+    phicrypt_deid_opts o = warn_opts(&w);
     char *out, *rep;
     size_t n;
     const char *in = "{\"name\":\"A\"}\n";

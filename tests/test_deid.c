@@ -1194,6 +1194,16 @@ static void test_deid__skip_bad_skips_oversized_records(void **state)
     assert_true(tu_contains(rep, "ov.bson: record 2, byte"));
     free(out);
     free(rep);
+    /* Skipped or not, a file that ends inside a record is broken: a BSON
+     * length past the end, a CSV quote never closed. */
+    assert_int_equal(run_opts(f, pol, "ov2.bson", in, a.len + 1000, "ov2.out.bson", &o, NULL, NULL, NULL),
+                     PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ov2.bson: record 2, byte"));
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "truncated BSON document"));
+    free(in);
+    in = with_big_record(PHICRYPT_DEID_MAX_RECORD + 16, "name,x\nA,1\n\"", "\nB,2\n", &len);
+    assert_int_equal(run_opts(f, pol, "ov3.csv", in, len, "ov3.out.csv", &o, NULL, NULL, NULL), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "ov3.csv: line 3: unterminated quoted CSV field"));
     free(in);
     bson_destroy(&a);
 }

@@ -128,8 +128,10 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
  * @param out_path output file (replaced atomically), or "-" for standard output.
  * @param opts  NULL for the defaults.
  * @return 0, PHICRYPT_EBADDATA (malformed input: the message names the file,
- *         line or byte offset and the reason), PHICRYPT_EINVAL (unknown field
- *         with `"unknown_fields": "error"`), PHICRYPT_EIO, key errors ...
+ *         line, or record number and byte offset (BSON), and the reason; so
+ *         does an action's error), PHICRYPT_EINVAL (unknown field
+ *         with `"unknown_fields": "error"`; with `strict`, a rule that matched
+ *         nothing or an unknown field kept), PHICRYPT_EIO, key errors ...
  *         Errors are reported on @p ph, or phicrypt_deid_errmsg() if NULL.
  */
 PHICRYPT_API

@@ -407,6 +407,7 @@ typedef struct phi_reader {
     int skipping;
     uint64_t skip_left; /* BSON: bytes of the record still to skip */
     int skip_depth, skip_str, skip_esc; /* JSON array: where the skipped value is */
+    uint64_t skip_line, skip_byte; /* where the skipped record starts */
     phi_sbuf skipped;
     uint64_t nskipped;
 } phi_reader;

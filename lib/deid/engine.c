@@ -754,7 +754,9 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     pthread_cond_destroy(&ru.cv);
 
     size_t unmatched = 0, kept = 0;
-    int ended = rc == 0 && hit; /* only a whole run can tell a rule matched nothing */
+    /* Only a whole run can tell a rule matched nothing; reid reads
+     * deid's output, where dropped fields are gone by design. */
+    int ended = rc == 0 && hit && !ru.reid;
     if (ended)
         end_warnings(&ru, &all, hit, &w, &unmatched, &kept);
     if (rc == 0 && strict && (unmatched || kept))

@@ -90,6 +90,8 @@ static void note_skipped(phi_reader *rd, uint64_t byte)
     phi_sbuf_putc(b, '}');
     rd->nskipped++;
     rd->skip_depth = rd->skip_str = rd->skip_esc = 0;
+    rd->skip_line = rd->line;
+    rd->skip_byte = byte;
 }
 
 /* A whole record of a text format over the size limit: an error, or with
@@ -368,6 +370,13 @@ int phi_reader_next(const void *eh, phi_reader *rd, phi_sbuf *buf, phi_span **sp
                 if (!rd->eof)
                     continue;
                 rd->skipping = 0;
+                /* Skipped or not, a file cut short in a record is broken. */
+                if (rd->fmt == PHICRYPT_DEID_BSON)
+                    return phi_error(eh, PHICRYPT_EBADDATA, "%s: record %llu, byte %llu: truncated BSON document",
+                                     rd->name, (unsigned long long)rd->records, (unsigned long long)rd->skip_byte);
+                if (rd->fmt == PHICRYPT_DEID_CSV && rd->skip_str)
+                    return phi_error(eh, PHICRYPT_EBADDATA, "%s: line %llu: unterminated quoted CSV field", rd->name,
+                                     (unsigned long long)rd->skip_line);
             }
         }
         /* A UTF-8 byte order mark is not part of the first record. */

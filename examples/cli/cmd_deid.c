@@ -202,11 +202,16 @@ static void show_progress(void *user, uint64_t records, uint64_t done, uint64_t 
     }
 }
 
-/* Warnings go to stderr as they come (at the end of the run). */
+/* Warnings go to stderr as they come (at the end of the run). They quote
+ * field names from the input: control bytes are shown as '?', so that a
+ * hostile key cannot drive the terminal. */
 static void show_warning(void *user, const char *msg)
 {
     (void)user;
-    fprintf(stderr, "phicrypt: warning: %s\n", msg);
+    fputs("phicrypt: warning: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    fputc('\n', stderr);
 }
 
 /* The one line every run ends with, from the report: scripts and logs see

@@ -169,7 +169,9 @@ static void process(run *ru, slot *sl, const void *eh)
             /* The record's own line end (the span stops before it); a last
              * line without one is ended like the header. */
             char end = s[sp->len];
-            phi_sbuf_puts(&sl->out, end == '\r' || (end != '\n' && ru->cols.crlf) ? "\r\n" : "\n");
+            if (end == '\r' || (end != '\n' && ru->cols.crlf))
+                phi_sbuf_putc(&sl->out, '\r');
+            phi_sbuf_putc(&sl->out, '\n');
         }
         sl->records_out++;
     }

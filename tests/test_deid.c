@@ -1269,6 +1269,7 @@ static void test_deid__out_extension_mismatch_warns(void **state)
     free(rep);
     w.n = 0;
     assert_int_equal(run_opts(f, name_pol, "x.jsonl", NULL, 0, "x.ndjson", &o, &out, &n, NULL), 0);
+    free(out);
     assert_int_equal(run_opts(f, name_pol, "x.jsonl", NULL, 0, "noext", &o, &out, &n, NULL), 0);
     free(out);
     assert_int_equal(w.n, 0);

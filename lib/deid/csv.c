@@ -292,11 +292,12 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
         if (!first)
             phi_sbuf_putc(out, cols->sep);
         first = 0;
-        const phi_deid_rule *rule = cols->rules[k];
         memset(&v, 0, sizeof v);
         v.kind = row.dec_len[k] ? PHI_DV_STR : PHI_DV_NULL;
         v.s = row.dec.p + row.dec_off[k];
         v.n = row.dec_len[k];
+        /* As in JSON and BSON: a date kept or unknown under the preset is a date. */
+        const phi_deid_rule *rule = r->reid ? cols->rules[k] : phi_rule_for_value(r->pol, cols->rules[k], &v);
         if (r->reid && rule && rule->act == PHI_ACT_ENCRYPT && v.n > 10 && memcmp(v.s, "{\"$binary\"", 10) == 0) {
             v.kind = PHI_DV_EXT;
             v.json = v.s;

@@ -92,21 +92,32 @@ static const sh_ent table[] = {
     { NULL, 0 }
 };
 
-int phi_safe_harbor_action(const char *name, size_t len)
+/* The name without case, '_', '-', ' ' or '.' into n (64 bytes); its
+ * length, or -1 when it is too long to be a name of the table. */
+static int normalise(const char *name, size_t len, char n[64])
 {
-    char n[64];
     size_t k = 0;
-    if (len == 3 && memcmp(name, "_id", 3) == 0)
-        return PHI_ACT_DROP;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
         if (c == '_' || c == '-' || c == ' ' || c == '.')
             continue;
-        if (k + 1 >= sizeof n)
+        if (k + 1 >= 64)
             return -1;
         n[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
     n[k] = 0;
+    return (int)k;
+}
+
+int phi_safe_harbor_action(const char *name, size_t len)
+{
+    char n[64];
+    if (len == 3 && memcmp(name, "_id", 3) == 0)
+        return PHI_ACT_DROP;
+    int kk = normalise(name, len, n);
+    if (kk < 0)
+        return -1;
+    size_t k = (size_t)kk;
     for (const sh_ent *e = table; e->name; e++)
         if (strcmp(e->name, n) == 0)
             return e->act;
@@ -116,4 +127,23 @@ int phi_safe_harbor_action(const char *name, size_t len)
     if (k > 4 && (strcmp(n + k - 5, "phone") == 0 || strcmp(n + k - 5, "email") == 0))
         return PHI_ACT_REDACT;
     return -1;
+}
+
+int phi_safe_harbor_name_class(const char *path)
+{
+    size_t e = strlen(path);
+    while (e >= 2 && path[e - 2] == '[' && path[e - 1] == ']')
+        e -= 2;
+    size_t b = e;
+    while (b > 0 && path[b - 1] != '.')
+        b--;
+    char n[64];
+    if (normalise(path + b, e - b, n) < 0)
+        return 0;
+    int c = phi_safe_harbor_action(path + b, e - b) == PHI_ACT_GENERALIZE ? PHI_SH_DATE : 0;
+    if (strcmp(n, "dob") == 0 || strstr(n, "birth"))
+        c |= PHI_SH_DATE | PHI_SH_BIRTH;
+    if (strcmp(n, "dod") == 0 || strstr(n, "death"))
+        c |= PHI_SH_DATE | PHI_SH_DEATH;
+    return c;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -1076,17 +1077,69 @@ static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **stat
                 "{\"dob\":\"1901-02-03\"}");
     assert_string_equal(out, "{\"dob\":\"1901\"}");
     free(out);
-    /* The same record as CSV. */
+    /* The same record as CSV; the report says which day ages are counted to. */
     const char *csv = "dob,birthDate,admitDate\n1930-06-15,1930-06-16,1925-01-01\n";
     size_t n;
-    assert_int_equal(run_file(f, SH_KEEP, "a.csv", csv, strlen(csv), "a.out.csv", &out, &n, 1, 0, NULL), 0);
+    char *rep;
+    assert_int_equal(run_file(f, SH_KEEP, "a.csv", csv, strlen(csv), "a.out.csv", &out, &n, 1, 0, &rep), 0);
     assert_string_equal(out, "dob,birthDate,admitDate\n90+,1930,1925\n");
+    assert_true(tu_contains(rep, "\"reference_date\":\"2020-06-15\""));
     free(out);
+    free(rep);
+    /* By default, the day of the run. */
+    time_t now = time(NULL);
+    struct tm tm;
+    char today[40];
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "\"reference_date\":\"%Y-%m-%d\"", &tm);
+    assert_int_equal(run_file(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"keep\"}", "a.csv", NULL, 0,
+                              "a.out.csv", NULL, NULL, 1, 0, &rep), 0);
+    assert_true(tu_contains(rep, today));
+    free(rep);
     /* reference_date must be a date. */
     phicrypt_deid_policy *p = NULL;
     assert_int_equal(phicrypt_deid_policy_new(&p, f->ph, "{\"version\":1,\"preset\":\"safe-harbor\",\"reference_date\":\"2020\"}"),
                      PHICRYPT_EINVAL);
     assert_true(tu_contains(phicrypt_errmsg(f->ph), "reference_date"));
+}
+
+
+/* FF1 under the preset: e-mail domains are hidden by default, short values
+ * get an opaque token instead of stopping the run, +1 stays; reid undoes all. */
+static void test_deid__ff1_tokens_hide_domains_and_take_short_values(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"fields\":{"
+                      "\"email\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"email\"},"
+                      "\"work\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"email\",\"domain\":\"keep\"},"
+                      "\"phone\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"phone\"}}}";
+    const char *in = "{\"email\":\"john.smith@mgh.harvard.edu\",\"work\":\"john.smith@mgh.harvard.edu\",\"phone\":\"+1 617 432 0100\"}\n"
+                     "{\"email\":\"js@x.io\",\"work\":\"js@x.io\",\"phone\":\"0100\"}\n";
+    char *out, *back;
+    size_t n, bn;
+    assert_int_equal(run_file(f, pol, "t.jsonl", in, strlen(in), "t.out.jsonl", &out, &n, 1, 0, NULL), 0);
+    const char *l2 = strchr(out, '\n') + 1;
+    /* Line 1: the domain goes under the preset default, stays with "keep". */
+    assert_memory_equal(out, "{\"email\":\"", 10);
+    assert_memory_equal(out + 36 - 4, ".edu\",\"work\":\"", 14);
+    assert_null(memmem(out, 36, "harvard", 7));
+    assert_null(memmem(out, 36, "mgh", 3));
+    assert_true(tu_contains(out, "@mgh.harvard.edu\",\"phone\""));
+    assert_true(tu_contains(out, "\"phone\":\"+1 "));
+    assert_false(tu_contains(out, "432 0100"));
+    /* Line 2: too short for FF1, opaque tokens. */
+    assert_true(tu_contains(l2, "\"email\":\"tk1."));
+    assert_true(tu_contains(l2, "\"phone\":\"tk1."));
+    assert_false(tu_contains(l2, "js@x.io"));
+    assert_int_equal(run_file(f, pol, "t.out.jsonl", NULL, 0, "t.back.jsonl", &back, &bn, 1, 1, NULL), 0);
+    assert_string_equal(back, in);
+    free(out);
+    free(back);
+    /* "domain" is only for the email format. */
+    phicrypt_deid_policy *p = NULL;
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph, "{\"version\":1,\"fields\":{\"x\":{\"action\":\"tokenize\","
+                                                         "\"key\":\"tok:ssn\",\"format\":\"ssn\",\"domain\":\"keep\"}}}"),
+                     PHICRYPT_EINVAL);
 }
 
 int main(void)
@@ -1118,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_deid__mask_never_shows_a_whole_value),
         cmocka_unit_test(test_deid__numeric_dates_are_dates),
         cmocka_unit_test(test_deid__birth_years_of_the_90_and_over_are_aggregated),
+        cmocka_unit_test(test_deid__ff1_tokens_hide_domains_and_take_short_values),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

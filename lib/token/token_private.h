@@ -85,7 +85,7 @@ int phi_ff1_domain_ok(uint32_t radix, size_t n);
  * PHI_FPE_EMAIL_FULL   local@domain: the local part and every label of the
  *                      domain but the last (the TLD) are tokenised together
  *                      like MRN; '@', '.' and the TLD are kept
- *                      (john.smith@mgh.harvard.edu -> xkwq.pbnrt@bzs.qwhvxnm.edu).
+ *                      (john.smith@mgh.harvard.edu -> xxxx.xxxxx@xxx.xxxxxxx.edu).
  * PHI_FPE_CUSTOM       every byte must be in `alphabet` (distinct bytes,
  *                      2..256 of them); FF1 with radix = strlen(alphabet).
  *

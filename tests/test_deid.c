@@ -1001,6 +1001,19 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
     assert_false(tu_contains(out, "MRN-77123"));
     assert_true(tu_contains(out, ",2023,E11.9,"));
     free(out);
+    /* A nested value mongoexport wrote as JSON text in one cell is walked
+     * too, and comes out as the JSON format's value does. */
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\"}";
+    csv = "name,diagnoses,extra\n"
+          "Elijah Nguyen-Tran,\"[{\"\"notedOn\"\":\"\"2023-11-13\"\",\"\"comment\"\":\"\"confirmed with Elijah Nguyen-Tran\"\"}]\","
+          "\"{\"\"ssn\"\":\"\"123-45-6789\"\"}\"\n";
+    assert_int_equal(run_file(f, pol, "j.csv", csv, strlen(csv), "j.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
+    free(out);
+    char *j = deid1(f, pol, "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"comment\":"
+                            "\"confirmed with Elijah Nguyen-Tran\"}]}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}]}");
+    free(j);
 }
 
 static void test_deid__preset_treats_object_ids_and_timestamps_by_type(void **state)

@@ -281,6 +281,14 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
             v.n = row.dec_len[k];
             if (r->pol->needs_subjects && v.n)
                 phi_rec_collect_subject(r, cols->comps[k], cols->ncomps[k], &v);
+            const phi_deid_rule *child;
+            if (!cols->drop[k] && !phi_container_whole(cols->rules[k], NULL, &child) && v.n) {
+                r->collecting = 1;
+                int j = phi_json_cell(r, cols->comps[k], cols->ncomps[k], v.s, v.n, NULL);
+                r->collecting = 0;
+                if (j == 0)
+                    continue;
+            }
             if (cols->rules[k] && v.n)
                 phi_rec_collect(r, cols->rules[k], 0, cols->comps[k], cols->ncomps[k], &v);
         }
@@ -302,6 +310,20 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
             v.kind = PHI_DV_EXT;
             v.json = v.s;
             v.json_len = v.n;
+        }
+        const phi_deid_rule *child;
+        if (v.n && !phi_container_whole(cols->rules[k], NULL, &child)) {
+            /* A nested value as JSON text: walked as in a JSON record. */
+            phi_sbuf cell = { 0 };
+            rc = phi_json_cell(r, cols->comps[k], cols->ncomps[k], v.s, v.n, &cell);
+            if (rc == 0)
+                phi_csv_put_field(out, cell.p ? cell.p : "", cell.len, cols->sep);
+            phi_sbuf_free(&cell);
+            if (rc == 0)
+                continue;
+            if (rc != 1)
+                break;
+            rc = 0;
         }
         phi_dout o;
         phi_dout_begin(r, &o);

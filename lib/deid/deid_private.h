@@ -366,6 +366,11 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
 /* ---- formats ---- */
 /* Rewrites one JSON document (a record) into `out`. */
 int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out);
+/* A CSV cell holding a JSON object or array at the column's path (what
+ * mongoexport writes for nested values), treated as the same value in a
+ * JSON record: collected (r->collecting) or rewritten into `out`. 1 when
+ * the cell is not JSON object or array text, else 0 or an error. */
+int phi_json_cell(phi_deid_rec *r, const phi_pcomp *comps, size_t nc, const char *s, size_t n, phi_sbuf *out);
 /* Rewrites one BSON document into `out` (BSON bytes). */
 int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out);
 

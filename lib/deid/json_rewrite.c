@@ -787,3 +787,46 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     return rc;
 }
+
+int phi_json_cell(phi_deid_rec *r, const phi_pcomp *comps, size_t nc, const char *s, size_t n, phi_sbuf *out)
+{
+    jw w;
+    int rc, drop = 0, collecting = r->collecting;
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i >= n || (s[i] != '{' && s[i] != '[') || nc >= PHI_DEID_MAX_DEPTH)
+        return 1;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.s = s;
+    w.n = n;
+    phi_ps_init(&w.ps, r);
+    for (size_t k = 0; k < nc; k++)
+        phi_ps_push(&w.ps, comps[k].key, comps[k].key_len, NULL);
+    /* Only JSON is rewritten as JSON: a cell that does not parse is text. */
+    r->collecting = 1;
+    w.i = i;
+    rc = value(&w, (int)nc, NULL, &drop);
+    if (rc == 0) {
+        ws(&w);
+        rc = w.i == n ? 0 : 1;
+    }
+    r->collecting = collecting;
+    if (rc == 0 && !collecting) {
+        w.i = i;
+        w.out = out;
+        w.copied = 0;
+        rc = value(&w, (int)nc, NULL, &drop);
+        if (rc == 0 && drop)
+            out->len = 0;
+        else if (rc == 0)
+            flush_to(&w, n);
+        if (rc == 0 && out->oom)
+            rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    } else if (rc) {
+        rc = 1;
+    }
+    phi_ps_free(&w.ps);
+    return rc;
+}

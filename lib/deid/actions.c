@@ -258,7 +258,7 @@ static int aggregated_age(phi_deid_rec *r, const phi_deid_rule *rule, const char
 {
     const phicrypt_deid_policy *p = r->pol;
     int y, m, d;
-    if (!p->safe_harbor)
+    if (!p->safe_harbor || ms >= p->young_ms)
         return 0;
     phi_civil_from_ms(ms, &y, &m, &d);
     if (p->ref_y - y < 90 || !(date_class(rule, path, cls, PHI_SH_BIRTH) & (PHI_SH_BIRTH | PHI_SH_DEATH)))

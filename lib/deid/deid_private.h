@@ -137,6 +137,7 @@ struct phicrypt_deid_policy {
     int needs_subjects;    /* a date_shift rule */
     char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
     int ref_y, ref_m, ref_d; /* "reference_date" (default: the day the policy was made), for ages */
+    int64_t young_ms;        /* dates from here on (1 January, reference year - 89) imply no age of 90+ */
 };
 
 /* The Safe Harbor action for a field called `name` (last key of its path),
@@ -333,7 +334,13 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
  * the rule inherited from its containers: an explicit rule on a container
  * takes every value inside it; a preset rule is only the fallback of the
  * values the preset does not name itself. */
-const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited);
+static inline const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
+{
+    if (inherited && !inherited->preset)
+        return inherited;
+    const phi_deid_rule *own = phi_ps_rule(ps);
+    return own ? own : inherited;
+}
 /* An object or array whose rule is `rule`: 1 when the rule takes it
  * whole (an explicit keep, drop, redact, encrypt, pseudonymize; a preset
  * drop), else 0 and *child is the rule its values inherit. A preset keep

@@ -368,6 +368,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
         /* Ages are counted to the day of the run (the report says which). */
         phi_civil_from_ms((int64_t)time(NULL) * 1000, &p->ref_y, &p->ref_m, &p->ref_d);
     }
+    p->young_ms = phi_ms_from_civil(p->ref_y - 89, 1, 1);
     if (rc == 0 && !have_version)
         rc = phi_error(eh, PHICRYPT_EINVAL, "version: missing (must be 1)");
     if (rc == 0 && !have_fields && !p->safe_harbor)
@@ -457,14 +458,6 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
             return &p->preset_rules[a];
     }
     return NULL;
-}
-
-const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
-{
-    if (inherited && !inherited->preset)
-        return inherited;
-    const phi_deid_rule *own = phi_ps_rule(ps);
-    return own ? own : inherited;
 }
 
 int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child)

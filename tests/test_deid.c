@@ -1078,6 +1078,10 @@ static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **stat
     assert_string_equal(out, "{ \"dob\" : \"90+\", \"birthDate\" : \"1930\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
                              "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
     free(out);
+    /* A birth date split into parts is still one. */
+    out = deid_json_eq_bson(f, SH_KEEP, "{\"birthDate\":{\"year\":1925,\"day\":\"1925-03-02\"},\"birth\":{\"on\":\"1990-01-01\"}}");
+    assert_string_equal(out, "{ \"birthDate\" : { \"year\" : \"90+\", \"day\" : \"90+\" }, \"birth\" : { \"on\" : \"1990\" } }");
+    free(out);
     /* A date the policy marks as a birth date, under a name the preset does
      * not know; without the preset, years are kept. */
     const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"reference_date\":\"2020-06-15\","

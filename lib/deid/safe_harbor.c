@@ -137,13 +137,23 @@ int phi_safe_harbor_name_class(const char *path)
     size_t b = e;
     while (b > 0 && path[b - 1] != '.')
         b--;
-    char n[64];
-    if (normalise(path + b, e - b, n) < 0)
-        return 0;
     int c = phi_safe_harbor_action(path + b, e - b) == PHI_ACT_GENERALIZE ? PHI_SH_DATE : 0;
-    if (strcmp(n, "dob") == 0 || strstr(n, "birth"))
-        c |= PHI_SH_DATE | PHI_SH_BIRTH;
-    if (strcmp(n, "dod") == 0 || strstr(n, "death"))
-        c |= PHI_SH_DATE | PHI_SH_DEATH;
+    /* A birth or death date may be split below its name (birthDate.year). */
+    for (size_t s0 = 0; s0 < e;) {
+        size_t s1 = s0;
+        while (s1 < e && path[s1] != '.')
+            s1++;
+        size_t k = s1;
+        while (k >= s0 + 2 && path[k - 2] == '[' && path[k - 1] == ']')
+            k -= 2;
+        char n[64];
+        if (normalise(path + s0, k - s0, n) >= 0) {
+            if (strcmp(n, "dob") == 0 || strstr(n, "birth"))
+                c |= PHI_SH_DATE | PHI_SH_BIRTH;
+            if (strcmp(n, "dod") == 0 || strstr(n, "death"))
+                c |= PHI_SH_DATE | PHI_SH_DEATH;
+        }
+        s0 = s1 + 1;
+    }
     return c;
 }

@@ -956,6 +956,25 @@ static char *deid_json_eq_bson(fx *f, const char *pol, const char *json)
 #define SH_KEEP "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"keep\",\"reference_date\":\"2020-06-15\"}"
 #define SH_DROP "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"reference_date\":\"2020-06-15\"}"
 
+static void expect_same_in_json_and_bson(fx *f, const char *pol, const char *json, const char *want)
+{
+    char *out = deid_json_eq_bson(f, pol, json);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void expect_csv(fx *f, const char *pol, const char *name, const char *csv, const char *want)
+{
+    char *out, *oname;
+    size_t n;
+    if (asprintf(&oname, "%s.out.csv", name) < 0)
+        fail();
+    assert_int_equal(run_file(f, pol, name, csv, strlen(csv), oname, &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, want);
+    free(out);
+    free(oname);
+}
+
 static void test_deid__preset_keep_on_a_container_walks_it(void **state)
 {
     fx *f = *state;
@@ -982,16 +1001,21 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
     free(out);
     /* A preset identifier on a container covers its unnamed values; a
      * preset drop takes a container whole. */
-    out = deid_json_eq_bson(f, SH_KEEP, "{\"address\":{\"value\":\"12 Elm St\",\"state\":\"MA\"},"
-                                        "\"photo\":{\"state\":\"MA\",\"data\":\"x\"},\"id\":[{\"v\":\"A1\"}]}");
-    assert_string_equal(out, "{ \"address\" : { \"value\" : \"[REDACTED]\", \"state\" : \"MA\" } }");
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"address\":{\"value\":\"12 Elm St\",\"state\":\"MA\"},"
+                                 "\"photo\":{\"state\":\"MA\",\"data\":\"x\"},\"id\":[{\"v\":\"A1\"}]}",
+                                 "{ \"address\" : { \"value\" : \"[REDACTED]\", \"state\" : \"MA\" } }");
+    /* The strings of a container an explicit rule redacts whole are the
+     * record's identifiers in BSON as in JSON (scrubbed from its notes). */
+    out = deid_json_eq_bson(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"addr\":{\"action\":\"redact\"},"
+                               "\"notes\":{\"action\":\"scrub\"}}}",
+                            "{\"addr\":{\"street\":\"12 Larkspur Lane\"},\"notes\":\"lives on Larkspur Lane\"}");
+    assert_false(tu_contains(out, "Larkspur"));
     free(out);
     /* An explicit keep still takes its container whole. */
-    out = deid_json_eq_bson(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\","
-                               "\"fields\":{\"diagnoses\":{\"action\":\"keep\"}}}",
-                            "{\"diagnoses\":[{\"who\":\"Ann\"}]}");
-    assert_string_equal(out, "{ \"diagnoses\" : [ { \"who\" : \"Ann\" } ] }");
-    free(out);
+    expect_same_in_json_and_bson(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\","
+                                 "\"fields\":{\"diagnoses\":{\"action\":\"keep\"}}}",
+                                 "{\"diagnoses\":[{\"who\":\"Ann\"}]}",
+                                 "{ \"diagnoses\" : [ { \"who\" : \"Ann\" } ] }");
     /* CSV gives the same values for the same record. */
     const char *csv = "name,diagnoses.0.notedOn,diagnoses.0.code,diagnoses.0.comment,diagnoses.0.mrn,diagnoses.1\n"
                       "Elijah Nguyen-Tran,2023-11-13,E11.9,confirmed with Elijah Nguyen-Tran,MRN-77123,J45\n";
@@ -1007,9 +1031,7 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
     csv = "name,diagnoses,extra\n"
           "Elijah Nguyen-Tran,\"[{\"\"notedOn\"\":\"\"2023-11-13\"\",\"\"comment\"\":\"\"confirmed with Elijah Nguyen-Tran\"\"}]\","
           "\"{\"\"ssn\"\":\"\"123-45-6789\"\"}\"\n";
-    assert_int_equal(run_file(f, pol, "j.csv", csv, strlen(csv), "j.out.csv", &out, &n, 1, 0, NULL), 0);
-    assert_string_equal(out, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
-    free(out);
+    expect_csv(f, pol, "j.csv", csv, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
     char *j = deid1(f, pol, "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"comment\":"
                             "\"confirmed with Elijah Nguyen-Tran\"}]}");
     assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}]}");
@@ -1033,9 +1055,8 @@ static void test_deid__mask_never_shows_a_whole_value(void **state)
     fx *f = *state;
     const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"p\":{\"action\":\"mask\"},"
                       "\"q\":{\"action\":\"mask\",\"keep_last\":1}}}";
-    char *out = deid_json_eq_bson(f, pol, "{\"p\":[\"0100\",\"12\",\"7\",\"\",\"617-432-0100\",\"\\u00e9t\\u00e9\"],\"q\":\"ab\"}");
-    assert_string_equal(out, "{ \"p\" : [ \"**00\", \"*2\", \"*\", \"\", \"********0100\", \"**\u00e9\" ], \"q\" : \"*b\" }");
-    free(out);
+    expect_same_in_json_and_bson(f, pol, "{\"p\":[\"0100\",\"12\",\"7\",\"\",\"617-432-0100\",\"\\u00e9t\\u00e9\"],\"q\":\"ab\"}",
+                                 "{ \"p\" : [ \"**00\", \"*2\", \"*\", \"\", \"********0100\", \"**\u00e9\" ], \"q\" : \"*b\" }");
 }
 
 static void test_deid__numeric_dates_are_dates(void **state)
@@ -1044,54 +1065,46 @@ static void test_deid__numeric_dates_are_dates(void **state)
     /* Under date names, numbers are dates (never buckets like
      * "19280100-19280109"): YYYYMMDD as a number or a string, epoch
      * milliseconds and seconds. */
-    char *out = deid_json_eq_bson(f, SH_KEEP,
-                                  "{\"visitDate\":20190305,\"admitDate\":\"20190305\",\"date\":1552000000000,"
-                                  "\"dischargeDate\":1552000000,\"timestamp\":{\"$numberLong\":\"1552000000000\"},"
-                                  "\"endDate\":-5,\"weight\":20190305}");
-    assert_string_equal(out, "{ \"visitDate\" : \"2019\", \"admitDate\" : \"2019\", \"date\" : \"2019\", "
-                             "\"dischargeDate\" : \"2019\", \"timestamp\" : \"2019\", \"endDate\" : \"1969\", "
-                             "\"weight\" : 20190305 }");
-    free(out);
+    expect_same_in_json_and_bson(f, SH_KEEP,
+                                 "{\"visitDate\":20190305,\"admitDate\":\"20190305\",\"date\":1552000000000,"
+                                 "\"dischargeDate\":1552000000,\"timestamp\":{\"$numberLong\":\"1552000000000\"},"
+                                 "\"endDate\":-5,\"weight\":20190305}",
+                                 "{ \"visitDate\" : \"2019\", \"admitDate\" : \"2019\", \"date\" : \"2019\", "
+                                 "\"dischargeDate\" : \"2019\", \"timestamp\" : \"2019\", \"endDate\" : \"1969\", "
+                                 "\"weight\" : 20190305 }");
     /* Explicit rules on date names too; other names still bucket. */
     const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"},"
                       "\"x.*\":{\"action\":\"generalize\",\"to\":\"month\"},\"n\":{\"action\":\"generalize\",\"bucket\":100}}}";
-    out = deid_json_eq_bson(f, pol, "{\"dob\":19280105,\"x\":{\"birthDate\":\"19280105\",\"count\":1928},\"n\":1928}");
-    assert_string_equal(out, "{ \"dob\" : \"1928\", \"x\" : { \"birthDate\" : \"1928-01\", \"count\" : \"1920-1929\" }, "
-                             "\"n\" : \"1900-1999\" }");
-    free(out);
+    expect_same_in_json_and_bson(f, pol, "{\"dob\":19280105,\"x\":{\"birthDate\":\"19280105\",\"count\":1928},\"n\":1928}",
+                                 "{ \"dob\" : \"1928\", \"x\" : { \"birthDate\" : \"1928-01\", \"count\" : \"1920-1929\" }, "
+                                 "\"n\" : \"1900-1999\" }");
     /* The same record as CSV. */
     const char *csv = "visitDate,admitDate,date,dischargeDate\n20190305,20190305,1552000000000,1552000000\n";
-    size_t n;
-    assert_int_equal(run_file(f, SH_KEEP, "n.csv", csv, strlen(csv), "n.out.csv", &out, &n, 1, 0, NULL), 0);
-    assert_string_equal(out, "visitDate,admitDate,date,dischargeDate\n2019,2019,2019,2019\n");
-    free(out);
+    expect_csv(f, SH_KEEP, "n.csv", csv, "visitDate,admitDate,date,dischargeDate\n2019,2019,2019,2019\n");
 }
 
 static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **state)
 {
     fx *f = *state;
     /* Reference 2020-06-15: born 1930-06-15 is 90 that day, 1930-06-16 is 89. */
-    char *out = deid_json_eq_bson(f, SH_KEEP,
-                                  "{\"dob\":\"1930-06-15\",\"birthDate\":\"1930-06-16\",\"patient\":{\"dateOfBirth\":"
-                                  "{\"$date\":{\"$numberLong\":\"-2208988800000\"}}},\"dod\":\"1925-01-01\","
-                                  "\"admitDate\":\"1925-01-01\",\"birth_date\":19200101,\"age\":95}");
-    assert_string_equal(out, "{ \"dob\" : \"90+\", \"birthDate\" : \"1930\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
-                             "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
-    free(out);
+    expect_same_in_json_and_bson(f, SH_KEEP,
+                                 "{\"dob\":\"1930-06-15\",\"birthDate\":\"1930-06-16\",\"patient\":{\"dateOfBirth\":"
+                                 "{\"$date\":{\"$numberLong\":\"-2208988800000\"}}},\"dod\":\"1925-01-01\","
+                                 "\"admitDate\":\"1925-01-01\",\"birth_date\":19200101,\"age\":95}",
+                                 "{ \"dob\" : \"90+\", \"birthDate\" : \"1930\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
+                                 "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
     /* A birth date split into parts is still one. */
-    out = deid_json_eq_bson(f, SH_KEEP, "{\"birthDate\":{\"year\":1925,\"day\":\"1925-03-02\"},\"birth\":{\"on\":\"1990-01-01\"}}");
-    assert_string_equal(out, "{ \"birthDate\" : { \"year\" : \"90+\", \"day\" : \"90+\" }, \"birth\" : { \"on\" : \"1990\" } }");
-    free(out);
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthDate\":{\"year\":1925,\"day\":\"1925-03-02\"},\"birth\":{\"on\":\"1990-01-01\"}}",
+                                 "{ \"birthDate\" : { \"year\" : \"90+\", \"day\" : \"90+\" }, \"birth\" : { \"on\" : \"1990\" } }");
     /* A date the policy marks as a birth date, under a name the preset does
      * not know; without the preset, years are kept. */
     const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"reference_date\":\"2020-06-15\","
                       "\"fields\":{\"born\":{\"action\":\"generalize\",\"date_of\":\"birth\"},"
                       "\"dob\":{\"action\":\"generalize\",\"date_of\":\"any\"}}}";
-    out = deid_json_eq_bson(f, pol, "{\"born\":\"1901-02-03\",\"dob\":\"1901-02-03\"}");
-    assert_string_equal(out, "{ \"born\" : \"90+\", \"dob\" : \"1901\" }");
-    free(out);
-    out = deid1(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"}}}",
-                "{\"dob\":\"1901-02-03\"}");
+    expect_same_in_json_and_bson(f, pol, "{\"born\":\"1901-02-03\",\"dob\":\"1901-02-03\"}",
+                                 "{ \"born\" : \"90+\", \"dob\" : \"1901\" }");
+    char *out = deid1(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"}}}",
+                      "{\"dob\":\"1901-02-03\"}");
     assert_string_equal(out, "{\"dob\":\"1901\"}");
     free(out);
     /* The same record as CSV; the report says which day ages are counted to. */

@@ -1093,6 +1093,9 @@ static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **stat
                                  "\"admitDate\":\"1925-01-01\",\"birth_date\":19200101,\"age\":95}",
                                  "{ \"dob\" : \"90+\", \"birthDate\" : \"1930\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
                                  "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
+    /* Parts of a birth date under names of their own are dates too. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthYear\":1925,\"yearOfBirth\":\"1925\",\"death_year\":1990}",
+                                 "{ \"birthYear\" : \"90+\", \"yearOfBirth\" : \"90+\", \"death_year\" : \"1990\" }");
     /* A birth date split into parts is still one. */
     expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthDate\":{\"year\":1925,\"day\":\"1925-03-02\"},\"birth\":{\"on\":\"1990-01-01\"}}",
                                  "{ \"birthDate\" : { \"year\" : \"90+\", \"day\" : \"90+\" }, \"birth\" : { \"on\" : \"1990\" } }");

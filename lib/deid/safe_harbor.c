@@ -121,8 +121,12 @@ int phi_safe_harbor_action(const char *name, size_t len)
     for (const sh_ent *e = table; e->name; e++)
         if (strcmp(e->name, n) == 0)
             return e->act;
-    /* Any other "...date" or "...Date" field is a date element. */
+    /* Any other "...date" or "...Date" field is a date element, and so is
+     * a part of a birth or death date (birthYear, yearOfBirth, deathTime). */
     if (k > 4 && strcmp(n + k - 4, "date") == 0)
+        return PHI_ACT_GENERALIZE;
+    if ((strstr(n, "birth") || strstr(n, "death")) &&
+        (strstr(n, "year") || strstr(n, "month") || strstr(n, "day") || strstr(n, "time")))
         return PHI_ACT_GENERALIZE;
     if (k > 4 && (strcmp(n + k - 5, "phone") == 0 || strcmp(n + k - 5, "email") == 0))
         return PHI_ACT_REDACT;

@@ -1011,6 +1011,11 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
                             "{\"addr\":{\"street\":\"12 Larkspur Lane\"},\"notes\":\"lives on Larkspur Lane\"}");
     assert_false(tu_contains(out, "Larkspur"));
     free(out);
+    /* FHIR-shaped identifiers and contact points. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"identifier\":[{\"system\":\"mrn\",\"value\":\"A1\"}],\"telecom\":"
+                                 "[{\"system\":\"phone\",\"value\":\"617-432-0100\"}],\"homeFax\":\"617-432-0101\"}",
+                                 "{ \"telecom\" : [ { \"system\" : \"[REDACTED]\", \"value\" : \"[REDACTED]\" } ], "
+                                 "\"homeFax\" : \"[REDACTED]\" }");
     /* An explicit keep still takes its container whole. */
     expect_same_in_json_and_bson(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\","
                                  "\"fields\":{\"diagnoses\":{\"action\":\"keep\"}}}",

@@ -1091,12 +1091,12 @@ static void test_deid__numeric_dates_are_dates(void **state)
 static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **state)
 {
     fx *f = *state;
-    /* Reference 2020-06-15: born 1930-06-15 is 90 that day, 1930-06-16 is 89. */
+    /* Reference 2020-06-15: a birth year of 1930 reads as 90, 1931 as 89. */
     expect_same_in_json_and_bson(f, SH_KEEP,
-                                 "{\"dob\":\"1930-06-15\",\"birthDate\":\"1930-06-16\",\"patient\":{\"dateOfBirth\":"
+                                 "{\"dob\":\"1930-12-31\",\"birthDate\":\"1931-01-01\",\"patient\":{\"dateOfBirth\":"
                                  "{\"$date\":{\"$numberLong\":\"-2208988800000\"}}},\"dod\":\"1925-01-01\","
                                  "\"admitDate\":\"1925-01-01\",\"birth_date\":19200101,\"age\":95}",
-                                 "{ \"dob\" : \"90+\", \"birthDate\" : \"1930\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
+                                 "{ \"dob\" : \"90+\", \"birthDate\" : \"1931\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
                                  "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
     /* Parts of a birth date under names of their own are dates too. */
     expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthYear\":1925,\"yearOfBirth\":\"1925\",\"death_year\":1990}",
@@ -1116,11 +1116,11 @@ static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **stat
     assert_string_equal(out, "{\"dob\":\"1901\"}");
     free(out);
     /* The same record as CSV; the report says which day ages are counted to. */
-    const char *csv = "dob,birthDate,admitDate\n1930-06-15,1930-06-16,1925-01-01\n";
+    const char *csv = "dob,birthDate,admitDate\n1930-12-31,1931-01-01,1925-01-01\n";
     size_t n;
     char *rep;
     assert_int_equal(run_file(f, SH_KEEP, "a.csv", csv, strlen(csv), "a.out.csv", &out, &n, 1, 0, &rep), 0);
-    assert_string_equal(out, "dob,birthDate,admitDate\n90+,1930,1925\n");
+    assert_string_equal(out, "dob,birthDate,admitDate\n90+,1931,1925\n");
     assert_true(tu_contains(rep, "\"reference_date\":\"2020-06-15\""));
     free(out);
     free(rep);

@@ -249,10 +249,11 @@ static int as_date(const phi_deid_rule *rule, const char *path, int *cls, const 
     return 0;
 }
 
-/* With the preset, the year of a birth (or death) date that lies 90 years
- * or more before the reference date is replaced by one category for all
- * such records: 45 CFR 164.514(b)(2)(i)(C) removes every date element,
- * the year included, indicative of an age over 89. */
+/* With the preset, a birth (or death) date whose year is 90 or more years
+ * before the reference year is replaced by one category for all such
+ * records: 45 CFR 164.514(b)(2)(i)(C) removes every date element, the year
+ * included, indicative of an age over 89. By year, not by day: a kept year
+ * is all a reader has, and 2020 - 1930 reads as 90. */
 static int aggregated_age(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, int *cls, int64_t ms,
                           phi_dout *o)
 {
@@ -262,9 +263,6 @@ static int aggregated_age(phi_deid_rec *r, const phi_deid_rule *rule, const char
         return 0;
     phi_civil_from_ms(ms, &y, &m, &d);
     if (p->ref_y - y < 90 || !(date_class(rule, path, cls, PHI_SH_BIRTH) & (PHI_SH_BIRTH | PHI_SH_DEATH)))
-        return 0;
-    int age = p->ref_y - y - (p->ref_m < m || (p->ref_m == m && p->ref_d < d));
-    if (age < 90)
         return 0;
     set_str(o, "90+", 3);
     return 1;

@@ -368,7 +368,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
         /* Ages are counted to the day of the run (the report says which). */
         phi_civil_from_ms((int64_t)time(NULL) * 1000, &p->ref_y, &p->ref_m, &p->ref_d);
     }
-    p->young_ms = phi_ms_from_civil(p->ref_y - 89, 1, 1);
+    p->young_ms = phi_ms_from_civil(p->ref_y - 89, 1, 1); /* years after ref_y - 90 */
     if (rc == 0 && !have_version)
         rc = phi_error(eh, PHICRYPT_EINVAL, "version: missing (must be 1)");
     if (rc == 0 && !have_fields && !p->safe_harbor)

@@ -184,7 +184,7 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
                                  "email_full)", loc);
         } else if (strcmp(k, "domain") == 0 || strcmp(k, "date_of") == 0) {
             static const char *const dom[] = { "keep", "encrypt", NULL }, *const of[] = { "any", "birth", "death", NULL };
-            const char *const *vals = k[1] == 'o' ? dom : of;
+            const char *const *vals = strcmp(k, "domain") == 0 ? dom : of;
             if ((rc = want_string(eh, &it, loc, &str)))
                 return rc;
             int found = -1;
@@ -287,7 +287,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
     }
     p->ph = ph;
     p->unknown = PHI_UNKNOWN_ERROR;
-    int have_version = 0, have_fields = 0;
+    int have_version = 0, have_fields = 0, have_ref = 0;
     bson_iter_init(&it, &doc);
     while (rc == 0 && bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
@@ -314,6 +314,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
                 rc = phi_error(eh, PHICRYPT_EINVAL, "reference_date: must be a date \"YYYY-MM-DD\"");
             else
                 phi_civil_from_ms(ms, &p->ref_y, &p->ref_m, &p->ref_d);
+            have_ref = 1;
         } else if (strcmp(k, "preset") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "safe-harbor") != 0)
                 rc = phi_error(eh, PHICRYPT_EINVAL, "preset: the only preset is \"safe-harbor\"");
@@ -364,7 +365,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
         }
     }
     bson_destroy(&doc);
-    if (rc == 0 && !p->ref_y) {
+    if (rc == 0 && !have_ref) {
         /* Ages are counted to the day of the run (the report says which). */
         phi_civil_from_ms((int64_t)time(NULL) * 1000, &p->ref_y, &p->ref_m, &p->ref_d);
     }

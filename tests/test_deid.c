@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -736,15 +737,21 @@ static void test_deid__bson_safe_harbor_leaves_no_planted_identifier(void **stat
             if (memmem(out, n, planted[k], strlen(planted[k])))
                 fail_msg("record %zu: a planted identifier (#%zu) is left", i, k);
     }
-    /* Dates stay BSON dates, reduced to 1 January. */
+    /* Dates stay BSON dates, reduced to 1 January; a birth year that
+     * implies an age of 90 or more (record 0: 1900) becomes "90+". */
     bson_reader_t *rd = bson_reader_new_from_data((const uint8_t *)out, n);
     const bson_t *d = bson_reader_read(rd, NULL);
     bson_iter_t it;
     assert_true(bson_iter_init_find(&it, d, "dob"));
+    assert_true(BSON_ITER_HOLDS_UTF8(&it));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "90+");
+    assert_false(bson_iter_init_find(&it, d, "_id"));
+    for (int k = 0; k < 60; k++)
+        d = bson_reader_read(rd, NULL);
+    assert_true(bson_iter_init_find(&it, d, "dob")); /* record 60: 1960 */
     assert_true(BSON_ITER_HOLDS_DATE_TIME(&it));
     int64_t ms = bson_iter_date_time(&it);
     assert_int_equal(ms % 86400000, 0);
-    assert_false(bson_iter_init_find(&it, d, "_id"));
     bson_reader_destroy(rd);
     free(out);
     free(bs);
@@ -900,6 +907,288 @@ static void test_deid__dates_beyond_range_are_redacted(void **state)
                 "{\"lastSeen\":{\"$date\":{\"$numberLong\":\"-8640000000000001\"}}}");
     assert_string_equal(out, "{\"lastSeen\":\"[REDACTED]\"}");
     free(out);
+}
+
+
+/* ---- one semantics for every format (issue 16) ---- */
+
+/* A JSON document in relaxed Extended JSON, after a trip through BSON:
+ * outputs of different formats compare by value. */
+static char *norm_json(const char *json)
+{
+    bson_t b;
+    bson_error_t err;
+    if (!bson_init_from_json(&b, json, -1, &err))
+        fail_msg("not JSON: %s", err.message);
+    char *s = bson_as_relaxed_extended_json(&b, NULL);
+    char *r = strdup(s);
+    bson_free(s);
+    bson_destroy(&b);
+    return r;
+}
+
+/* De-identifies `json` given as BSON (converted by libbson, as mongodump
+ * would write it); the result as relaxed Extended JSON. */
+static char *deid_as_bson(fx *f, const char *pol, const char *json)
+{
+    bson_t b;
+    bson_error_t err;
+    if (!bson_init_from_json(&b, json, -1, &err))
+        fail_msg("not JSON: %s", err.message);
+    char *out;
+    size_t n;
+    int rc = run_file(f, pol, "eq.bson", (const char *)bson_get_data(&b), b.len, "eq.out.bson", &out, &n, 1, 0, NULL);
+    bson_destroy(&b);
+    if (rc)
+        fail_msg("deid bson: %s", phicrypt_errmsg(f->ph));
+    bson_t res;
+    assert_true(bson_init_static(&res, (const uint8_t *)out, n));
+    char *s = bson_as_relaxed_extended_json(&res, NULL);
+    char *r = strdup(s);
+    bson_free(s);
+    free(out);
+    return r;
+}
+
+/* The JSON and the BSON outputs of one record, as the same relaxed JSON. */
+static char *deid_json_eq_bson(fx *f, const char *pol, const char *json)
+{
+    char *j = deid1(f, pol, json), *jn = norm_json(j), *b = deid_as_bson(f, pol, json);
+    if (strcmp(jn, b) != 0)
+        fail_msg("JSON and BSON differ:\n%s\n%s", jn, b);
+    free(j);
+    free(b);
+    return jn;
+}
+
+#define SH_KEEP "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"keep\",\"reference_date\":\"2020-06-15\"}"
+#define SH_DROP "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"reference_date\":\"2020-06-15\"}"
+
+static void expect_same_in_json_and_bson(fx *f, const char *pol, const char *json, const char *want)
+{
+    char *out = deid_json_eq_bson(f, pol, json);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void expect_csv(fx *f, const char *pol, const char *name, const char *csv, const char *want)
+{
+    char *out, *oname;
+    size_t n;
+    if (asprintf(&oname, "%s.out.csv", name) < 0)
+        fail();
+    assert_int_equal(run_file(f, pol, name, csv, strlen(csv), oname, &out, &n, 1, 0, NULL), 0);
+    assert_string_equal(out, want);
+    free(out);
+    free(oname);
+}
+
+static void test_deid__preset_keep_on_a_container_walks_it(void **state)
+{
+    fx *f = *state;
+    const char *in = "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"code\":\"E11.9\","
+                     "\"comment\":\"confirmed with Elijah Nguyen-Tran\",\"mrn\":\"MRN-77123\"},\"J45\"],"
+                     "\"reason\":{\"text\":\"call 617-432-0100\",\"coding\":{\"code\":\"R07\",\"display\":\"chest pain\"}},"
+                     "\"status\":{\"since\":{\"$date\":\"2021-03-04T00:00:00Z\"},\"by\":\"nurse\"}}";
+    char *out = deid_json_eq_bson(f, SH_KEEP, in);
+    /* Walked: each value has its own treatment; nothing planted survives. */
+    const char *planted[] = { "Elijah", "Nguyen", "2023-11-13", "MRN-77123", "617-432-0100", "2021-03-04" };
+    for (size_t k = 0; k < sizeof planted / sizeof planted[0]; k++)
+        if (strstr(out, planted[k]))
+            fail_msg("planted value #%zu survives: %s", k, out);
+    assert_true(tu_contains(out, "\"code\" : \"E11.9\""));
+    assert_true(tu_contains(out, "\"J45\""));
+    assert_true(tu_contains(out, "\"code\" : \"R07\""));
+    assert_true(tu_contains(out, "\"notedOn\" : \"2023\""));
+    free(out);
+    /* With "drop", unnamed values inside a kept container go, in both formats. */
+    out = deid_json_eq_bson(f, SH_DROP, in);
+    assert_false(tu_contains(out, "display"));
+    assert_false(tu_contains(out, "\"by\""));
+    assert_true(tu_contains(out, "\"code\" : \"E11.9\""));
+    free(out);
+    /* A preset identifier on a container covers its unnamed values; a
+     * preset drop takes a container whole. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"address\":{\"value\":\"12 Elm St\",\"state\":\"MA\"},"
+                                 "\"photo\":{\"state\":\"MA\",\"data\":\"x\"},\"id\":[{\"v\":\"A1\"}]}",
+                                 "{ \"address\" : { \"value\" : \"[REDACTED]\", \"state\" : \"MA\" } }");
+    /* The strings of a container an explicit rule redacts whole are the
+     * record's identifiers in BSON as in JSON (scrubbed from its notes). */
+    out = deid_json_eq_bson(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"addr\":{\"action\":\"redact\"},"
+                               "\"notes\":{\"action\":\"scrub\"}}}",
+                            "{\"addr\":{\"street\":\"12 Larkspur Lane\"},\"notes\":\"lives on Larkspur Lane\"}");
+    assert_false(tu_contains(out, "Larkspur"));
+    free(out);
+    /* FHIR-shaped identifiers and contact points. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"identifier\":[{\"system\":\"mrn\",\"value\":\"A1\"}],\"telecom\":"
+                                 "[{\"system\":\"phone\",\"value\":\"617-432-0100\"}],\"homeFax\":\"617-432-0101\"}",
+                                 "{ \"telecom\" : [ { \"system\" : \"[REDACTED]\", \"value\" : \"[REDACTED]\" } ], "
+                                 "\"homeFax\" : \"[REDACTED]\" }");
+    /* An explicit keep still takes its container whole. */
+    expect_same_in_json_and_bson(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\","
+                                 "\"fields\":{\"diagnoses\":{\"action\":\"keep\"}}}",
+                                 "{\"diagnoses\":[{\"who\":\"Ann\"}]}",
+                                 "{ \"diagnoses\" : [ { \"who\" : \"Ann\" } ] }");
+    /* CSV gives the same values for the same record. */
+    const char *csv = "name,diagnoses.0.notedOn,diagnoses.0.code,diagnoses.0.comment,diagnoses.0.mrn,diagnoses.1\n"
+                      "Elijah Nguyen-Tran,2023-11-13,E11.9,confirmed with Elijah Nguyen-Tran,MRN-77123,J45\n";
+    size_t n;
+    assert_int_equal(run_file(f, SH_KEEP, "k.csv", csv, strlen(csv), "k.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_false(tu_contains(out, "Elijah"));
+    assert_false(tu_contains(out, "MRN-77123"));
+    assert_true(tu_contains(out, ",2023,E11.9,"));
+    free(out);
+    /* A nested value mongoexport wrote as JSON text in one cell is walked
+     * too, and comes out as the JSON format's value does. */
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\"}";
+    csv = "name,diagnoses,extra\n"
+          "Elijah Nguyen-Tran,\"[{\"\"notedOn\"\":\"\"2023-11-13\"\",\"\"comment\"\":\"\"confirmed with Elijah Nguyen-Tran\"\"}]\","
+          "\"{\"\"ssn\"\":\"\"123-45-6789\"\"}\"\n";
+    expect_csv(f, pol, "j.csv", csv, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
+    char *j = deid1(f, pol, "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"comment\":"
+                            "\"confirmed with Elijah Nguyen-Tran\"}]}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}]}");
+    free(j);
+}
+
+static void test_deid__preset_treats_object_ids_and_timestamps_by_type(void **state)
+{
+    fx *f = *state;
+    const char *in = "{\"ref\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e000001\"},\"status\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e000002\"},"
+                     "\"seen\":{\"$timestamp\":{\"t\":1584000000,\"i\":3}},\"type\":\"x\"}";
+    char *out = deid_json_eq_bson(f, SH_KEEP, in);
+    /* The ObjectIds (they carry their creation time) are gone; the
+     * Timestamp is a date reduced to its year (2020-03-12 -> 2020-01-01). */
+    assert_string_equal(out, "{ \"seen\" : { \"$date\" : \"2020-01-01T00:00:00Z\" }, \"type\" : \"x\" }");
+    free(out);
+}
+
+static void test_deid__mask_never_shows_a_whole_value(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"p\":{\"action\":\"mask\"},"
+                      "\"q\":{\"action\":\"mask\",\"keep_last\":1}}}";
+    expect_same_in_json_and_bson(f, pol, "{\"p\":[\"0100\",\"12\",\"7\",\"\",\"617-432-0100\",\"\\u00e9t\\u00e9\"],\"q\":\"ab\"}",
+                                 "{ \"p\" : [ \"**00\", \"*2\", \"*\", \"\", \"********0100\", \"**\u00e9\" ], \"q\" : \"*b\" }");
+}
+
+static void test_deid__numeric_dates_are_dates(void **state)
+{
+    fx *f = *state;
+    /* Under date names, numbers are dates (never buckets like
+     * "19280100-19280109"): YYYYMMDD as a number or a string, epoch
+     * milliseconds and seconds. */
+    expect_same_in_json_and_bson(f, SH_KEEP,
+                                 "{\"visitDate\":20190305,\"admitDate\":\"20190305\",\"date\":1552000000000,"
+                                 "\"dischargeDate\":1552000000,\"timestamp\":{\"$numberLong\":\"1552000000000\"},"
+                                 "\"endDate\":-5,\"weight\":20190305}",
+                                 "{ \"visitDate\" : \"2019\", \"admitDate\" : \"2019\", \"date\" : \"2019\", "
+                                 "\"dischargeDate\" : \"2019\", \"timestamp\" : \"2019\", \"endDate\" : \"1969\", "
+                                 "\"weight\" : 20190305 }");
+    /* Explicit rules on date names too; other names still bucket. */
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"},"
+                      "\"x.*\":{\"action\":\"generalize\",\"to\":\"month\"},\"n\":{\"action\":\"generalize\",\"bucket\":100}}}";
+    expect_same_in_json_and_bson(f, pol, "{\"dob\":19280105,\"x\":{\"birthDate\":\"19280105\",\"count\":1928},\"n\":1928}",
+                                 "{ \"dob\" : \"1928\", \"x\" : { \"birthDate\" : \"1928-01\", \"count\" : \"1920-1929\" }, "
+                                 "\"n\" : \"1900-1999\" }");
+    /* The same record as CSV. */
+    const char *csv = "visitDate,admitDate,date,dischargeDate\n20190305,20190305,1552000000000,1552000000\n";
+    expect_csv(f, SH_KEEP, "n.csv", csv, "visitDate,admitDate,date,dischargeDate\n2019,2019,2019,2019\n");
+}
+
+static void test_deid__birth_years_of_the_90_and_over_are_aggregated(void **state)
+{
+    fx *f = *state;
+    /* Reference 2020-06-15: a birth year of 1930 reads as 90, 1931 as 89. */
+    expect_same_in_json_and_bson(f, SH_KEEP,
+                                 "{\"dob\":\"1930-12-31\",\"birthDate\":\"1931-01-01\",\"patient\":{\"dateOfBirth\":"
+                                 "{\"$date\":{\"$numberLong\":\"-2208988800000\"}}},\"dod\":\"1925-01-01\","
+                                 "\"admitDate\":\"1925-01-01\",\"birth_date\":19200101,\"age\":95}",
+                                 "{ \"dob\" : \"90+\", \"birthDate\" : \"1931\", \"patient\" : { \"dateOfBirth\" : \"90+\" }, "
+                                 "\"dod\" : \"90+\", \"admitDate\" : \"1925\", \"birth_date\" : \"90+\", \"age\" : \"90+\" }");
+    /* Parts of a birth date under names of their own are dates too. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthYear\":1925,\"yearOfBirth\":\"1925\",\"death_year\":1990}",
+                                 "{ \"birthYear\" : \"90+\", \"yearOfBirth\" : \"90+\", \"death_year\" : \"1990\" }");
+    /* A birth date split into parts is still one. */
+    expect_same_in_json_and_bson(f, SH_KEEP, "{\"birthDate\":{\"year\":1925,\"day\":\"1925-03-02\"},\"birth\":{\"on\":\"1990-01-01\"}}",
+                                 "{ \"birthDate\" : { \"year\" : \"90+\", \"day\" : \"90+\" }, \"birth\" : { \"on\" : \"1990\" } }");
+    /* A date the policy marks as a birth date, under a name the preset does
+     * not know; without the preset, years are kept. */
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"reference_date\":\"2020-06-15\","
+                      "\"fields\":{\"born\":{\"action\":\"generalize\",\"date_of\":\"birth\"},"
+                      "\"dob\":{\"action\":\"generalize\",\"date_of\":\"any\"}}}";
+    expect_same_in_json_and_bson(f, pol, "{\"born\":\"1901-02-03\",\"dob\":\"1901-02-03\"}",
+                                 "{ \"born\" : \"90+\", \"dob\" : \"1901\" }");
+    char *out = deid1(f, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"}}}",
+                      "{\"dob\":\"1901-02-03\"}");
+    assert_string_equal(out, "{\"dob\":\"1901\"}");
+    free(out);
+    /* The same record as CSV; the report says which day ages are counted to. */
+    const char *csv = "dob,birthDate,admitDate\n1930-12-31,1931-01-01,1925-01-01\n";
+    size_t n;
+    char *rep;
+    assert_int_equal(run_file(f, SH_KEEP, "a.csv", csv, strlen(csv), "a.out.csv", &out, &n, 1, 0, &rep), 0);
+    assert_string_equal(out, "dob,birthDate,admitDate\n90+,1931,1925\n");
+    assert_true(tu_contains(rep, "\"reference_date\":\"2020-06-15\""));
+    free(out);
+    free(rep);
+    /* By default, the day of the run (either side of a midnight). */
+    time_t now = time(NULL);
+    struct tm tm;
+    char before[40], after[40];
+    gmtime_r(&now, &tm);
+    strftime(before, sizeof before, "\"reference_date\":\"%Y-%m-%d\"", &tm);
+    assert_int_equal(run_file(f, "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"keep\"}", "a.csv", NULL, 0,
+                              "a.out.csv", NULL, NULL, 1, 0, &rep), 0);
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(after, sizeof after, "\"reference_date\":\"%Y-%m-%d\"", &tm);
+    assert_true(tu_contains(rep, before) || tu_contains(rep, after));
+    free(rep);
+    /* reference_date must be a date. */
+    phicrypt_deid_policy *p = NULL;
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph, "{\"version\":1,\"preset\":\"safe-harbor\",\"reference_date\":\"2020\"}"),
+                     PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "reference_date"));
+}
+
+
+/* FF1 under the preset: e-mail domains are hidden by default, short values
+ * get an opaque token instead of stopping the run, +1 stays; reid undoes all. */
+static void test_deid__ff1_tokens_hide_domains_and_take_short_values(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"preset\":\"safe-harbor\",\"unknown_fields\":\"drop\",\"fields\":{"
+                      "\"email\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"email\"},"
+                      "\"work\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"email\",\"domain\":\"keep\"},"
+                      "\"phone\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"phone\"}}}";
+    const char *in = "{\"email\":\"john.smith@mgh.harvard.edu\",\"work\":\"john.smith@mgh.harvard.edu\",\"phone\":\"+1 617 432 0100\"}\n"
+                     "{\"email\":\"js@x.io\",\"work\":\"js@x.io\",\"phone\":\"0100\"}\n";
+    char *out, *back;
+    size_t n, bn;
+    assert_int_equal(run_file(f, pol, "t.jsonl", in, strlen(in), "t.out.jsonl", &out, &n, 1, 0, NULL), 0);
+    const char *l2 = strchr(out, '\n') + 1;
+    /* Line 1: the domain goes under the preset default, stays with "keep". */
+    assert_memory_equal(out, "{\"email\":\"", 10);
+    assert_memory_equal(out + 36 - 4, ".edu\",\"work\":\"", 14);
+    assert_null(memmem(out, 36, "harvard", 7));
+    assert_null(memmem(out, 36, "mgh", 3));
+    assert_true(tu_contains(out, "@mgh.harvard.edu\",\"phone\""));
+    assert_true(tu_contains(out, "\"phone\":\"+1 "));
+    assert_false(tu_contains(out, "432 0100"));
+    /* Line 2: too short for FF1, opaque tokens. */
+    assert_true(tu_contains(l2, "\"email\":\"tk1."));
+    assert_true(tu_contains(l2, "\"phone\":\"tk1."));
+    assert_false(tu_contains(l2, "js@x.io"));
+    assert_int_equal(run_file(f, pol, "t.out.jsonl", NULL, 0, "t.back.jsonl", &back, &bn, 1, 1, NULL), 0);
+    assert_string_equal(back, in);
+    free(out);
+    free(back);
+    /* "domain" is only for the email format. */
+    phicrypt_deid_policy *p = NULL;
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph, "{\"version\":1,\"fields\":{\"x\":{\"action\":\"tokenize\","
+                                                         "\"key\":\"tok:ssn\",\"format\":\"ssn\",\"domain\":\"keep\"}}}"),
+                     PHICRYPT_EINVAL);
 }
 
 /* ---- issue 16 items 8, 9, 12: CSV dialects, warnings, errors ---- */
@@ -1299,6 +1588,12 @@ int main(void)
         cmocka_unit_test(test_deid__string_scanners_agree_with_a_byte_loop),
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
+        cmocka_unit_test(test_deid__preset_keep_on_a_container_walks_it),
+        cmocka_unit_test(test_deid__preset_treats_object_ids_and_timestamps_by_type),
+        cmocka_unit_test(test_deid__mask_never_shows_a_whole_value),
+        cmocka_unit_test(test_deid__numeric_dates_are_dates),
+        cmocka_unit_test(test_deid__birth_years_of_the_90_and_over_are_aggregated),
+        cmocka_unit_test(test_deid__ff1_tokens_hide_domains_and_take_short_values),
         cmocka_unit_test(test_deid__csv_bom_is_not_part_of_the_first_column),
         cmocka_unit_test(test_deid__csv_keeps_its_line_ends),
         cmocka_unit_test(test_deid__csv_delimiter),

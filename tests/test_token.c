@@ -469,6 +469,45 @@ static void test_token__fpe_formats_roundtrip(void **state)
     phi_ff1_key_free(k);
 }
 
+/* email_full hides the domain (the employer) too, keeping only '@', the
+ * dots and the TLD; a phone token keeps +1. */
+static void test_token__fpe_email_full_and_phone_country(void **state)
+{
+    phi_ff1_key *k = fmt_key();
+    char out[64];
+    int short_;
+    (void)state;
+    roundtrip_fmt(k, PHI_FPE_EMAIL_FULL, NULL, "john.smith@mgh.harvard.edu");
+    roundtrip_fmt(k, PHI_FPE_EMAIL_FULL, NULL, "js@xyz.io"); /* short local part: the domain adds to it */
+    roundtrip_fmt(k, PHI_FPE_EMAIL_FULL, NULL, "root@localhost");
+    assert_int_equal(phi_fpe_encrypt(k, PHI_FPE_EMAIL_FULL, NULL, NULL, 0, "john.smith@mgh.harvard.edu", 26, out,
+                                     sizeof out), 0);
+    assert_null(strstr(out, "mgh"));
+    assert_null(strstr(out, "harvard"));
+    assert_string_equal(out + 22, ".edu");
+    assert_int_equal(out[10], '@');
+    assert_int_equal(phi_fpe_format_from_name("email_full", &(phi_fpe_format){ 0 }), 0);
+    /* +1 stays the country code. */
+    for (int i = 0; i < 50; i++) {
+        char in[32];
+        snprintf(in, sizeof in, "+1 617 432 %04d", i * 199);
+        assert_int_equal(phi_fpe_encrypt(k, PHI_FPE_PHONE, NULL, (const uint8_t *)"t", 1, in, strlen(in), out,
+                                         sizeof out), 0);
+        assert_memory_equal(out, "+1 ", 3);
+        roundtrip_fmt(k, PHI_FPE_PHONE, NULL, in);
+    }
+    assert_int_equal(phi_fpe_encrypt(k, PHI_FPE_PHONE, NULL, NULL, 0, "+16174320100", 12, out, sizeof out), 0);
+    assert_memory_equal(out, "+1", 2);
+    /* Too short: an error that says so (tokenize then falls back to SIV). */
+    assert_int_equal(phi_fpe_run(k, 1, PHI_FPE_EMAIL, NULL, NULL, 0, "js@x.io", 7, out, sizeof out, &short_),
+                     PHICRYPT_EBADDATA);
+    assert_true(short_);
+    assert_int_equal(phi_fpe_run(k, 1, PHI_FPE_DIGITS, NULL, NULL, 0, "12a", 3, out, sizeof out, &short_),
+                     PHICRYPT_EBADDATA);
+    assert_false(short_);
+    phi_ff1_key_free(k);
+}
+
 /* The digits format is plain FF1 radix 10: NIST sample 7 applies. */
 static void test_token__fpe_digits_is_ff1(void **state)
 {
@@ -1204,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_token__ff1_keys_and_tweaks_differ),
         cmocka_unit_test(test_token__ff1_bad_args),
         cmocka_unit_test(test_token__fpe_formats_roundtrip),
+        cmocka_unit_test(test_token__fpe_email_full_and_phone_country),
         cmocka_unit_test(test_token__fpe_digits_is_ff1),
         cmocka_unit_test(test_token__fpe_ssn_cycle_walk),
         cmocka_unit_test(test_token__fpe_credit_card_luhn),

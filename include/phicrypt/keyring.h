@@ -73,7 +73,9 @@ int phicrypt_keyring_list(phicrypt_t *ph, phicrypt_buf *out);
 typedef struct phicrypt_token_opts {
     unsigned int version;     /**< #PHICRYPT_TOKEN_OPTS_VERSION */
     /** "siv" (AES-SIV key) or, with an FF1 key: "digits", "ssn", "phone",
-     *  "mrn", "alnum", "credit_card", "email", "custom". NULL: "siv". */
+     *  "mrn", "alnum", "credit_card", "email", "email_full", "custom". NULL: "siv".
+     *  An FF1 value too short for the format gets an opaque AES-SIV token
+     *  (reversible with the same key) instead of an error. */
     const char *format;
     /** The field context: FF1 tweak, SIV associated data. The same value in
      *  two contexts gives different tokens. NULL means "". */

@@ -69,7 +69,8 @@ static int mask(const phi_deid_rule *rule, const char *s, size_t n, phi_dout *o)
     size_t cps = 0;
     for (size_t i = 0; i < n; i++)
         cps += ((unsigned char)s[i] & 0xC0) != 0x80;
-    size_t keep = rule->keep_last < cps ? rule->keep_last : cps;
+    /* Never the whole value, nor more than half of it ("0100", "12"). */
+    size_t keep = rule->keep_last < cps / 2 ? rule->keep_last : cps / 2;
     size_t masked = cps - keep, seen = 0, i = 0;
     o->op = PHI_OUT_STR;
     o->text.len = 0;
@@ -167,10 +168,69 @@ static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *
     return 0;
 }
 
-/* Dates given as text (a CSV cell, a JSON string) count as dates. A date
- * value outside the calendar range is still a date (the Safe Harbor preset
- * applies to it) but is not computed with: date rules redact it. */
-static int as_date(const phi_dv *v, int64_t *ms, int *form, int *frac)
+/* Forms of a date written as a number (under a date field name). */
+enum { DF_NUM_YMD = 100, DF_NUM_YEAR, DF_NUM_MS, DF_NUM_S };
+
+/* A number, or a string of one, under a date field name: YYYYMMDD, a
+ * four-digit year, else milliseconds (magnitude of 1e11 or more) or
+ * seconds since the epoch. Every number there is a date: none is
+ * bucketed as a quantity. */
+static int numeric_date(const char *s, size_t n, int64_t *ms, int *form)
+{
+    int digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        digits &= s[i] >= '0' && s[i] <= '9';
+    if (digits && (n == 8 || n == 4)) {
+        int y = 0, m = 1, d = 1;
+        for (size_t i = 0; i < 4; i++)
+            y = y * 10 + (s[i] - '0');
+        if (n == 8) {
+            m = (s[4] - '0') * 10 + (s[5] - '0');
+            d = (s[6] - '0') * 10 + (s[7] - '0');
+        }
+        if (y >= 1000 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+            *ms = phi_ms_from_civil(y, m, d);
+            *form = n == 8 ? DF_NUM_YMD : DF_NUM_YEAR;
+            return 1;
+        }
+    }
+    double x;
+    if (n == 0 || n > 64 || !phi_parse_decimal(s, n, &x) || x != x)
+        return 0;
+    int is_ms = x >= 1e11 || x <= -1e11;
+    if (!is_ms)
+        x *= 1000;
+    if (x > (double)PHI_DATE_MS_MAX || x < -(double)PHI_DATE_MS_MAX)
+        return 0;
+    *ms = (int64_t)x;
+    *form = is_ms ? DF_NUM_MS : DF_NUM_S;
+    return 1;
+}
+
+/* PHI_SH_* class of the value's field, found once per value and only when
+ * needed: from the rule's "date_of", else from the field's name. */
+static int date_class(const phi_deid_rule *rule, const char *path, int *cls, int want)
+{
+    /* The preset chose generalize for a date name or a date value. */
+    if (rule->preset && want == PHI_SH_DATE)
+        return PHI_SH_DATE;
+    if (*cls < 0) {
+        *cls = rule->date_of == PHI_DATE_OF_BIRTH   ? PHI_SH_DATE | PHI_SH_BIRTH
+               : rule->date_of == PHI_DATE_OF_DEATH ? PHI_SH_DATE | PHI_SH_DEATH
+               : rule->name_class >= 0              ? rule->name_class
+                                                    : phi_safe_harbor_name_class(path ? path : "");
+        if (rule->date_of == PHI_DATE_OF_ANY)
+            *cls &= PHI_SH_DATE;
+    }
+    return *cls;
+}
+
+/* Dates given as text (a CSV cell, a JSON string) count as dates, and so do
+ * numbers under a date field name. A date value outside the calendar range
+ * is still a date (the Safe Harbor preset applies to it) but is not
+ * computed with: date rules redact it. */
+static int as_date(const phi_deid_rule *rule, const char *path, int *cls, const phi_dv *v, int64_t *ms, int *form,
+                   int *frac)
 {
     if (v->kind == PHI_DV_DATE) {
         if (!phi_date_ms_ok(v->ms))
@@ -180,9 +240,32 @@ static int as_date(const phi_dv *v, int64_t *ms, int *form, int *frac)
         *frac = v->ms_frac;
         return 1;
     }
-    if (v->kind == PHI_DV_STR)
-        return phi_date_parse(v->s, v->n, ms, form, frac);
+    if (v->kind == PHI_DV_STR && phi_date_parse(v->s, v->n, ms, form, frac))
+        return 1;
+    if ((v->kind == PHI_DV_STR || v->kind == PHI_DV_NUM) && (date_class(rule, path, cls, PHI_SH_DATE) & PHI_SH_DATE)) {
+        *frac = 0;
+        return numeric_date(v->s, v->n, ms, form);
+    }
     return 0;
+}
+
+/* With the preset, a birth (or death) date whose year is 90 or more years
+ * before the reference year is replaced by one category for all such
+ * records: 45 CFR 164.514(b)(2)(i)(C) removes every date element, the year
+ * included, indicative of an age over 89. By year, not by day: a kept year
+ * is all a reader has, and 2020 - 1930 reads as 90. */
+static int aggregated_age(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, int *cls, int64_t ms,
+                          phi_dout *o)
+{
+    const phicrypt_deid_policy *p = r->pol;
+    int y, m, d;
+    if (!p->safe_harbor || ms >= p->young_ms)
+        return 0;
+    phi_civil_from_ms(ms, &y, &m, &d);
+    if (p->ref_y - y < 90 || !(date_class(rule, path, cls, PHI_SH_BIRTH) & (PHI_SH_BIRTH | PHI_SH_DEATH)))
+        return 0;
+    set_str(o, "90+", 3);
+    return 1;
 }
 
 static int out_date(const phi_dv *v, int64_t ms, int form, int frac, phi_dout *o)
@@ -194,6 +277,18 @@ static int out_date(const phi_dv *v, int64_t ms, int form, int frac, phi_dout *o
     }
     o->op = PHI_OUT_STR;
     o->text.len = 0;
+    if (form >= DF_NUM_YMD) {
+        /* A numeric date keeps its form, as text. */
+        int y, m, d;
+        phi_civil_from_ms(ms, &y, &m, &d);
+        if (form == DF_NUM_YMD)
+            phi_sbuf_printf(&o->text, "%04d%02d%02d", y, m, d);
+        else if (form == DF_NUM_YEAR)
+            phi_sbuf_printf(&o->text, "%04d", y);
+        else
+            phi_sbuf_printf(&o->text, "%lld", (long long)(form == DF_NUM_MS ? ms : ms / 1000));
+        return 0;
+    }
     phi_date_format(&o->text, ms, form, frac);
     return 0;
 }
@@ -215,12 +310,14 @@ static size_t put_i64(char *p, int64_t v)
     return n;
 }
 
-static int generalize(const phi_deid_rule *rule, const phi_dv *v, phi_dout *o)
+static int generalize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
 {
     int64_t ms;
-    int form, frac, y, m, d;
+    int form, frac, y, m, d, cls = -1;
     char tmp[64];
-    if (as_date(v, &ms, &form, &frac)) {
+    if (as_date(rule, path, &cls, v, &ms, &form, &frac)) {
+        if (aggregated_age(r, rule, path, &cls, ms, o))
+            return 0;
         phi_civil_from_ms(ms, &y, &m, &d);
         if (v->kind == PHI_DV_DATE) {
             o->op = PHI_OUT_DATE;
@@ -234,7 +331,7 @@ static int generalize(const phi_deid_rule *rule, const phi_dv *v, phi_dout *o)
     const char *s;
     size_t n;
     double x;
-    if (scalar_text(v, &s, &n) && parse_number(s, n, &x)) {
+    if (scalar_text(v, &s, &n) && !(date_class(rule, path, &cls, PHI_SH_DATE) & PHI_SH_DATE) && parse_number(s, n, &x)) {
         int64_t b = rule->bucket ? rule->bucket : 10;
         if (x > 9e15 || x < -9e15) {
             set_str(o, "[OUT OF RANGE]", 14);
@@ -307,14 +404,16 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
         o->op = PHI_OUT_STR;
         return phi_act_pseudonym(r, rule->key, rule->context, s, n, &o->text);
     case PHI_ACT_GENERALIZE:
-        return generalize(rule, v, o);
+        return generalize(r, rule, path, v, o);
     case PHI_ACT_DATE_SHIFT: {
         int64_t ms, days = 0;
-        int form, frac, rc;
-        if (!as_date(v, &ms, &form, &frac)) {
+        int form, frac, rc, cls = -1;
+        if (!as_date(rule, path, &cls, v, &ms, &form, &frac)) {
             set_str(o, "[REDACTED]", 10);
             return 0;
         }
+        if (aggregated_age(r, rule, path, &cls, ms, o))
+            return 0;
         if ((rc = date_shift_days(r, rule, &days)))
             return rc;
         return out_date(v, ms + days * 86400000LL, form, frac, o);

@@ -46,6 +46,19 @@ static void to_dv(const bson_iter_t *it, phi_dv *v, char *num, size_t numcap)
         v->kind = PHI_DV_DATE;
         v->date_form = PHI_DF_BSON;
         break;
+    case BSON_TYPE_TIMESTAMP: {
+        /* A Timestamp is a date (its seconds), as {"$timestamp": ...} is. */
+        uint32_t t, inc;
+        bson_iter_timestamp(it, &t, &inc);
+        v->ms = (int64_t)t * 1000;
+        v->kind = PHI_DV_DATE;
+        v->date_form = PHI_DF_BSON;
+        break;
+    }
+    case BSON_TYPE_OID:
+        v->kind = PHI_DV_EXT;
+        v->oid = 1;
+        break;
     case BSON_TYPE_NULL:
     case BSON_TYPE_UNDEFINED:
         v->kind = PHI_DV_NULL;
@@ -71,7 +84,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
 {
     phi_deid_rec *r = w->r;
     const phicrypt_deid_policy *p = r->pol;
-    const phi_deid_rule *rule = inherited ? inherited : phi_ps_rule(&w->ps);
+    const phi_deid_rule *rule = phi_rule_resolve(&w->ps, inherited);
     bson_type_t t = bson_iter_type(it);
     char num[40];
     phi_dv v;
@@ -79,15 +92,20 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
     *dropped = 0;
     to_dv(it, &v, num, sizeof num);
     if (t == BSON_TYPE_DOCUMENT || t == BSON_TYPE_ARRAY) {
-        int whole = rule && !rule->preset && !inherited &&
-                    (rule->act == PHI_ACT_DROP || rule->act == PHI_ACT_REDACT || rule->act == PHI_ACT_ENCRYPT ||
-                     rule->act == PHI_ACT_PSEUDONYMIZE || rule->act == PHI_ACT_KEEP);
+        const phi_deid_rule *child;
+        int whole = phi_container_whole(rule, inherited, &child);
+        /* Collecting, a container an identifier rule takes whole gives its
+         * strings to the record's identifiers (as JSON's does). */
+        if (whole && r->collecting && p->needs_identifiers && phi_deid_act_is_identifier(rule->act)) {
+            whole = 0;
+            child = rule;
+        }
         if (!whole) {
-            bson_iter_t child;
+            bson_iter_t citer;
             bson_t sub;
             if (depth >= PHI_DEID_MAX_DEPTH)
                 return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: nesting deeper than 100 levels", phi_rec_where(r));
-            if (!bson_iter_recurse(it, &child))
+            if (!bson_iter_recurse(it, &citer))
                 return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: malformed nested document", phi_rec_where(r));
             if (out) {
                 if (t == BSON_TYPE_DOCUMENT)
@@ -95,8 +113,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
                 else
                     bson_append_array_begin(out, key, (int)klen, &sub);
             }
-            rc = walk(w, &child, out ? &sub : NULL, t == BSON_TYPE_ARRAY, depth + 1,
-                      rule && !rule->preset ? rule : inherited);
+            rc = walk(w, &citer, out ? &sub : NULL, t == BSON_TYPE_ARRAY, depth + 1, child);
             if (out) {
                 if (t == BSON_TYPE_DOCUMENT)
                     bson_append_document_end(out, &sub);
@@ -108,8 +125,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
     }
     if (r->collecting && p->needs_subjects)
         phi_rec_collect_subject(r, w->ps.comps, w->ps.nc, &v);
-    if (!rule && p->safe_harbor && v.kind == PHI_DV_DATE)
-        rule = &p->preset_rules[PHI_ACT_GENERALIZE];
+    rule = phi_rule_for_value(p, rule, &v);
     if (r->collecting) {
         if (rule)
             phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, &v);
@@ -135,8 +151,7 @@ static int element(bw *w, bson_iter_t *it, bson_t *out, const char *key, size_t 
     phi_dout o;
     phi_dout_begin(r, &o);
     if (rule->act == PHI_ACT_KEEP) {
-        if (!inherited)
-            phi_ps_count(&w->ps, PHI_ACT_KEEP);
+        phi_ps_count(&w->ps, PHI_ACT_KEEP);
     } else if ((rc = phi_action_apply(r, rule, phi_ps_path(&w->ps, &plen), &v, &o))) {
         phi_dout_end(r, &o);
         return rc;

@@ -300,6 +300,14 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
             v.n = row.dec_len[k];
             if (r->pol->needs_subjects && v.n)
                 phi_rec_collect_subject(r, cols->comps[k], cols->ncomps[k], &v);
+            const phi_deid_rule *child;
+            if (!cols->drop[k] && !phi_container_whole(cols->rules[k], NULL, &child) && v.n) {
+                r->collecting = 1;
+                int j = phi_json_cell(r, cols->comps[k], cols->ncomps[k], v.s, v.n, NULL);
+                r->collecting = 0;
+                if (j == 0)
+                    continue;
+            }
             if (cols->rules[k] && v.n)
                 phi_rec_collect(r, cols->rules[k], 0, cols->comps[k], cols->ncomps[k], &v);
         }
@@ -311,15 +319,30 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
         if (!first)
             phi_sbuf_putc(out, cols->sep);
         first = 0;
-        const phi_deid_rule *rule = cols->rules[k];
         memset(&v, 0, sizeof v);
         v.kind = row.dec_len[k] ? PHI_DV_STR : PHI_DV_NULL;
         v.s = row.dec.p + row.dec_off[k];
         v.n = row.dec_len[k];
+        /* As in JSON and BSON: a date kept or unknown under the preset is a date. */
+        const phi_deid_rule *rule = r->reid ? cols->rules[k] : phi_rule_for_value(r->pol, cols->rules[k], &v);
         if (r->reid && rule && rule->act == PHI_ACT_ENCRYPT && v.n > 10 && memcmp(v.s, "{\"$binary\"", 10) == 0) {
             v.kind = PHI_DV_EXT;
             v.json = v.s;
             v.json_len = v.n;
+        }
+        const phi_deid_rule *child;
+        if (v.n && !phi_container_whole(cols->rules[k], NULL, &child)) {
+            /* A nested value as JSON text: walked as in a JSON record. */
+            phi_sbuf cell = { 0 };
+            rc = phi_json_cell(r, cols->comps[k], cols->ncomps[k], v.s, v.n, &cell);
+            if (rc == 0)
+                phi_csv_put_field(out, cell.p ? cell.p : "", cell.len, cols->sep);
+            phi_sbuf_free(&cell);
+            if (rc == 0)
+                continue;
+            if (rc != 1)
+                break;
+            rc = 0;
         }
         phi_dout o;
         phi_dout_begin(r, &o);

@@ -114,7 +114,14 @@ typedef struct phi_deid_rule {
     phi_path subject; /* date_shift */
     char *subject_text;
     int max_days;
+    int date_of;      /* generalize, date_shift: PHI_DATE_OF_* ("date_of" option, else from the field name) */
+    int name_class;   /* PHI_SH_* of the path's last key when the path fixes it, else -1 */
+    int email_domain; /* tokenize "email": 1 the domain is encrypted too ("domain" option) */
 } phi_deid_rule;
+
+/* What a date is the date of: the preset aggregates the year of a birth
+ * (or death) date that implies an age of 90 or more. */
+enum { PHI_DATE_OF_ANY, PHI_DATE_OF_BIRTH, PHI_DATE_OF_DEATH };
 
 enum { PHI_UNKNOWN_ERROR, PHI_UNKNOWN_DROP, PHI_UNKNOWN_KEEP };
 
@@ -129,11 +136,18 @@ struct phicrypt_deid_policy {
     int needs_identifiers; /* a scrub rule: collect the record's identifiers first */
     int needs_subjects;    /* a date_shift rule */
     char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
+    int ref_y, ref_m, ref_d; /* "reference_date" (default: the day the policy was made), for ages */
+    int64_t young_ms;        /* dates from here on (1 January, reference year - 89) imply no age of 90+ */
 };
 
 /* The Safe Harbor action for a field called `name` (last key of its path),
  * or -1 when the preset does not recognise the name. */
 int phi_safe_harbor_action(const char *name, size_t len);
+/* What the preset makes of a field name besides its action: */
+enum { PHI_SH_DATE = 1, PHI_SH_BIRTH = 2, PHI_SH_DEATH = 4 };
+/* PHI_SH_* flags of the last key of a path as reports show it
+ * ("visits[].date"): a date name, a date of birth, a date of death. */
+int phi_safe_harbor_name_class(const char *path);
 /* True for actions that treat the value as an identifier (used by scrub to
  * find the record's own identifiers in its free text). */
 int phi_deid_act_is_identifier(int act);
@@ -150,6 +164,7 @@ typedef struct phi_dv {
     int64_t ms;    /* DATE: milliseconds since the epoch */
     int date_form;
     int ms_frac;   /* ISO: had fractional seconds */
+    int oid;       /* an ObjectId (BSON, or {"$oid": ...}) */
     const char *json; /* the value's JSON text (JSON formats), or NULL */
     size_t json_len;
     const bson_iter_t *iter; /* BSON format, or NULL */
@@ -324,6 +339,29 @@ static inline void phi_rec_hit(phi_deid_rec *r, const phi_deid_rule *rule)
         r->rule_hit[rule - r->pol->rules] = 1;
 }
 
+/* One container semantics for every format. The rule of a value, given
+ * the rule inherited from its containers: an explicit rule on a container
+ * takes every value inside it; a preset rule is only the fallback of the
+ * values the preset does not name itself. */
+static inline const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
+{
+    if (inherited && !inherited->preset)
+        return inherited;
+    const phi_deid_rule *own = phi_ps_rule(ps);
+    return own ? own : inherited;
+}
+/* An object or array whose rule is `rule`: 1 when the rule takes it
+ * whole (an explicit keep, drop, redact, encrypt, pseudonymize; a preset
+ * drop), else 0 and *child is the rule its values inherit. A preset keep
+ * (diagnoses, reason ...) never keeps a subtree verbatim: it is walked. */
+int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child);
+/* The rule of a scalar after its type is seen: under the preset, a value
+ * no explicit rule covers and the preset would keep (or does not know) is
+ * still a date element when it is a date (BSON or Extended JSON date or
+ * timestamp, ISO 8601 text), and an identifier when it is an ObjectId (it
+ * carries its creation time). */
+const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v);
+
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
 int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);
 /* Keyed actions (lib/token present, else stubs returning EUNSUPPORTED). */
@@ -344,6 +382,11 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
 /* ---- formats ---- */
 /* Rewrites one JSON document (a record) into `out`. */
 int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out);
+/* A CSV cell holding a JSON object or array at the column's path (what
+ * mongoexport writes for nested values), treated as the same value in a
+ * JSON record: collected (r->collecting) or rewritten into `out`. 1 when
+ * the cell is not JSON object or array text, else 0 or an error. */
+int phi_json_cell(phi_deid_rec *r, const phi_pcomp *comps, size_t nc, const char *s, size_t n, phi_sbuf *out);
 /* Rewrites one BSON document into `out` (BSON bytes). */
 int phi_bson_rewrite(phi_deid_rec *r, const uint8_t *d, size_t n, phi_sbuf *out);
 

@@ -503,7 +503,10 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
     phi_sbuf_printf(&b, "],\"bad_records_count\":%llu,\"bad_records\":[", (unsigned long long)st->nbad);
     if (st->bad.len)
         phi_sbuf_put(&b, st->bad.p, st->bad.len);
-    phi_sbuf_puts(&b, "]}");
+    phi_sbuf_putc(&b, ']');
+    if (ru->pol->safe_harbor) /* the day ages are counted to (birth years of 90+) */
+        phi_sbuf_printf(&b, ",\"reference_date\":\"%04d-%02d-%02d\"", ru->pol->ref_y, ru->pol->ref_m, ru->pol->ref_d);
+    phi_sbuf_putc(&b, '}');
     if (b.oom) {
         phi_sbuf_free(&b);
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");

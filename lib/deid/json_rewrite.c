@@ -274,7 +274,7 @@ static void flush_to(jw *w, size_t pos)
 static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop);
 
 /* Extended JSON wrapper keys (the first key of a {"$...": ...} value). */
-enum { EXT_DATE, EXT_NUMBER_LONG, EXT_NUMBER_INT, EXT_NUMBER_DOUBLE, EXT_NUMBER_DECIMAL, EXT_OTHER };
+enum { EXT_DATE, EXT_NUMBER_LONG, EXT_NUMBER_INT, EXT_NUMBER_DOUBLE, EXT_NUMBER_DECIMAL, EXT_OID, EXT_TIMESTAMP, EXT_OTHER };
 static const struct {
     const char *name;
     size_t len;
@@ -282,7 +282,7 @@ static const struct {
 } ext_keys[] = {
     { "$date", 5, EXT_DATE }, { "$numberLong", 11, EXT_NUMBER_LONG }, { "$numberInt", 10, EXT_NUMBER_INT },
     { "$numberDouble", 13, EXT_NUMBER_DOUBLE }, { "$numberDecimal", 14, EXT_NUMBER_DECIMAL },
-    { "$oid", 4, EXT_OTHER }, { "$binary", 7, EXT_OTHER }, { "$uuid", 5, EXT_OTHER }, { "$timestamp", 10, EXT_OTHER },
+    { "$oid", 4, EXT_OID }, { "$binary", 7, EXT_OTHER }, { "$uuid", 5, EXT_OTHER }, { "$timestamp", 10, EXT_TIMESTAMP },
     { "$regularExpression", 18, EXT_OTHER }, { "$symbol", 7, EXT_OTHER }, { "$code", 5, EXT_OTHER },
     { "$minKey", 7, EXT_OTHER }, { "$maxKey", 7, EXT_OTHER }, { "$undefined", 10, EXT_OTHER },
     { "$dbPointer", 10, EXT_OTHER }, { "$regex", 6, EXT_OTHER }, { "$type", 5, EXT_OTHER },
@@ -347,6 +347,30 @@ static int ext_date(jw *w, size_t a, size_t b, phi_dv *v)
     v->date_form = form;
     v->ms_frac = 1;
     return 1;
+}
+
+/* {"$timestamp": {"t": seconds, "i": n}} spanning s[a..b) is a date (its
+ * seconds), as a BSON Timestamp is. */
+static int ext_timestamp(jw *w, size_t a, size_t b, phi_dv *v)
+{
+    const char *s = w->s;
+    for (size_t i = a + 12; i + 3 < b; i++) {
+        if (s[i] != '"' || s[i + 1] != 't' || s[i + 2] != '"')
+            continue;
+        i += 3;
+        while (i < b && (s[i] == ' ' || s[i] == ':' || s[i] == '\t'))
+            i++;
+        int64_t t = 0;
+        size_t d0 = i;
+        while (i < b && i - d0 < 12 && s[i] >= '0' && s[i] <= '9')
+            t = t * 10 + (s[i++] - '0');
+        if (i == d0)
+            return 0;
+        v->ms = t * 1000;
+        v->date_form = PHI_DF_EXT_ISO;
+        return 1;
+    }
+    return 0;
 }
 
 static void write_date(jw *w, const phi_dv *v, int64_t ms)
@@ -567,7 +591,7 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     const phicrypt_deid_policy *p = r->pol;
     if (w->i >= w->n)
         return bad(w, "unexpected end of the record");
-    const phi_deid_rule *rule = inherited ? inherited : phi_ps_rule(&w->ps);
+    const phi_deid_rule *rule = phi_rule_resolve(&w->ps, inherited);
     size_t v0 = w->i;
     char c = w->s[v0];
     phi_dv v = { 0 };
@@ -575,11 +599,14 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     if (c == '{' || c == '[') {
         int ek = c == '{' ? ext_key(w) : -1;
         if (ek < 0) {
-            if (rule && rule->act == PHI_ACT_KEEP && rule != inherited)
+            const phi_deid_rule *child;
+            if (!phi_container_whole(rule, inherited, &child))
+                return container(w, depth, child);
+            if (rule->act == PHI_ACT_KEEP) {
+                if (!r->collecting)
+                    phi_ps_count(&w->ps, PHI_ACT_KEEP);
                 return skip_container(w, depth, NULL);
-            if (!rule || rule->preset || inherited || !(rule->act == PHI_ACT_DROP || rule->act == PHI_ACT_REDACT ||
-                                                        rule->act == PHI_ACT_ENCRYPT || rule->act == PHI_ACT_PSEUDONYMIZE))
-                return container(w, depth, rule && !rule->preset ? rule : inherited);
+            }
             /* The rule takes the whole object or array. */
             if ((rc = skip_container(w, depth, rule)))
                 return rc;
@@ -596,6 +623,11 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         if (ext_keys[ek].kind == EXT_DATE) {
             if (ext_date(w, v0, w->i, &v))
                 v.kind = PHI_DV_DATE;
+        } else if (ext_keys[ek].kind == EXT_TIMESTAMP) {
+            if (ext_timestamp(w, v0, w->i, &v))
+                v.kind = PHI_DV_DATE;
+        } else if (ext_keys[ek].kind == EXT_OID) {
+            v.oid = 1;
         } else if (ext_keys[ek].kind != EXT_OTHER) {
             /* {"$numberLong": "123"}: the number's text */
             size_t kl = ext_keys[ek].len;
@@ -620,7 +652,7 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
         v.kind = PHI_DV_STR;
         v.json = w->s + v0;
         v.json_len = w->i - v0;
-        if (rule || (r->collecting && p->needs_subjects)) {
+        if (rule || p->safe_harbor || (r->collecting && p->needs_subjects)) {
             if (esc) {
                 decode_string(w->s, v0 + 1, w->i - 1, &r->str);
                 if (r->str.len > r->str_used)
@@ -657,13 +689,11 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     }
     if (r->collecting && p->needs_subjects && (v.kind == PHI_DV_STR || v.kind == PHI_DV_NUM || v.kind == PHI_DV_EXT))
         phi_rec_collect_subject(r, w->ps.comps, w->ps.nc, &v);
-    if (!rule && p->safe_harbor && v.kind == PHI_DV_DATE)
-        rule = &p->preset_rules[PHI_ACT_GENERALIZE];
+    rule = phi_rule_for_value(p, rule, &v);
     if (!rule)
         return unknown_leaf(w, drop);
     if (rule->act == PHI_ACT_KEEP && !r->collecting) {
-        if (!inherited)
-            phi_ps_count(&w->ps, PHI_ACT_KEEP);
+        phi_ps_count(&w->ps, PHI_ACT_KEEP);
         return 0;
     }
     return apply(w, rule, &v, v0, drop);
@@ -755,5 +785,48 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
     phi_scratch_wipe(&r->str, &r->str_used);
     if (rc == 0 && out->oom)
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    return rc;
+}
+
+int phi_json_cell(phi_deid_rec *r, const phi_pcomp *comps, size_t nc, const char *s, size_t n, phi_sbuf *out)
+{
+    jw w;
+    int rc, drop = 0, collecting = r->collecting;
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i >= n || (s[i] != '{' && s[i] != '[') || nc >= PHI_DEID_MAX_DEPTH)
+        return 1;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.s = s;
+    w.n = n;
+    phi_ps_init(&w.ps, r);
+    for (size_t k = 0; k < nc; k++)
+        phi_ps_push(&w.ps, comps[k].key, comps[k].key_len, NULL);
+    /* Only JSON is rewritten as JSON: a cell that does not parse is text. */
+    r->collecting = 1;
+    w.i = i;
+    rc = value(&w, (int)nc, NULL, &drop);
+    if (rc == 0) {
+        ws(&w);
+        rc = w.i == n ? 0 : 1;
+    }
+    r->collecting = collecting;
+    if (rc == 0 && !collecting) {
+        w.i = i;
+        w.out = out;
+        w.copied = 0;
+        rc = value(&w, (int)nc, NULL, &drop);
+        if (rc == 0 && drop)
+            out->len = 0;
+        else if (rc == 0)
+            flush_to(&w, n);
+        if (rc == 0 && out->oom)
+            rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    } else if (rc) {
+        rc = 1;
+    }
+    phi_ps_free(&w.ps);
     return rc;
 }

@@ -2,6 +2,7 @@
  * read, and every message names the JSON location of the problem. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error_private.h"
 #include "core/json_private.h"
@@ -88,10 +89,10 @@ static const char *const allowed[PHI_ACT_COUNT][6] = {
     [PHI_ACT_REDACT] = { "with", NULL },
     [PHI_ACT_MASK] = { "keep_last", "char", NULL },
     [PHI_ACT_ENCRYPT] = { "key_alt_name", "algorithm", NULL },
-    [PHI_ACT_TOKENIZE] = { "key", "format", "context", "key_version", NULL },
+    [PHI_ACT_TOKENIZE] = { "key", "format", "context", "key_version", "domain", NULL },
     [PHI_ACT_PSEUDONYMIZE] = { "key", "context", NULL },
-    [PHI_ACT_GENERALIZE] = { "to", "bucket", NULL },
-    [PHI_ACT_DATE_SHIFT] = { "subject", "key", "max_days", NULL },
+    [PHI_ACT_GENERALIZE] = { "to", "bucket", "date_of", NULL },
+    [PHI_ACT_DATE_SHIFT] = { "subject", "key", "max_days", "date_of", NULL },
     [PHI_ACT_ZIP3] = { NULL },
     [PHI_ACT_AGE] = { NULL },
     [PHI_ACT_SCRUB] = { "key", NULL },
@@ -122,6 +123,8 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
     r->keep_last = 4;
     r->algorithm = PHICRYPT_ALG_DETERMINISTIC;
     r->max_days = 365;
+    r->email_domain = -1;
+    r->date_of = -1;
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
@@ -171,13 +174,31 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
             if ((rc = want_string(eh, &it, loc, &r->format)))
                 return rc;
             static const char *const fmts[] = { "siv", "digits", "ssn", "phone", "mrn", "alnum", "credit_card",
-                                                "email", NULL };
+                                                "email", "email_full", NULL };
             int found = 0;
             for (int i = 0; fmts[i]; i++)
                 found |= strcmp(fmts[i], r->format) == 0;
             if (!found)
                 return phi_error(eh, PHICRYPT_EINVAL,
-                                 "%s: unknown format (siv, digits, ssn, phone, mrn, alnum, credit_card, email)", loc);
+                                 "%s: unknown format (siv, digits, ssn, phone, mrn, alnum, credit_card, email, "
+                                 "email_full)", loc);
+        } else if (strcmp(k, "domain") == 0 || strcmp(k, "date_of") == 0) {
+            static const char *const dom[] = { "keep", "encrypt", NULL }, *const of[] = { "any", "birth", "death", NULL };
+            const char *const *vals = strcmp(k, "domain") == 0 ? dom : of;
+            if ((rc = want_string(eh, &it, loc, &str)))
+                return rc;
+            int found = -1;
+            for (int i = 0; vals[i]; i++)
+                if (strcmp(vals[i], str) == 0)
+                    found = i;
+            phi_free(str);
+            if (found < 0)
+                return phi_error(eh, PHICRYPT_EINVAL, "%s: must be %s", loc,
+                                 vals == dom ? "\"keep\" or \"encrypt\"" : "\"any\", \"birth\" or \"death\"");
+            if (vals == dom)
+                r->email_domain = found;
+            else
+                r->date_of = found;
         } else if (strcmp(k, "context") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&it))
                 return phi_error(eh, PHICRYPT_EINVAL, "%s: must be a string", loc);
@@ -239,6 +260,12 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
         r->context = phi_strdup(fpath);
     if (r->act == PHI_ACT_TOKENIZE && !r->format)
         r->format = phi_strdup("siv");
+    /* The name of a path that ends in a key (or its elements) is known now. */
+    r->name_class = r->path.n && r->path.segs[r->path.n - 1].kind != PHI_SEG_ANY ? phi_safe_harbor_name_class(fpath) : -1;
+    if (r->path.n > 1 && r->path.segs[r->path.n - 1].kind == PHI_SEG_ELEM && r->path.segs[r->path.n - 2].kind == PHI_SEG_ANY)
+        r->name_class = -1;
+    if (r->email_domain >= 0 && strcmp(r->format ? r->format : "", "email") != 0)
+        return phi_error(eh, PHICRYPT_EINVAL, "%s.domain: only for format \"email\"", loc);
     return 0;
 }
 
@@ -260,7 +287,7 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
     }
     p->ph = ph;
     p->unknown = PHI_UNKNOWN_ERROR;
-    int have_version = 0, have_fields = 0;
+    int have_version = 0, have_fields = 0, have_ref = 0;
     bson_iter_init(&it, &doc);
     while (rc == 0 && bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
@@ -278,6 +305,16 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
                 p->unknown = PHI_UNKNOWN_KEEP;
             else
                 rc = phi_error(eh, PHICRYPT_EINVAL, "unknown_fields: must be \"error\", \"drop\" or \"keep\"");
+        } else if (strcmp(k, "reference_date") == 0) {
+            int64_t ms;
+            int form, frac;
+            uint32_t l = 0;
+            const char *v = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, &l) : "";
+            if (l != 10 || !phi_date_parse(v, l, &ms, &form, &frac))
+                rc = phi_error(eh, PHICRYPT_EINVAL, "reference_date: must be a date \"YYYY-MM-DD\"");
+            else
+                phi_civil_from_ms(ms, &p->ref_y, &p->ref_m, &p->ref_d);
+            have_ref = 1;
         } else if (strcmp(k, "preset") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "safe-harbor") != 0)
                 rc = phi_error(eh, PHICRYPT_EINVAL, "preset: the only preset is \"safe-harbor\"");
@@ -321,13 +358,18 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
                         rc = phi_error(eh, PHICRYPT_EINVAL, "%s: given twice", loc);
             }
         } else {
-            static const char *const top[] = { "version", "unknown_fields", "preset", "fields", NULL };
+            static const char *const top[] = { "version", "unknown_fields", "preset", "fields", "reference_date", NULL };
             const char *s = phi_suggest(k, top);
             rc = phi_error(eh, PHICRYPT_EINVAL, "%s: unknown policy member%s%s%s", k, s ? " (did you mean '" : "",
                            s ? s : "", s ? "'?)" : "");
         }
     }
     bson_destroy(&doc);
+    if (rc == 0 && !have_ref) {
+        /* Ages are counted to the day of the run (the report says which). */
+        phi_civil_from_ms((int64_t)time(NULL) * 1000, &p->ref_y, &p->ref_m, &p->ref_d);
+    }
+    p->young_ms = phi_ms_from_civil(p->ref_y - 89, 1, 1); /* years after ref_y - 90 */
     if (rc == 0 && !have_version)
         rc = phi_error(eh, PHICRYPT_EINVAL, "version: missing (must be 1)");
     if (rc == 0 && !have_fields && !p->safe_harbor)
@@ -340,6 +382,14 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             p->scrub_key = phi_strdup(r->key);
         if (r->act == PHI_ACT_DATE_SHIFT)
             p->needs_subjects = 1;
+        /* Under the preset a tokenised e-mail hides its domain (the
+         * employer, the hospital) unless the policy says otherwise. */
+        if (r->act == PHI_ACT_TOKENIZE && strcmp(r->format, "email") == 0 &&
+            (r->email_domain == 1 || (r->email_domain < 0 && p->safe_harbor))) {
+            phi_free(r->format);
+            if (!(r->format = phi_strdup("email_full")))
+                rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        }
         if ((r->act == PHI_ACT_ENCRYPT || r->key) && !ph)
             rc = phi_error(eh, PHICRYPT_EINVAL, "fields.\"%s\".action: '%s' with a key needs a client (ph)",
                            r->path_text, act_names[r->act]);
@@ -379,6 +429,8 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             r->path_text = phi_strdup("safe-harbor");
             r->with = phi_strdup("[REDACTED]");
             r->mask_char = '*';
+            r->date_of = -1;
+            r->name_class = -1;
         }
         p->needs_identifiers = 1;
     }
@@ -407,4 +459,44 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
             return &p->preset_rules[a];
     }
     return NULL;
+}
+
+int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child)
+{
+    *child = inherited;
+    if (!rule)
+        return 0;
+    if (rule->preset) {
+        /* Biometrics, photos, ids: nothing inside them survives. */
+        if (rule->act == PHI_ACT_DROP)
+            return 1;
+        /* A keep passes nothing down (unnamed values inside stay unknown);
+         * free text leaves its unnamed values to the unknown-field policy;
+         * an identifier or a date covers what it holds (address.value). */
+        if (rule->act != PHI_ACT_KEEP && rule->act != PHI_ACT_SCRUB)
+            *child = rule;
+        return 0;
+    }
+    if (rule == inherited)
+        return 0;
+    switch (rule->act) {
+    case PHI_ACT_KEEP: case PHI_ACT_DROP: case PHI_ACT_REDACT: case PHI_ACT_ENCRYPT: case PHI_ACT_PSEUDONYMIZE:
+        return 1;
+    default:
+        *child = rule;
+        return 0;
+    }
+}
+
+const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v)
+{
+    if (!p->safe_harbor || (rule && (!rule->preset || rule->act != PHI_ACT_KEEP)))
+        return rule;
+    if (v->oid)
+        return &p->preset_rules[PHI_ACT_DROP];
+    int64_t ms;
+    int form, frac;
+    if (v->kind == PHI_DV_DATE || (v->kind == PHI_DV_STR && v->n >= 10 && phi_date_parse(v->s, v->n, &ms, &form, &frac)))
+        return &p->preset_rules[PHI_ACT_GENERALIZE];
+    return rule;
 }

@@ -19,7 +19,7 @@
 #define FPE_MAX_WALK 100000
 
 static const char *const names[] = {"digits", "ssn", "phone", "mrn", "alnum",
-                                    "credit_card", "email", "custom"};
+                                    "credit_card", "email", "custom", "email_full"};
 
 int phi_fpe_format_from_name(const char *name, phi_fpe_format *out)
 {
@@ -87,6 +87,7 @@ typedef struct {
     size_t pos[FPE_MAX_LEN];
     uint16_t num[FPE_MAX_LEN * 5];
     size_t n;
+    int too_short; /* failed only for the minimum domain */
 } gathered;
 
 static int ff1_dir(phi_ff1_key *k, int enc, uint32_t radix, const uint8_t *tw, size_t twl,
@@ -158,6 +159,10 @@ static int single_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const char *a
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         int keep;
+        /* +1 (North America) stays: a token keeps its country. ITU
+         * country codes are prefix-free, so no other code starts with 1. */
+        if (f == PHI_FPE_PHONE && i == 1 && in[0] == '+' && c == '1')
+            continue;
         if (index[c] >= 0) {
             g->pos[g->n] = i;
             g->num[g->n++] = (uint16_t)index[c];
@@ -187,9 +192,11 @@ static int single_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const char *a
             return phi_error(NULL, PHICRYPT_EBADDATA, "fpe credit_card: value fails the Luhn "
                              "check");
     }
-    if (!phi_ff1_domain_ok(radix, f == PHI_FPE_CREDIT_CARD ? g->n - 1 : g->n))
+    if (!phi_ff1_domain_ok(radix, f == PHI_FPE_CREDIT_CARD ? g->n - 1 : g->n)) {
+        g->too_short = 1;
         return phi_error(NULL, PHICRYPT_EBADDATA, "fpe %s: value too short for the 1,000,000 "
                          "minimum domain", fname);
+    }
     if (f == PHI_FPE_SSN)
         rc = ssn_walk(k, enc, tw, twl, g);
     else
@@ -268,6 +275,7 @@ static int mixed_radix(phi_ff1_key *k, int enc, phi_fpe_format f, const uint8_t 
             goto bn_fail;
     }
     if (BN_cmp(dom, lim) < 0) {
+        g->too_short = 1;
         rc = phi_error(NULL, PHICRYPT_EBADDATA, "fpe %s: value too short for the 1,000,000 "
                        "minimum domain", fname);
         goto done;
@@ -316,16 +324,19 @@ done:
     return rc;
 }
 
-static int fpe(phi_ff1_key *k, int enc, phi_fpe_format f, const char *alphabet,
-               const uint8_t *tw, size_t twl, const char *in, size_t len, char *out,
-               size_t out_cap)
+int phi_fpe_run(phi_ff1_key *k, int enc, phi_fpe_format f, const char *alphabet,
+                const uint8_t *tw, size_t twl, const char *in, size_t len, char *out,
+                size_t out_cap, int *too_short)
 {
     gathered g;
     int rc;
 
+    g.too_short = 0;
+    if (too_short)
+        *too_short = 0;
     if (!k || !in || !out || (!tw && twl))
         return phi_error(NULL, PHICRYPT_EINVAL, "fpe: NULL argument");
-    if ((unsigned)f > PHI_FPE_CUSTOM)
+    if ((unsigned)f > PHI_FPE_EMAIL_FULL)
         return phi_error(NULL, PHICRYPT_EINVAL, "fpe: unknown format %d", (int)f);
     if (out_cap < len + 1)
         return phi_error(NULL, PHICRYPT_EBUFSIZE, "fpe %s: output buffer needs %zu bytes",
@@ -341,25 +352,36 @@ static int fpe(phi_ff1_key *k, int enc, phi_fpe_format f, const char *alphabet,
     case PHI_FPE_MRN:
         rc = mixed_radix(k, enc, f, tw, twl, in, len, out, &g);
         break;
-    case PHI_FPE_EMAIL: {
+    case PHI_FPE_EMAIL:
+    case PHI_FPE_EMAIL_FULL: {
         const char *at = NULL;
         size_t i, local;
         for (i = 0; i < len; i++)
             if (in[i] == '@')
                 at = in + i;
         if (!at || at == in || (size_t)(at - in) + 1 == len) {
-            rc = phi_error(NULL, PHICRYPT_EBADDATA, "fpe email: value is not local@domain");
+            rc = phi_error(NULL, PHICRYPT_EBADDATA, "fpe %s: value is not local@domain",
+                           phi_fpe_format_name(f));
             break;
         }
         local = (size_t)(at - in);
+        if (f == PHI_FPE_EMAIL_FULL) {
+            /* Up to the TLD: the local part and the domain's labels are one
+             * value, so a short local part borrows from the domain. */
+            for (i = len; i > local + 1 && in[i - 1] != '.'; i--)
+                ;
+            local = i > local + 1 ? i : len;
+        }
         rc = mixed_radix(k, enc, f, tw, twl, in, local, out, &g);
         if (!rc)
-            memcpy(out + local, at, len - local);
+            memcpy(out + local, in + local, len - local);
         break;
     }
     default:
         rc = single_radix(k, enc, f, alphabet, tw, twl, in, len, out, &g);
     }
+    if (too_short)
+        *too_short = g.too_short;
     phi_wipe(&g, sizeof g);
     if (rc)
         phi_wipe(out, len < out_cap ? len : out_cap);
@@ -372,12 +394,12 @@ int phi_fpe_encrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
                     const uint8_t *tweak, size_t tweak_len, const char *in, size_t in_len,
                     char *out, size_t out_cap)
 {
-    return fpe(k, 1, f, alphabet, tweak, tweak_len, in, in_len, out, out_cap);
+    return phi_fpe_run(k, 1, f, alphabet, tweak, tweak_len, in, in_len, out, out_cap, NULL);
 }
 
 int phi_fpe_decrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
                     const uint8_t *tweak, size_t tweak_len, const char *in, size_t in_len,
                     char *out, size_t out_cap)
 {
-    return fpe(k, 0, f, alphabet, tweak, tweak_len, in, in_len, out, out_cap);
+    return phi_fpe_run(k, 0, f, alphabet, tweak, tweak_len, in, in_len, out, out_cap, NULL);
 }

@@ -116,7 +116,21 @@ static int unwrap(phicrypt_t *ph, const bson_t *material_doc, int algorithm, phi
                          k->version);
     }
     switch (algorithm) {
-    case PHICRYPT_KEYRING_FF1: rc = phi_ff1_key_new(&k->ff1, m, len); break;
+    case PHICRYPT_KEYRING_FF1: {
+        /* Values too short for FF1's minimum domain get an opaque AES-SIV
+         * token under a key derived from this one (no second key to keep). */
+        static const char info[] = "phicrypt ff1 short-value siv";
+        uint8_t *sk = phi_secure_alloc(64);
+        rc = phi_ff1_key_new(&k->ff1, m, len);
+        if (rc == 0 && !sk)
+            rc = PHICRYPT_ENOMEM;
+        if (rc == 0)
+            rc = phi_hkdf_sha256(sk, 64, m, len, NULL, 0, (const uint8_t *)info, sizeof info - 1);
+        if (rc == 0)
+            rc = phi_siv_key_new(&k->siv, sk, 64);
+        phi_secure_free(sk);
+        break;
+    }
     case PHICRYPT_KEYRING_SIV: rc = phi_siv_key_new(&k->siv, m, len); break;
     default:
         k->hmac_root = phi_secure_alloc(32);

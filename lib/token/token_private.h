@@ -65,8 +65,9 @@ int phi_ff1_domain_ok(uint32_t radix, size_t n);
  *                      a valid SSN (area not 000/666/9xx, group not 00,
  *                      serial not 0000) always maps to a valid SSN, and an
  *                      invalid one to an invalid one, so both decrypt.
- * PHI_FPE_PHONE        digits tokenised (radix 10, country code included);
- *                      '+', ' ', '-', '.', '(', ')', '/' kept.
+ * PHI_FPE_PHONE        digits tokenised (radix 10); '+', ' ', '-', '.', '(',
+ *                      ')', '/' kept, and so is the country code of a value
+ *                      that starts with "+1" (+1 617 ... stays +1 ...).
  * PHI_FPE_MRN          letters and digits tokenised within their class (see
  *                      ALNUM); every other printable ASCII byte is kept.
  * PHI_FPE_ALNUM        all bytes alphanumeric; each position stays in its
@@ -81,12 +82,17 @@ int phi_ff1_domain_ok(uint32_t radix, size_t n);
  * PHI_FPE_EMAIL        local@domain: the local part is tokenised like MRN
  *                      (letters and digits in class, '.', '_', '+', '-' ...
  *                      kept); the domain (after the last '@') is kept.
+ * PHI_FPE_EMAIL_FULL   local@domain: the local part and every label of the
+ *                      domain but the last (the TLD) are tokenised together
+ *                      like MRN; '@', '.' and the TLD are kept
+ *                      (john.smith@mgh.harvard.edu -> xxxx.xxxxx@xxx.xxxxxxx.edu).
  * PHI_FPE_CUSTOM       every byte must be in `alphabet` (distinct bytes,
  *                      2..256 of them); FF1 with radix = strlen(alphabet).
  *
  * Values whose tokenised part is too small for the 1,000,000 minimum domain
  * or that do not fit the format fail with PHICRYPT_EBADDATA and a message
- * naming the format (never the value). */
+ * naming the format (never the value); *too_short (phi_fpe_run) tells the
+ * first case apart. */
 typedef enum phi_fpe_format {
     PHI_FPE_DIGITS = 0,
     PHI_FPE_SSN,
@@ -95,11 +101,12 @@ typedef enum phi_fpe_format {
     PHI_FPE_ALNUM,
     PHI_FPE_CREDIT_CARD,
     PHI_FPE_EMAIL,
-    PHI_FPE_CUSTOM
+    PHI_FPE_CUSTOM,
+    PHI_FPE_EMAIL_FULL
 } phi_fpe_format;
 
 /* "digits", "ssn", "phone", "mrn", "alnum", "credit_card", "email",
- * "custom"; PHICRYPT_EINVAL for other names. */
+ * "custom", "email_full"; PHICRYPT_EINVAL for other names. */
 int phi_fpe_format_from_name(const char *name, phi_fpe_format *out);
 const char *phi_fpe_format_name(phi_fpe_format f);
 
@@ -111,6 +118,11 @@ int phi_fpe_encrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
 int phi_fpe_decrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
                     const uint8_t *tweak, size_t tweak_len,
                     const char *in, size_t in_len, char *out, size_t out_cap);
+/* Either direction; *too_short is set when the value failed only because
+ * its tokenised part is below the minimum domain. */
+int phi_fpe_run(phi_ff1_key *k, int enc, phi_fpe_format f, const char *alphabet,
+                const uint8_t *tweak, size_t tweak_len, const char *in, size_t in_len,
+                char *out, size_t out_cap, int *too_short);
 
 /* Helpers the tests and the scrubber use. */
 int phi_ssn_is_valid(const char digits9[9]);

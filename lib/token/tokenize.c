@@ -32,26 +32,14 @@ static int out_text(phicrypt_t *ph, phicrypt_buf *out, char *text, size_t len)
     return 0;
 }
 
-static int siv_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *value, size_t len,
-                        const phicrypt_token_opts *o)
+/* A tk1 token of value under k->siv (the caller holds k). */
+static int siv_seal(phicrypt_t *ph, phicrypt_buf *out, phi_kr_key *k, const char *ctx, const char *value, size_t len)
 {
-    const char *ctx = (o && o->context) ? o->context : "";
-    phi_kr_key *k;
-    uint8_t *raw;
-    char *text;
-    size_t tl;
+    uint8_t *raw = phi_malloc(PHI_SIV_TAG_LEN + len);
+    size_t tl = phi_tk_text_len(k->version, PHI_SIV_TAG_LEN + len);
+    char *text = phi_malloc(tl + 1);
     int rc;
-    if ((rc = phi_keyring_get(ph, name, o ? o->key_version : 0, PHICRYPT_KEYRING_SIV, &k)) != 0)
-        return rc;
-    if (k->retired && (!o || o->key_version == 0)) {
-        phi_keyring_put(k);
-        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
-    }
-    raw = phi_malloc(PHI_SIV_TAG_LEN + len);
-    tl = phi_tk_text_len(k->version, PHI_SIV_TAG_LEN + len);
-    text = phi_malloc(tl + 1);
     if (!raw || !text) {
-        phi_keyring_put(k);
         phi_free(raw);
         phi_free(text);
         return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
@@ -59,13 +47,29 @@ static int siv_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, con
     rc = phi_siv_encrypt(k->siv, (const uint8_t *)ctx, strlen(ctx), (const uint8_t *)value, len, raw);
     if (rc == 0)
         rc = phi_tk_text_encode(text, tl + 1, k->version, raw, PHI_SIV_TAG_LEN + len);
-    phi_keyring_put(k);
     phi_free(raw);
     if (rc != 0) {
         phi_free(text);
         return phi_error_adopt(NULL, ph, rc, "tokenize");
     }
     return out_text(ph, out, text, tl);
+}
+
+static int siv_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *value, size_t len,
+                        const phicrypt_token_opts *o)
+{
+    const char *ctx = (o && o->context) ? o->context : "";
+    phi_kr_key *k;
+    int rc;
+    if ((rc = phi_keyring_get(ph, name, o ? o->key_version : 0, PHICRYPT_KEYRING_SIV, &k)) != 0)
+        return rc;
+    if (k->retired && (!o || o->key_version == 0)) {
+        phi_keyring_put(k);
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
+    }
+    rc = siv_seal(ph, out, k, ctx, value, len);
+    phi_keyring_put(k);
+    return rc;
 }
 
 static int siv_detokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *token, size_t len,
@@ -108,6 +112,45 @@ static int siv_detokenize(phicrypt_t *ph, phicrypt_buf *out, const char *name, c
     return out_text(ph, out, plain, raw_len - PHI_SIV_TAG_LEN);
 }
 
+/* Opens the tk1 token an FF1 key gave a too-short value; 1 when it is
+ * one (*rc: the outcome), 0 when it is not (then it is an FF1 token). */
+static int ff1_open_short(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *token, size_t len,
+                          const char *ctx, int *rc)
+{
+    uint32_t version = 0;
+    size_t raw_len = 0;
+    phi_kr_key *k;
+    if (len < 4 || memcmp(token, "tk1.", 4) != 0)
+        return 0;
+    uint8_t *raw = phi_malloc(len + 1);
+    if (!raw) {
+        *rc = phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+        return 1;
+    }
+    if (phi_tk_text_decode(token, len, &version, raw, len + 1, &raw_len) != 0 || raw_len < PHI_SIV_TAG_LEN ||
+        phi_keyring_get(ph, name, version, PHICRYPT_KEYRING_FF1, &k) != 0) {
+        phi_free(raw);
+        return 0;
+    }
+    char *plain = phi_malloc(raw_len - PHI_SIV_TAG_LEN + 1);
+    int r = plain ? phi_siv_decrypt(k->siv, (const uint8_t *)ctx, strlen(ctx), raw, raw_len, (uint8_t *)plain)
+                  : PHICRYPT_ENOMEM;
+    phi_keyring_put(k);
+    phi_free(raw);
+    if (r != 0) {
+        if (plain)
+            phi_wipe_free(plain, raw_len - PHI_SIV_TAG_LEN + 1);
+        if (r == PHICRYPT_ENOMEM) {
+            *rc = phi_error(ph, r, "out of memory");
+            return 1;
+        }
+        return 0; /* an FF1 token that happens to read tk1. (MRN format) */
+    }
+    plain[raw_len - PHI_SIV_TAG_LEN] = '\0';
+    *rc = out_text(ph, out, plain, raw_len - PHI_SIV_TAG_LEN);
+    return 1;
+}
+
 static int ff1_run(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *in, size_t len,
                    const phicrypt_token_opts *o, int decrypt)
 {
@@ -115,13 +158,15 @@ static int ff1_run(phicrypt_t *ph, phicrypt_buf *out, const char *name, const ch
     phi_kr_key *k;
     char *text;
     const char *ctx = o->context ? o->context : "";
-    int rc;
+    int rc, too_short = 0;
     if (phi_fpe_format_from_name(o->format, &f) != 0)
         return phi_error(ph, PHICRYPT_EINVAL,
-                         "token format '%s' unknown (siv, digits, ssn, phone, mrn, alnum, credit_card, email, custom)",
+                         "token format '%s' unknown (siv, digits, ssn, phone, mrn, alnum, credit_card, email, email_full, custom)",
                          o->format);
     if (f == PHI_FPE_CUSTOM && !o->alphabet)
         return phi_error(ph, PHICRYPT_EINVAL, "token format custom needs an alphabet");
+    if (decrypt && ff1_open_short(ph, out, name, in, len, ctx, &rc))
+        return rc;
     if ((rc = phi_keyring_get(ph, name, o->key_version, PHICRYPT_KEYRING_FF1, &k)) != 0)
         return rc;
     if (!decrypt && k->retired && o->key_version == 0) {
@@ -133,8 +178,16 @@ static int ff1_run(phicrypt_t *ph, phicrypt_buf *out, const char *name, const ch
         phi_keyring_put(k);
         return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
     }
-    rc = (decrypt ? phi_fpe_decrypt : phi_fpe_encrypt)(k->ff1, f, f == PHI_FPE_CUSTOM ? o->alphabet : NULL,
-                                                        (const uint8_t *)ctx, strlen(ctx), in, len, text, len + 1);
+    rc = phi_fpe_run(k->ff1, !decrypt, f, f == PHI_FPE_CUSTOM ? o->alphabet : NULL, (const uint8_t *)ctx,
+                     strlen(ctx), in, len, text, len + 1, &too_short);
+    if (rc != 0 && too_short && !decrypt) {
+        /* Too short for a format-preserving token: an opaque one instead
+         * (reversible by detokenize) rather than a failed run. */
+        phi_wipe_free(text, len + 1);
+        rc = siv_seal(ph, out, k, ctx, in, len);
+        phi_keyring_put(k);
+        return rc;
+    }
     phi_keyring_put(k);
     if (rc != 0) {
         phi_wipe_free(text, len + 1);

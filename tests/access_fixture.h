@@ -21,7 +21,7 @@
 
 #define ACCESS_RULES                                                                                          \
     "\"access\": {\"roles\": {"                                                                               \
-    "  \"billing\": {\"purposes\": [\"PAYMENT\"], \"fields\": [\"ssn\", \"mrn\"], \"keys\": [\"tok:ssn\"]},"  \
+    "  \"billing\": {\"purposes\": [\"PAYMENT\"], \"fields\": [\"ssn\", \"mrn\"], \"keys\": [\"tok:ssn\", \"tok:mrn\"]}," \
     "  \"physician\": {\"purposes\": [\"TREATMENT\"], \"fields\": [\"*\"]},"                                  \
     "  \"nurse\": {\"purposes\": [\"TREATMENT\"], \"fields\": {\"hospital.patients\": [\"visits.dx\"],"       \
     "                                                        \"*\": [\"mrn\"]}},"                             \

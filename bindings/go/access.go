@@ -56,3 +56,33 @@ func (c *Client) AccessCheck(s Session, ns, field string) error {
 	defer C.free(unsafe.Pointer(f))
 	return c.call(func(h *C.phicrypt_t) C.int { return C.phigo_access_check(h, &cs, n, f) })
 }
+
+// DetokenizeAs is Detokenize of a token of field (a path) in ns: the role must
+// see the field and may use the keyring key (access.roles.<role>.keys); audited.
+func (c *Client) DetokenizeAs(s Session, ns, field, key, token string, o TokenOptions) (string, error) {
+	cs, free := s.c()
+	defer free()
+	n := cstr(ns)
+	defer cfree(n)
+	f := C.CString(field)
+	defer C.free(unsafe.Pointer(f))
+	return c.tokenCall(func(h *C.phicrypt_t, out *C.phicrypt_buf, k, v *C.char, l C.size_t,
+		opts *C.phicrypt_token_opts) C.int {
+		return C.phigo_detokenize_as(h, out, &cs, n, f, k, v, l, opts)
+	}, key, token, o)
+}
+
+// ReidentifyFileAs is ReidentifyFile for a session: the fields the role may see
+// (with keys it may use) are restored, the others left as configured; the
+// report lists reid_fields and withheld_fields. The output appears only once
+// its audit line is written.
+func (c *Client) ReidentifyFileAs(s Session, ns string, p *Policy, in, out string, o DeidOptions) (string, error) {
+	cs, free := s.c()
+	defer free()
+	n := cstr(ns)
+	defer cfree(n)
+	return p.file(func(h *C.phicrypt_t, r *C.phicrypt_buf, pp *C.phicrypt_deid_policy, i, w *C.char,
+		opts *C.phicrypt_deid_opts) C.int {
+		return C.phigo_reid_file_as(h, r, &cs, n, pp, i, w, opts)
+	}, in, out, o)
+}

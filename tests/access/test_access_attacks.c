@@ -571,6 +571,27 @@ static void test_access__session_strings_are_checked(void **state)
     }
 }
 
+/* Alt names decide what a role's "keys" list grants: changing them is audited. */
+static void test_access__key_admin_is_audited(void **state)
+{
+    afx *f = *state;
+    size_t before = afx_log_lines(f);
+    uint32_t v = 0;
+    char *text;
+    size_t len;
+    assert_int_equal(phicrypt_datakey_add_alt_name(f->ph, f->dx_key, "tok:ssn"), 0);
+    assert_int_equal(phicrypt_datakey_remove_alt_name(f->ph, f->dx_key, "tok:ssn"), 0);
+    assert_int_equal(phicrypt_keyring_create(f->ph, "tok:x", PHICRYPT_KEYRING_SIV), 0);
+    assert_int_equal(phicrypt_keyring_rotate(f->ph, &v, "tok:x"), 0);
+    assert_int_equal(phicrypt_keyring_retire(f->ph, "tok:x", 1), 0);
+    assert_int_equal(afx_log_lines(f), before + 5);
+    text = tu_read_file(f->log, &len);
+    assert_true(tu_contains(text, "\"op\":\"key_add_alt_name\""));
+    assert_true(tu_contains(text, "\"op\":\"key_remove_alt_name\""));
+    assert_true(tu_contains(text, "\"op\":\"keyring_retire\""));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +610,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access__plain_calls_audited_without_access, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__unwritable_log_stops_every_disclosure, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_access__session_strings_are_checked, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_access__key_admin_is_audited, afx_setup, afx_teardown),
     };
     return cmocka_run_group_tests_name("access_attacks", tests, NULL, NULL);
 }

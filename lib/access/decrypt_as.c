@@ -478,7 +478,8 @@ static int key_of_value(phicrypt_t *ph, const uint8_t *doc, size_t len, uint8_t 
     int rc;
     if ((rc = phi_bson_view(ph, "decrypt", doc, len, &in)) != 0)
         return rc;
-    if (bson_iter_init_find(&it, &in, "v") && BSON_ITER_HOLDS_BINARY(&it))
+    /* Exactly {"v": ...}: whatever else rode along would not have been checked. */
+    if (bson_count_keys(&in) == 1 && bson_iter_init_find(&it, &in, "v") && BSON_ITER_HOLDS_BINARY(&it))
         bson_iter_binary(&it, &st, &blen, &data);
     if (blen < 17 || st != BSON_SUBTYPE_ENCRYPTED)
         return phi_error(ph, PHICRYPT_EBADDATA, "decrypt: expected {\"v\": <encrypted binary (subtype 6)>}");

@@ -89,7 +89,10 @@ typedef struct stage {
 static int is_stream(const char *path)
 {
     struct stat st;
-    return strcmp(path, "-") == 0 || strncmp(path, "/dev/fd/", 8) == 0 || strncmp(path, "/proc/self/fd/", 14) == 0 ||
+    /* /dev/stdout may lead to a regular file opened for appending: it is
+     * written through its descriptor, never renamed over. */
+    return strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0 ||
+           strncmp(path, "/dev/fd/", 8) == 0 || strncmp(path, "/proc/self/fd/", 14) == 0 ||
            (stat(path, &st) == 0 && !S_ISREG(st.st_mode));
 }
 

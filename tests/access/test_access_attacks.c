@@ -85,6 +85,18 @@ static void test_access__relabel_explicit_decrypt(void **state)
     assert_true(tu_contains(l, "\"key_ids\":["));
     assert_true(tu_contains(l, "\"outcome\":\"ok\""));
     free(l);
+    /* The diagnosis riding along next to a genuine ssn: refused, nothing decrypted. */
+    {
+        bson_t two;
+        bson_iter_t it;
+        bson_copy_to(&ssn, &two);
+        assert_true(bson_iter_init_find(&it, &dx, "v"));
+        bson_append_iter(&two, "w", 1, &it);
+        assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, NULL, "ssn", bson_get_data(&two), two.len),
+                         PHICRYPT_EBADDATA);
+        assert_null(out.data);
+        bson_destroy(&two);
+    }
     /* The ssn ciphertext relabelled the other way, even for the physician. */
     s = afx_session("drh", "physician", "TREATMENT");
     assert_int_equal(phicrypt_decrypt_as(f->ph, &out, &s, "hospital.patients", "diagnosis", bson_get_data(&ssn),

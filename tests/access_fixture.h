@@ -12,6 +12,7 @@
 #include <phicrypt.h>
 
 #include "test_util.h"
+#include "core/json_private.h"
 
 #define PT_MRN "MRN-4711"
 #define PT_SSN "123-45-6789"
@@ -37,19 +38,6 @@ typedef struct afx {
     uint8_t ssn_key[16], dx_key[16];
 } afx;
 
-static void afx_uuid(char out[37], const uint8_t id[16])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[id[i] >> 4];
-        out[o++] = hex[id[i] & 15];
-    }
-    out[o] = '\0';
-}
-
 /* The schema map binds k_ssn to ssn and k_dx to diagnosis, notes and
  * visits.dx (once the keys exist): access is decided by these bindings. */
 static char *afx_schema(afx *f)
@@ -58,8 +46,8 @@ static char *afx_schema(afx *f)
     static const uint8_t zero[16];
     if (memcmp(f->ssn_key, zero, 16) == 0)
         return strdup("");
-    afx_uuid(a, f->ssn_key);
-    afx_uuid(b, f->dx_key);
+    phi_uuid_format(a, f->ssn_key);
+    phi_uuid_format(b, f->dx_key);
 #define AFX_ENC(id, alg) "{\"encrypt\": {\"keyId\": [{\"$uuid\": \"%s\"}], \"bsonType\": \"string\", " \
     "\"algorithm\": \"AEAD_AES_256_CBC_HMAC_SHA_512-" alg "\"}}"
     if (asprintf(&s,

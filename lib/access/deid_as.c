@@ -153,20 +153,6 @@ static void stage_discard(stage *s)
     s->memfd = -1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Hands the staged output over to its destination. */
 static int stage_commit(phicrypt_t *ph, stage *s, const char *out_path)
 {
@@ -206,7 +192,7 @@ static int stage_commit(phicrypt_t *ph, stage *s, const char *out_path)
             rc = phi_error(ph, PHICRYPT_EIO, "reid: staging buffer: %s", strerror(errno));
         if (r <= 0)
             break;
-        if (write_all(fd, buf, (size_t)r) != 0)
+        if (phi_write_all(fd, buf, (size_t)r) != 0)
             rc = phi_error(ph, PHICRYPT_EIO, "%s: write failed (%s)", out_path, strerror(errno));
     }
     phi_wipe_free(buf, 1 << 16);

@@ -463,7 +463,9 @@ int phi_access_path_match(const char *rule, const char *path)
     }
 }
 
-int phi_access_allows(const phi_access_grant *g, const char *ns, const char *path)
+/* Whether a rule path of the grant's role for `ns` covers `path` (exact:
+ * only a rule path equal to it, e.g. "*"). */
+static int any_rule(const phi_access_grant *g, const char *ns, const char *path, int exact)
 {
     if (!g->role)
         return 1;
@@ -472,25 +474,20 @@ int phi_access_allows(const phi_access_grant *g, const char *ns, const char *pat
         if (strcmp(nr->ns, "*") != 0 && (!ns || strcmp(nr->ns, ns) != 0))
             continue;
         for (size_t j = 0; j < nr->paths.n; j++)
-            if (phi_access_path_match(nr->paths.v[j], path))
+            if (exact ? strcmp(nr->paths.v[j], path) == 0 : phi_access_path_match(nr->paths.v[j], path))
                 return 1;
     }
     return 0;
 }
 
+int phi_access_allows(const phi_access_grant *g, const char *ns, const char *path)
+{
+    return any_rule(g, ns, path, 0);
+}
+
 int phi_access_allows_all(const phi_access_grant *g, const char *ns)
 {
-    if (!g->role)
-        return 1;
-    for (size_t i = 0; i < g->role->n_rules; i++) {
-        const phi_ns_rule *nr = &g->role->rules[i];
-        if (strcmp(nr->ns, "*") != 0 && (!ns || strcmp(nr->ns, ns) != 0))
-            continue;
-        for (size_t j = 0; j < nr->paths.n; j++)
-            if (strcmp(nr->paths.v[j], "*") == 0)
-                return 1;
-    }
-    return 0;
+    return any_rule(g, ns, "*", 1);
 }
 
 void phi_access_role_keys(const phi_access_grant *g, const char *const **names, size_t *n_names,

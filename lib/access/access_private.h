@@ -60,7 +60,8 @@ int phi_access_audited(const phicrypt_t *ph);
 /* Audits a refusal (EACCESS only) of `fields`/`key_ids` and returns `code`
  * with the message already recorded on ph (or the audit write's error). */
 int phi_access_refuse(phicrypt_t *ph, const phicrypt_session *s, const char *op, const char *ns, int code,
-                      const char *const *fields, size_t n_fields, const uint8_t (*key_ids)[16], size_t n_keys);
+                      const char *const *fields, size_t n_fields, const uint8_t (*key_ids)[16], size_t n_keys,
+                      const char *key_name);
 /* Checks the strings bound for the audit line, then (unless `anon`: a
  * plain call without access rules) the session against the rules; refusals
  * of the role or purpose are audited. */

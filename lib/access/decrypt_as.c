@@ -319,7 +319,8 @@ static phi_access *rules_of(phicrypt_t *ph)
 }
 
 int phi_access_refuse(phicrypt_t *ph, const phicrypt_session *s, const char *op, const char *ns, int code,
-                      const char *const *fields, size_t n_fields, const uint8_t (*key_ids)[16], size_t n_keys)
+                      const char *const *fields, size_t n_fields, const uint8_t (*key_ids)[16], size_t n_keys,
+                      const char *key_name)
 {
     phi_audit_event ev;
     char msg[PHI_ERRMSG_MAX];
@@ -334,6 +335,7 @@ int phi_access_refuse(phicrypt_t *ph, const phicrypt_session *s, const char *op,
     ev.n_denied_fields = n_fields;
     ev.key_ids = key_ids;
     ev.n_key_ids = n_keys;
+    ev.key_name = key_name;
     ev.count = 0;
     if ((rc = phi_access_record(ph, &ev)) != 0)
         return rc;
@@ -352,7 +354,7 @@ int phi_access_begin(phicrypt_t *ph, const phicrypt_session *s, int anon, const 
     if (anon)
         return 0; /* a plain call without access rules: audited, no role */
     if ((rc = phi_access_resolve(rules_of(ph), ph, s, g)) != 0)
-        return phi_access_refuse(ph, s, op, ns, rc, label ? &label : NULL, label ? 1 : 0, NULL, 0);
+        return phi_access_refuse(ph, s, op, ns, rc, label ? &label : NULL, label ? 1 : 0, NULL, 0, NULL);
     return 0;
 }
 
@@ -406,14 +408,14 @@ int phi_decrypt_document_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_se
         phi_error(ph, PHICRYPT_EACCESS, "access denied: the ciphertext at '%s' is under a data key that is not bound "
                   "to that field for role '%s' (a relabelled ciphertext)", f, session->role);
         rc = phi_access_refuse(ph, session, "decrypt", ns, PHICRYPT_EACCESS, &f, 1,
-                               (const uint8_t(*)[16])w.mismatch_key, 1);
+                               (const uint8_t(*)[16])w.mismatch_key, 1, NULL);
         goto out;
     }
     if (w.denied.n > 0 && w.allowed.n == 0) {
         phi_error(ph, PHICRYPT_EACCESS, "access denied: role '%s' with purpose '%s' may see none of the %zu encrypted "
                   "field(s) of this document", session->role, session->purpose, w.denied.n);
         rc = phi_access_refuse(ph, session, "decrypt", ns, PHICRYPT_EACCESS, (const char *const *)w.denied.v,
-                               w.denied.n, NULL, 0);
+                               w.denied.n, NULL, 0, NULL);
         goto out;
     }
     if ((rc = phi_decrypt_document_raw(ph, &mid, bson_get_data(&filtered), filtered.len)) != 0)
@@ -522,7 +524,7 @@ int phi_decrypt_value_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_sessi
                 phi_error(ph, PHICRYPT_EACCESS, "access denied: role '%s' with purpose '%s' may not see '%s'",
                           session->role, session->purpose, field);
             return phi_access_refuse(ph, session, "decrypt", ns, PHICRYPT_EACCESS, &label, 1,
-                                     (const uint8_t(*)[16])key_id, 1);
+                                     (const uint8_t(*)[16])key_id, 1, NULL);
         }
     }
     if ((rc = phi_decrypt_raw(ph, &res, ciphertext_doc, ciphertext_doc_len)) != 0)
@@ -583,7 +585,7 @@ int phi_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session 
             else
                 phi_error(ph, PHICRYPT_EACCESS, "access denied: role '%s' with purpose '%s' may not see '%s'",
                           session->role, session->purpose, field);
-            rc = phi_access_refuse(ph, session, "detokenize", ns, PHICRYPT_EACCESS, &field, 1, NULL, 0);
+            rc = phi_access_refuse(ph, session, "detokenize", ns, PHICRYPT_EACCESS, &field, 1, NULL, 0, key_name);
             return rc;
         }
     }

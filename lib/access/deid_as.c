@@ -337,13 +337,14 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     if (bad_field) {
         phi_error(ph, PHICRYPT_EACCESS, "access denied: the policy reverses '%s' with key '%s', which role '%s' may "
                   "not use for it", bad_field, bad_key ? bad_key : "", session->role);
-        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, &bad_field, 1, NULL, 0);
+        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, &bad_field, 1, NULL, 0,
+                               bad_key && phi_access_text_check(bad_key, PHI_ACCESS_TEXT_MAX) == 0 ? bad_key : NULL);
         goto out;
     }
     if (nd > 0 && nf == 0) {
         phi_error(ph, PHICRYPT_EACCESS, "access denied: role '%s' with purpose '%s' may re-identify none of the "
                   "policy's %zu reversible field(s)", session->role, session->purpose, nd);
-        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, denied, nd, NULL, 0);
+        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, denied, nd, NULL, 0, NULL);
         goto out;
     }
     memset(&ga, 0, sizeof ga);
@@ -362,7 +363,7 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
         const char *f = fields[0];
         phi_error(ph, PHICRYPT_EACCESS, "access denied: the input holds a ciphertext under a data key that role '%s' "
                   "may not use for its field (a relabelled ciphertext)", session->role);
-        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, &f, 1, NULL, 0);
+        rc = phi_access_refuse(ph, session, "reid", ns, PHICRYPT_EACCESS, &f, 1, NULL, 0, NULL);
         goto out;
     }
     if (rc != 0)

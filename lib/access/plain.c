@@ -43,7 +43,7 @@ static int gate(phicrypt_t *ph, anon *a, const char *op, const char *call)
                   "access denied: the configuration has access rules, so %s needs a session (actor, role, purpose): "
                   "use %s_as",
                   call, call);
-        return phi_access_refuse(ph, &a->s, op, NULL, PHICRYPT_EACCESS, NULL, 0, NULL, 0);
+        return phi_access_refuse(ph, &a->s, op, NULL, PHICRYPT_EACCESS, NULL, 0, NULL, 0, NULL);
     }
     return phi_access_audited(ph) ? PLAIN_AUDITED : PLAIN_RAW;
 }

@@ -474,7 +474,7 @@ static int key_of_value(phicrypt_t *ph, const uint8_t *doc, size_t len, uint8_t 
 {
     bson_t in;
     bson_iter_t it;
-    bson_subtype_t st;
+    bson_subtype_t st = BSON_SUBTYPE_BINARY;
     uint32_t blen = 0;
     const uint8_t *data = NULL;
     int rc;
@@ -507,10 +507,6 @@ int phi_decrypt_value_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_sessi
         return rc;
     /* The audit line names the field the key is bound to, not the label. */
     bound_path = phi_access_key_binding(rules_of(ph), ns, key_id[0], field, &bound);
-    if (!field) {
-        bound = 0;
-        bound_path = NULL;
-    }
     if (g.role) {
         if ((rc = phi_access_keyset(ph, rules_of(ph), &g, ns, &ks)) != 0)
             return rc;

@@ -258,7 +258,8 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     const char **fields = NULL, **denied = NULL;
     const char *bad_field = NULL, *bad_key = NULL;
     char (*paths)[RULE_PATH_MAX] = NULL;
-    size_t nf = 0, nd = 0, n;
+    uint8_t (*kids)[16] = NULL;
+    size_t nf = 0, nd = 0, nk = 0, n;
     int rc, withhold;
     struct stat ib, ob;
 
@@ -282,7 +283,8 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     fields = phi_calloc(n, sizeof *fields);
     denied = phi_calloc(n, sizeof *denied);
     rules = phi_calloc(p->nrules ? p->nrules : 1, sizeof *rules);
-    if (!paths || !fields || !denied || !rules) {
+    kids = phi_calloc(n, sizeof *kids);
+    if (!paths || !fields || !denied || !rules || !kids) {
         rc = phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
         goto out;
     }
@@ -298,7 +300,7 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     for (size_t i = 0; i < n; i++) {
         phi_deid_rule *r = i < p->nrules ? &rules[i] : &view.preset_rules[i - p->nrules];
         char *path = paths[nf + nd];
-        int key_usable = 1;
+        int key_usable = 1, have_id = 0;
         if (i >= p->nrules && !p->safe_harbor)
             break;
         if (r->act != PHI_ACT_TOKENIZE && r->act != PHI_ACT_ENCRYPT)
@@ -308,7 +310,10 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
             rc = phi_error(ph, PHICRYPT_EINVAL, "reid: a policy path is not valid UTF-8 text");
             goto out;
         }
+        if (r->act == PHI_ACT_ENCRYPT && r->key)
+            have_id = phicrypt_datakey_id_by_alt_name(ph, kids[nk], r->key) == 0;
         if (!g.role) {
+            nk += (size_t)have_id; /* the data keys used go on the audit line */
             fields[nf++] = path;
             continue;
         }
@@ -323,11 +328,9 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
          * policy relabels another field's key. */
         if (r->act == PHI_ACT_TOKENIZE)
             key_usable = phi_keyset_has_name(&ks, r->key);
-        else {
-            uint8_t id[16];
-            key_usable = r->key && phicrypt_datakey_id_by_alt_name(ph, id, r->key) == 0 &&
-                         phi_access_judge(a, &g, &ks, ns, path, id) == PHI_KEY_OK;
-        }
+        else
+            key_usable = have_id && phi_access_judge(a, &g, &ks, ns, path, kids[nk]) == PHI_KEY_OK;
+        nk += (size_t)have_id;
         if (!key_usable && !bad_field) {
             bad_field = path;
             bad_key = r->key;
@@ -375,6 +378,8 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     ev.denied_fields = denied;
     ev.n_denied_fields = nd;
     ev.count = records_of(&report);
+    ev.key_ids = (const uint8_t(*)[16])kids;
+    ev.n_key_ids = nk;
     /* The audit line first: if it cannot be written, the output never appears. */
     if ((rc = phi_access_record(ph, &ev)) != 0 || (rc = stage_commit(ph, &st, out_path)) != 0)
         goto out;
@@ -393,6 +398,7 @@ out:
     phi_free(fields);
     phi_free(denied);
     phi_free(rules);
+    phi_free(kids);
     return rc;
 }
 

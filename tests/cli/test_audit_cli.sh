@@ -126,7 +126,7 @@ expect_grep "test_audit_cli__reid_billing_gets_ssn" "$T/reid_billing.jsonl" "$SS
 expect_no_grep "test_audit_cli__reid_billing_no_diagnosis" "$T/reid_billing.jsonl" "$DX"
 expect_grep "test_audit_cli__reid_billing_diagnosis_kept" "$T/reid_billing.jsonl" '"diagnosis":{"$binary"'
 expect_grep "test_audit_cli__reid_partial_audited" "$LOG" '"op":"reid".*"fields":\["ssn"\].*"denied_fields":\["diagnosis"\]'
-expect_grep "test_audit_cli__reid_partial_key_used" "$LOG" '"denied_fields":\["diagnosis"\],"key_ids":\["[^"]*"\]'
+expect_grep "test_audit_cli__reid_partial_key_used" "$LOG" '"op":"reid".*"denied_fields":\["diagnosis"\],"key_ids":\["[^"]*"\]'
 check "test_audit_cli__reid_physician" 0 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid.jsonl" --actor drh --role physician --purpose TREATMENT
 expect_grep "test_audit_cli__reid_restores_values" "$T/reid.jsonl" "$DX"
 expect_grep "test_audit_cli__reid_audited" "$LOG" '"op":"reid".*"count":1.*"outcome":"ok"'

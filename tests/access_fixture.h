@@ -12,6 +12,7 @@
 #include <phicrypt.h>
 
 #include "test_util.h"
+#include "core/json_private.h"
 
 #define PT_MRN "MRN-4711"
 #define PT_SSN "123-45-6789"
@@ -21,7 +22,7 @@
 
 #define ACCESS_RULES                                                                                          \
     "\"access\": {\"roles\": {"                                                                               \
-    "  \"billing\": {\"purposes\": [\"PAYMENT\"], \"fields\": [\"ssn\", \"mrn\"]},"                           \
+    "  \"billing\": {\"purposes\": [\"PAYMENT\"], \"fields\": [\"ssn\", \"mrn\"], \"keys\": [\"tok:ssn\", \"tok:mrn\"]}," \
     "  \"physician\": {\"purposes\": [\"TREATMENT\"], \"fields\": [\"*\"]},"                                  \
     "  \"nurse\": {\"purposes\": [\"TREATMENT\"], \"fields\": {\"hospital.patients\": [\"visits.dx\"],"       \
     "                                                        \"*\": [\"mrn\"]}},"                             \
@@ -37,16 +38,40 @@ typedef struct afx {
     uint8_t ssn_key[16], dx_key[16];
 } afx;
 
+/* The schema map binds k_ssn to ssn and k_dx to diagnosis, notes and
+ * visits.dx (once the keys exist): access is decided by these bindings. */
+static char *afx_schema(afx *f)
+{
+    char *s, a[37], b[37];
+    static const uint8_t zero[16];
+    if (memcmp(f->ssn_key, zero, 16) == 0)
+        return strdup("");
+    phi_uuid_format(a, f->ssn_key);
+    phi_uuid_format(b, f->dx_key);
+#define AFX_ENC(id, alg) "{\"encrypt\": {\"keyId\": [{\"$uuid\": \"%s\"}], \"bsonType\": \"string\", " \
+    "\"algorithm\": \"AEAD_AES_256_CBC_HMAC_SHA_512-" alg "\"}}"
+    if (asprintf(&s,
+                 " \"schema_map\": {\"hospital.patients\": {\"bsonType\": \"object\", \"properties\": {"
+                 "\"ssn\": " AFX_ENC(a, "Deterministic") ", \"diagnosis\": " AFX_ENC(b, "Random") ","
+                 "\"notes\": " AFX_ENC(b, "Random") ", \"visits\": {\"bsonType\": \"object\", \"properties\": {"
+                 "\"dx\": " AFX_ENC(b, "Random") "}}}}},",
+                 a, b, b, b) < 0)
+        abort();
+#undef AFX_ENC
+    return s;
+}
+
 static char *afx_config(afx *f, const char *access_extra)
 {
-    char *cfg, rules[2048];
+    char *cfg, rules[2048], *schema = afx_schema(f);
     snprintf(rules, sizeof rules, ACCESS_RULES, access_extra ? access_extra : "");
     if (asprintf(&cfg,
                  "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
-                 " \"key_vault\": \"file:%s/keyvault.jsonl\", \"keyring\": \"file:%s/keyring.jsonl\", %s,"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\", \"keyring\": \"file:%s/keyring.jsonl\",%s %s,"
                  " \"audit\": {\"path\": \"%s\", \"subject_field\": \"mrn\", \"fsync\": \"never\"}}",
-                 f->dir, f->dir, f->dir, rules, f->log) < 0)
+                 f->dir, f->dir, f->dir, schema, rules, f->log) < 0)
         abort();
+    free(schema);
     return cfg;
 }
 
@@ -100,6 +125,9 @@ static int afx_setup(void **state)
     assert_int_equal(phicrypt_datakey_create(f->ph, f->ssn_key, &ko), 0);
     ko.alt_names = n2;
     assert_int_equal(phicrypt_datakey_create(f->ph, f->dx_key, &ko), 0);
+    /* Now that the keys exist, a client whose schema map binds them. */
+    phicrypt_free(f->ph);
+    f->ph = afx_client(f, NULL);
     BSON_APPEND_UTF8(&doc, "mrn", PT_MRN);
     afx_encrypt(f, &doc, "ssn", PT_SSN, f->ssn_key, PHICRYPT_ALG_DETERMINISTIC);
     afx_encrypt(f, &doc, "diagnosis", PT_DX, f->dx_key, PHICRYPT_ALG_RANDOM);

@@ -9,7 +9,7 @@ import (
 )
 
 func TestAccessDenied(t *testing.T) {
-	d, cfg := keyset(t, `, "access": {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"]},
+	d, cfg := keyset(t, `, "access": {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"], "keys": ["patients"]},
 		"physician": {"purposes": ["TREATMENT"], "fields": ["*"]}}}`)
 	_ = d
 	logPath := filepath.Join(d, "audit.jsonl")

@@ -63,6 +63,12 @@ int phigo_decrypt_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *
 { PHIGO_CALL(phicrypt_decrypt_as, ph, out, s, ns, field, ct, n); }
 int phigo_access_check(phicrypt_t *ph, const phicrypt_session *s, const char *ns, const char *field)
 { PHIGO_CALL(phicrypt_access_check, ph, s, ns, field); }
+int phigo_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *s, const char *ns, const char *field,
+                        const char *key, const char *t, size_t n, const phicrypt_token_opts *o)
+{ PHIGO_CALL(phicrypt_detokenize_as, ph, out, s, ns, field, key, t, n, o); }
+int phigo_reid_file_as(phicrypt_t *ph, phicrypt_buf *r, const phicrypt_session *s, const char *ns,
+                       const phicrypt_deid_policy *p, const char *in, const char *out, const phicrypt_deid_opts *o)
+{ PHIGO_CALL(phicrypt_reid_file_as, ph, r, s, ns, p, in, out, o); }
 int phigo_audit_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path)
 { PHIGO_CALL(phicrypt_audit_verify, ph, report, path); }
 int phigo_audit_disclosures(phicrypt_t *ph, phicrypt_buf *out, const char *subject, int64_t since_ms)

@@ -31,6 +31,10 @@ int phigo_decrypt_document_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_
 int phigo_decrypt_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *s, const char *ns,
                      const char *field, const uint8_t *ct, size_t n);
 int phigo_access_check(phicrypt_t *ph, const phicrypt_session *s, const char *ns, const char *field);
+int phigo_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_session *s, const char *ns, const char *field,
+                        const char *key, const char *t, size_t n, const phicrypt_token_opts *o);
+int phigo_reid_file_as(phicrypt_t *ph, phicrypt_buf *r, const phicrypt_session *s, const char *ns,
+                       const phicrypt_deid_policy *p, const char *in, const char *out, const phicrypt_deid_opts *o);
 int phigo_audit_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path);
 int phigo_audit_disclosures(phicrypt_t *ph, phicrypt_buf *out, const char *subject, int64_t since_ms);
 int phigo_audit_subject_id(phicrypt_t *ph, phicrypt_buf *out, const char *subject);

@@ -8,7 +8,7 @@
  * @code{.json}
  * "access": {
  *   "roles": {
- *     "billing":   { "purposes": ["PAYMENT"],   "fields": ["ssn", "mrn"] },
+ *     "billing":   { "purposes": ["PAYMENT"],   "fields": ["ssn", "mrn"], "keys": ["tok:ssn"] },
  *     "physician": { "purposes": ["TREATMENT"], "fields": ["*"] },
  *     "nurse":     { "purposes": ["TREATMENT"],
  *                    "fields": { "hospital.patients": ["name", "allergies"], "*": ["mrn"] } } },
@@ -21,11 +21,31 @@
  * `address.city`); a `*` segment matches any one field name; `*` alone
  * matches every field; array indices are not written (`visits.dx` covers
  * `visits.0.dx`). What a denied field becomes in the output is chosen by
- * `denied_fields`: `"ciphertext"` (default: left encrypted), `"null"`, or
- * `"marker"` (the string `marker`, default `"[RESTRICTED]"`).
+ * `denied_fields`: `"ciphertext"` (default: left encrypted; alias `"keep"`),
+ * `"null"`, or `"marker"` (the string `marker`, default `"[RESTRICTED]"`;
+ * alias `"redact"`). Re-identification uses the same setting for the fields
+ * it withholds.
  *
- * Without an `access` section every field is allowed to any complete
- * session (the calls are still audited when `audit` is configured).
+ * **Authorised by data key.** A ciphertext names its data key (bytes 1..16
+ * of the subtype 6 payload). A role may use the data keys the schema map
+ * binds to the fields it may see, plus its optional `keys` list (data key
+ * alt names, keyring key names, or `{"$uuid": "..."}`). A ciphertext whose
+ * key is bound to other fields than the path it arrives under, or that sits
+ * at an allowed path under a key the role may not use, is a relabelling:
+ * the call fails with PHICRYPT_EACCESS and is audited as denied. Keyring
+ * keys (detokenize, reid) must be in `keys` (or the role allowed `*`).
+ * Audit lines list `fields` and `key_ids` in step: field i was decrypted
+ * with key i.
+ *
+ * **No session, no plaintext.** With an `access` section the plain calls
+ * (phicrypt_decrypt(), phicrypt_decrypt_json(), phicrypt_decrypt_document(),
+ * phicrypt_detokenize(), phicrypt_reid_file()) fail with PHICRYPT_EACCESS.
+ * Without one every field is allowed to any complete session, and the
+ * plain calls are audited under the process's identity ("uid:N") when
+ * `audit` is configured. Session strings (actor, role, purpose, subject),
+ * namespaces and field labels must be valid UTF-8 without control
+ * characters, at most 256 bytes, else PHICRYPT_EINVAL before anything is
+ * written.
  *
  * Denied fields never reach libmongocrypt: their data keys are not even
  * fetched from the key vault. The one exception is the configured
@@ -135,11 +155,16 @@ int phicrypt_detokenize_as(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_ses
                            const phicrypt_token_opts *opts);
 
 /**
- * @brief phicrypt_reid_file() through a session: refused (PHICRYPT_EACCESS,
- * nothing written) unless the role and purpose may see every field the
- * policy made reversible (`tokenize`, `encrypt`; Safe Harbor preset
- * rules need a role allowed `*`) in namespace @p ns (or NULL). Audited as
- * operation "reid" with the fields and the number of records.
+ * @brief phicrypt_reid_file() through a session: restores the reversible
+ * fields (`tokenize`, `encrypt`; Safe Harbor preset rules need a role
+ * allowed `*`) the role and purpose may see in namespace @p ns (or NULL),
+ * and leaves the others per `denied_fields` (kept, redacted or null). The
+ * report gains "reid_fields" and "withheld_fields"; the audit line (operation
+ * "reid") lists both sets and the number of records. Refused
+ * (PHICRYPT_EACCESS, nothing written) when the role may see none of the
+ * fields, or when the policy or an input ciphertext uses, for a field the
+ * role may see, a key the role may not use. The output is staged and
+ * appears only after its audit line is written.
  */
 PHICRYPT_API
 int phicrypt_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_session *session, const char *ns,

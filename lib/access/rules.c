@@ -24,6 +24,10 @@ struct phi_role {
     phi_strv purposes;
     phi_ns_rule *rules;
     size_t n_rules;
+    /* The explicit "keys" list: alt names / keyring key names, and UUIDs. */
+    phi_strv key_names;
+    uint8_t (*key_ids)[16];
+    size_t n_key_ids;
 };
 
 struct phi_access {
@@ -33,12 +37,24 @@ struct phi_access {
     phi_strv bg_roles;
     int denied_mode;
     char *marker;
+    struct phi_bindings *bindings; /* keys.c, set once at assembly */
 };
 
+struct phi_bindings *phi_access_get_bindings(const phi_access *a)
+{
+    return a ? a->bindings : NULL;
+}
+
+void phi_access_set_bindings(phi_access *a, struct phi_bindings *b)
+{
+    a->bindings = b;
+}
+
 static const char *const access_keys[] = { "roles", "break_glass", "denied_fields", "marker", NULL };
-static const char *const role_keys[] = { "purposes", "fields", NULL };
+static const char *const role_keys[] = { "purposes", "fields", "keys", NULL };
 static const char *const bg_keys[] = { "purpose", "roles", NULL };
-static const char *const denied_modes[] = { "ciphertext", "null", "marker", NULL };
+/* "keep" and "redact" are the reid names of "ciphertext" and "marker". */
+static const char *const denied_modes[] = { "ciphertext", "null", "marker", "keep", "redact", NULL };
 
 static void strv_free(phi_strv *s)
 {
@@ -116,6 +132,68 @@ static int parse_fields(const void *eh, bson_iter_t *it, struct phi_role *r, con
     return 0;
 }
 
+/* "0123...-..." (36 characters) -> 16 bytes. */
+static int parse_uuid_text(const char *t, uint8_t id[16])
+{
+    size_t o = 0;
+    for (size_t i = 0; t[i]; i++) {
+        int hi, lo;
+        if (t[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))
+            continue;
+        if (o == 16 || !t[i + 1])
+            return -1;
+        hi = t[i] >= '0' && t[i] <= '9' ? t[i] - '0' : (t[i] | 32) >= 'a' && (t[i] | 32) <= 'f' ? (t[i] | 32) - 'a' + 10 : -1;
+        lo = t[i + 1] >= '0' && t[i + 1] <= '9' ? t[i + 1] - '0'
+             : (t[i + 1] | 32) >= 'a' && (t[i + 1] | 32) <= 'f' ? (t[i + 1] | 32) - 'a' + 10 : -1;
+        if (hi < 0 || lo < 0)
+            return -1;
+        id[o++] = (uint8_t)(hi << 4 | lo);
+        i++;
+    }
+    return o == 16 ? 0 : -1;
+}
+
+/* "keys": [alt name or keyring key name | {"$uuid": "..."} | UUID binary]. */
+static int parse_keys(const void *eh, bson_iter_t *it, struct phi_role *r, const char *where)
+{
+    bson_iter_t a;
+    uint32_t n = 0;
+    if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &a))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: '%s' must be an array", where);
+    while (bson_iter_next(&a))
+        n++;
+    if (!(r->key_names.v = phi_calloc(n ? n : 1, sizeof *r->key_names.v)) ||
+        !(r->key_ids = phi_calloc(n ? n : 1, sizeof *r->key_ids)))
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    bson_iter_recurse(it, &a);
+    while (bson_iter_next(&a)) {
+        bson_iter_t d;
+        if (BSON_ITER_HOLDS_UTF8(&a) && *bson_iter_utf8(&a, NULL)) {
+            if (!(r->key_names.v[r->key_names.n++] = phi_strdup(bson_iter_utf8(&a, NULL))))
+                return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            continue;
+        }
+        if (BSON_ITER_HOLDS_BINARY(&a)) {
+            bson_subtype_t st;
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_binary(&a, &st, &len, &data);
+            if (st == BSON_SUBTYPE_UUID && len == 16) {
+                memcpy(r->key_ids[r->n_key_ids++], data, 16);
+                continue;
+            }
+        }
+        if (BSON_ITER_HOLDS_DOCUMENT(&a) && bson_iter_recurse(&a, &d) && bson_iter_find(&d, "$uuid") &&
+            BSON_ITER_HOLDS_UTF8(&d) && parse_uuid_text(bson_iter_utf8(&d, NULL), r->key_ids[r->n_key_ids]) == 0) {
+            r->n_key_ids++;
+            continue;
+        }
+        return phi_error(eh, PHICRYPT_ECONFIG,
+                         "configuration: '%s' must hold key alt names, keyring key names or {\"$uuid\": \"...\"}", where);
+    }
+    return 0;
+}
+
 static int parse_role(const void *eh, bson_iter_t *it, struct phi_role *r)
 {
     bson_iter_t c;
@@ -130,6 +208,8 @@ static int parse_role(const void *eh, bson_iter_t *it, struct phi_role *r)
             rc = parse_strv(eh, &c, where, &r->purposes);
         else if (strcmp(k, "fields") == 0)
             rc = parse_fields(eh, &c, r, where);
+        else if (strcmp(k, "keys") == 0)
+            rc = parse_keys(eh, &c, r, where);
         else {
             snprintf(where, sizeof where, "access.roles.%s.", r->name);
             rc = phi_config_unknown_key(eh, where, k, role_keys);
@@ -221,8 +301,9 @@ static int parse_doc(phi_access *a, const void *eh, bson_iter_t *it)
                 ;
             if (!denied_modes[i])
                 return phi_error(eh, PHICRYPT_ECONFIG,
-                                 "configuration: 'access.denied_fields' must be \"ciphertext\", \"null\" or \"marker\"");
-            a->denied_mode = (int)i;
+                                 "configuration: 'access.denied_fields' must be \"keep\" (or \"ciphertext\"), "
+                                 "\"redact\" (or \"marker\") or \"null\"");
+            a->denied_mode = i == 3 ? PHI_DENIED_CIPHERTEXT : i == 4 ? PHI_DENIED_MARKER : (int)i;
         } else if (strcmp(k, "marker") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&c))
                 return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'access.marker' must be a string");
@@ -277,7 +358,10 @@ void phi_access_free(phi_access *a)
             strv_free(&r->rules[j].paths);
         }
         phi_free(r->rules);
+        strv_free(&r->key_names);
+        phi_free(r->key_ids);
     }
+    phi_access_bindings_free(a);
     phi_free(a->roles);
     phi_free(a->bg_purpose);
     strv_free(&a->bg_roles);
@@ -300,6 +384,32 @@ static int nonempty(const char *s)
     return s && *s;
 }
 
+/* Session strings end up in the audit log: one bad byte there would make
+ * `audit verify` reject a genuine line, so they are checked first. */
+int phi_access_text_check(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return 1;
+    if (!bson_utf8_validate(s, n, false))
+        return 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* C0 controls, DEL and the C1 controls (U+0080..U+009F = C2 80..C2 9F) */
+        if (c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0))
+            return 3;
+    }
+    return 0;
+}
+
+int phi_access_text_ok(const void *eh, const char *what, const char *s)
+{
+    static const char *const why[] = { "", "is longer than 256 bytes", "is not valid UTF-8",
+                                       "holds a control character" };
+    int r = s ? phi_access_text_check(s, PHI_ACCESS_TEXT_MAX) : 0;
+    return r ? phi_error(eh, PHICRYPT_EINVAL, "session: %s %s", what, why[r]) : 0;
+}
+
 int phi_access_resolve(const phi_access *a, const void *eh, const phicrypt_session *s, phi_access_grant *g)
 {
     const struct phi_role *r;
@@ -313,6 +423,13 @@ int phi_access_resolve(const phi_access *a, const void *eh, const phicrypt_sessi
     if (!nonempty(s->actor) || !nonempty(s->role) || !nonempty(s->purpose))
         return phi_error(eh, PHICRYPT_EINVAL, "session: actor, role and purpose of use are all required (missing %s)",
                          !nonempty(s->actor) ? "actor" : !nonempty(s->role) ? "role" : "purpose");
+    {
+        int rc;
+        if ((rc = phi_access_text_ok(eh, "actor", s->actor)) != 0 || (rc = phi_access_text_ok(eh, "role", s->role)) != 0 ||
+            (rc = phi_access_text_ok(eh, "purpose", s->purpose)) != 0 ||
+            (rc = phi_access_text_ok(eh, "subject", s->subject)) != 0)
+            return rc;
+    }
     if (!a)
         return 0;
     if (!(r = find_role(a, s->role)))
@@ -346,7 +463,9 @@ int phi_access_path_match(const char *rule, const char *path)
     }
 }
 
-int phi_access_allows(const phi_access_grant *g, const char *ns, const char *path)
+/* Whether a rule path of the grant's role for `ns` covers `path` (exact:
+ * only a rule path equal to it, e.g. "*"). */
+static int any_rule(const phi_access_grant *g, const char *ns, const char *path, int exact)
 {
     if (!g->role)
         return 1;
@@ -355,8 +474,32 @@ int phi_access_allows(const phi_access_grant *g, const char *ns, const char *pat
         if (strcmp(nr->ns, "*") != 0 && (!ns || strcmp(nr->ns, ns) != 0))
             continue;
         for (size_t j = 0; j < nr->paths.n; j++)
-            if (phi_access_path_match(nr->paths.v[j], path))
+            if (exact ? strcmp(nr->paths.v[j], path) == 0 : phi_access_path_match(nr->paths.v[j], path))
                 return 1;
     }
     return 0;
+}
+
+int phi_access_allows(const phi_access_grant *g, const char *ns, const char *path)
+{
+    return any_rule(g, ns, path, 0);
+}
+
+int phi_access_allows_all(const phi_access_grant *g, const char *ns)
+{
+    return any_rule(g, ns, "*", 1);
+}
+
+void phi_access_role_keys(const phi_access_grant *g, const char *const **names, size_t *n_names,
+                          const uint8_t (**ids)[16], size_t *n_ids)
+{
+    *names = NULL;
+    *ids = NULL;
+    *n_names = *n_ids = 0;
+    if (!g->role)
+        return;
+    *names = (const char *const *)g->role->key_names.v;
+    *n_names = g->role->key_names.n;
+    *ids = (const uint8_t(*)[16])g->role->key_ids;
+    *n_ids = g->role->n_key_ids;
 }

@@ -269,6 +269,8 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
         return rc;
     if (!cfg->key_vault)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_vault' is required (e.g. \"file:keyvault.jsonl\")");
+    if (cfg->access && (rc = phi_access_bind(cfg->access, eh, cfg->schema_map)) != 0)
+        return rc;
     return 0;
 }
 

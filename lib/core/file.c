@@ -92,7 +92,7 @@ char *phi_path_resolve(const char *base_dir, const char *path)
     return out;
 }
 
-static int write_full(int fd, const void *data, size_t len)
+int phi_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -128,7 +128,7 @@ int phi_file_write_atomic(const void *eh, int errcode, const char *path, const v
         rc = phi_error(eh, errcode, "%s: cannot create temporary file: %s", path, strerror(errno));
         goto out;
     }
-    if (write_full(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (phi_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         rc = phi_error(eh, errcode, "%s: write failed: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);

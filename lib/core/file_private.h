@@ -36,6 +36,8 @@ char *phi_path_dirname(const char *path);
  * file's creation or a rename into it is durable. Best effort: errors are
  * ignored (some file systems refuse to fsync a directory). */
 void phi_fsync_dir(const char *dir);
+/* Writes all n bytes (a short write or EINTR is continued); 0 or -1 (errno). */
+int phi_write_all(int fd, const void *data, size_t n);
 void phi_fsync_dir_of(const char *path);
 
 #endif

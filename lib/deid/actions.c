@@ -8,6 +8,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "fle/fle_private.h"
 
 /* The 17 three-digit ZIP prefixes whose areas had 20,000 people or fewer
  * (2000 Census), which Safe Harbor requires to be written as 000: HHS OCR,
@@ -114,7 +115,7 @@ static int encrypt_value(phi_deid_rec *r, const phi_deid_rule *rule, const char 
     return 0;
 }
 
-static int decrypt_value(phi_deid_rec *r, const char *path, const phi_dv *v, phi_dout *o)
+static int decrypt_value(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
 {
     bson_t doc = BSON_INITIALIZER;
     int rc;
@@ -132,7 +133,21 @@ static int decrypt_value(phi_deid_rec *r, const char *path, const phi_dv *v, phi
         bson_destroy(&doc);
         return 0; /* not a ciphertext: left as it is */
     }
-    rc = phicrypt_decrypt(r->ph, &o->bson, bson_get_data(&doc), doc.len);
+    if (r->guard) {
+        bson_iter_t it;
+        bson_subtype_t st;
+        uint32_t len = 0;
+        const uint8_t *data = NULL;
+        if (bson_iter_init_find(&it, &doc, "v") && BSON_ITER_HOLDS_BINARY(&it))
+            bson_iter_binary(&it, &st, &len, &data);
+        /* Byte 0 is the blob subtype, bytes 1..16 the data key's UUID. */
+        if (len < 17 || !r->guard->key_ok(r->guard->arg, data + 1, rule)) {
+            bson_destroy(&doc);
+            return phi_error(r->eh, PHICRYPT_EACCESS, "%s: %s: encrypted under a data key the session may not use",
+                             phi_rec_where(r), path);
+        }
+    }
+    rc = phi_decrypt_raw(r->ph, &o->bson, bson_get_data(&doc), doc.len);
     bson_destroy(&doc);
     if (rc)
         return phi_error_adopt(r->ph, r->eh, rc, path);
@@ -358,8 +373,18 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     size_t n;
     o->op = PHI_OUT_SAME;
     if (r->reid) {
+        if (rule->reid_withhold == PHI_WITHHOLD_REDACT) {
+            set_str(o, rule->with ? rule->with : "[REDACTED]", strlen(rule->with ? rule->with : "[REDACTED]"));
+            return 0;
+        }
+        if (rule->reid_withhold == PHI_WITHHOLD_NULL) {
+            o->op = PHI_OUT_NULL;
+            return 0;
+        }
+        if (rule->reid_withhold != PHI_WITHHOLD_NONE)
+            return 0; /* kept as it is: still tokenized or encrypted */
         if (rule->act == PHI_ACT_ENCRYPT)
-            return decrypt_value(r, path, v, o);
+            return decrypt_value(r, rule, path, v, o);
         if (rule->act == PHI_ACT_TOKENIZE && v->kind == PHI_DV_STR) {
             o->op = PHI_OUT_STR;
             return phi_act_detokenize(r, rule, path, v->s, v->n, &o->text);

@@ -6,6 +6,7 @@
 #include "core/error_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "token/token_private.h"
 
 static int put_result(phi_deid_rec *r, int rc, const char *path, phicrypt_buf *b, phi_sbuf *out)
 {
@@ -38,7 +39,7 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
     o.format = rule->format;
     o.context = rule->context;
     o.key_version = rule->key_version;
-    return put_result(r, phicrypt_detokenize(r->ph, &b, rule->key, s, n, &o), path, &b, out);
+    return put_result(r, phi_detokenize_raw(r->ph, &b, rule->key, s, n, &o), path, &b, out);
 }
 
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, phi_sbuf *out)

@@ -117,11 +117,22 @@ typedef struct phi_deid_rule {
     int date_of;      /* generalize, date_shift: PHI_DATE_OF_* ("date_of" option, else from the field name) */
     int name_class;   /* PHI_SH_* of the path's last key when the path fixes it, else -1 */
     int email_domain; /* tokenize "email": 1 the domain is encrypted too ("domain" option) */
+    int reid_withhold; /* reid through a session (lib/access): PHI_WITHHOLD_* */
 } phi_deid_rule;
 
 /* What a date is the date of: the preset aggregates the year of a birth
  * (or death) date that implies an age of 90 or more. */
 enum { PHI_DATE_OF_ANY, PHI_DATE_OF_BIRTH, PHI_DATE_OF_DEATH };
+
+/* What reid does with a reversible field the session may not see. */
+enum { PHI_WITHHOLD_NONE, PHI_WITHHOLD_KEEP, PHI_WITHHOLD_REDACT, PHI_WITHHOLD_NULL };
+
+/* Set by lib/access on reid: every ciphertext's data key is shown to
+ * `key_ok` (from any worker thread) before it is decrypted. */
+typedef struct phi_deid_guard {
+    int (*key_ok)(void *arg, const uint8_t key_id[16], const struct phi_deid_rule *rule);
+    void *arg;
+} phi_deid_guard;
 
 enum { PHI_UNKNOWN_ERROR, PHI_UNKNOWN_DROP, PHI_UNKNOWN_KEEP };
 
@@ -265,6 +276,7 @@ typedef struct phi_deid_rec {
     phicrypt_t *ph;
     const void *eh;   /* error handle of this worker */
     int reid;
+    const phi_deid_guard *guard; /* or NULL */
     phi_deid_stats *st;
     /* identifiers of the current record (scrub) and date_shift subjects */
     phi_ident *ids;
@@ -376,6 +388,9 @@ int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, con
  * the JSON location `where[i]`. */
 int phi_deid_check_keys(phicrypt_t *ph, const char *const *names, const char *const *where, const int *is_data_key,
                         size_t n);
+/* phicrypt_reid_file without the access/audit gate, `guard` optional. */
+int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                      const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
 

@@ -44,6 +44,7 @@ typedef struct run {
     phicrypt_t *ph;
     const phicrypt_deid_policy *pol;
     int fmt, reid, skip_bad;
+    const phi_deid_guard *guard;
     const char *in_name;
     phi_csv_cols cols;
     pthread_mutex_t mu;
@@ -114,6 +115,7 @@ static void process(run *ru, slot *sl, const void *eh)
     rec.ph = ru->ph;
     rec.eh = eh;
     rec.reid = ru->reid;
+    rec.guard = ru->guard;
     rec.st = &sl->st;
     rec.rule_hit = sl->hit;
     rec.nsubjects = ru->pol->nrules;
@@ -517,7 +519,7 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
 }
 
 static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_policy *p, const char *in_path,
-                    const char *out_path, const phicrypt_deid_opts *opts, int reid)
+                    const char *out_path, const phicrypt_deid_opts *opts, int reid, const phi_deid_guard *guard)
 {
     const void *eh = ph;
     phicrypt_deid_opts dflt = PHICRYPT_DEID_OPTS_INIT;
@@ -570,6 +572,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     ru.pol = p;
     ru.fmt = fmt;
     ru.reid = reid;
+    ru.guard = guard;
     ru.skip_bad = opts->skip_bad;
     ru.in_name = strcmp(in_path, "-") == 0 ? "stdin" : in_path;
     phi_reader rd;
@@ -629,6 +632,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         hrec.ph = ph;
         hrec.eh = eh;
         hrec.reid = reid;
+        hrec.guard = guard;
         hrec.st = &all;
         hrec.rule_hit = hit;
         snprintf(hrec.where, sizeof hrec.where, "%s: line 1", ru.in_name);
@@ -813,13 +817,13 @@ size_t phicrypt_deid_max_record(void) { return PHICRYPT_DEID_MAX_RECORD; }
 int phicrypt_deid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
                        const char *out_path, const phicrypt_deid_opts *opts)
 {
-    return run_file(ph, report_json, p, in_path, out_path, opts, 0);
+    return run_file(ph, report_json, p, in_path, out_path, opts, 0, NULL);
 }
 
-int phicrypt_reid_file(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
-                       const char *out_path, const phicrypt_deid_opts *opts)
+int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_deid_policy *p, const char *in_path,
+                      const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard)
 {
-    return run_file(ph, report_json, p, in_path, out_path, opts, 1);
+    return run_file(ph, report_json, p, in_path, out_path, opts, 1, guard);
 }
 
 int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_policy *p, const char *json,

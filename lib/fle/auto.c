@@ -103,7 +103,7 @@ static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const char *pref
     return 0;
 }
 
-int phicrypt_decrypt_document(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len)
+int phi_decrypt_document_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len)
 {
     bson_t doc, res;
     phi_mcrypt_io io;

@@ -131,7 +131,8 @@ int phicrypt_encrypt(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *value_doc
     return rc;
 }
 
-int phicrypt_decrypt(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *ciphertext_doc, size_t ciphertext_doc_len)
+/* The ungated decryption; the public call (lib/access/plain.c) decides first. */
+int phi_decrypt_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *ciphertext_doc, size_t ciphertext_doc_len)
 {
     bson_t in, res;
     int rc;
@@ -179,7 +180,7 @@ int phicrypt_encrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *value_j
     return rc;
 }
 
-int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical)
+int phi_decrypt_json_raw(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical)
 {
     bson_t in, res;
     int rc;

@@ -19,4 +19,11 @@ void phi_fle_release(phicrypt_t *ph);
 /* Why `t` may not be encrypted with `algorithm` (1 det, 2 random), or NULL. */
 const char *phi_fle_type_refusal(int t, int algorithm);
 
+/* phicrypt_decrypt, phicrypt_decrypt_json and phicrypt_decrypt_document
+ * without the access/audit gate: only lib/access (which decides and
+ * audits) and the engines it drives call these. */
+int phi_decrypt_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *ciphertext_doc, size_t ciphertext_doc_len);
+int phi_decrypt_json_raw(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical);
+int phi_decrypt_document_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len);
+
 #endif

@@ -372,7 +372,8 @@ int phicrypt_keyring_retire(phicrypt_t *ph, const char *name, uint32_t version)
         return rc;
     if (version == 0)
         return phi_error(ph, PHICRYPT_EINVAL, "keyring retire: give a version (1 or more)");
-    return phi_docstore_modify(ph->keyring->store, ph, do_edit, &a);
+    return phi_audit_key_op(ph, phi_docstore_modify(ph->keyring->store, ph, do_edit, &a), "keyring_retire", NULL, name,
+                            1);
 }
 
 int phicrypt_keyring_destroy(phicrypt_t *ph, const char *name, uint32_t version)

@@ -236,4 +236,8 @@ void phi_base64url_encode(char *out, const uint8_t *in, size_t n);
 int phi_base32_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *in, size_t n);
 int phi_base64url_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *in, size_t n);
 
+/* phicrypt_detokenize without the access/audit gate (lib/access decides). */
+int phi_detokenize_raw(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *token, size_t token_len,
+                      const phicrypt_token_opts *opts);
+
 #endif

@@ -222,8 +222,9 @@ int phicrypt_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, c
     return ff1_run(ph, out, key_name, value, value_len, opts, 0);
 }
 
-int phicrypt_detokenize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *token, size_t token_len,
-                        const phicrypt_token_opts *opts)
+/* Ungated: the public phicrypt_detokenize is in lib/access/plain.c. */
+int phi_detokenize_raw(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *token, size_t token_len,
+                      const phicrypt_token_opts *opts)
 {
     int rc = common_checks(ph, out, key_name, token ? token : "", token_len, opts);
     if (rc != 0)

@@ -39,7 +39,7 @@ python3 - "$PHICRYPT_CONFIG" <<'PY'
 import json, sys
 p = sys.argv[1]
 c = json.load(open(p))
-c["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn", "mrn"]},
+c["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn", "mrn"], "keys": ["k_ssn"]},
                          "physician": {"purposes": ["TREATMENT"], "fields": ["*"]}},
                "break_glass": {"purpose": "EMERGENCY", "roles": ["physician"]}}
 c["audit"] = {"path": "audit.jsonl", "subject_field": "mrn"}
@@ -108,7 +108,7 @@ check "test_audit_cli__verify_forged" 1 "$P" audit verify "$T/forged.jsonl"
 expect_grep "test_audit_cli__verify_forged_names_line" "$T/out" "line 7"
 check "test_audit_cli__unknown_subcommand" 2 "$P" audit frobnicate
 
-# Re-identification through a session: only when every reversible field is allowed.
+# Re-identification through a session: the allowed fields, the others left as they are.
 cat >"$T/policy.json" <<'POL'
 {"version": 1, "unknown_fields": "keep",
  "fields": {"ssn": {"action": "encrypt", "key_alt_name": "k_ssn", "algorithm": "deterministic"},
@@ -118,9 +118,15 @@ printf '{"mrn":"%s","ssn":"%s","diagnosis":"%s"}\n' "$MRN" "$SSN" "$DX" >"$T/pla
 check "test_audit_cli__deid_run_with_session" 0 "$P" deid --policy "$T/policy.json" --in "$T/plain.jsonl" --out "$T/deid.jsonl" --actor etl --role physician --purpose TREATMENT
 expect_no_grep "test_audit_cli__deid_output_has_no_ssn" "$T/deid.jsonl" "$SSN"
 check "test_audit_cli__reid_needs_a_session" 2 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid.jsonl"
-check "test_audit_cli__reid_billing_denied" 1 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid.jsonl" --actor clerk --role billing --purpose PAYMENT
+check "test_audit_cli__reid_billing_wrong_purpose_denied" 1 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid.jsonl" --actor clerk --role billing --purpose TREATMENT
 expect_grep "test_audit_cli__reid_denied_message" "$T/err" "access denied"
 if [ -e "$T/reid.jsonl" ]; then notok "test_audit_cli__reid_denied_writes_nothing"; else ok "test_audit_cli__reid_denied_writes_nothing"; fi
+check "test_audit_cli__reid_billing_partial" 0 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid_billing.jsonl" --actor clerk --role billing --purpose PAYMENT
+expect_grep "test_audit_cli__reid_billing_gets_ssn" "$T/reid_billing.jsonl" "$SSN"
+expect_no_grep "test_audit_cli__reid_billing_no_diagnosis" "$T/reid_billing.jsonl" "$DX"
+expect_grep "test_audit_cli__reid_billing_diagnosis_kept" "$T/reid_billing.jsonl" '"diagnosis":{"$binary"'
+expect_grep "test_audit_cli__reid_partial_audited" "$LOG" '"op":"reid".*"fields":\["ssn"\].*"denied_fields":\["diagnosis"\]'
+expect_grep "test_audit_cli__reid_partial_key_used" "$LOG" '"op":"reid".*"denied_fields":\["diagnosis"\],"key_ids":\["[^"]*"\]'
 check "test_audit_cli__reid_physician" 0 "$P" reid --policy "$T/policy.json" --in "$T/deid.jsonl" --out "$T/reid.jsonl" --actor drh --role physician --purpose TREATMENT
 expect_grep "test_audit_cli__reid_restores_values" "$T/reid.jsonl" "$DX"
 expect_grep "test_audit_cli__reid_audited" "$LOG" '"op":"reid".*"count":1.*"outcome":"ok"'

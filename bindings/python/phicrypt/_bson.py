@@ -59,3 +59,45 @@ def unwrap_binary6(doc: bytes) -> bytes:
 def binary6(payload: bytes, want_python: bool) -> Any:
     """The ciphertext as returned to callers: Binary(subtype 6) with bson, else bytes."""
     return _Binary(payload, ENCRYPTED_SUBTYPE) if want_python else bytes(payload)
+
+
+# Extended JSON type wrappers: a dict holding one of these came from json.loads of
+# Extended JSON, and its "ciphertexts" are dicts, not BSON binaries.
+_EXT_WRAPPERS = frozenset({"$binary", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal",
+                           "$oid", "$uuid", "$regularExpression", "$timestamp", "$symbol", "$code", "$minKey",
+                           "$maxKey", "$undefined", "$dbPointer"})
+
+
+def ext_json_wrapper(doc: Any, path: str = "", depth: int = 0) -> str:
+    """The path of the first Extended JSON wrapper in a Python document, or ""."""
+    from collections.abc import Mapping
+    if depth > 100:
+        return ""
+    if isinstance(doc, Mapping):
+        for k, v in doc.items():
+            if isinstance(k, str) and k in _EXT_WRAPPERS:
+                return path or "(top level)"
+            p = ext_json_wrapper(v, f"{path}.{k}" if path else str(k), depth + 1)
+            if p:
+                return p
+    elif isinstance(doc, (list, tuple)):
+        for i, v in enumerate(doc):
+            p = ext_json_wrapper(v, f"{path}.{i}", depth + 1)
+            if p:
+                return p
+    return ""
+
+
+def from_ext_json(text: str) -> Any:
+    """Extended JSON text (canonical or relaxed) -> a Python document."""
+    if not HAVE_BSON:
+        raise TypeError("Extended JSON text needs the 'bson' module (python3-bson); pass BSON bytes")
+    from bson import json_util
+    return json_util.loads(text, json_options=json_util.JSONOptions(uuid_representation=_UuidRep.STANDARD)
+                           if "_UuidRep" in globals() else json_util.DEFAULT_JSON_OPTIONS)
+
+
+def to_ext_json(doc: Any) -> str:
+    """A Python document -> relaxed Extended JSON text."""
+    from bson import json_util
+    return json_util.dumps(doc, json_options=json_util.RELAXED_JSON_OPTIONS)

@@ -114,6 +114,27 @@ class _Handle:
             raise TypeError("without the bson module, documents are BSON bytes")
         return _bson.encode(doc)
 
+    def _doc_in(self, doc: Any) -> "tuple[bytes, Any]":
+        """A document for decryption as BSON, refusing what cannot be meant: a dict holding
+        Extended JSON wrappers (``json.loads`` output) would decrypt nothing."""
+        from .errors import BadData
+        if isinstance(doc, str):
+            return self._to_bson(_bson.from_ext_json(doc)), doc
+        raw = getattr(doc, "raw", None)  # bson.raw_bson.RawBSONDocument
+        if isinstance(raw, (bytes, bytearray)):
+            return bytes(raw), {}
+        if not isinstance(doc, (bytes, bytearray, memoryview)):
+            where = _bson.ext_json_wrapper(doc)
+            if where:
+                raise BadData(f"decrypt document: '{where}' is an Extended JSON wrapper (a dict from json.loads?); "
+                              "pass the JSON text itself or a document from bson.json_util.loads", -2)
+        return self._to_bson(doc), doc
+
+    def _doc_out(self, data: bytes, like: Any) -> Any:
+        if isinstance(like, str):
+            return _bson.to_ext_json(_bson.decode(data))
+        return self._from_bson(data, like)
+
     def _from_bson(self, data: bytes, like: Any) -> Any:
         """Decode when the caller gave a Python document (or none), else return bytes."""
         if self._bson and not isinstance(like, (bytes, bytearray, memoryview)):

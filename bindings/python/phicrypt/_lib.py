@@ -122,6 +122,10 @@ _PROTOTYPES: Dict[str, Tuple[Any, list]] = {
     "phicrypt_decrypt_document_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_size_t]),
     "phicrypt_decrypt_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_char_p, c_size_t]),
     "phicrypt_access_check": (c_int, [H, POINTER(SessionStruct), c_char_p, c_char_p]),
+    "phicrypt_detokenize_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_char_p, c_char_p, c_char_p,
+                                       c_size_t, POINTER(TokenOpts)]),
+    "phicrypt_reid_file_as": (c_int, [H, PBUF, POINTER(SessionStruct), c_char_p, c_void_p, c_char_p, c_char_p,
+                                      POINTER(DeidOpts)]),
     # audit.h
     "phicrypt_audit_verify": (c_int, [H, PBUF, c_char_p]),
     "phicrypt_audit_disclosures": (c_int, [H, PBUF, c_char_p, ctypes.c_int64]),

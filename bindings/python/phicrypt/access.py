@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from ctypes import byref
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
 from . import _bson
 from ._lib import SessionStruct
-from ._util import DocLike, _b
+from ._util import DocLike, _b, _text
 
 
 class Session(NamedTuple):
@@ -33,10 +33,10 @@ class AccessMixin:
     def decrypt_document_as(self, session: Session, doc: DocLike, *, ns: Optional[str] = None) -> Any:
         """Decrypt only the fields ``session`` may see in ``ns``; audited. Denied fields stay
         encrypted, become null or a marker (configuration ``access.denied_fields``)."""
-        data = self._to_bson(doc)
+        data, like = self._doc_in(doc)
         s = session._c()
-        return self._from_bson(self._buf_call("phicrypt_decrypt_document_as", byref(s), _b(ns), data, len(data)),
-                               doc)
+        return self._doc_out(self._buf_call("phicrypt_decrypt_document_as", byref(s), _b(ns), data, len(data)),
+                             like)
 
     def decrypt_as(self, session: Session, ciphertext: bytes, field: str, *, ns: Optional[str] = None) -> Any:
         """:meth:`decrypt` of the value of ``field`` (a path), checked against the session's rules."""
@@ -44,6 +44,28 @@ class AccessMixin:
         s = session._c()
         out = self._buf_call("phicrypt_decrypt_as", byref(s), _b(ns), _b(field), doc, len(doc))
         return _bson.decode(out)["v"] if self._bson else out
+
+    def detokenize_as(self, session: Session, key_name: str, token: Union[str, bytes], field: str, *,
+                      ns: Optional[str] = None, format: Optional[str] = None, context: Optional[str] = None,
+                      alphabet: Optional[str] = None, key_version: int = 0) -> str:
+        """:meth:`detokenize` of a token of ``field``: the role must see the field and may use the
+        keyring key (``access.roles.<role>.keys``); audited."""
+        from ._lib import TokenOpts
+        t = _text(token)
+        opts = TokenOpts(1, _b(format), _b(context), _b(alphabet), key_version)
+        s = session._c()
+        return self._buf_call("phicrypt_detokenize_as", byref(s), _b(ns), _b(field), _b(key_name), t, len(t),
+                              byref(opts)).decode("utf-8")
+
+    def reidentify_file_as(self, session: Session, policy: Any, in_path: str, out_path: str, *,
+                           ns: Optional[str] = None, threads: int = 1, format: str = "auto",
+                           skip_bad: bool = False) -> Any:
+        """:meth:`reidentify_file` for ``session``: restores the fields the role may see (with
+        keys it may use), leaves the others as configured; the report lists ``reid_fields`` and
+        ``withheld_fields``. The output appears only once its audit line is written."""
+        s = session._c()
+        return self._deid("phicrypt_reid_file_as", policy, in_path, out_path, threads, format, skip_bad, None,
+                          pre=(byref(s), _b(ns)))
 
     def access_allowed(self, session: Session, field: str, *, ns: Optional[str] = None) -> bool:
         """Whether ``session`` may decrypt ``field`` of ``ns`` (nothing is decrypted)."""

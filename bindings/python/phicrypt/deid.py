@@ -69,7 +69,8 @@ class DeidMixin:
         return Policy(self, policy)
 
     def _deid(self, fname: str, policy: Any, in_path: str, out_path: str, threads: int, format: str,
-              skip_bad: bool, progress: Optional[Callable[[int, int, int], None]]) -> Dict[str, Any]:
+              skip_bad: bool, progress: Optional[Callable[[int, int, int], None]],
+              pre: tuple = ()) -> Dict[str, Any]:
         own = not isinstance(policy, Policy)
         pol = Policy(self, policy) if own else policy
         try:
@@ -79,7 +80,7 @@ class DeidMixin:
             # Keep the callback object alive for the whole call (ctypes does not).
             cb = PROGRESS_FN(lambda _u, r, d, t: progress(r, d, t)) if progress else PROGRESS_FN()
             opts = DeidOpts(1, fmt, threads, int(skip_bad), cb, None)
-            data = self._buf_call(fname, pol._handle(), _b(os.fspath(in_path)), _b(os.fspath(out_path)),
+            data = self._buf_call(fname, *pre, pol._handle(), _b(os.fspath(in_path)), _b(os.fspath(out_path)),
                                   byref(opts))
         finally:
             if own:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ctypes import byref
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from . import _bson
 from ._lib import EncryptOpts
@@ -76,10 +76,16 @@ class EncryptionMixin:
         data = self._to_bson(cmd)
         return self._from_bson(self._buf_call("phicrypt_encrypt_command", _b(db), data, len(data)), cmd)
 
-    def decrypt_document(self, doc: DocLike) -> Any:
-        """Decrypt every encrypted value of a document, at any depth."""
-        data = self._to_bson(doc)
-        return self._from_bson(self._buf_call("phicrypt_decrypt_document", data, len(data)), doc)
+    def decrypt_document(self, doc: Union[DocLike, str]) -> Any:
+        """Decrypt every encrypted value of a document, at any depth.
+
+        ``doc`` is a Python document (dict, ``bson.SON``, ``RawBSONDocument``), BSON bytes, or
+        Extended JSON text (returned as relaxed Extended JSON text). A dict made by ``json.loads``
+        of Extended JSON holds ``{"$binary": ...}`` dicts, not ciphertexts: it raises BadData.
+        With ``access`` configured this raises AccessDenied: use :meth:`decrypt_document_as`.
+        """
+        data, like = self._doc_in(doc)
+        return self._doc_out(self._buf_call("phicrypt_decrypt_document", data, len(data)), like)
 
     def encrypt_document(self, ns: str, doc: DocLike) -> Any:
         """The document as inserted into ``ns`` ("db.collection"), encrypted per the schema map."""

@@ -113,7 +113,7 @@ def test_local_key_file_refuses_overwrite(tmp_path):
 
 def test_access_denied(config, tmp_path):
     need("phicrypt_decrypt_as")
-    config["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"]},
+    config["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"], "keys": ["patients"]},
                                   "physician": {"purposes": ["TREATMENT"], "fields": ["*"]}}}
     config["audit"] = {"path": str(tmp_path / "audit.jsonl")}
     with phicrypt.Client(config) as c:
@@ -142,7 +142,7 @@ def test_access_denied(config, tmp_path):
 def test_audit_log(config, tmp_path):
     need("phicrypt_audit_verify")
     log = tmp_path / "audit.jsonl"
-    config["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"]}}}
+    config["access"] = {"roles": {"billing": {"purposes": ["PAYMENT"], "fields": ["ssn"], "keys": ["patients"]}}}
     config["audit"] = {"path": str(log), "subject_field": "mrn"}
     with phicrypt.Client(config) as c:
         c.create_data_key("local", key_alt_names=["patients"])

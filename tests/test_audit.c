@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +131,91 @@ static void test_audit__no_phi_in_the_log(void **state)
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         assert_false(tu_contains(text, plain[i]));
     free(text);
+}
+
+
+/* A client on the fixture's key set with more "audit" members. */
+static phicrypt_t *client_with(afx *f, const char *audit_extra)
+{
+    char *cfg = afx_config(f, NULL), *at = strstr(cfg, "\"fsync\": \"never\"}"), *full;
+    phicrypt_t *ph = NULL;
+    assert_non_null(at);
+    *at = '\0';
+    if (asprintf(&full, "%s\"fsync\": \"never\", %s}%s", cfg, audit_extra, at + strlen("\"fsync\": \"never\"}")) < 0)
+        abort();
+    free(cfg);
+    if (phicrypt_new(&ph, full) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(full);
+    return ph;
+}
+
+static void to_hex(char out[65], const uint8_t b[32])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* What an attacker without the signing key can do: recompute every chain
+ * value (and checkpoint head) after an edit. */
+static void rechain(char *t, size_t len)
+{
+    uint8_t prev[32] = { 0 }, c[32];
+    char hex[65];
+    size_t o = 0;
+    while (o < len) {
+        char *nl = memchr(t + o, '\n', len - o), *head, save;
+        size_t l, cl;
+        if (!nl)
+            break;
+        l = (size_t)(nl - (t + o));
+        save = *nl;
+        *nl = '\0';
+        if ((head = strstr(t + o, "\"head\":\""))) {
+            to_hex(hex, prev);
+            memcpy(head + 8, hex, 64);
+        }
+        *nl = save;
+        if (phi_audit_split_line(t + o, l, &cl, c) == 0) {
+            phi_audit_chain(prev, t + o, cl, c);
+            to_hex(hex, c);
+            memcpy(t + o + cl + strlen(",\"chain\":\""), hex, 64);
+            memcpy(prev, c, 32);
+        }
+        o += l + 1;
+    }
+}
+
+/* Line number (1-based) of the k-th line containing needle. */
+static int nth_line_with(const char *text, const char *needle, int k)
+{
+    int line = 1;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        char *copy = strndup(p, l);
+        if (strstr(copy, needle) && --k == 0) {
+            free(copy);
+            return line;
+        }
+        free(copy);
+        line++;
+        p += l + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Seven events with a checkpoint every 2 lines: e e c e e c e e c e (seq 1..10 plus). */
+static char *make_signed_log(afx *f, size_t *len)
+{
+    phicrypt_t *ph = client_with(f, "\"checkpoint_every\": {\"lines\": 2, \"seconds\": 0}");
+    char *report;
+    for (int i = 0; i < 7; i++)
+        write_event(ph, "clerk", "decrypt", PT_MRN);
+    phicrypt_free(ph);
+    assert_int_equal(verify(f, NULL, &report), 0);
+    free(report);
+    return tu_read_file(f->log, len);
 }
 
 /* Five lines, then a damaged copy per case. */
@@ -302,6 +390,175 @@ static void test_audit__killed_writer_leaves_a_valid_log(void **state)
     free(report);
 }
 
+
+static void test_audit__checkpoint_every_n_lines_and_at_shutdown(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_signed_log(f, &len), *report;
+    /* e e c e c e c e c e c? : every even seq after an event, and one at free. */
+    assert_int_equal(count_op(f, "decrypt"), 7);
+    assert_true(count_op(f, "checkpoint") >= 4);
+    assert_true(tu_contains(t + len - 400, "\"op\":\"checkpoint\"")); /* the clean-shutdown one is last */
+    assert_int_equal(verify(f, NULL, &report), 0);
+    assert_true(tu_contains(report, "0 lines after it not yet signed"));
+    free(report);
+    free(t);
+}
+
+static void test_audit__edit_and_rechain_is_caught_by_the_signature(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_signed_log(f, &len);
+    char *actor = strstr(t, "clerk");
+    actor[0] = 'C';
+    rechain(t, len);
+    expect_bad(f, t, len, PHICRYPT_EAUTH, "checkpoint signature (key version 1) does not verify");
+    free(t);
+}
+
+static void test_audit__edited_checkpoint_is_detected(void **state)
+{
+    afx *f = *state;
+    size_t len;
+    char *t = make_signed_log(f, &len), *p;
+    int l = nth_line_with(t, "\"op\":\"checkpoint\"", 1);
+    p = strstr(t + line_at(t, l), "\"time\":\"") + 8;
+    p[3] = p[3] == '9' ? '8' : '9'; /* another year */
+    expect_bad(f, t, len, PHICRYPT_EAUTH, "chain value does not match");
+    rechain(t, len);
+    expect_bad(f, t, len, PHICRYPT_EAUTH, "checkpoint signature");
+    free(t);
+}
+
+static void test_audit__dropped_checkpoint_is_detected(void **state)
+{
+    afx *f = *state;
+    size_t len, a, b;
+    char *t = make_signed_log(f, &len);
+    int l = nth_line_with(t, "\"op\":\"checkpoint\"", 2);
+    a = line_at(t, l);
+    b = line_at(t, l + 1);
+    memmove(t + a, t + b, len - b);
+    expect_bad(f, t, len - (b - a), PHICRYPT_EAUTH, "deleted");
+    free(t);
+}
+
+static void test_audit__swapped_checkpoints_are_detected(void **state)
+{
+    afx *f = *state;
+    size_t len, a1, b1, a2, b2;
+    char *t = make_signed_log(f, &len), *s = malloc(len);
+    int l1 = nth_line_with(t, "\"op\":\"checkpoint\"", 1), l2 = nth_line_with(t, "\"op\":\"checkpoint\"", 2);
+    a1 = line_at(t, l1), b1 = line_at(t, l1 + 1), a2 = line_at(t, l2), b2 = line_at(t, l2 + 1);
+    memcpy(s, t, a1);
+    memcpy(s + a1, t + a2, b2 - a2);
+    memcpy(s + a1 + (b2 - a2), t + b1, a2 - b1);
+    memcpy(s + a1 + (b2 - a2) + (a2 - b1), t + a1, b1 - a1);
+    memcpy(s + b2, t + b2, len - b2);
+    expect_bad(f, s, len, PHICRYPT_EAUTH, "line");
+    rechain(s, len);
+    expect_bad(f, s, len, PHICRYPT_EAUTH, "line");
+    free(s);
+    free(t);
+}
+
+/* A short write (the file size limit here, ENOSPC alike) is truncated back
+ * under the lock: no torn line, an error, and the log verifies. */
+static void test_audit__short_write_leaves_no_torn_line(void **state)
+{
+    afx *f = *state;
+    struct stat st;
+    pid_t pid;
+    int status;
+    char *report;
+    write_event(f->ph, "clerk", "decrypt", PT_MRN);
+    assert_int_equal(stat(f->log, &st), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        phicrypt_t *ph = afx_client(f, NULL);
+        struct rlimit rl = { (rlim_t)st.st_size + 100, (rlim_t)st.st_size + 100 };
+        phi_audit_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.actor = "clerk";
+        ev.op = "decrypt";
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &rl);
+        _exit(phi_audit_write(ph, &ev) == PHICRYPT_EIO && tu_contains(phicrypt_errmsg(ph), "nothing was appended")
+                  ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    {
+        struct stat st2;
+        assert_int_equal(stat(f->log, &st2), 0);
+        assert_int_equal(st2.st_size, st.st_size);
+    }
+    assert_int_equal(verify(f, NULL, &report), 0);
+    free(report);
+    write_event(f->ph, "clerk", "decrypt", PT_MRN);
+    assert_int_equal(verify(f, NULL, &report), 0);
+    free(report);
+}
+
+typedef struct thr_arg {
+    phicrypt_t *ph;
+    int n;
+} thr_arg;
+
+static void *thr_main(void *p)
+{
+    thr_arg *a = p;
+    for (int i = 0; i < a->n; i++)
+        write_event(a->ph, "thread", "decrypt", PT_MRN);
+    return NULL;
+}
+
+/* 4 processes x 500 appends (one of them on 4 threads), checkpoints every
+ * 50 lines: nothing lost, nothing duplicated, every checkpoint verifies. */
+static void test_audit__many_processes_and_threads(void **state)
+{
+    afx *f = *state;
+    enum { PROCS = 4, EACH = 500, THREADS = 4 };
+    pid_t pids[PROCS];
+    char *report;
+    write_event(f->ph, "parent", "decrypt", NULL);
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            phicrypt_t *ph = client_with(f, "\"checkpoint_every\": {\"lines\": 50, \"seconds\": 1}");
+            if (p == 0) {
+                pthread_t th[THREADS];
+                thr_arg a = { ph, EACH / THREADS };
+                for (int i = 0; i < THREADS; i++)
+                    pthread_create(&th[i], NULL, thr_main, &a);
+                for (int i = 0; i < THREADS; i++)
+                    pthread_join(th[i], NULL);
+            } else {
+                for (int i = 0; i < EACH; i++)
+                    write_event(ph, "child", "decrypt", PT_MRN);
+            }
+            phicrypt_free(ph);
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < PROCS; p++) {
+        int st;
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(count_op(f, "decrypt"), 1 + PROCS * EACH);
+    assert_true(count_op(f, "checkpoint") >= PROCS * EACH / 50);
+    /* Seqs strictly 1, 2, 3 ... and every signature: verify checks both. */
+    if (verify(f, NULL, &report) != 0)
+        fail_msg("%s", report);
+    free(report);
+}
+
 static void test_audit__disclosures_of_one_patient(void **state)
 {
     afx *f = *state;
@@ -413,6 +670,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit__forged_line_is_detected, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__concurrent_writers_keep_a_valid_chain, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__killed_writer_leaves_a_valid_log, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__checkpoint_every_n_lines_and_at_shutdown, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__edit_and_rechain_is_caught_by_the_signature, afx_setup,
+                                        afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__edited_checkpoint_is_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__dropped_checkpoint_is_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__swapped_checkpoints_are_detected, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__short_write_leaves_no_torn_line, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__many_processes_and_threads, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__disclosures_of_one_patient, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__key_operations_are_logged, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__verify_bad_inputs, afx_setup, afx_teardown),

@@ -421,11 +421,8 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
                 rc = say(&r, PHICRYPT_EAUTH, "line %zu: checkpoint is not JSON", i + 1);
                 break;
             }
-            if (doc_hex(&d, "log_id", id, 16) != 0 || memcmp(id, log_id, 16) != 0)
-                rc = say(&r, PHICRYPT_EAUTH, "line %zu: checkpoint of another log (log_id differs)", i + 1);
-            else if (doc_hex(&d, "head", head, 32) != 0 || memcmp(head, prev, 32) != 0)
-                rc = say(&r, PHICRYPT_EAUTH, "line %zu: checkpoint head is not the chain of the line before it", i + 1);
-            else if (!pk)
+            /* The signature first: it is what an attacker cannot redo. */
+            if (!pk)
                 rc = say(&r, PHICRYPT_EKEYNOTFOUND,
                          "line %zu: cannot check the checkpoint: no public key for signing key version %lld "
                          "(give it with --public-key)",
@@ -437,6 +434,10 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
                                          !sig_ok(l, &d, "sig_new", pk_new)))
                 rc = say(&r, PHICRYPT_EAUTH, "line %zu: key rotation checkpoint: the new key's signature "
                          "(version %lld) does not verify", i + 1, (long long)l->m.kv_new);
+            else if (doc_hex(&d, "log_id", id, 16) != 0 || memcmp(id, log_id, 16) != 0)
+                rc = say(&r, PHICRYPT_EAUTH, "line %zu: checkpoint of another log (log_id differs)", i + 1);
+            else if (doc_hex(&d, "head", head, 32) != 0 || memcmp(head, prev, 32) != 0)
+                rc = say(&r, PHICRYPT_EAUTH, "line %zu: checkpoint head is not the chain of the line before it", i + 1);
             bson_destroy(&d);
             if (rc != 0)
                 break;

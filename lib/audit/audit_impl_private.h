@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "audit/audit_private.h"
 
@@ -23,6 +24,15 @@ typedef struct phi_audit_acache {
     ino_t ino;
     int64_t seq;
     off_t off;
+    /* The anchor's newest line as last read, and the file state it came
+     * from: while the anchor is unchanged it is not read again. */
+    char *line;
+    size_t len;
+    int64_t a_seq;
+    dev_t a_dev;
+    ino_t a_ino;
+    off_t a_size;
+    struct timespec a_mtime;
 } phi_audit_acache;
 
 struct phi_audit {

@@ -173,22 +173,62 @@ static int find_seq(int fd, off_t size, int64_t seq, off_t *at)
     return PHICRYPT_EKEYNOTFOUND;
 }
 
-static int read_file_line(const char *path, char **line, size_t *len, int *exists)
+/* The anchor's newest complete line (a copy in *line, or NULL when the
+ * anchor is missing or empty), reread only when the file changed. */
+static int anchor_line(phi_audit *a, size_t i, char **line, size_t *len, int64_t *seq)
 {
+    phi_audit_meta m;
+    phi_audit_acache *c = &a->acache[i];
     struct stat st;
     off_t start, torn;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    char *fresh = NULL;
+    size_t flen = 0;
+    int fd = open(a->anchors[i], O_RDONLY | O_CLOEXEC), rc;
     *line = NULL;
-    *exists = fd >= 0;
     if (fd < 0)
         return errno == ENOENT ? 0 : PHICRYPT_EIO;
     if (fstat(fd, &st) != 0) {
         close(fd);
         return PHICRYPT_EIO;
     }
-    rc = phi_audit_last_line(fd, st.st_size, line, len, &start, &torn);
+    pthread_mutex_lock(&a->mu);
+    if (c->line && c->a_dev == st.st_dev && c->a_ino == st.st_ino && c->a_size == st.st_size &&
+        c->a_mtime.tv_sec == st.st_mtim.tv_sec && c->a_mtime.tv_nsec == st.st_mtim.tv_nsec &&
+        (*line = phi_malloc(c->len + 1))) {
+        memcpy(*line, c->line, c->len + 1);
+        *len = c->len;
+        *seq = c->a_seq;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (*line) {
+        close(fd);
+        return 0;
+    }
+    rc = phi_audit_last_line(fd, st.st_size, &fresh, &flen, &start, &torn);
     close(fd);
-    return rc;
+    if (rc != 0 || !fresh)
+        return rc;
+    if (phi_audit_meta_parse(fresh, flen, &m) != 0 || m.seq < 1) {
+        phi_free(fresh);
+        return PHICRYPT_EBADDATA;
+    }
+    *seq = m.seq;
+    pthread_mutex_lock(&a->mu);
+    phi_free(c->line);
+    c->line = NULL;
+    if ((c->line = phi_malloc(flen + 1))) {
+        memcpy(c->line, fresh, flen + 1);
+        c->len = flen;
+        c->a_seq = m.seq;
+        c->a_dev = st.st_dev;
+        c->a_ino = st.st_ino;
+        c->a_size = st.st_size;
+        c->a_mtime = st.st_mtim;
+    }
+    pthread_mutex_unlock(&a->mu);
+    *line = fresh;
+    *len = flen;
+    return 0;
 }
 
 /* Whether the log holds anchor i's newest checkpoint, byte for byte. */
@@ -199,18 +239,15 @@ static int check_anchor(phicrypt_t *ph, phi_audit_lock *lk, size_t i, int mode)
     phi_audit_acache *c = &a->acache[i];
     char *line = NULL, *got = NULL, why[160];
     size_t len;
-    int exists, rc, ok = 0;
+    int rc, ok = 0;
     phi_audit_meta m;
     struct stat st;
     off_t off = 0;
-    if ((rc = read_file_line(apath, &line, &len, &exists)) != 0)
-        return phi_error(ph, rc, "audit anchor %s: cannot read it", apath);
+    if ((rc = anchor_line(a, i, &line, &len, &m.seq)) != 0)
+        return phi_error(ph, rc, rc == PHICRYPT_EBADDATA ? "audit anchor %s: its last line is not a checkpoint"
+                                                         : "audit anchor %s: cannot read it", apath);
     if (!line)
         return 0;
-    if (phi_audit_meta_parse(line, len, &m) != 0 || m.seq < 1) {
-        phi_free(line);
-        return phi_error(ph, PHICRYPT_EBADDATA, "audit anchor %s: its last line is not a checkpoint", apath);
-    }
     fstat(lk->rfd, &st);
     if (lk->tail.seq == 0) {
         snprintf(why, sizeof why, "the log is empty or missing but the anchor holds checkpoint seq %lld",

@@ -140,6 +140,8 @@ void phi_audit_free(phi_audit *a)
     for (size_t i = 0; a->anchors && a->anchors[i]; i++)
         phi_free(a->anchors[i]);
     phi_free(a->anchors);
+    for (size_t i = 0; a->acache && a->anchors && a->anchors[i]; i++)
+        phi_free(a->acache[i].line);
     phi_free(a->acache);
     while (a->kcache) {
         phi_audit_kcache *k = a->kcache;

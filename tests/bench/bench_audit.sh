@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Audit append latency/throughput: audit log v1 (OLD_REF, default main) against
+# this tree, fsync "always" and "never", and the cost of checkpoints (default
+# every 1000 lines / 60 s against none). Old and new run interleaved in one
+# run on one machine; the figures that matter are the ratios.
+#   tests/bench/bench_audit.sh [N_NEVER] [N_ALWAYS] [ROUNDS]   (defaults 20000 500 3)
+#   PHICRYPT_BUILD_DIR (default build), OLD_REF (default main)
+set -eu
+cd "$(dirname "$0")/../.."
+NN=${1:-20000}
+NA=${2:-500}
+R=${3:-3}
+B=${PHICRYPT_BUILD_DIR:-build}
+OLD_REF=${OLD_REF:-main}
+ninja -C "$B" tests/bench/bench_audit examples/cli/phicrypt >/dev/null
+OLD="$PWD/$B/bench-old"
+if [ ! -x "$OLD/build/tests/bench/bench_audit" ] || [ "$(cat "$OLD/ref" 2>/dev/null)" != "$(git rev-parse "$OLD_REF")" ]; then
+  rm -rf "$OLD"; mkdir -p "$OLD/src"
+  git archive "$OLD_REF" | tar -x -C "$OLD/src"
+  cp tests/bench/bench_audit.c "$OLD/src/tests/bench/"
+  grep -q bench_audit "$OLD/src/tests/bench/meson.build" || cat >>"$OLD/src/tests/bench/meson.build" <<'M'
+bench_audit = executable('bench_audit', 'bench_audit.c',
+  include_directories : inc,
+  dependencies : [phicrypt_internal_dep])
+M
+  meson setup "$OLD/build" "$OLD/src" >/dev/null
+  ninja -C "$OLD/build" tests/bench/bench_audit >/dev/null
+  git rev-parse "$OLD_REF" >"$OLD/ref"
+fi
+W=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-bench-audit-XXXXXX")
+trap 'rm -rf "$W"' EXIT
+"$B"/examples/cli/phicrypt init --dir "$W" >/dev/null
+cfg() { # NAME FSYNC EXTRA_AUDIT_JSON
+  python3 - "$W/phicrypt.json" "$W/$1.json" "$2" "$3" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["audit"] = {"path": "audit.jsonl", "subject_field": "mrn", "fsync": sys.argv[3]}
+c["audit"].update(json.loads(sys.argv[4]))
+json.dump(c, open(sys.argv[2], "w"))
+PY
+}
+run() { # BINARY CONFIG N -> lines/s
+  rm -f "$W/audit.jsonl" "$W/anchors.jsonl"
+  "$1" "$W/$2.json" "$3" | awk '{print $8}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-8s %-40s %12s %14s %10s\n' fsync variant lines/s us/append "vs v1"
+for mode in never always; do
+  n=$NN; [ "$mode" = always ] && n=$NA
+  cfg "v1_$mode" "$mode" '{}'
+  cfg "v2_$mode" "$mode" '{}'
+  cfg "v2nocp_$mode" "$mode" '{"checkpoint_every": {"lines": 100000000, "seconds": 0}}'
+  cfg "v2every100_$mode" "$mode" '{"checkpoint_every": {"lines": 100, "seconds": 0}}'
+  cfg "v2anchor_$mode" "$mode" '{"anchors": ["file:anchors.jsonl"]}'
+  : >"$W/r_old"; : >"$W/r_new"; : >"$W/r_nocp"; : >"$W/r_100"; : >"$W/r_anc"
+  for i in $(seq 1 "$R"); do
+    run "$OLD/build/tests/bench/bench_audit" "v1_$mode" "$n" >>"$W/r_old"
+    run "$B/tests/bench/bench_audit" "v2_$mode" "$n" >>"$W/r_new"
+    run "$B/tests/bench/bench_audit" "v2nocp_$mode" "$n" >>"$W/r_nocp"
+    run "$B/tests/bench/bench_audit" "v2every100_$mode" "$n" >>"$W/r_100"
+    run "$B/tests/bench/bench_audit" "v2anchor_$mode" "$n" >>"$W/r_anc"
+  done
+  old=$(median <"$W/r_old")
+  for v in "old:v1 (HMAC chain, main)" "new:v2, checkpoints 1000 lines/60 s" "nocp:v2, no checkpoints" \
+           "100:v2, checkpoint every 100 lines" "anc:v2, 1000/60 s + file anchor"; do
+    k=${v%%:*}; name=${v#*:}
+    x=$(median <"$W/r_$k")
+    printf '%-8s %-40s %12.0f %14.1f %10.2f\n' "$mode" "$name" "$x" "$(echo "1000000/$x" | bc -l)" "$(echo "$x/$old" | bc -l)"
+  done
+  nocp=$(median <"$W/r_nocp"); new=$(median <"$W/r_new"); e100=$(median <"$W/r_100")
+  printf '%-8s checkpoint cost (1000/60 s vs none): %.1f%% ; every 100 lines: %.1f%%\n' "$mode" \
+    "$(echo "(1-$new/$nocp)*100" | bc -l)" "$(echo "(1-$e100/$nocp)*100" | bc -l)"
+done

@@ -559,6 +559,27 @@ static void test_audit__many_processes_and_threads(void **state)
     free(report);
 }
 
+
+/* A log written by audit log v1 (HMAC chain, no key versions) is named as
+ * such by verify, and the writer does not chain v2 lines onto it. */
+static void test_audit__v1_log_is_named_and_not_appended_to(void **state)
+{
+    afx *f = *state;
+    const char v1[] = "{\"seq\":1,\"time\":\"2026-01-01T00:00:00.000Z\",\"actor\":\"x\",\"op\":\"decrypt\","
+                      "\"chain\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}\n";
+    char *report;
+    phi_audit_event ev;
+    tu_write_file(f->log, v1, sizeof v1 - 1, 0600);
+    assert_int_equal(verify(f, NULL, &report), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(report, "audit log v1"));
+    free(report);
+    memset(&ev, 0, sizeof ev);
+    ev.actor = "x";
+    ev.op = "decrypt";
+    assert_int_equal(phi_audit_write(f->ph, &ev), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "older phicrypt"));
+}
+
 static void test_audit__disclosures_of_one_patient(void **state)
 {
     afx *f = *state;
@@ -678,6 +699,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit__swapped_checkpoints_are_detected, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__short_write_leaves_no_torn_line, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__many_processes_and_threads, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__v1_log_is_named_and_not_appended_to, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__disclosures_of_one_patient, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__key_operations_are_logged, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__verify_bad_inputs, afx_setup, afx_teardown),

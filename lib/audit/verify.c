@@ -384,6 +384,11 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
             break;
         }
         pending_fragment = 0;
+        if (good == 0 && (l->m.kv < 1 || l->m.skv < 1)) {
+            rc = say(&r, PHICRYPT_EBADDATA, "line %zu: an audit log v1 line (no key versions): verify this log "
+                     "with the phicrypt version that wrote it", i + 1);
+            break;
+        }
         phi_audit_split_line(l->p, l->len, &content_len, chain);
         phi_audit_chain(prev, l->p, content_len, want);
         if (l->m.seq != expect) {

@@ -30,6 +30,9 @@ fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-bench-audit-XXXXXX")
 trap 'rm -rf "$W"' EXIT
 "$B"/examples/cli/phicrypt init --dir "$W" >/dev/null
+# Private copies: a rebuild during the run must not swap the binaries.
+cp "$OLD/build/tests/bench/bench_audit" "$W/bench_v1"
+cp "$B/tests/bench/bench_audit" "$W/bench_v2"
 cfg() { # NAME FSYNC EXTRA_AUDIT_JSON
   python3 - "$W/phicrypt.json" "$W/$1.json" "$2" "$3" <<'PY'
 import json, sys
@@ -55,11 +58,11 @@ for mode in never always; do
   cfg "v2anchor_$mode" "$mode" '{"anchors": ["file:anchors.jsonl"]}'
   : >"$W/r_old"; : >"$W/r_new"; : >"$W/r_nocp"; : >"$W/r_100"; : >"$W/r_anc"
   for i in $(seq 1 "$R"); do
-    run "$OLD/build/tests/bench/bench_audit" "v1_$mode" "$n" >>"$W/r_old"
-    run "$B/tests/bench/bench_audit" "v2_$mode" "$n" >>"$W/r_new"
-    run "$B/tests/bench/bench_audit" "v2nocp_$mode" "$n" >>"$W/r_nocp"
-    run "$B/tests/bench/bench_audit" "v2every100_$mode" "$n" >>"$W/r_100"
-    run "$B/tests/bench/bench_audit" "v2anchor_$mode" "$n" >>"$W/r_anc"
+    run "$W/bench_v1" "v1_$mode" "$n" >>"$W/r_old"
+    run "$W/bench_v2" "v2_$mode" "$n" >>"$W/r_new"
+    run "$W/bench_v2" "v2nocp_$mode" "$n" >>"$W/r_nocp"
+    run "$W/bench_v2" "v2every100_$mode" "$n" >>"$W/r_100"
+    run "$W/bench_v2" "v2anchor_$mode" "$n" >>"$W/r_anc"
   done
   old=$(median <"$W/r_old")
   for v in "old:v1 (HMAC chain, main)" "new:v2, checkpoints 1000 lines/60 s" "nocp:v2, no checkpoints" \

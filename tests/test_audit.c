@@ -327,36 +327,6 @@ static void test_audit__forged_line_is_detected(void **state)
     free(t);
 }
 
-static void test_audit__concurrent_writers_keep_a_valid_chain(void **state)
-{
-    afx *f = *state;
-    enum { PROCS = 4, EACH = 15 };
-    pid_t pids[PROCS];
-    char *report;
-    /* Derive the audit key first so that the children do not race to
-     * create its data key (which they would survive, but slower). */
-    write_event(f->ph, "parent", "decrypt", NULL);
-    for (int p = 0; p < PROCS; p++) {
-        pids[p] = fork();
-        assert_true(pids[p] >= 0);
-        if (pids[p] == 0) {
-            phicrypt_t *ph = afx_client(f, NULL);
-            for (int i = 0; i < EACH; i++)
-                write_event(ph, "child", "decrypt", PT_MRN);
-            phicrypt_free(ph);
-            _exit(0);
-        }
-    }
-    for (int p = 0; p < PROCS; p++) {
-        int st;
-        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
-        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    }
-    assert_int_equal(count_op(f, "decrypt"), 1 + PROCS * EACH);
-    assert_int_equal(verify(f, NULL, &report), 0);
-    free(report);
-}
-
 /* A writer killed at an arbitrary moment leaves a log that verifies (or,
  * at worst, ends in one torn line), and later writers carry on. */
 static void test_audit__killed_writer_leaves_a_valid_log(void **state)
@@ -689,7 +659,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit__truncation_mid_line_is_torn_not_tampered, afx_setup,
                                         afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__forged_line_is_detected, afx_setup, afx_teardown),
-        cmocka_unit_test_setup_teardown(test_audit__concurrent_writers_keep_a_valid_chain, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__killed_writer_leaves_a_valid_log, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__checkpoint_every_n_lines_and_at_shutdown, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__edit_and_rechain_is_caught_by_the_signature, afx_setup,

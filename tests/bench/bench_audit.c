@@ -1,6 +1,8 @@
 /* Audit append latency and throughput: phi_audit_write (the call every
  * disclosure path makes) N times on one configuration.
- *   bench_audit CONFIG N   prints "appends N seconds S per_append_us U lines_per_s R"
+ *   bench_audit CONFIG N [cp]   prints "appends N seconds S per_append_us U lines_per_s R"
+ * With "cp" every append is followed by phicrypt_audit_checkpoint() (v2
+ * only), which gives the cost of one checkpoint by difference.
  * The same file compiles against the audit log v1 code (tests/bench/bench_audit.sh
  * builds both), so old and new are measured in one run on one machine. */
 #include <stdio.h>
@@ -18,6 +20,19 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+#ifdef PHICRYPT_AUDIT_VERIFY_OPTS_VERSION
+static int checkpoint(phicrypt_t *ph)
+{
+    return phicrypt_audit_checkpoint(ph);
+}
+#else
+static int checkpoint(phicrypt_t *ph)
+{
+    (void)ph;
+    return -1; /* audit log v1 has no checkpoints */
+}
+#endif
+
 int main(int argc, char **argv)
 {
     phicrypt_t *ph = NULL;
@@ -26,8 +41,9 @@ int main(int argc, char **argv)
     uint8_t kid[1][16] = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } };
     long n;
     double t0, t1;
-    if (argc != 3 || (n = atol(argv[2])) <= 0) {
-        fprintf(stderr, "usage: bench_audit CONFIG N\n");
+    int cp = argc == 4 && strcmp(argv[3], "cp") == 0;
+    if ((argc != 3 && !cp) || (n = atol(argv[2])) <= 0) {
+        fprintf(stderr, "usage: bench_audit CONFIG N [cp]\n");
         return 2;
     }
     if (phicrypt_new_from_file(&ph, argv[1]) != 0) {
@@ -55,7 +71,7 @@ int main(int argc, char **argv)
     }
     t0 = now();
     for (long i = 0; i < n; i++)
-        if (phi_audit_write(ph, &ev) != 0) {
+        if (phi_audit_write(ph, &ev) != 0 || (cp && checkpoint(ph) != 0)) {
             fprintf(stderr, "bench_audit: %s\n", phicrypt_errmsg(ph));
             return 1;
         }

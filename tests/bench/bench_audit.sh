@@ -42,9 +42,9 @@ c["audit"].update(json.loads(sys.argv[4]))
 json.dump(c, open(sys.argv[2], "w"))
 PY
 }
-run() { # BINARY CONFIG N -> lines/s
+run() { # BINARY CONFIG N [cp] -> lines/s
   rm -f "$W/audit.jsonl" "$W/anchors.jsonl"
-  "$1" "$W/$2.json" "$3" | awk '{print $8}'
+  "$1" "$W/$2.json" "$3" ${4:-} | awk '{print $8}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
@@ -75,3 +75,23 @@ for mode in never always; do
   printf '%-8s checkpoint cost (1000/60 s vs none): %.1f%% ; every 100 lines: %.1f%%\n' "$mode" \
     "$(echo "(1-$new/$nocp)*100" | bc -l)" "$(echo "(1-$e100/$nocp)*100" | bc -l)"
 done
+
+# The cost of one checkpoint, by difference: append+checkpoint pairs against
+# appends alone (fsync never, interleaved), then its share at 1000 lines.
+: >"$W/r_plain"; : >"$W/r_pair"
+for i in $(seq 1 "$R"); do
+  run "$W/bench_v2" v2nocp_never 3000 >>"$W/r_plain"
+  run "$W/bench_v2" v2nocp_never 3000 cp >>"$W/r_pair"
+done
+plain=$(median <"$W/r_plain"); pair=$(median <"$W/r_pair")
+cp_us=$(echo "1000000/$pair - 1000000/$plain" | bc -l)
+printf 'one checkpoint (fsync never): %.1f us against %.1f us per append: %.2f%% of 1000 appends (wall clock)\n' \
+  "$cp_us" "$(echo "1000000/$plain" | bc -l)" "$(echo "100*$cp_us/(1000*1000000/$plain)" | bc -l)"
+# The same in instructions (callgrind: user space only, no noise from the machine's load).
+if command -v valgrind >/dev/null; then
+  ir() { rm -f "$W/audit.jsonl"; valgrind --tool=callgrind --callgrind-out-file=/dev/null "$W/bench_v2" "$W/$1.json" "$2" ${3:-} 2>&1 >/dev/null | awk '/Collected/ {print $4}'; }
+  i1=$(ir v2nocp_never 1000); i2=$(ir v2nocp_never 3000); i3=$(ir v2nocp_never 3000 cp); i4=$(ir v2_never 3000)
+  per_app=$(echo "($i2-$i1)/2000" | bc -l); per_cp=$(echo "($i3-$i2)/3000" | bc -l)
+  printf 'instructions: %.0f per append, %.0f per checkpoint: %.2f%% of 1000 appends; 3000 appends with default checkpoints vs none: +%.2f%%\n' \
+    "$per_app" "$per_cp" "$(echo "100*$per_cp/(1000*$per_app)" | bc -l)" "$(echo "100*($i4-$i2)/$i2" | bc -l)"
+fi

@@ -73,6 +73,18 @@ checkin "test_audit_cli__append_after_rollback_refused" 1 "$SSN_CT" "$P" decrypt
 check "test_audit_cli__rollback_resume" 0 "$P" audit resume --reason "rollback drill"
 check "test_audit_cli__verify_after_rollback_resume" 0 "$P" audit verify
 
+# The whole log deleted: a fresh log would verify on its own, so the writer
+# refuses until resumed, and the new log names what it lost.
+mv "$LOG" "$T/whole.jsonl"
+checkin "test_audit_cli__append_after_log_deleted_refused" 1 "$SSN_CT" "$P" decrypt --field ssn --subject "$MRN" --actor clerk --role billing --purpose PAYMENT
+expect_grep "test_audit_cli__deleted_log_refusal_says_why" "$T/err" "empty or missing"
+check "test_audit_cli__resume_deleted_log" 0 "$P" audit resume --reason "log volume lost"
+check "test_audit_cli__verify_new_log_against_anchor" 0 "$P" audit verify
+mv "$T/whole.jsonl" "$LOG"
+check "test_audit_cli__old_log_back_is_behind_new_anchor" 1 "$P" audit verify
+check "test_audit_cli__resume_old_log" 0 "$P" audit resume --reason "old log restored"
+check "test_audit_cli__verify_old_log_resumed" 0 "$P" audit verify
+
 # A torn line hidden in the middle is tampering, not crash damage.
 awk 'NR==4{print "{\"seq\":99,\"kv\":1,\"op\":\"decr"} {print}' "$LOG" >"$T/torn_mid.jsonl"
 check "test_audit_cli__torn_middle_is_tampering" 1 "$P" audit verify "$T/torn_mid.jsonl" --anchors /dev/null

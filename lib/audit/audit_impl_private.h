@@ -46,6 +46,12 @@ struct phi_audit {
     phi_audit_kcache *kcache;
     phi_audit_acache *acache;  /* one per anchor */
     int64_t last_cp_ms;        /* this process's last checkpoint (0: none yet) */
+    /* The log id (line 1's chain) of the file last seen: line 1 is not
+     * read again while the file is the same. */
+    int lid_valid;
+    dev_t lid_dev;
+    ino_t lid_ino;
+    uint8_t lid[16];
     int dirty;                 /* appended since this process's last checkpoint */
 };
 

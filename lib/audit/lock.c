@@ -92,6 +92,7 @@ int phi_audit_last_line(int fd, off_t size, char **line, size_t *len, off_t *sta
 
 static int read_tail(phicrypt_t *ph, int rfd, const char *path, phi_audit_tail *t)
 {
+    phi_audit *a = phi_audit_of(ph);
     struct stat st;
     char *line = NULL;
     size_t len, content_len;
@@ -105,8 +106,12 @@ static int read_tail(phicrypt_t *ph, int rfd, const char *path, phi_audit_tail *
     if ((rc = phi_audit_last_line(rfd, t->size, &line, &len, &start, &t->frag_start)) != 0)
         return phi_error(ph, rc, "audit log %s: cannot read its last line", path);
     t->torn = t->frag_start < t->size;
-    if (!line)
+    if (!line) {
+        pthread_mutex_lock(&a->mu);
+        a->lid_valid = 0; /* a new log gets a new id, even in the same file */
+        pthread_mutex_unlock(&a->mu);
         return 0;
+    }
     if (phi_audit_split_line(line, len, &content_len, t->chain) != 0 || phi_audit_meta_parse(line, len, &m) != 0 ||
         m.seq < 1) {
         phi_free(line);
@@ -123,7 +128,13 @@ static int read_tail(phicrypt_t *ph, int rfd, const char *path, phi_audit_tail *
     t->kv = (uint32_t)(m.kv_new > 0 ? m.kv_new : m.kv);
     t->skv = (uint32_t)m.skv;
     t->is_checkpoint = strcmp(m.op, "checkpoint") == 0;
-    {
+    pthread_mutex_lock(&a->mu);
+    if (a->lid_valid && a->lid_dev == st.st_dev && a->lid_ino == st.st_ino) {
+        memcpy(t->log_id, a->lid, sizeof t->log_id);
+        t->have_log_id = 1;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!t->have_log_id) {
         /* The log id is line 1's chain. */
         char head[4096];
         ssize_t r = pread(rfd, head, sizeof head, 0);
@@ -132,6 +143,12 @@ static int read_tail(phicrypt_t *ph, int rfd, const char *path, phi_audit_tail *
         if (nl && phi_audit_split_line(head, (size_t)(nl - head), &content_len, c1) == 0) {
             memcpy(t->log_id, c1, sizeof t->log_id);
             t->have_log_id = 1;
+            pthread_mutex_lock(&a->mu);
+            a->lid_valid = 1;
+            a->lid_dev = st.st_dev;
+            a->lid_ino = st.st_ino;
+            memcpy(a->lid, c1, sizeof a->lid);
+            pthread_mutex_unlock(&a->mu);
         }
     }
     return 0;

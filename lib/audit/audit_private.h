@@ -16,6 +16,14 @@ typedef struct phi_audit phi_audit;
 
 #define PHI_AUDIT_CHAIN_LEN 32
 
+/* Without a keyring, lib/client derives the audit keys from this data key. */
+#define PHI_AUDIT_DATA_KEY "phicrypt-audit"
+
+/* The v1 name of a key event, kept so that code written against it still
+ * builds; new code calls phi_key_event_emit (core/events_private.h) and
+ * need not include this header. */
+#define phi_audit_key_op(ph, rc, op, id, key_name, count) phi_key_event_emit(ph, rc, op, id, key_name, 0, count)
+
 /* Which key a phi_audit_keys call is about. */
 #define PHI_AUDIT_SIGN_KEY 1    /* Ed25519 seed of the checkpoint signing key */
 #define PHI_AUDIT_SUBJECT_KEY 2 /* HMAC key of subject pseudonyms */

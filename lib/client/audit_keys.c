@@ -16,8 +16,6 @@
 #include "core/handle_private.h"
 #include "token/keyring_private.h"
 
-#define AUDIT_DATA_KEY "phicrypt-audit"
-
 /* Set while this thread creates an audit key (under the log's lock): the
  * key operations that involves must not try to audit themselves. */
 static _Thread_local int creating;
@@ -74,7 +72,7 @@ static int derive(phicrypt_t *ph, const char *label, uint8_t out[32])
     phicrypt_buf ct = PHICRYPT_BUF_INIT;
     bson_t v = BSON_INITIALIZER;
     int rc;
-    o.key_alt_name = AUDIT_DATA_KEY;
+    o.key_alt_name = PHI_AUDIT_DATA_KEY;
     BSON_APPEND_UTF8(&v, "v", label);
     rc = phicrypt_encrypt(ph, &ct, bson_get_data(&v), v.len, &o);
     bson_destroy(&v);
@@ -89,9 +87,9 @@ static int ensure_data_key(phicrypt_t *ph)
 {
     phicrypt_buf doc = PHICRYPT_BUF_INIT;
     phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
-    const char *names[1] = { AUDIT_DATA_KEY };
+    const char *names[1] = { PHI_AUDIT_DATA_KEY };
     uint8_t id[16];
-    int rc = phicrypt_datakey_get_by_alt_name(ph, &doc, AUDIT_DATA_KEY);
+    int rc = phicrypt_datakey_get_by_alt_name(ph, &doc, PHI_AUDIT_DATA_KEY);
     phicrypt_buf_dispose(&doc);
     if (rc != PHICRYPT_EKEYNOTFOUND)
         return rc;
@@ -116,7 +114,7 @@ static int audit_get(phicrypt_t *ph, int which, uint32_t version, uint32_t *got,
     if ((rc = ensure_data_key(ph)) != 0 ||
         (rc = derive(ph, which == PHI_AUDIT_SIGN_KEY ? "phicrypt audit sign v2" : "phicrypt audit subject v1",
                      out)) != 0)
-        return phi_error_wrap(ph, rc, "audit key (data key '%s')", AUDIT_DATA_KEY);
+        return phi_error_wrap(ph, rc, "audit key (data key '%s')", PHI_AUDIT_DATA_KEY);
     return 0;
 }
 

@@ -137,11 +137,12 @@ void phi_audit_free(phi_audit *a)
         return;
     phi_free(a->path);
     phi_free(a->subject_field);
-    for (size_t i = 0; a->anchors && a->anchors[i]; i++)
+    for (size_t i = 0; a->anchors && a->anchors[i]; i++) {
+        if (a->acache)
+            phi_free(a->acache[i].line);
         phi_free(a->anchors[i]);
+    }
     phi_free(a->anchors);
-    for (size_t i = 0; a->acache && a->anchors && a->anchors[i]; i++)
-        phi_free(a->acache[i].line);
     phi_free(a->acache);
     while (a->kcache) {
         phi_audit_kcache *k = a->kcache;

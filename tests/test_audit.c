@@ -550,6 +550,54 @@ static void test_audit__v1_log_is_named_and_not_appended_to(void **state)
     assert_true(tu_contains(phicrypt_errmsg(f->ph), "older phicrypt"));
 }
 
+
+/* Bad audit configuration and bad arguments to the v2 calls. */
+static void test_audit__v2_bad_inputs(void **state)
+{
+    afx *f = *state;
+    static const char *const bad[] = {
+        "\"anchors\": \"file:a.jsonl\"", "\"anchors\": [\"a.jsonl\"]", "\"anchors\": [\"file:\"]",
+        "\"anchors\": [\"mongodb\"]", "\"anchors\": [3]", "\"checkpoint_every\": 5",
+        "\"checkpoint_every\": {\"lines\": 0}", "\"checkpoint_every\": {\"seconds\": -1}",
+        "\"checkpoint_every\": {\"lines\": \"10\"}", "\"checkpoint_every\": {\"minutes\": 1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *cfg = afx_config(f, NULL), *at = strstr(cfg, "\"fsync\": \"never\"}"), *full;
+        phicrypt_t *ph = NULL;
+        int rc;
+        *at = '\0';
+        if (asprintf(&full, "%s\"fsync\": \"never\", %s}}", cfg, bad[i]) < 0)
+            abort();
+        rc = phicrypt_new(&ph, full);
+        if (rc != PHICRYPT_ECONFIG && rc != PHICRYPT_EUNSUPPORTED)
+            fail_msg("config %s: %d", bad[i], rc);
+        assert_true(tu_contains(phicrypt_errmsg(NULL), "audit."));
+        free(cfg);
+        free(full);
+    }
+    {
+        phicrypt_buf out = PHICRYPT_BUF_INIT;
+        phicrypt_audit_verify_opts vo = PHICRYPT_AUDIT_VERIFY_OPTS_INIT;
+        phicrypt_audit_accounting_opts ao = PHICRYPT_AUDIT_ACCOUNTING_OPTS_INIT;
+        int torn;
+        assert_int_equal(phicrypt_audit_resume(f->ph, NULL), PHICRYPT_EINVAL);
+        assert_int_equal(phicrypt_audit_resume(f->ph, ""), PHICRYPT_EINVAL);
+        write_event(f->ph, "clerk", "decrypt", PT_MRN);
+        assert_int_equal(phicrypt_audit_resume(f->ph, "nothing lost"), PHICRYPT_EINVAL); /* not behind */
+        vo.version = 99;
+        assert_int_equal(phicrypt_audit_verify_log(f->ph, &out, &torn, NULL, &vo), PHICRYPT_EINVAL);
+        assert_int_equal(phicrypt_audit_verify_log(NULL, &out, &torn, NULL, NULL), PHICRYPT_EINVAL);
+        vo.version = PHICRYPT_AUDIT_VERIFY_OPTS_VERSION;
+        vo.public_key_file = "/nonexistent/keys.jsonl";
+        assert_int_equal(phicrypt_audit_verify_log(NULL, &out, &torn, f->log, &vo), PHICRYPT_EIO);
+        ao.version = 0;
+        assert_int_equal(phicrypt_audit_accounting(f->ph, &out, PT_MRN, &ao), PHICRYPT_EINVAL);
+        assert_int_equal(phicrypt_audit_accounting(f->ph, NULL, PT_MRN, NULL), PHICRYPT_EINVAL);
+        assert_int_equal(phicrypt_audit_public_keys(f->ph, NULL), PHICRYPT_EINVAL);
+        assert_int_equal(phicrypt_audit_checkpoint(NULL), PHICRYPT_EINVAL);
+    }
+}
+
 static void test_audit__disclosures_of_one_patient(void **state)
 {
     afx *f = *state;
@@ -669,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit__short_write_leaves_no_torn_line, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__many_processes_and_threads, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__v1_log_is_named_and_not_appended_to, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__v2_bad_inputs, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__disclosures_of_one_patient, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__key_operations_are_logged, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__verify_bad_inputs, afx_setup, afx_teardown),

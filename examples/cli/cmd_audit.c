@@ -2,6 +2,7 @@
  * log, and list the disclosures of one patient's data. */
 #define _GNU_SOURCE /* timegm */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,29 @@
 #include "cli.h"
 
 static const char usage[] =
-    "Usage: phicrypt audit verify [FILE]\n"
-    "       phicrypt audit disclosures --subject VALUE [--since DATE] [--json]\n"
+    "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE]\n"
+    "       phicrypt audit disclosures --subject VALUE [--since DATE] [--format table|json|csv|html]\n"
+    "                                  [--unverified]\n"
+    "       phicrypt audit public-key | checkpoint\n"
+    "       phicrypt audit rotate-key [--subject]\n"
+    "       phicrypt audit resume --reason TEXT\n"
     "\n"
-    "  verify        check the HMAC chain of the audit log (FILE, or the configured audit.path):\n"
-    "                print 'intact: N lines' and exit 0, or name the first bad line and why\n"
-    "                (edited, deleted, reordered, forged, torn) and exit 1\n"
-    "  disclosures   the accounting of disclosures of one patient: every decrypt, detokenize and\n"
-    "                re-identification of the record whose audit.subject_field is VALUE\n"
-    "                (--subject - reads VALUE from standard input, keeping it out of the process\n"
-    "                list). --since YYYY-MM-DD[THH:MM:SS] (UTC); --json prints the JSON document.\n";
+    "  verify        check the audit log (LOG, or the configured audit.path): its SHA-256 chain, every\n"
+    "                checkpoint's Ed25519 signature, and that it still holds every checkpoint in the\n"
+    "                anchors (--anchors FILE, or the configured ones). With --public-key FILE (the output\n"
+    "                of 'audit public-key') no configuration, keyring or master key is needed.\n"
+    "                Exit 0 intact, 1 tampered (edited, deleted, reordered, forged, truncated, rolled\n"
+    "                back), 3 intact but the last line is torn (a crash), 2 could not check.\n"
+    "  disclosures   the accounting of disclosures (45 CFR 164.528) of one patient: every decrypt,\n"
+    "                detokenize and re-identification of the record whose audit.subject_field is VALUE\n"
+    "                (--subject - reads VALUE from standard input). Verifies the log first and refuses\n"
+    "                when it does not verify, unless --unverified (then every output line says so).\n"
+    "                --since YYYY-MM-DD[THH:MM:SS] (UTC); --json is --format json.\n"
+    "  public-key    the checkpoint signing key's public keys, one JSON line per version\n"
+    "  checkpoint    sign the log's tail now\n"
+    "  rotate-key    add a signing key version (the next checkpoint is signed by both), or with\n"
+    "                --subject a subject pseudonym key version; recorded in the log\n"
+    "  resume        after truncation or rollback (appends are refused), record why appends go on\n";
 
 static int64_t parse_since(const char *s)
 {
@@ -41,28 +55,45 @@ static int64_t parse_since(const char *s)
 
 static int verify(int argc, char **argv)
 {
+    static const struct option opts[] = { { "public-key", required_argument, NULL, 'p' },
+                                          { "anchors", required_argument, NULL, 'a' },
+                                          { "config", required_argument, NULL, 'c' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    phicrypt_audit_verify_opts o = PHICRYPT_AUDIT_VERIFY_OPTS_INIT;
     phicrypt_t *ph = NULL;
     phicrypt_buf report = PHICRYPT_BUF_INIT;
-    int rc;
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(usage, stdout);
-        return EXIT_OK;
+    const char *log = NULL;
+    int c, rc, torn = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': o.public_key_file = optarg; break;
+        case 'a': o.anchors_file = optarg; break;
+        case 'c': cli_config_path = optarg; break;
+        case 'h': fputs(usage, stdout); return EXIT_OK;
+        default: return cli_usage_error("audit", "invalid option");
+        }
     }
-    if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
-        return cli_usage_error("audit", "verify takes at most one FILE (options go before 'audit')");
-    if ((rc = cli_open(&ph)) != 0)
-        return rc;
-    rc = phicrypt_audit_verify(ph, &report, argc == 2 ? argv[1] : NULL);
-    if (report.data) {
+    if (argc - optind > 1)
+        return cli_usage_error("audit", "verify takes at most one LOG file");
+    if (optind < argc)
+        log = argv[optind];
+    /* An auditor with the public key needs nothing else. */
+    if (!(o.public_key_file && log) && (rc = cli_open(&ph)) != 0)
+        return EXIT_USAGE;
+    rc = phicrypt_audit_verify_log(ph, &report, &torn, log, &o);
+    if (report.data)
         printf("%s\n", (const char *)report.data);
-    } else if (rc != 0) {
-        rc = cli_lib_fail(ph, rc, "audit verify");
-        phicrypt_free(ph);
-        return rc;
-    }
+    else if (rc != 0)
+        cli_lib_fail(ph, rc, "audit verify");
     phicrypt_buf_dispose(&report);
     phicrypt_free(ph);
-    return rc == 0 ? EXIT_OK : EXIT_ERR;
+    if (rc == PHICRYPT_EAUTH)
+        return EXIT_ERR;
+    if (rc != 0)
+        return EXIT_USAGE;
+    return torn ? 3 : EXIT_OK;
 }
 
 static const char *str_of(const bson_t *d, const char *k)
@@ -73,38 +104,156 @@ static const char *str_of(const bson_t *d, const char *k)
     return "-";
 }
 
-static void print_table(const bson_t *res)
+/* Output goes through here so that an unverified accounting says so on
+ * every line, whatever the format. */
+static int unverified_out;
+static int at_line_start = 1;
+
+static void out_text(const char *t)
+{
+    for (; *t; t++) {
+        if (at_line_start && unverified_out)
+            fputs("UNVERIFIED ", stdout);
+        putchar(*t);
+        at_line_start = *t == '\n';
+    }
+}
+
+static void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void outf(const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    out_text(buf);
+}
+
+static void out_escaped(const char *s, int html)
+{
+    char one[2] = { 0, 0 };
+    if (!html)
+        out_text("\"");
+    for (; *s; s++) {
+        if (html && *s == '<')
+            out_text("&lt;");
+        else if (html && *s == '>')
+            out_text("&gt;");
+        else if (html && *s == '&')
+            out_text("&amp;");
+        else if (html && *s == '"')
+            out_text("&quot;");
+        else if (!html && *s == '"')
+            out_text("\"\"");
+        else if ((unsigned char)*s < 0x20)
+            out_text(" ");
+        else {
+            one[0] = *s;
+            out_text(one);
+        }
+    }
+    if (!html)
+        out_text("\"");
+}
+
+/* One accounting entry, flattened. */
+typedef struct entry {
+    const char *cols[9];
+} entry;
+
+static const char *const col_names[9] = { "date (UTC)", "recipient (actor)", "role", "purpose", "operation",
+                                          "namespace", "fields", "outcome", "break-glass" };
+
+static int next_entry(bson_iter_t *a, bson_t *e, entry *x, char *fields, size_t fsz)
+{
+    bson_iter_t f, y;
+    uint32_t len;
+    const uint8_t *data;
+    if (!bson_iter_next(a))
+        return 0;
+    bson_iter_document(a, &len, &data);
+    if (!bson_init_static(e, data, len))
+        return 0;
+    fields[0] = '\0';
+    if (bson_iter_init_find(&f, e, "fields") && bson_iter_recurse(&f, &y))
+        while (bson_iter_next(&y))
+            if (BSON_ITER_HOLDS_UTF8(&y) && strlen(fields) + strlen(bson_iter_utf8(&y, NULL)) + 2 < fsz) {
+                if (*fields)
+                    strcat(fields, ",");
+                strcat(fields, bson_iter_utf8(&y, NULL));
+            }
+    x->cols[0] = str_of(e, "time");
+    x->cols[1] = str_of(e, "actor");
+    x->cols[2] = str_of(e, "role");
+    x->cols[3] = str_of(e, "purpose");
+    x->cols[4] = str_of(e, "op");
+    x->cols[5] = str_of(e, "ns");
+    x->cols[6] = fields;
+    x->cols[7] = str_of(e, "outcome");
+    x->cols[8] = (bson_iter_init_find(&f, e, "break_glass") && BSON_ITER_HOLDS_BOOL(&f) && bson_iter_bool(&f))
+                     ? "BREAK-GLASS" : "";
+    return 1;
+}
+
+static void print_report(const bson_t *res, const char *format)
 {
     bson_iter_t it, a;
-    int n = 0;
-    printf("subject %s\n", str_of(res, "subject"));
-    printf("%-24s %-14s %-10s %-10s %-10s %-20s %-8s %s\n", "time (UTC)", "actor", "role", "purpose", "operation",
-           "namespace", "outcome", "fields");
-    if (bson_iter_init_find(&it, res, "disclosures") && bson_iter_recurse(&it, &a))
-        while (bson_iter_next(&a)) {
-            bson_t e;
-            bson_iter_t f, x;
-            uint32_t len;
-            const uint8_t *data;
-            char fields[512] = "";
-            bson_iter_document(&a, &len, &data);
-            if (!bson_init_static(&e, data, len))
-                continue;
-            if (bson_iter_init_find(&f, &e, "fields") && bson_iter_recurse(&f, &x))
-                while (bson_iter_next(&x))
-                    if (BSON_ITER_HOLDS_UTF8(&x) && strlen(fields) + strlen(bson_iter_utf8(&x, NULL)) + 2 < sizeof fields) {
-                        if (*fields)
-                            strcat(fields, ",");
-                        strcat(fields, bson_iter_utf8(&x, NULL));
-                    }
-            if (bson_iter_init_find(&f, &e, "break_glass") && BSON_ITER_HOLDS_BOOL(&f) && bson_iter_bool(&f))
-                strncat(fields, " [BREAK-GLASS]", sizeof fields - strlen(fields) - 1);
-            printf("%-24s %-14s %-10s %-10s %-10s %-20s %-8s %s\n", str_of(&e, "time"), str_of(&e, "actor"),
-                   str_of(&e, "role"), str_of(&e, "purpose"), str_of(&e, "op"), str_of(&e, "ns"),
-                   str_of(&e, "outcome"), fields);
+    bson_t e;
+    entry x;
+    char fields[512];
+    int n = 0, html = strcmp(format, "html") == 0, csv = strcmp(format, "csv") == 0;
+    if (!bson_iter_init_find(&it, res, "disclosures") || !bson_iter_recurse(&it, &a))
+        return;
+    if (csv) {
+        for (int i = 0; i < 9; i++)
+            outf("%s%s", i ? "," : "", col_names[i]);
+        out_text("\n");
+        while (next_entry(&a, &e, &x, fields, sizeof fields)) {
+            for (int i = 0; i < 9; i++) {
+                if (i)
+                    out_text(",");
+                out_escaped(x.cols[i], 0);
+            }
+            out_text("\n");
+        }
+        return;
+    }
+    if (html) {
+        out_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                 "<title>Accounting of disclosures</title>\n"
+                 "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+                 "td,th{border:1px solid #999;padding:4px 8px;text-align:left}</style></head><body>\n");
+        out_text("<h1>Accounting of disclosures</h1>\n");
+        outf("<p>Patient reference (pseudonym): %s</p>\n", str_of(res, "subject"));
+        if (unverified_out)
+            out_text("<p><strong>UNVERIFIED: the audit log did not verify; this list is not evidence.</strong></p>\n");
+        out_text("<table>\n<tr>");
+        for (int i = 0; i < 9; i++)
+            outf("<th>%s</th>", col_names[i]);
+        out_text("</tr>\n");
+        while (next_entry(&a, &e, &x, fields, sizeof fields)) {
+            out_text("<tr>");
+            for (int i = 0; i < 9; i++) {
+                out_text("<td>");
+                out_escaped(x.cols[i], 1);
+                out_text("</td>");
+            }
+            out_text("</tr>\n");
             n++;
         }
-    printf("%d disclosure%s\n", n, n == 1 ? "" : "s");
+        outf("</table>\n<p>%d disclosure%s.</p>\n</body></html>\n", n, n == 1 ? "" : "s");
+        return;
+    }
+    outf("subject %s\n", str_of(res, "subject"));
+    outf("%-24s %-14s %-10s %-10s %-10s %-20s %-8s %s\n", "time (UTC)", "actor", "role", "purpose", "operation",
+         "namespace", "outcome", "fields");
+    while (next_entry(&a, &e, &x, fields, sizeof fields)) {
+        outf("%-24s %-14s %-10s %-10s %-10s %-20s %-8s %s%s%s\n", x.cols[0], x.cols[1], x.cols[2], x.cols[3],
+             x.cols[4], x.cols[5], x.cols[7], x.cols[6], *x.cols[8] ? " [" : "", *x.cols[8] ? "BREAK-GLASS]" : "");
+        n++;
+    }
+    outf("%d disclosure%s\n", n, n == 1 ? "" : "s");
 }
 
 static int disclosures(int argc, char **argv)
@@ -112,14 +261,16 @@ static int disclosures(int argc, char **argv)
     static const struct option opts[] = { { "subject", required_argument, NULL, 's' },
                                           { "since", required_argument, NULL, 'S' },
                                           { "json", no_argument, NULL, 'j' },
+                                          { "format", required_argument, NULL, 'f' },
+                                          { "unverified", no_argument, NULL, 'u' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           { NULL, 0, NULL, 0 } };
-    const char *subject = NULL;
+    phicrypt_audit_accounting_opts ao = PHICRYPT_AUDIT_ACCOUNTING_OPTS_INIT;
+    const char *subject = NULL, *format = "table";
     char *in = NULL;
     size_t in_len = 0;
-    int64_t since = 0;
-    int c, json = 0, rc;
+    int c, rc;
     phicrypt_t *ph = NULL;
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     optind = 1;
@@ -127,10 +278,12 @@ static int disclosures(int argc, char **argv)
         switch (c) {
         case 's': subject = optarg; break;
         case 'S':
-            if ((since = parse_since(optarg)) < 0)
+            if ((ao.since_ms = parse_since(optarg)) < 0)
                 return cli_usage_error("audit", "--since: '%s' is not YYYY-MM-DD[THH:MM:SS]", optarg);
             break;
-        case 'j': json = 1; break;
+        case 'j': format = "json"; break;
+        case 'f': format = optarg; break;
+        case 'u': ao.unverified = 1; break;
         case 'c': cli_config_path = optarg; break;
         case 'h': fputs(usage, stdout); return EXIT_OK;
         default: return cli_usage_error("audit", "invalid option");
@@ -138,6 +291,8 @@ static int disclosures(int argc, char **argv)
     }
     if (!subject)
         return cli_usage_error("audit", "disclosures needs --subject VALUE");
+    if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html"))
+        return cli_usage_error("audit", "--format: '%s' is not table, json, csv or html", format);
     if (strcmp(subject, "-") == 0) {
         if (cli_read_stdin(&in, &in_len, 4096) != 0)
             return EXIT_ERR;
@@ -148,25 +303,79 @@ static int disclosures(int argc, char **argv)
         cli_wipe_free(in, in_len + 1);
         return rc;
     }
-    rc = phicrypt_audit_disclosures(ph, &out, subject, since);
+    rc = phicrypt_audit_accounting(ph, &out, subject, &ao);
     cli_wipe_free(in, in_len + 1);
     if (rc != 0) {
         rc = cli_lib_fail(ph, rc, "audit disclosures");
     } else {
         bson_t res;
+        bson_iter_t it;
         if (bson_init_static(&res, out.data, out.len)) {
-            if (json) {
+            unverified_out = !(bson_iter_init_find(&it, &res, "verified") && bson_iter_as_bool(&it));
+            if (strcmp(format, "json") == 0) {
                 char *text = bson_as_relaxed_extended_json(&res, NULL);
                 cli_compact_json(text);
-                puts(text);
+                out_text(text);
+                out_text("\n");
                 bson_free(text);
             } else {
-                print_table(&res);
+                print_report(&res, format);
             }
         }
         rc = EXIT_OK;
     }
     phicrypt_buf_dispose(&out);
+    phicrypt_free(ph);
+    return rc;
+}
+
+/* public-key | checkpoint | rotate-key [--subject] | resume --reason TEXT */
+static int admin(const char *sub, int argc, char **argv)
+{
+    static const struct option opts[] = { { "subject", no_argument, NULL, 's' },
+                                          { "reason", required_argument, NULL, 'r' },
+                                          { "config", required_argument, NULL, 'c' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    const char *reason = NULL;
+    int c, rc, subject = 0;
+    phicrypt_t *ph = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': subject = 1; break;
+        case 'r': reason = optarg; break;
+        case 'c': cli_config_path = optarg; break;
+        case 'h': fputs(usage, stdout); return EXIT_OK;
+        default: return cli_usage_error("audit", "invalid option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("audit", "%s takes no operand", sub);
+    if (subject && strcmp(sub, "rotate-key") != 0)
+        return cli_usage_error("audit", "--subject goes with rotate-key");
+    if (strcmp(sub, "resume") == 0 && (!reason || !*reason))
+        return cli_usage_error("audit", "resume needs --reason TEXT (it is recorded in the log)");
+    if (reason && strcmp(sub, "resume") != 0)
+        return cli_usage_error("audit", "--reason goes with resume");
+    if ((rc = cli_open(&ph)) != 0)
+        return rc;
+    if (strcmp(sub, "public-key") == 0) {
+        phicrypt_buf keys = PHICRYPT_BUF_INIT;
+        if ((rc = phicrypt_audit_public_keys(ph, &keys)) == 0)
+            fwrite(keys.data, 1, keys.len, stdout);
+        phicrypt_buf_dispose(&keys);
+    } else if (strcmp(sub, "checkpoint") == 0) {
+        rc = phicrypt_audit_checkpoint(ph);
+    } else if (strcmp(sub, "rotate-key") == 0) {
+        uint32_t v = 0;
+        if ((rc = phicrypt_audit_rotate_key(ph, &v, subject)) == 0)
+            printf("%s version %u\n", subject ? "audit:subject" : "audit:sign", v);
+    } else {
+        rc = phicrypt_audit_resume(ph, reason);
+    }
+    if (rc != 0)
+        rc = cli_lib_fail(ph, rc, sub);
     phicrypt_free(ph);
     return rc;
 }
@@ -181,5 +390,10 @@ int cmd_audit(int argc, char **argv)
         return verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "disclosures") == 0)
         return disclosures(argc - 1, argv + 1);
-    return cli_usage_error("audit", "unknown subcommand '%s' (verify or disclosures)", argv[1]);
+    if (strcmp(argv[1], "public-key") == 0 || strcmp(argv[1], "checkpoint") == 0 ||
+        strcmp(argv[1], "rotate-key") == 0 || strcmp(argv[1], "resume") == 0)
+        return admin(argv[1], argc - 1, argv + 1);
+    return cli_usage_error("audit",
+                           "unknown subcommand '%s' (verify, disclosures, public-key, checkpoint, rotate-key, resume)",
+                           argv[1]);
 }

@@ -24,8 +24,10 @@ static const char token_usage[] =
     "  rotate NAME          add a version and make it primary; prints the new version\n"
     "  retire NAME --version N\n"
     "        keep version N for reversing old tokens, never for new ones\n"
-    "  destroy NAME [--version N] --yes\n"
-    "        delete version N (or the whole key): its tokens can never be reversed again\n"
+    "  destroy NAME [--version N] --yes [--force REASON]\n"
+    "        delete version N (or the whole key): its tokens can never be reversed again.\n"
+    "        Versions of audit:sign / audit:subject that the audit log names are refused unless\n"
+    "        --force REASON (the override and REASON are recorded in the audit log)\n"
     "  list                 one JSON line per key: name, algorithm, primary, versions (never material)\n";
 
 static const char tok_usage[] =
@@ -60,6 +62,7 @@ typedef struct topts {
     const char *key, *format, *context, *alphabet, *algorithm, *normalize;
     unsigned long key_version, version, length;
     int yes;
+    const char *force; /* destroy: the reason for overriding the audit log's veto */
     cli_session_opts sess;
 } topts;
 
@@ -75,6 +78,7 @@ static int parse(int argc, char **argv, topts *o, const char *cmd, const char *u
                                           { "version", required_argument, NULL, 'V' },
                                           { "length", required_argument, NULL, 'L' },
                                           { "yes", no_argument, NULL, 'y' },
+                                          { "force", required_argument, NULL, 'F' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -93,6 +97,7 @@ static int parse(int argc, char **argv, topts *o, const char *cmd, const char *u
         case 'A': o->algorithm = optarg; break;
         case 'N': o->normalize = optarg; break;
         case 'y': o->yes = 1; break;
+        case 'F': o->force = optarg; break;
         case 'c': cli_config_path = optarg; break;
         case 'K':
         case 'V':
@@ -195,7 +200,8 @@ int cmd_token(int argc, char **argv)
         if ((rc = phicrypt_keyring_retire(ph, name, (uint32_t)o.version)) != 0)
             rc = cli_lib_fail(ph, rc, "token retire");
     } else if (strcmp(sub, "destroy") == 0) {
-        if ((rc = phicrypt_keyring_destroy(ph, name, (uint32_t)o.version)) != 0)
+        if ((rc = o.force ? phicrypt_keyring_destroy_forced(ph, name, (uint32_t)o.version, o.force)
+                          : phicrypt_keyring_destroy(ph, name, (uint32_t)o.version)) != 0)
             rc = cli_lib_fail(ph, rc, "token destroy");
         else if (o.version)
             printf("destroyed %s version %lu\n", name, o.version);

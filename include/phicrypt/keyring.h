@@ -60,6 +60,14 @@ PHICRYPT_API
 int phicrypt_keyring_destroy(phicrypt_t *ph, const char *name, uint32_t version);
 
 /**
+ * @brief phicrypt_keyring_destroy() even when the audit log still needs the
+ * version (its lines name it: "audit:sign", "audit:subject"); the override
+ * and @p reason (required, not secret) are recorded in the audit log.
+ */
+PHICRYPT_API
+int phicrypt_keyring_destroy_forced(phicrypt_t *ph, const char *name, uint32_t version, const char *reason);
+
+/**
  * @brief Every key as the BSON document `{"keys": [{"name", "algorithm",
  * "primary", "versions": [{"version", "created", "status"}]}]}` (no material).
  */

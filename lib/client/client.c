@@ -4,6 +4,7 @@
 #include <phicrypt.h>
 #include "client/client_private.h"
 #include "client/config_private.h"
+#include "audit/audit_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/mem_private.h"
@@ -50,6 +51,7 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
         phicrypt_free(ph);
         return rc;
     }
+    phi_client_connect_audit(ph);
     *out = ph;
     return 0;
 }
@@ -87,6 +89,9 @@ void phicrypt_free(phicrypt_t *ph)
 {
     if (!ph)
         return;
+    /* The clean-shutdown checkpoint needs the keyring: before closing it. */
+    if (ph->cfg)
+        phi_audit_close(ph, ph->cfg->audit);
     phi_keyring_close(ph->keyring);
     phi_mcrypt_free(ph->mc);
     phi_keyvault_close(ph->kv);

@@ -10,4 +10,8 @@
  * this client just changed. */
 int phi_client_reset_mcrypt(phicrypt_t *ph);
 
+/* audit_keys.c: gives the audit log its keys and connects core's event
+ * sink and key guard to it. */
+void phi_client_connect_audit(phicrypt_t *ph);
+
 #endif

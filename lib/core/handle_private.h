@@ -5,11 +5,13 @@
 #define PHI_HANDLE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 struct phi_config;
 struct phi_mcrypt;
 struct phi_keyvault;
 struct phi_keyring;
+struct phi_key_event;
 
 struct phicrypt {
     struct phi_config *cfg;
@@ -23,6 +25,10 @@ struct phicrypt {
     /* Set by lib/client: replaces `mc` with a fresh instance. Modules call
      * it through the handle so that they need not include the client. */
     int (*reset_mcrypt)(struct phicrypt *ph);
+    /* Set by lib/client (see core/events_private.h): where key operations
+     * report, and who may veto rotating or destroying a keyring key. */
+    int (*key_event)(struct phicrypt *ph, const struct phi_key_event *ev);
+    int (*key_guard)(struct phicrypt *ph, const char *op, const char *name, uint32_t version);
 };
 
 #endif

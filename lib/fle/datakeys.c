@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include <phicrypt.h>
-#include "audit/audit_private.h"
+#include "core/events_private.h"
 #include "core/handle_private.h"
 #include "core/config_private.h"
 #include "core/error_private.h"
@@ -140,7 +140,7 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
     }
     rc = phi_keyvault_insert(ph->kv, ph, &doc);
     bson_destroy(&doc);
-    return phi_audit_key_op(ph, rc, "key_create", id, NULL, 1);
+    return phi_key_event_emit(ph, rc, "key_create", id, NULL, 0, 1);
 }
 
 typedef struct get_ctx {
@@ -256,7 +256,7 @@ int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYT
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete: NULL argument");
     if ((rc = phi_keyvault_delete(ph->kv, ph, id)) != 0)
         return rc;
-    return phi_audit_key_op(ph, ph->reset_mcrypt(ph), "key_delete", id, NULL, 1);
+    return phi_key_event_emit(ph, ph->reset_mcrypt(ph), "key_delete", id, NULL, 0, 1);
 }
 
 static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include <phicrypt.h>
-#include "audit/audit_private.h"
+#include "core/events_private.h"
 #include "core/handle_private.h"
 #include "core/config_private.h"
 #include "core/error_private.h"
@@ -217,5 +217,5 @@ int phicrypt_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter_js
         rc = phi_error(ph, PHICRYPT_EINTERNAL, "rewrap: libmongocrypt returned no key list");
     }
     bson_destroy(&out);
-    return phi_audit_key_op(ph, rc, "key_rewrap", NULL, NULL, count ? (int64_t)*count : 0);
+    return phi_key_event_emit(ph, rc, "key_rewrap", NULL, NULL, 0, count ? (int64_t)*count : 0);
 }

@@ -4,9 +4,9 @@
 #include <time.h>
 
 #include <phicrypt.h>
-#include "audit/audit_private.h"
 #include "core/docstore_private.h"
 #include "core/error_private.h"
+#include "core/events_private.h"
 #include "core/file_private.h"
 #include "core/handle_private.h"
 #include "core/json_private.h"
@@ -232,7 +232,7 @@ int phicrypt_keyring_create(phicrypt_t *ph, const char *name, phicrypt_keyring_a
     a.version_doc = &ver;
     rc = phi_docstore_modify(ph->keyring->store, ph, do_create, &a);
     bson_destroy(&ver);
-    return phi_audit_key_op(ph, rc, "keyring_create", NULL, name, 1);
+    return phi_key_event_emit(ph, rc, "keyring_create", NULL, name, 1, 1);
 }
 
 /* Rebuilds record i with `edit` applied to its versions array. */
@@ -354,14 +354,15 @@ int phicrypt_keyring_rotate(phicrypt_t *ph, uint32_t *new_version, const char *n
     if (!new_version)
         a.assigned = &dummy;
     if ((rc = phi_kr_need(ph)) != 0 || (rc = phi_kr_check_name(ph, name)) != 0 ||
-        (rc = record_algorithm(ph, name, &alg)) != 0 || (rc = ensure_wrapping_key(ph)) != 0 ||
+        (rc = phi_key_guard(ph, "rotate", name, 0)) != 0 || (rc = record_algorithm(ph, name, &alg)) != 0 ||
+        (rc = ensure_wrapping_key(ph)) != 0 ||
         (rc = new_wrapped_material(ph, alg, &ver, 0)) != 0) {
         bson_destroy(&ver);
         return rc;
     }
     rc = phi_docstore_modify(ph->keyring->store, ph, do_edit, &a);
     bson_destroy(&ver);
-    return phi_audit_key_op(ph, rc, "keyring_rotate", NULL, name, 1);
+    return phi_key_event_emit(ph, rc, "keyring_rotate", NULL, name, rc == 0 ? *a.assigned : 0, 1);
 }
 
 int phicrypt_keyring_retire(phicrypt_t *ph, const char *name, uint32_t version)
@@ -376,16 +377,39 @@ int phicrypt_keyring_retire(phicrypt_t *ph, const char *name, uint32_t version)
                             1);
 }
 
-int phicrypt_keyring_destroy(phicrypt_t *ph, const char *name, uint32_t version)
+/* reason == NULL: the guard (the audit log's veto) applies; else it was
+ * overridden and the reason is recorded with the destruction. */
+static int destroy(phicrypt_t *ph, const char *name, uint32_t version, const char *reason)
 {
     edit_args a = { name, version, NULL, NULL, 2 };
+    phi_key_event ev;
     int rc;
-    if ((rc = phi_kr_need(ph)) != 0 || (rc = phi_kr_check_name(ph, name)) != 0)
+    if ((rc = phi_kr_need(ph)) != 0 || (rc = phi_kr_check_name(ph, name)) != 0 ||
+        (!reason && (rc = phi_key_guard(ph, "destroy", name, version)) != 0))
         return rc;
     rc = phi_docstore_modify(ph->keyring->store, ph, do_edit, &a);
-    if (rc == 0)
-        phi_kr_cache_forget(ph->keyring, name, version);
-    return phi_audit_key_op(ph, rc, "keyring_destroy", NULL, name, 1);
+    if (rc != 0)
+        return rc;
+    phi_kr_cache_forget(ph->keyring, name, version);
+    memset(&ev, 0, sizeof ev);
+    ev.op = reason ? "keyring_destroy_forced" : "keyring_destroy";
+    ev.key_name = name;
+    ev.version = version;
+    ev.count = 1;
+    ev.reason = reason;
+    return phi_key_event_send(ph, &ev);
+}
+
+int phicrypt_keyring_destroy(phicrypt_t *ph, const char *name, uint32_t version)
+{
+    return destroy(ph, name, version, NULL);
+}
+
+int phicrypt_keyring_destroy_forced(phicrypt_t *ph, const char *name, uint32_t version, const char *reason)
+{
+    if (!reason || !*reason)
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring destroy --force: give a reason");
+    return destroy(ph, name, version, reason);
 }
 
 typedef struct find_rec {

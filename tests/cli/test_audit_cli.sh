@@ -64,7 +64,8 @@ checkin "test_audit_cli__decrypt_value_denied" 1 "$DX_CT" "$P" decrypt --field d
 expect_grep "test_audit_cli__decrypt_value_denied_message" "$T/err" "access denied"
 checkin "test_audit_cli__decrypt_value_needs_field" 2 "$SSN_CT" "$P" decrypt --actor clerk --role billing --purpose PAYMENT
 
-lines=$(wc -l <"$LOG")
+# Every run ends with a signed checkpoint; events are the other lines.
+lines=$(grep -vc '"op":"checkpoint"' "$LOG")
 if [ "$lines" -eq 6 ]; then ok "test_audit_cli__one_line_per_event"; else notok "test_audit_cli__one_line_per_event" "$lines lines"; fi
 expect_grep "test_audit_cli__break_glass_flagged" "$LOG" '"purpose":"EMERGENCY".*"break_glass":true'
 expect_grep "test_audit_cli__denial_logged" "$LOG" '"outcome":"denied"'
@@ -78,7 +79,7 @@ for v in 4711 123456789; do
 done
 
 check "test_audit_cli__verify_intact" 0 "$P" audit verify
-expect_grep "test_audit_cli__verify_reports_lines" "$T/out" "intact: 6 lines"
+expect_grep "test_audit_cli__verify_reports_lines" "$T/out" "intact: 12 lines, 6 signed checkpoints"
 check "test_audit_cli__disclosures_table" 0 "$P" audit disclosures --subject "$MRN"
 expect_grep "test_audit_cli__disclosures_count" "$T/out" "4 disclosures"
 expect_grep "test_audit_cli__disclosures_show_break_glass" "$T/out" "BREAK-GLASS"
@@ -90,9 +91,9 @@ expect_grep "test_audit_cli__disclosures_since_future_empty" "$T/out" "0 disclos
 check "test_audit_cli__disclosures_bad_since" 2 "$P" audit disclosures --subject "$MRN" --since yesterday
 
 # Damage copies of the log.
-cp "$LOG" "$T/edit.jsonl"; sed -i '2s/TREATMENT/TREATMENX/' "$T/edit.jsonl"
+cp "$LOG" "$T/edit.jsonl"; sed -i '0,/TREATMENT/s//TREATMENX/' "$T/edit.jsonl"
 check "test_audit_cli__verify_edited" 1 "$P" audit verify "$T/edit.jsonl"
-expect_grep "test_audit_cli__verify_edited_names_line" "$T/out" "line 2: chain value does not match"
+expect_grep "test_audit_cli__verify_edited_names_line" "$T/out" "line 3: chain value does not match"
 sed '3d' "$LOG" >"$T/del.jsonl"
 check "test_audit_cli__verify_deleted" 1 "$P" audit verify "$T/del.jsonl"
 expect_grep "test_audit_cli__verify_deleted_names_line" "$T/out" "line 3: .*deleted"
@@ -100,12 +101,12 @@ awk 'NR==2{l=$0;next} NR==3{print; print l; next} {print}' "$LOG" >"$T/swap.json
 check "test_audit_cli__verify_reordered" 1 "$P" audit verify "$T/swap.jsonl"
 expect_grep "test_audit_cli__verify_reordered_names_line" "$T/out" "line 2: .*reordered"
 head -c -30 "$LOG" >"$T/torn.jsonl"
-check "test_audit_cli__verify_torn" 1 "$P" audit verify "$T/torn.jsonl"
-expect_grep "test_audit_cli__verify_torn_names_line" "$T/out" "line 6: torn"
+check "test_audit_cli__verify_torn_last_line_exits_3" 3 "$P" audit verify "$T/torn.jsonl"
+expect_grep "test_audit_cli__verify_torn_names_it" "$T/out" "the last line is torn"
 cp "$LOG" "$T/forged.jsonl"
-echo '{"seq":7,"time":"2026-01-01T00:00:00.000Z","actor":"x","op":"decrypt","chain":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}' >>"$T/forged.jsonl"
+echo '{"seq":13,"kv":1,"skv":1,"time":"2026-01-01T00:00:00.000Z","actor":"x","op":"decrypt","chain":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}' >>"$T/forged.jsonl"
 check "test_audit_cli__verify_forged" 1 "$P" audit verify "$T/forged.jsonl"
-expect_grep "test_audit_cli__verify_forged_names_line" "$T/out" "line 7"
+expect_grep "test_audit_cli__verify_forged_names_line" "$T/out" "line 13: chain value does not match"
 check "test_audit_cli__unknown_subcommand" 2 "$P" audit frobnicate
 
 # Re-identification through a session: the allowed fields, the others left as they are.
@@ -132,6 +133,8 @@ expect_grep "test_audit_cli__reid_restores_values" "$T/reid.jsonl" "$DX"
 expect_grep "test_audit_cli__reid_audited" "$LOG" '"op":"reid".*"count":1.*"outcome":"ok"'
 expect_grep "test_audit_cli__deid_audited" "$LOG" '"op":"deid"'
 check "test_audit_cli__verify_after_reid" 0 "$P" audit verify
+
+. "$(dirname "$0")/audit_v2_cases.sh"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

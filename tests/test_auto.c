@@ -345,7 +345,8 @@ static void test_auto__refusals_name_field_and_reason(void **state)
         { "{\"find\": \"patients\", \"filter\": {\"ssn\": {\"$regex\": \"^1\"}}}", "ssn", "regular expression" },
         { "{\"insert\": \"patients\", \"documents\": [{\"ssn\": 5}]}", "ssn", "type" },
         { "{\"update\": \"patients\", \"updates\": [{\"q\": {}, \"u\": {\"$inc\": {\"d_int\": 1}}}]}", "d_int", "$inc" },
-        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$group\": {\"_id\": \"$ssn\"}}], \"cursor\": {}}", "$group", "" },
+        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$group\": {\"_id\": \"$diagnosis\"}}], \"cursor\": {}}", "diagnosis", "randomized" },
+        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$out\": \"x\"}], \"cursor\": {}}", "$out", "not supported" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bson_t enc;

@@ -3,8 +3,8 @@
  *
  * Commands analysed: insert (documents), find (filter), count (query),
  * distinct (key, query), delete (deletes[].q), update (updates[].q/.u),
- * findAndModify (query, update), aggregate (pipeline: $match, $project
- * inclusion/exclusion, $sort, $limit, $skip) and explain (the inner command,
+ * findAndModify (query, update), aggregate (pipeline: see
+ * analysis_pipeline.c) and explain (the inner command,
  * result {explain: <marked inner>, verbosity...} as the spec test
  * explain.json expects it). create, collMod and createIndexes are returned
  * unchanged, but refused (as mongocryptd refuses them) when they define a
@@ -197,6 +197,12 @@ static int update_one(phi_actx *a, const bson_t *in, bson_t *out)
     a->collation = outer || nonsimple_collation(in);
     if (!rc)
         rc = process_fields(a, in, h, out);
+    /* the server's parser fills in these defaults, and mongocryptd returns
+     * the statement as it parsed it */
+    if (!rc && !bson_has_field(in, "multi"))
+        BSON_APPEND_BOOL(out, "multi", false);
+    if (!rc && !bson_has_field(in, "upsert"))
+        BSON_APPEND_BOOL(out, "upsert", false);
     a->collation = outer;
     return rc;
 }
@@ -237,79 +243,14 @@ static int distinct_key_field(phi_actx *a, bson_iter_t *it, bson_t *out)
     return 0;
 }
 
-/* ---- aggregate ---- */
-
-static int project_stage(phi_actx *a, bson_iter_t *spec)
-{
-    bson_iter_t f;
-    const phi_encinfo *enc;
-    if (!BSON_ITER_HOLDS_DOCUMENT(spec) || !bson_iter_recurse(spec, &f))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "$project needs a document");
-    while (bson_iter_next(&f)) {
-        const char *path = bson_iter_key(&f);
-        /* inclusion and exclusion keep each field's encryption as it is;
-         * computed fields would need expression analysis */
-        if (!(BSON_ITER_HOLDS_BOOL(&f) || BSON_ITER_HOLDS_NUMBER(&f)))
-            return phi_error(a->eh, PHICRYPT_ESCHEMA,
-                             "$project with a computed field ('%s') is not supported by query analysis when the "
-                             "schema encrypts fields; only inclusion and exclusion are",
-                             path);
-        int rc = phi_schema_resolve(a, path, &enc, NULL);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int sort_stage(phi_actx *a, bson_iter_t *spec)
-{
-    bson_iter_t f;
-    const phi_encinfo *enc;
-    if (!BSON_ITER_HOLDS_DOCUMENT(spec) || !bson_iter_recurse(spec, &f))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "$sort needs a document");
-    while (bson_iter_next(&f)) {
-        const char *path = bson_iter_key(&f);
-        int rc = phi_schema_resolve(a, path, &enc, NULL);
-        if (rc)
-            return rc;
-        if (enc)
-            return phi_error(a->eh, PHICRYPT_ESCHEMA,
-                             "$sort on encrypted field '%s' is not allowed: ciphertext order is not the plaintext "
-                             "order",
-                             path);
-    }
-    return 0;
-}
-
-static int stage_one(phi_actx *a, const bson_t *stage, bson_t *out)
-{
-    bson_iter_t it;
-    if (!bson_iter_init(&it, stage) || !bson_iter_next(&it))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "an aggregation stage must be a document with one field");
-    const char *name = bson_iter_key(&it);
-    bson_iter_t extra = it;
-    if (bson_iter_next(&extra))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "aggregation stage %s has more than one field", name);
-    if (strcmp(name, "$match") == 0)
-        return filter_field(a, &it, out);
-    int rc = 0;
-    if (strcmp(name, "$project") == 0)
-        rc = project_stage(a, &it);
-    else if (strcmp(name, "$sort") == 0)
-        rc = sort_stage(a, &it);
-    else if (strcmp(name, "$limit") != 0 && strcmp(name, "$skip") != 0)
-        rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
-                       "Aggregation stage %s is not supported by query analysis when the schema encrypts fields "
-                       "(supported: $match, $project, $sort, $limit, $skip)",
-                       name);
-    if (!rc)
-        bson_append_iter(out, name, -1, &it);
-    return rc;
-}
+/* ---- aggregate (analysis_pipeline.c) ---- */
 
 static int pipeline_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, stage_one, out);
+    phi_snode *input = a->root;
+    int rc = phi_mark_pipeline(a, it, out);
+    a->root = input; /* the output shape matters to nothing after the pipeline */
+    return rc;
 }
 
 /* ---- commands ---- */
@@ -464,6 +405,9 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
     if (h == h_fam && (rc = check_upsert(a, cmd, "update")))
         return rc;
     a->collation = nonsimple_collation(cmd);
+    bson_iter_init(&it, cmd);
+    bson_iter_next(&it);
+    a->coll = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
     /* mongocryptd never returns $db: drivers add it to what they send */
     bson_copy_to_excluding_noinit(cmd, &body, "$db", NULL);
     rc = process_fields(a, &body, h, out);
@@ -515,6 +459,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     if ((rc = phi_schema_parse(eh, &schema, remote, &a.root)))
         return rc;
     a.schema = &schema;
+    a.coll_root = a.root;
 
     bson_copy_to_excluding_noinit(request, &cmd, "jsonSchema", "isRemoteSchema", "$db", NULL);
     if (phi_snode_has_encrypt(a.root))
@@ -533,6 +478,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     /* both copies hold the command's plaintext values */
     phi_bson_wipe_destroy(&result);
     phi_bson_wipe_destroy(&cmd);
-    phi_schema_free(a.root);
+    phi_synth_free_all(&a);
+    phi_schema_free(a.coll_root);
     return rc;
 }

@@ -404,6 +404,10 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
             h = commands[i].h;
     if (h == h_fam && (rc = check_upsert(a, cmd, "update")))
         return rc;
+    /* a database-level aggregate ({aggregate: 1}) has no collection whose
+     * schema could describe its input: drivers refuse it with this phrase */
+    if (h == h_aggregate && !BSON_ITER_HOLDS_UTF8(&it))
+        return phi_error(a->eh, PHICRYPT_ESCHEMA, "non-collection command not supported for auto encryption: aggregate");
     a->collation = nonsimple_collation(cmd);
     bson_iter_init(&it, cmd);
     bson_iter_next(&it);

@@ -708,15 +708,15 @@ static int parse_node(const void *eh, const bson_t *schema, const char *path, bo
 
     if (has[KW_ENCRYPT]) {
         if (!allowed)
-            rc = phi_error(eh, PHICRYPT_ESCHEMA, "Invalid schema containing the 'encrypt' keyword at '%s': %s", where,
+            rc = phi_error(eh, PHICRYPT_ESCHEMA, "Invalid schema containing the 'encrypt' keyword. At '%s': %s", where,
                            why_not);
         else if (!path[0])
             rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                           "Invalid schema containing the 'encrypt' keyword at the top level: only fields can be "
+                           "Invalid schema containing the 'encrypt' keyword. At the top level only fields can be "
                            "encrypted");
         else if (nfields != 1)
             rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                           "Invalid schema containing the 'encrypt' keyword at '%s': sibling keywords are not allowed "
+                           "Invalid schema containing the 'encrypt' keyword. At '%s': sibling keywords are not allowed "
                            "beside 'encrypt'",
                            where);
         else
@@ -728,7 +728,7 @@ static int parse_node(const void *eh, const bson_t *schema, const char *path, bo
         if (has[KW_ENCRYPTMETADATA]) {
             if (!allowed)
                 rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                               "Invalid schema containing the 'encryptMetadata' keyword at '%s': %s", where, why_not);
+                               "Invalid schema containing the 'encryptMetadata' keyword. At '%s': %s", where, why_not);
             else
                 rc = parse_metadata(eh, &kw[KW_ENCRYPTMETADATA].it, where, &link);
             inner = &link;

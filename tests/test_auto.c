@@ -555,6 +555,11 @@ static void test_auto__bad_arguments(void **state)
     assert_int_equal(phicrypt_decrypt_document(f->ph, &out, junk, sizeof junk), PHICRYPT_EBADDATA);
     assert_int_equal(phicrypt_decrypt_document(f->ph, NULL, junk, sizeof junk), PHICRYPT_EINVAL);
     assert_int_equal(phicrypt_analyze_command(f->ph, &out, "", bson_get_data(&cmd), cmd.len), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, NULL, "{}", 2), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, &out, NULL, 0), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, &out, "{\"ssn\": \"SECRET", 15), PHICRYPT_EBADDATA);
+    assert_false(tu_contains(phicrypt_errmsg(f->ph), "SECRET"));
+    assert_int_equal(phicrypt_json_to_bson(NULL, &out, "[1]", 3), PHICRYPT_EBADDATA);
     assert_null(out.data);
 }
 

@@ -48,6 +48,12 @@ int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, s
     int rc;
     if (!out || !json)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_json_to_bson: NULL argument");
+    size_t i = 0;
+    while (i < json_len && strchr(" \t\r\n", json[i]) && json[i])
+        i++;
+    /* libbson would read a top-level array as the document {"0": ...} */
+    if (i == json_len || json[i] != '{')
+        return phi_error(ph, PHICRYPT_EBADDATA, "JSON document: expected a document starting with '{'");
     if ((rc = phi_json_to_bson(ph, "JSON document", json, json_len, &doc)) != 0)
         return rc;
     rc = phi_buf_from_bson(ph, out, &doc);

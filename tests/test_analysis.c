@@ -596,6 +596,47 @@ static void test_analysis__out_of_memory(void **state)
     }
     assert_true(done);
     bson_destroy(req);
+
+    /* aggregation shapes allocate synthetic schema nodes at every stage */
+    req = json("{\"aggregate\": \"c\", \"pipeline\": [{\"$addFields\": {\"cp\": \"$ssn\", \"o\": {\"a\": \"$ssn\"}}},"
+               " {\"$lookup\": {\"from\": \"c\", \"pipeline\": [{\"$match\": {\"ssn\": \"y\"}}], \"as\": \"j\"}},"
+               " {\"$group\": {\"_id\": \"$cp\", \"f\": {\"$first\": \"$ssn\"}, \"all\": {\"$push\": \"$ssn\"}}},"
+               " {\"$match\": {\"_id\": \"x\", \"f\": \"z\"}}], \"cursor\": {},"
+               " \"jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {\"keyId\": [" UUID0 "],"
+               " \"algorithm\": " DET ", \"bsonType\": \"string\"}}}}, \"isRemoteSchema\": false}");
+    done = false;
+    for (unsigned long n = 1; n < 2000 && !done; n++) {
+        phi_test_fail_alloc_after(n);
+        int rc = phi_analysis_mark(&handle, "db", req, &reply);
+        phi_test_fail_alloc_after(0);
+        if (rc == 0) {
+            bson_destroy(&reply);
+            done = true;
+        } else {
+            assert_int_equal(rc, PHICRYPT_ENOMEM);
+        }
+    }
+    assert_true(done);
+    bson_destroy(req);
+
+    /* out of memory never turns a value of unknown encryption into a plain
+     * one: the $match must be refused (or fail for memory), never marked
+     * as if nothing were encrypted */
+    req = json("{\"aggregate\": \"c\", \"pipeline\": [{\"$addFields\": {\"u\": {\"$cond\": [true, \"$ssn\", \"$plain\"]}}},"
+               " {\"$match\": {\"u\": \"v\"}}], \"cursor\": {},"
+               " \"jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {\"keyId\": [" UUID0 "],"
+               " \"algorithm\": " DET ", \"bsonType\": \"string\"}}}}, \"isRemoteSchema\": false}");
+    int last = 0;
+    for (unsigned long n = 1; n < 2000 && last != PHICRYPT_ESCHEMA; n++) {
+        phi_test_fail_alloc_only(n);
+        last = phi_analysis_mark(&handle, "db", req, &reply);
+        phi_test_fail_alloc_after(0);
+        if (last == 0)
+            bson_destroy(&reply);
+        assert_true(last == PHICRYPT_ENOMEM || last == PHICRYPT_ESCHEMA);
+    }
+    assert_int_equal(last, PHICRYPT_ESCHEMA);
+    bson_destroy(req);
 }
 
 /* A filter nested deeper than MongoDB allows ($and inside $and ...) is

@@ -313,16 +313,21 @@ static int in_expr(phi_actx *a, bson_iter_t *it, bson_t *out, int depth)
     return rc;
 }
 
-/* The encryption of a value that is one of several branches. */
-static const phi_snode *join(phi_actx *a, const phi_snode *x, const phi_snode *y, bool first)
+/* The encryption of a value that is one of several branches: *acc joined
+ * with `y` (the first branch when `first`). Out of memory is an error, never
+ * "unencrypted". */
+static int join(phi_actx *a, const phi_snode **acc, const phi_snode *y, bool first)
 {
-    if (first || x == y)
-        return first ? y : x;
+    const phi_snode *x = *acc;
+    if (first || x == y) {
+        *acc = first ? y : x;
+        return 0;
+    }
     if (x && y && phi_snode_enc(x) && phi_snode_enc(y) && phi_encinfo_equal(phi_snode_enc(x), phi_snode_enc(y)))
-        return x;
+        return 0;
     if (!x && !y)
-        return NULL;
-    return phi_synth_leaf(a, &opaque_enc);
+        return 0;
+    return (*acc = phi_synth_leaf(a, &opaque_enc)) ? 0 : PHICRYPT_ENOMEM;
 }
 
 /* $cond, $switch, $ifNull: the value is one of the branches; a condition
@@ -368,7 +373,7 @@ static int branch_expr(phi_actx *a, const char *op, bson_iter_t *it, bson_t *out
                         rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
                                        "a $switch case cannot be an encrypted value: its truth is the ciphertext's");
                     else if (!rc && strcmp(bson_iter_key(&f), "then") == 0)
-                        acc = join(a, acc, r, n++ == 0);
+                        rc = join(a, &acc, r, n++ == 0);
                 }
                 bson_append_document_end(&barr, &bdoc);
             }
@@ -382,7 +387,7 @@ static int branch_expr(phi_actx *a, const char *op, bson_iter_t *it, bson_t *out
                 rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
                                "a $cond condition cannot be an encrypted value: its truth is the ciphertext's");
         } else {
-            acc = join(a, acc, r, n++ == 0);
+            rc = join(a, &acc, r, n++ == 0);
         }
     }
     if (arr)

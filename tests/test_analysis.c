@@ -177,6 +177,40 @@ static int code_of(const char *name)
 }
 
 /* Runs one case; returns false (after printing why) on a mismatch. */
+/* Fails each allocation of the analysis in turn, alone: every run must end
+ * in PHICRYPT_ENOMEM or give exactly the answer it gives with memory to
+ * spare. A failure that is swallowed (taken for "nothing encrypted here")
+ * would send a plaintext value unmarked. */
+static bool single_failures_are_errors(const char *desc, const bson_t *request)
+{
+    bson_t base, reply;
+    int base_rc = phi_analysis_mark(&handle, "test", request, &base);
+    unsigned long count;
+    bool ok = true;
+    phi_test_fail_alloc_after(0);
+    phi_analysis_mark(&handle, "test", request, &reply) == 0 ? bson_destroy(&reply) : (void)0;
+    count = phi_test_alloc_count();
+    for (unsigned long n = 1; n <= count && n <= 600 && ok; n++) {
+        phi_test_fail_alloc_only(n);
+        int rc = phi_analysis_mark(&handle, "test", request, &reply);
+        phi_test_fail_alloc_after(0);
+        if (rc == PHICRYPT_ENOMEM)
+            continue;
+        if (rc != base_rc) {
+            print_error("%s: allocation %lu failing alone gave %d instead of %d or ENOMEM\n", desc, n, rc, base_rc);
+            ok = false;
+        } else if (rc == 0 && !bson_equal(&reply, &base)) {
+            print_error("%s: allocation %lu failing alone changed the answer\n", desc, n);
+            ok = false;
+        }
+        if (rc == 0)
+            bson_destroy(&reply);
+    }
+    if (base_rc == 0)
+        bson_destroy(&base);
+    return ok;
+}
+
 static bool run_case(const bson_t *file_schema, const bson_t *tc)
 {
     const char *desc = get_str(tc, "description");
@@ -248,6 +282,8 @@ static bool run_case(const bson_t *file_schema, const bson_t *tc)
         bson_destroy(&decoded);
         bson_destroy(&reply);
     }
+    if (ok && !single_failures_are_errors(desc, &request))
+        ok = false;
     bson_destroy(&request);
     return ok;
 }

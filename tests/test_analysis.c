@@ -586,6 +586,24 @@ static void test_analysis__deep_schema(void **state)
 /* Every allocation failure is reported as PHICRYPT_ENOMEM and leaks nothing
  * (run under the sanitizer build); the analysis succeeds once memory is
  * available again. */
+/* Fails allocations from the nth on, for n = 1, 2, ...: each run fails with
+ * PHICRYPT_ENOMEM until one has memory enough and succeeds. */
+static void mark_until_ok(const bson_t *req)
+{
+    bson_t reply;
+    for (unsigned long n = 1; n < 4000; n++) {
+        phi_test_fail_alloc_after(n);
+        int rc = phi_analysis_mark(&handle, "db", req, &reply);
+        phi_test_fail_alloc_after(0);
+        if (rc == 0) {
+            bson_destroy(&reply);
+            return;
+        }
+        assert_int_equal(rc, PHICRYPT_ENOMEM);
+    }
+    fail_msg("the analysis never succeeded");
+}
+
 static void test_analysis__out_of_memory(void **state)
 {
     (void)state;
@@ -605,20 +623,8 @@ static void test_analysis__out_of_memory(void **state)
     bson_iter_document(&it, &len, &data);
     assert_true(bson_init_static(&schema, data, len));
 
+    mark_until_ok(req);
     bool done = false;
-    for (unsigned long n = 1; n < 1000 && !done; n++) {
-        phi_test_fail_alloc_after(n);
-        int rc = phi_analysis_mark(&handle, "db", req, &reply);
-        phi_test_fail_alloc_after(0);
-        if (rc == 0) {
-            bson_destroy(&reply);
-            done = true;
-        } else {
-            assert_int_equal(rc, PHICRYPT_ENOMEM);
-        }
-    }
-    assert_true(done);
-    done = false;
     for (unsigned long n = 1; n < 1000 && !done; n++) {
         phi_test_fail_alloc_after(n);
         int rc = phi_analysis_describe(&handle, &schema, &reply);
@@ -640,19 +646,7 @@ static void test_analysis__out_of_memory(void **state)
                " {\"$match\": {\"_id\": \"x\", \"f\": \"z\"}}], \"cursor\": {},"
                " \"jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {\"keyId\": [" UUID0 "],"
                " \"algorithm\": " DET ", \"bsonType\": \"string\"}}}}, \"isRemoteSchema\": false}");
-    done = false;
-    for (unsigned long n = 1; n < 2000 && !done; n++) {
-        phi_test_fail_alloc_after(n);
-        int rc = phi_analysis_mark(&handle, "db", req, &reply);
-        phi_test_fail_alloc_after(0);
-        if (rc == 0) {
-            bson_destroy(&reply);
-            done = true;
-        } else {
-            assert_int_equal(rc, PHICRYPT_ENOMEM);
-        }
-    }
-    assert_true(done);
+    mark_until_ok(req);
     bson_destroy(req);
 
     /* out of memory never turns a value of unknown encryption into a plain

@@ -51,7 +51,7 @@ static int process_fields(phi_actx *a, const bson_t *doc, const handler *h, bson
     return rc;
 }
 
-static bool sub_document(bson_iter_t *it, bson_t *sub)
+bool phi_sub_document(bson_iter_t *it, bson_t *sub)
 {
     uint32_t len;
     const uint8_t *data;
@@ -101,11 +101,7 @@ static int check_upsert(phi_actx *a, const bson_t *holder, const char *update_ke
     return check_id_given(a, &upd);
 }
 
-/* Applies `fn` to every element of an array field, which must hold
- * documents; fn receives the element's sub-document. */
-typedef int (*doc_fn)(phi_actx *a, const bson_t *in, bson_t *out);
-
-static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
+int phi_each_document(phi_actx *a, bson_iter_t *it, phi_doc_fn fn, bson_t *out)
 {
     const char *name = bson_iter_key(it);
     bson_iter_t el;
@@ -116,7 +112,7 @@ static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
     bson_append_array_begin(out, name, -1, &arr);
     while (!rc && bson_iter_next(&el)) {
         bson_t sub, child;
-        if (!sub_document(&el, &sub)) {
+        if (!phi_sub_document(&el, &sub)) {
             rc = phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be an array of documents", name);
             break;
         }
@@ -133,7 +129,7 @@ static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
 static int filter_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
     bson_t sub, child;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be a document", bson_iter_key(it));
     bson_append_document_begin(out, bson_iter_key(it), -1, &child);
     int rc = phi_mark_filter(a, &sub, &child);
@@ -149,7 +145,7 @@ static int update_field(phi_actx *a, bson_iter_t *it, bson_t *out)
                          "pipeline-style updates ('%s' is an array) are not supported by query analysis when the "
                          "schema encrypts fields",
                          bson_iter_key(it));
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be a document", bson_iter_key(it));
     bson_append_document_begin(out, bson_iter_key(it), -1, &child);
     int rc = phi_mark_update(a, &sub, &child);
@@ -171,7 +167,7 @@ static int insert_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int documents_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, insert_one, out);
+    return phi_each_document(a, it, insert_one, out);
 }
 
 static int delete_one(phi_actx *a, const bson_t *in, bson_t *out)
@@ -186,7 +182,7 @@ static int delete_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int deletes_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, delete_one, out);
+    return phi_each_document(a, it, delete_one, out);
 }
 
 static int update_one(phi_actx *a, const bson_t *in, bson_t *out)
@@ -209,7 +205,7 @@ static int update_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int updates_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, update_one, out);
+    return phi_each_document(a, it, update_one, out);
 }
 
 static int distinct_key_field(phi_actx *a, bson_iter_t *it, bson_t *out)
@@ -260,7 +256,7 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
 static int explain_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
     bson_t sub, child;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'explain' must be a document");
     bson_append_document_begin(out, "explain", -1, &child);
     int rc = analyze_command(a, &sub, true, &child);
@@ -301,7 +297,7 @@ static int no_markings_in_filter(phi_actx *a, bson_iter_t *it, const char *what)
 {
     bson_t sub, scratch = BSON_INITIALIZER;
     bool marked = a->marked;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "%s must be a document", what);
     a->marked = false;
     int rc = phi_mark_filter(a, &sub, &scratch);
@@ -317,13 +313,13 @@ static int validator_field(phi_actx *a, bson_iter_t *it, bson_t *out)
     bson_t sub;
     bson_iter_t f;
     int rc = 0;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'validator' must be a document");
     /* a validator that is only the collection's schema is how FLE1 stores a
      * remote schema; libmongocrypt then hands that same schema to us */
     if (bson_iter_init_find(&f, &sub, "$jsonSchema") && bson_count_keys(&sub) == 1) {
         bson_t vs;
-        if (!sub_document(&f, &vs))
+        if (!phi_sub_document(&f, &vs))
             return phi_error(a->eh, PHICRYPT_EBADDATA, "'validator.$jsonSchema' must be a document");
         if (!bson_equal(&vs, a->schema))
             rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
@@ -357,7 +353,7 @@ static int index_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int indexes_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, index_one, out);
+    return phi_each_document(a, it, index_one, out);
 }
 
 static const handler h_insert[] = { { "documents", documents_field }, { NULL, NULL } };
@@ -451,7 +447,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
 
     schema = empty;
     if (bson_iter_init_find(&it, request, "jsonSchema")) {
-        if (!sub_document(&it, &schema))
+        if (!phi_sub_document(&it, &schema))
             return phi_error(eh, PHICRYPT_EBADDATA, "'jsonSchema' in the markings request must be a document");
     }
     bool remote = false;

@@ -27,16 +27,6 @@
 
 static const phi_encinfo opaque_enc = { .algorithm = PHI_ALG_OPAQUE };
 
-static bool sub_doc(bson_iter_t *it, bson_t *sub)
-{
-    uint32_t len;
-    const uint8_t *data;
-    if (!BSON_ITER_HOLDS_DOCUMENT(it))
-        return false;
-    bson_iter_document(it, &len, &data);
-    return bson_init_static(sub, data, len);
-}
-
 static int need_doc(phi_actx *a, bson_iter_t *it, const char *stage, bson_iter_t *fields)
 {
     if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, fields))
@@ -63,7 +53,7 @@ static int set_plain(phi_actx *a, const char *path)
 static int match_stage(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
     bson_t sub, child;
-    if (!sub_doc(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "$match needs a document");
     bson_append_document_begin(out, "$match", -1, &child);
     int rc = phi_mark_filter(a, &sub, &child);
@@ -475,7 +465,7 @@ static int geo_near_stage(phi_actx *a, bson_iter_t *it, bson_t *out)
         const phi_snode *n;
         if (strcmp(k, "query") == 0) {
             bson_t sub, q;
-            if (!sub_doc(&f, &sub)) {
+            if (!phi_sub_document(&f, &sub)) {
                 rc = phi_error(a->eh, PHICRYPT_EBADDATA, "$geoNear query must be a document");
                 break;
             }
@@ -594,7 +584,7 @@ static int lookup_stage(phi_actx *a, const char *name, bson_iter_t *it, bson_t *
         } else if (graph && strcmp(k, "restrictSearchWithMatch") == 0) {
             bson_t sub, q;
             phi_snode *cur = a->root;
-            if (!sub_doc(&f, &sub)) {
+            if (!phi_sub_document(&f, &sub)) {
                 rc = phi_error(a->eh, PHICRYPT_EBADDATA, "restrictSearchWithMatch must be a document");
                 break;
             }
@@ -726,28 +716,12 @@ static int stage_one(phi_actx *a, const bson_t *stage, bson_t *out)
 
 int phi_mark_pipeline(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    const char *name = bson_iter_key(it);
-    bson_iter_t el;
-    bson_t arr;
-    int rc = 0;
-    if (!BSON_ITER_HOLDS_ARRAY(it) || !bson_iter_recurse(it, &el))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be an array of documents", name);
+    /* sub-pipelines ($lookup, $facet) nest: bound the recursion */
     if (++a->depth > 100) {
         a->depth--;
         return phi_error(a->eh, PHICRYPT_EBADDATA, "pipelines nested more than 100 levels deep");
     }
-    bson_append_array_begin(out, name, -1, &arr);
-    while (!rc && bson_iter_next(&el)) {
-        bson_t sub, child;
-        if (!sub_doc(&el, &sub)) {
-            rc = phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be an array of documents", name);
-            break;
-        }
-        bson_append_document_begin(&arr, bson_iter_key(&el), -1, &child);
-        rc = stage_one(a, &sub, &child);
-        bson_append_document_end(&arr, &child);
-    }
-    bson_append_array_end(out, &arr);
+    int rc = phi_each_document(a, it, stage_one, out);
     a->depth--;
     return rc;
 }

@@ -168,6 +168,13 @@ int phi_set_prefix_refusal(phi_actx *a, const char *path);
 bool phi_path_join(char *buf, size_t size, const char *prefix, const char *key);
 #define PHI_PATH_MAX 1024
 
+/* analysis_commands.c: applies `fn` to every element of the array field at
+ * `it` (each must be a document), appending the array of results to `out`. */
+typedef int (*phi_doc_fn)(phi_actx *a, const bson_t *in, bson_t *out);
+/* A read-only view of the document the iterator holds (false if none). */
+bool phi_sub_document(bson_iter_t *it, bson_t *sub);
+int phi_each_document(phi_actx *a, bson_iter_t *it, phi_doc_fn fn, bson_t *out);
+
 /* analysis_match.c: query filters */
 int phi_mark_filter(phi_actx *a, const bson_t *filter, bson_t *out);
 

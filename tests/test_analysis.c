@@ -177,6 +177,40 @@ static int code_of(const char *name)
 }
 
 /* Runs one case; returns false (after printing why) on a mismatch. */
+/* Fails each allocation of the analysis in turn, alone: every run must end
+ * in PHICRYPT_ENOMEM or give exactly the answer it gives with memory to
+ * spare. A failure that is swallowed (taken for "nothing encrypted here")
+ * would send a plaintext value unmarked. */
+static bool single_failures_are_errors(const char *desc, const bson_t *request)
+{
+    bson_t base, reply;
+    int base_rc = phi_analysis_mark(&handle, "test", request, &base);
+    unsigned long count;
+    bool ok = true;
+    phi_test_fail_alloc_after(0);
+    phi_analysis_mark(&handle, "test", request, &reply) == 0 ? bson_destroy(&reply) : (void)0;
+    count = phi_test_alloc_count();
+    for (unsigned long n = 1; n <= count && n <= 600 && ok; n++) {
+        phi_test_fail_alloc_only(n);
+        int rc = phi_analysis_mark(&handle, "test", request, &reply);
+        phi_test_fail_alloc_after(0);
+        if (rc == PHICRYPT_ENOMEM)
+            continue;
+        if (rc != base_rc) {
+            print_error("%s: allocation %lu failing alone gave %d instead of %d or ENOMEM\n", desc, n, rc, base_rc);
+            ok = false;
+        } else if (rc == 0 && !bson_equal(&reply, &base)) {
+            print_error("%s: allocation %lu failing alone changed the answer\n", desc, n);
+            ok = false;
+        }
+        if (rc == 0)
+            bson_destroy(&reply);
+    }
+    if (base_rc == 0)
+        bson_destroy(&base);
+    return ok;
+}
+
 static bool run_case(const bson_t *file_schema, const bson_t *tc)
 {
     const char *desc = get_str(tc, "description");
@@ -248,6 +282,8 @@ static bool run_case(const bson_t *file_schema, const bson_t *tc)
         bson_destroy(&decoded);
         bson_destroy(&reply);
     }
+    if (ok && !single_failures_are_errors(desc, &request))
+        ok = false;
     bson_destroy(&request);
     return ok;
 }
@@ -550,6 +586,24 @@ static void test_analysis__deep_schema(void **state)
 /* Every allocation failure is reported as PHICRYPT_ENOMEM and leaks nothing
  * (run under the sanitizer build); the analysis succeeds once memory is
  * available again. */
+/* Fails allocations from the nth on, for n = 1, 2, ...: each run fails with
+ * PHICRYPT_ENOMEM until one has memory enough and succeeds. */
+static void mark_until_ok(const bson_t *req)
+{
+    bson_t reply;
+    for (unsigned long n = 1; n < 4000; n++) {
+        phi_test_fail_alloc_after(n);
+        int rc = phi_analysis_mark(&handle, "db", req, &reply);
+        phi_test_fail_alloc_after(0);
+        if (rc == 0) {
+            bson_destroy(&reply);
+            return;
+        }
+        assert_int_equal(rc, PHICRYPT_ENOMEM);
+    }
+    fail_msg("the analysis never succeeded");
+}
+
 static void test_analysis__out_of_memory(void **state)
 {
     (void)state;
@@ -569,20 +623,8 @@ static void test_analysis__out_of_memory(void **state)
     bson_iter_document(&it, &len, &data);
     assert_true(bson_init_static(&schema, data, len));
 
+    mark_until_ok(req);
     bool done = false;
-    for (unsigned long n = 1; n < 1000 && !done; n++) {
-        phi_test_fail_alloc_after(n);
-        int rc = phi_analysis_mark(&handle, "db", req, &reply);
-        phi_test_fail_alloc_after(0);
-        if (rc == 0) {
-            bson_destroy(&reply);
-            done = true;
-        } else {
-            assert_int_equal(rc, PHICRYPT_ENOMEM);
-        }
-    }
-    assert_true(done);
-    done = false;
     for (unsigned long n = 1; n < 1000 && !done; n++) {
         phi_test_fail_alloc_after(n);
         int rc = phi_analysis_describe(&handle, &schema, &reply);
@@ -595,6 +637,35 @@ static void test_analysis__out_of_memory(void **state)
         }
     }
     assert_true(done);
+    bson_destroy(req);
+
+    /* aggregation shapes allocate synthetic schema nodes at every stage */
+    req = json("{\"aggregate\": \"c\", \"pipeline\": [{\"$addFields\": {\"cp\": \"$ssn\", \"o\": {\"a\": \"$ssn\"}}},"
+               " {\"$lookup\": {\"from\": \"c\", \"pipeline\": [{\"$match\": {\"ssn\": \"y\"}}], \"as\": \"j\"}},"
+               " {\"$group\": {\"_id\": \"$cp\", \"f\": {\"$first\": \"$ssn\"}, \"all\": {\"$push\": \"$ssn\"}}},"
+               " {\"$match\": {\"_id\": \"x\", \"f\": \"z\"}}], \"cursor\": {},"
+               " \"jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {\"keyId\": [" UUID0 "],"
+               " \"algorithm\": " DET ", \"bsonType\": \"string\"}}}}, \"isRemoteSchema\": false}");
+    mark_until_ok(req);
+    bson_destroy(req);
+
+    /* out of memory never turns a value of unknown encryption into a plain
+     * one: the $match must be refused (or fail for memory), never marked
+     * as if nothing were encrypted */
+    req = json("{\"aggregate\": \"c\", \"pipeline\": [{\"$addFields\": {\"u\": {\"$cond\": [true, \"$ssn\", \"$plain\"]}}},"
+               " {\"$match\": {\"u\": \"v\"}}], \"cursor\": {},"
+               " \"jsonSchema\": {\"bsonType\": \"object\", \"properties\": {\"ssn\": {\"encrypt\": {\"keyId\": [" UUID0 "],"
+               " \"algorithm\": " DET ", \"bsonType\": \"string\"}}}}, \"isRemoteSchema\": false}");
+    int last = 0;
+    for (unsigned long n = 1; n < 2000 && last != PHICRYPT_ESCHEMA; n++) {
+        phi_test_fail_alloc_only(n);
+        last = phi_analysis_mark(&handle, "db", req, &reply);
+        phi_test_fail_alloc_after(0);
+        if (last == 0)
+            bson_destroy(&reply);
+        assert_true(last == PHICRYPT_ENOMEM || last == PHICRYPT_ESCHEMA);
+    }
+    assert_int_equal(last, PHICRYPT_ESCHEMA);
     bson_destroy(req);
 }
 

@@ -287,6 +287,7 @@ static void test_auto__key_alt_name_pointer(void **state)
     assert_int_equal(enc_cmd(f, "{\"insert\": \"patients\", \"documents\": [{\"kname\": \"nobody\", \"alt\": \"x\"}]}", &enc),
                      PHICRYPT_EKEYNOTFOUND);
     assert_true(tu_contains(phicrypt_errmsg(f->ph), "nobody"));
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "not all keys requested were satisfied"));
 }
 
 static void test_auto__find_update_delete(void **state)
@@ -345,7 +346,8 @@ static void test_auto__refusals_name_field_and_reason(void **state)
         { "{\"find\": \"patients\", \"filter\": {\"ssn\": {\"$regex\": \"^1\"}}}", "ssn", "regular expression" },
         { "{\"insert\": \"patients\", \"documents\": [{\"ssn\": 5}]}", "ssn", "type" },
         { "{\"update\": \"patients\", \"updates\": [{\"q\": {}, \"u\": {\"$inc\": {\"d_int\": 1}}}]}", "d_int", "$inc" },
-        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$group\": {\"_id\": \"$ssn\"}}], \"cursor\": {}}", "$group", "" },
+        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$group\": {\"_id\": \"$diagnosis\"}}], \"cursor\": {}}", "diagnosis", "randomized" },
+        { "{\"aggregate\": \"patients\", \"pipeline\": [{\"$out\": \"x\"}], \"cursor\": {}}", "$out", "not supported" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bson_t enc;
@@ -464,6 +466,8 @@ static void test_auto__unknown_key_in_schema(void **state)
     assert_int_equal(phicrypt_encrypt_command(ph, &b, "hospital", bson_get_data(&cmd), cmd.len), PHICRYPT_EKEYNOTFOUND);
     snprintf(ghost_uuid, sizeof ghost_uuid, "abababab-abab-abab-abab-abababababab");
     assert_true(tu_contains(phicrypt_errmsg(ph), ghost_uuid));
+    /* issue 26: the drivers' phrase, for code that matches driver errors */
+    assert_true(tu_contains(phicrypt_errmsg(ph), "not all keys requested were satisfied"));
     bson_destroy(&cmd);
     phicrypt_free(ph);
     free(schema);
@@ -551,6 +555,11 @@ static void test_auto__bad_arguments(void **state)
     assert_int_equal(phicrypt_decrypt_document(f->ph, &out, junk, sizeof junk), PHICRYPT_EBADDATA);
     assert_int_equal(phicrypt_decrypt_document(f->ph, NULL, junk, sizeof junk), PHICRYPT_EINVAL);
     assert_int_equal(phicrypt_analyze_command(f->ph, &out, "", bson_get_data(&cmd), cmd.len), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, NULL, "{}", 2), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, &out, NULL, 0), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_json_to_bson(f->ph, &out, "{\"ssn\": \"SECRET", 15), PHICRYPT_EBADDATA);
+    assert_false(tu_contains(phicrypt_errmsg(f->ph), "SECRET"));
+    assert_int_equal(phicrypt_json_to_bson(NULL, &out, "[1]", 3), PHICRYPT_EBADDATA);
     assert_null(out.data);
 }
 

@@ -172,6 +172,30 @@ static void test_core__json_errors_do_not_quote_input(void **state)
     }
 }
 
+/* issue 26: {"$type": 2} is a query operator, not a broken legacy binary */
+static void test_core__json_type_operator_is_not_legacy_binary(void **state)
+{
+    (void)state;
+    int h = 0;
+    bson_t b;
+    bson_iter_t it;
+    static const char q[] = "{\"find\": \"c\", \"filter\": {\"x\": {\"$type\": 2}, \"y\": [{\"$type\": \"string\"}]}}";
+    assert_int_equal(phi_json_to_bson(&h, "t", q, strlen(q), &b), 0);
+    assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "filter.x.$type", &it));
+    assert_true(BSON_ITER_HOLDS_INT32(&it) && bson_iter_int32(&it) == 2);
+    assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "filter.y.0.$type", &it));
+    assert_true(BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "string") == 0);
+    bson_destroy(&b);
+    /* the legacy wrapper itself still reads as binary */
+    static const char legacy[] = "{\"b\": {\"$binary\": \"AQID\", \"$type\": \"00\"}, \"x\": {\"$type\": 2}}";
+    assert_int_equal(phi_json_to_bson(&h, "t", legacy, strlen(legacy), &b), 0);
+    assert_true(bson_iter_init_find(&it, &b, "b") && BSON_ITER_HOLDS_BINARY(&it));
+    bson_destroy(&b);
+    /* a "$type" inside a string is text, and broken JSON stays an error */
+    static const char bad[] = "{\"s\": \"\\\"$type\\\"\", \"x\": {\"$type\": 2}";
+    assert_int_equal(phi_json_to_bson(&h, "t", bad, strlen(bad), &b), PHICRYPT_EBADDATA);
+}
+
 static void test_core__bson_to_json_is_compact(void **state)
 {
     (void)state;
@@ -249,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_core__uuid_parse_and_format),
         cmocka_unit_test(test_core__json_value_parsing),
         cmocka_unit_test(test_core__json_errors_do_not_quote_input),
+        cmocka_unit_test(test_core__json_type_operator_is_not_legacy_binary),
         cmocka_unit_test(test_core__bson_to_json_is_compact),
         cmocka_unit_test(test_core__atomic_write_and_permissions),
         cmocka_unit_test(test_core__suggestions),

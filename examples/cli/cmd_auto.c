@@ -91,9 +91,19 @@ static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *u
  * errors are reported by position only. */
 static int parse_doc(const char *text, bson_t *out, size_t lineno)
 {
-    bson_error_t err;
-    if (bson_init_from_json(out, text, -1, &err))
-        return 0;
+    phicrypt_buf b = PHICRYPT_BUF_INIT;
+    /* the library's reader: {"$type": 2} is a query operator there */
+    if (phicrypt_json_to_bson(NULL, &b, text, strlen(text)) == 0) {
+        bson_t view;
+        bool ok = bson_init_static(&view, b.data, b.len);
+        if (ok) {
+            bson_init(out);
+            bson_concat(out, &view);
+        }
+        phicrypt_buf_dispose(&b);
+        if (ok)
+            return 0;
+    }
     if (lineno)
         return cli_fail("standard input line %zu: not a valid Extended JSON document", lineno);
     return cli_fail("standard input: not a JSON document");

@@ -87,13 +87,28 @@ PHICRYPT_API
 int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical);
 
 /**
+ * @brief Parse one MongoDB Extended JSON document (relaxed or canonical) into
+ * BSON bytes in @p out, for the calls that take BSON.
+ *
+ * Unlike libbson's reader alone, query operators whose names collide with
+ * legacy Extended JSON wrappers are read as operators where no wrapper can be
+ * meant: `{"x": {"$type": 2}}` is a `$type` query, while
+ * `{"$binary": "...", "$type": "00"}` is still binary data. Errors name the
+ * position, never the text. @p ph may be NULL (the message is then kept for
+ * phicrypt_errmsg(NULL)).
+ */
+PHICRYPT_API
+int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, size_t json_len);
+
+/**
  * @brief Automatic encryption of a MongoDB command, without mongocryptd.
  *
  * Every value the command writes or queries at a path the configuration's
  * `schema_map` encrypts is replaced by its ciphertext, exactly as a MongoDB
  * driver with mongocryptd would send it: insert, find, update,
- * findAndModify, delete, count, distinct, aggregate ($match, $project,
- * $sort, $limit, $skip ...), explain. Commands on collections without a
+ * findAndModify, delete, count, distinct, aggregate (the stages MongoDB
+ * lists for automatic encryption: $match, $group, $lookup ... see README),
+ * explain. Commands on collections without a
  * schema pass through unchanged.
  *
  * @param[out] out  the command to send (BSON).

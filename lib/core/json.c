@@ -1,4 +1,6 @@
 /* JSON <-> BSON helpers on libbson. */
+#define _GNU_SOURCE 1 /* memmem */
+#include <stdlib.h>
 #include <string.h>
 
 #include <phicrypt.h>
@@ -29,6 +31,191 @@ static void sanitize_parse_error(char *dst, size_t cap, const char *src)
     dst[o] = '\0';
 }
 
+/* ---- query operators that collide with legacy Extended JSON wrappers ----
+ *
+ * libbson reads {"$type": ...} as the start of the legacy binary wrapper
+ * {"$binary": "...", "$type": "00"} and fails when no "$binary" follows, so
+ * a query such as {"x": {"$type": 2}} cannot be parsed. When a parse fails,
+ * each "$type" key of an object that has no "$binary" key is renamed to a
+ * placeholder, the text is parsed again, and the placeholder is renamed back
+ * in the BSON. Text that parses the first time is never touched. */
+
+#define TYPE_STANDIN "$phicrypt:type"
+
+typedef struct jscan {
+    const char *s;
+    size_t n, i;
+} jscan;
+
+/* Skips a JSON string starting at s[i] == '"'; returns false if unterminated. */
+static bool skip_string(jscan *j)
+{
+    for (j->i++; j->i < j->n; j->i++) {
+        if (j->s[j->i] == '\\')
+            j->i++;
+        else if (j->s[j->i] == '"')
+            return ++j->i, true;
+    }
+    return false;
+}
+
+static void skip_space(jscan *j)
+{
+    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+        j->i++;
+}
+
+/* Scans one object starting at '{'; records the offsets of its "$type" keys
+ * in `keys` (when it has no "$binary" key) and recurses into values. */
+static bool scan_value(jscan *j, size_t *keys, size_t *nkeys, size_t cap, int depth);
+
+static bool scan_object(jscan *j, size_t *keys, size_t *nkeys, size_t cap, int depth)
+{
+    size_t mine[64], nmine = 0;
+    bool binary = false;
+    j->i++; /* '{' */
+    for (;;) {
+        skip_space(j);
+        if (j->i >= j->n)
+            return false;
+        if (j->s[j->i] == '}')
+            break;
+        if (j->s[j->i] == ',') {
+            j->i++;
+            continue;
+        }
+        if (j->s[j->i] != '"')
+            return false;
+        size_t start = j->i;
+        if (!skip_string(j))
+            return false;
+        size_t klen = j->i - start;
+        if (klen == 7 && memcmp(j->s + start, "\"$type\"", 7) == 0 && nmine < 64)
+            mine[nmine++] = start;
+        if (klen == 9 && memcmp(j->s + start, "\"$binary\"", 9) == 0)
+            binary = true;
+        skip_space(j);
+        if (j->i >= j->n || j->s[j->i] != ':')
+            return false;
+        j->i++;
+        if (!scan_value(j, keys, nkeys, cap, depth + 1))
+            return false;
+    }
+    j->i++; /* '}' */
+    for (size_t k = 0; !binary && k < nmine && *nkeys < cap; k++)
+        keys[(*nkeys)++] = mine[k];
+    return true;
+}
+
+static bool scan_value(jscan *j, size_t *keys, size_t *nkeys, size_t cap, int depth)
+{
+    if (depth > 200)
+        return false;
+    skip_space(j);
+    if (j->i >= j->n)
+        return false;
+    char c = j->s[j->i];
+    if (c == '{')
+        return scan_object(j, keys, nkeys, cap, depth);
+    if (c == '"')
+        return skip_string(j);
+    if (c == '[') {
+        j->i++;
+        for (;;) {
+            skip_space(j);
+            if (j->i >= j->n)
+                return false;
+            if (j->s[j->i] == ']')
+                return j->i++, true;
+            if (j->s[j->i] == ',') {
+                j->i++;
+                continue;
+            }
+            if (!scan_value(j, keys, nkeys, cap, depth + 1))
+                return false;
+        }
+    }
+    while (j->i < j->n && !strchr(",}] \t\r\n", j->s[j->i]))
+        j->i++; /* number, true, false, null */
+    return true;
+}
+
+static int cmp_size(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Copies `in` into `out`, renaming TYPE_STANDIN keys back to "$type". */
+static void rename_back(const bson_t *in, bson_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init(&it, in))
+        return;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (strcmp(key, TYPE_STANDIN) == 0)
+            key = "$type";
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t sub, child;
+            bool arr = BSON_ITER_HOLDS_ARRAY(&it);
+            if (arr)
+                bson_iter_array(&it, &len, &data);
+            else
+                bson_iter_document(&it, &len, &data);
+            if (!bson_init_static(&sub, data, len))
+                continue;
+            if (arr)
+                bson_append_array_begin(out, key, -1, &child);
+            else
+                bson_append_document_begin(out, key, -1, &child);
+            rename_back(&sub, &child);
+            if (arr)
+                bson_append_array_end(out, &child);
+            else
+                bson_append_document_end(out, &child);
+        } else {
+            bson_append_iter(out, key, -1, &it);
+        }
+    }
+}
+
+/* The retry described above: 1 when it parsed, 0 when it did not apply. */
+static int parse_with_type_operators(const char *json, size_t len, bson_t *out)
+{
+    size_t keys[256], nkeys = 0;
+    jscan j = { json, len, 0 };
+    if (!memmem(json, len, "\"$type\"", 7) || !scan_value(&j, keys, &nkeys, 256, 0) || nkeys == 0)
+        return 0;
+    qsort(keys, nkeys, sizeof keys[0], cmp_size);
+    size_t extra = nkeys * (sizeof TYPE_STANDIN - 1 - 5), cap = len + extra + 1;
+    char *text = phi_malloc(cap);
+    if (!text)
+        return 0;
+    size_t o = 0, from = 0;
+    for (size_t k = 0; k < nkeys; k++) {
+        memcpy(text + o, json + from, keys[k] - from);
+        o += keys[k] - from;
+        memcpy(text + o, "\"" TYPE_STANDIN "\"", sizeof TYPE_STANDIN + 1);
+        o += sizeof TYPE_STANDIN + 1;
+        from = keys[k] + 7;
+    }
+    memcpy(text + o, json + from, len - from);
+    o += len - from;
+    bson_t tmp;
+    bson_error_t berr;
+    bool ok = bson_init_from_json(&tmp, text, (ssize_t)o, &berr);
+    phi_wipe_free(text, cap);
+    if (!ok)
+        return 0;
+    bson_init(out);
+    rename_back(&tmp, out);
+    phi_bson_wipe_destroy(&tmp);
+    return 1;
+}
+
 int phi_json_to_bson(const void *eh, const char *where, const char *json, size_t len, bson_t *out)
 {
     bson_error_t berr;
@@ -37,6 +224,8 @@ int phi_json_to_bson(const void *eh, const char *where, const char *json, size_t
     if (len > (size_t)INT32_MAX)
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: JSON text too large", where);
     if (!bson_init_from_json(out, json, (ssize_t)len, &berr)) {
+        if (parse_with_type_operators(json, len, out))
+            return 0;
         sanitize_parse_error(clean, sizeof clean, berr.message);
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: invalid JSON: %s", where, clean);
     }

@@ -1,6 +1,7 @@
 /* Allocation wrappers (with a fault-injection hook for tests) and secure
  * memory for key material. */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +16,26 @@
  * reaches it fails. Atomic so that threaded tests stay well defined. */
 static atomic_ulong alloc_count;
 static atomic_ulong fail_at;
+static atomic_bool fail_once; /* only that allocation fails, later ones succeed */
 
 static int should_fail(void)
 {
     unsigned long n = atomic_fetch_add(&alloc_count, 1) + 1;
     unsigned long f = atomic_load(&fail_at);
-    return f != 0 && n >= f;
+    return f != 0 && (atomic_load(&fail_once) ? n == f : n >= f);
 }
 
 void phi_test_fail_alloc_after(unsigned long nth)
 {
     atomic_store(&alloc_count, 0);
+    atomic_store(&fail_once, false);
+    atomic_store(&fail_at, nth);
+}
+
+void phi_test_fail_alloc_only(unsigned long nth)
+{
+    atomic_store(&alloc_count, 0);
+    atomic_store(&fail_once, true);
     atomic_store(&fail_at, nth);
 }
 

@@ -33,6 +33,9 @@ int phi_random(void *out, size_t n);
 /* Test hook (tests/ only): fail the allocation that would be number
  * `nth` (1-based) counted from now; 0 disables. Returns allocations so far. */
 void phi_test_fail_alloc_after(unsigned long nth);
+/* Only the nth allocation fails (0 = none): finds a failure that is
+ * swallowed and taken for success. */
+void phi_test_fail_alloc_only(unsigned long nth);
 unsigned long phi_test_alloc_count(void);
 
 /* Test hook (tests/ only): called with every buffer that phicrypt wipes

@@ -3,8 +3,8 @@
  *
  * Commands analysed: insert (documents), find (filter), count (query),
  * distinct (key, query), delete (deletes[].q), update (updates[].q/.u),
- * findAndModify (query, update), aggregate (pipeline: $match, $project
- * inclusion/exclusion, $sort, $limit, $skip) and explain (the inner command,
+ * findAndModify (query, update), aggregate (pipeline: see
+ * analysis_pipeline.c) and explain (the inner command,
  * result {explain: <marked inner>, verbosity...} as the spec test
  * explain.json expects it). create, collMod and createIndexes are returned
  * unchanged, but refused (as mongocryptd refuses them) when they define a
@@ -51,7 +51,7 @@ static int process_fields(phi_actx *a, const bson_t *doc, const handler *h, bson
     return rc;
 }
 
-static bool sub_document(bson_iter_t *it, bson_t *sub)
+bool phi_sub_document(bson_iter_t *it, bson_t *sub)
 {
     uint32_t len;
     const uint8_t *data;
@@ -101,11 +101,7 @@ static int check_upsert(phi_actx *a, const bson_t *holder, const char *update_ke
     return check_id_given(a, &upd);
 }
 
-/* Applies `fn` to every element of an array field, which must hold
- * documents; fn receives the element's sub-document. */
-typedef int (*doc_fn)(phi_actx *a, const bson_t *in, bson_t *out);
-
-static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
+int phi_each_document(phi_actx *a, bson_iter_t *it, phi_doc_fn fn, bson_t *out)
 {
     const char *name = bson_iter_key(it);
     bson_iter_t el;
@@ -116,7 +112,7 @@ static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
     bson_append_array_begin(out, name, -1, &arr);
     while (!rc && bson_iter_next(&el)) {
         bson_t sub, child;
-        if (!sub_document(&el, &sub)) {
+        if (!phi_sub_document(&el, &sub)) {
             rc = phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be an array of documents", name);
             break;
         }
@@ -133,7 +129,7 @@ static int each_document(phi_actx *a, bson_iter_t *it, doc_fn fn, bson_t *out)
 static int filter_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
     bson_t sub, child;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be a document", bson_iter_key(it));
     bson_append_document_begin(out, bson_iter_key(it), -1, &child);
     int rc = phi_mark_filter(a, &sub, &child);
@@ -149,7 +145,7 @@ static int update_field(phi_actx *a, bson_iter_t *it, bson_t *out)
                          "pipeline-style updates ('%s' is an array) are not supported by query analysis when the "
                          "schema encrypts fields",
                          bson_iter_key(it));
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'%s' must be a document", bson_iter_key(it));
     bson_append_document_begin(out, bson_iter_key(it), -1, &child);
     int rc = phi_mark_update(a, &sub, &child);
@@ -171,7 +167,7 @@ static int insert_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int documents_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, insert_one, out);
+    return phi_each_document(a, it, insert_one, out);
 }
 
 static int delete_one(phi_actx *a, const bson_t *in, bson_t *out)
@@ -186,7 +182,7 @@ static int delete_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int deletes_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, delete_one, out);
+    return phi_each_document(a, it, delete_one, out);
 }
 
 static int update_one(phi_actx *a, const bson_t *in, bson_t *out)
@@ -197,13 +193,19 @@ static int update_one(phi_actx *a, const bson_t *in, bson_t *out)
     a->collation = outer || nonsimple_collation(in);
     if (!rc)
         rc = process_fields(a, in, h, out);
+    /* the server's parser fills in these defaults, and mongocryptd returns
+     * the statement as it parsed it */
+    if (!rc && !bson_has_field(in, "multi"))
+        BSON_APPEND_BOOL(out, "multi", false);
+    if (!rc && !bson_has_field(in, "upsert"))
+        BSON_APPEND_BOOL(out, "upsert", false);
     a->collation = outer;
     return rc;
 }
 
 static int updates_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, update_one, out);
+    return phi_each_document(a, it, update_one, out);
 }
 
 static int distinct_key_field(phi_actx *a, bson_iter_t *it, bson_t *out)
@@ -237,79 +239,14 @@ static int distinct_key_field(phi_actx *a, bson_iter_t *it, bson_t *out)
     return 0;
 }
 
-/* ---- aggregate ---- */
-
-static int project_stage(phi_actx *a, bson_iter_t *spec)
-{
-    bson_iter_t f;
-    const phi_encinfo *enc;
-    if (!BSON_ITER_HOLDS_DOCUMENT(spec) || !bson_iter_recurse(spec, &f))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "$project needs a document");
-    while (bson_iter_next(&f)) {
-        const char *path = bson_iter_key(&f);
-        /* inclusion and exclusion keep each field's encryption as it is;
-         * computed fields would need expression analysis */
-        if (!(BSON_ITER_HOLDS_BOOL(&f) || BSON_ITER_HOLDS_NUMBER(&f)))
-            return phi_error(a->eh, PHICRYPT_ESCHEMA,
-                             "$project with a computed field ('%s') is not supported by query analysis when the "
-                             "schema encrypts fields; only inclusion and exclusion are",
-                             path);
-        int rc = phi_schema_resolve(a, path, &enc, NULL);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int sort_stage(phi_actx *a, bson_iter_t *spec)
-{
-    bson_iter_t f;
-    const phi_encinfo *enc;
-    if (!BSON_ITER_HOLDS_DOCUMENT(spec) || !bson_iter_recurse(spec, &f))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "$sort needs a document");
-    while (bson_iter_next(&f)) {
-        const char *path = bson_iter_key(&f);
-        int rc = phi_schema_resolve(a, path, &enc, NULL);
-        if (rc)
-            return rc;
-        if (enc)
-            return phi_error(a->eh, PHICRYPT_ESCHEMA,
-                             "$sort on encrypted field '%s' is not allowed: ciphertext order is not the plaintext "
-                             "order",
-                             path);
-    }
-    return 0;
-}
-
-static int stage_one(phi_actx *a, const bson_t *stage, bson_t *out)
-{
-    bson_iter_t it;
-    if (!bson_iter_init(&it, stage) || !bson_iter_next(&it))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "an aggregation stage must be a document with one field");
-    const char *name = bson_iter_key(&it);
-    bson_iter_t extra = it;
-    if (bson_iter_next(&extra))
-        return phi_error(a->eh, PHICRYPT_EBADDATA, "aggregation stage %s has more than one field", name);
-    if (strcmp(name, "$match") == 0)
-        return filter_field(a, &it, out);
-    int rc = 0;
-    if (strcmp(name, "$project") == 0)
-        rc = project_stage(a, &it);
-    else if (strcmp(name, "$sort") == 0)
-        rc = sort_stage(a, &it);
-    else if (strcmp(name, "$limit") != 0 && strcmp(name, "$skip") != 0)
-        rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
-                       "Aggregation stage %s is not supported by query analysis when the schema encrypts fields "
-                       "(supported: $match, $project, $sort, $limit, $skip)",
-                       name);
-    if (!rc)
-        bson_append_iter(out, name, -1, &it);
-    return rc;
-}
+/* ---- aggregate (analysis_pipeline.c) ---- */
 
 static int pipeline_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, stage_one, out);
+    phi_snode *input = a->root;
+    int rc = phi_mark_pipeline(a, it, out);
+    a->root = input; /* the output shape matters to nothing after the pipeline */
+    return rc;
 }
 
 /* ---- commands ---- */
@@ -319,7 +256,7 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
 static int explain_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
     bson_t sub, child;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'explain' must be a document");
     bson_append_document_begin(out, "explain", -1, &child);
     int rc = analyze_command(a, &sub, true, &child);
@@ -360,7 +297,7 @@ static int no_markings_in_filter(phi_actx *a, bson_iter_t *it, const char *what)
 {
     bson_t sub, scratch = BSON_INITIALIZER;
     bool marked = a->marked;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "%s must be a document", what);
     a->marked = false;
     int rc = phi_mark_filter(a, &sub, &scratch);
@@ -376,13 +313,13 @@ static int validator_field(phi_actx *a, bson_iter_t *it, bson_t *out)
     bson_t sub;
     bson_iter_t f;
     int rc = 0;
-    if (!sub_document(it, &sub))
+    if (!phi_sub_document(it, &sub))
         return phi_error(a->eh, PHICRYPT_EBADDATA, "'validator' must be a document");
     /* a validator that is only the collection's schema is how FLE1 stores a
      * remote schema; libmongocrypt then hands that same schema to us */
     if (bson_iter_init_find(&f, &sub, "$jsonSchema") && bson_count_keys(&sub) == 1) {
         bson_t vs;
-        if (!sub_document(&f, &vs))
+        if (!phi_sub_document(&f, &vs))
             return phi_error(a->eh, PHICRYPT_EBADDATA, "'validator.$jsonSchema' must be a document");
         if (!bson_equal(&vs, a->schema))
             rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
@@ -416,7 +353,7 @@ static int index_one(phi_actx *a, const bson_t *in, bson_t *out)
 
 static int indexes_field(phi_actx *a, bson_iter_t *it, bson_t *out)
 {
-    return each_document(a, it, index_one, out);
+    return phi_each_document(a, it, index_one, out);
 }
 
 static const handler h_insert[] = { { "documents", documents_field }, { NULL, NULL } };
@@ -463,7 +400,14 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
             h = commands[i].h;
     if (h == h_fam && (rc = check_upsert(a, cmd, "update")))
         return rc;
+    /* a database-level aggregate ({aggregate: 1}) has no collection whose
+     * schema could describe its input: drivers refuse it with this phrase */
+    if (h == h_aggregate && !BSON_ITER_HOLDS_UTF8(&it))
+        return phi_error(a->eh, PHICRYPT_ESCHEMA, "non-collection command not supported for auto encryption: aggregate");
     a->collation = nonsimple_collation(cmd);
+    bson_iter_init(&it, cmd);
+    bson_iter_next(&it);
+    a->coll = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
     /* mongocryptd never returns $db: drivers add it to what they send */
     bson_copy_to_excluding_noinit(cmd, &body, "$db", NULL);
     rc = process_fields(a, &body, h, out);
@@ -503,7 +447,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
 
     schema = empty;
     if (bson_iter_init_find(&it, request, "jsonSchema")) {
-        if (!sub_document(&it, &schema))
+        if (!phi_sub_document(&it, &schema))
             return phi_error(eh, PHICRYPT_EBADDATA, "'jsonSchema' in the markings request must be a document");
     }
     bool remote = false;
@@ -515,6 +459,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     if ((rc = phi_schema_parse(eh, &schema, remote, &a.root)))
         return rc;
     a.schema = &schema;
+    a.coll_root = a.root;
 
     bson_copy_to_excluding_noinit(request, &cmd, "jsonSchema", "isRemoteSchema", "$db", NULL);
     if (phi_snode_has_encrypt(a.root))
@@ -533,6 +478,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     /* both copies hold the command's plaintext values */
     phi_bson_wipe_destroy(&result);
     phi_bson_wipe_destroy(&cmd);
-    phi_schema_free(a.root);
+    phi_synth_free_all(&a);
+    phi_schema_free(a.coll_root);
     return rc;
 }

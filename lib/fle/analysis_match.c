@@ -4,15 +4,16 @@
  * mongocryptd serialises it: {f: v} becomes {f: {$eq: <marking>}} (spec
  * tests find.json, count.json, delete.json); operator documents keep their
  * shape with each operand marked ({f: {$in: [<m>, <m>]}}). Parts of the
- * filter that touch no encrypted field are copied unchanged (mongocryptd
- * re-serialises them, e.g. {x: 1} as {x: {$eq: 1}}; the meaning is the same).
+ * filter that touch no encrypted field keep their operators, and a plain
+ * equality {x: 1} becomes {x: {$eq: 1}} as mongocryptd re-serialises it
+ * (spec test bulk.json: {_id: {$eq: 2}}).
  *
  * Refused, as mongocryptd refuses them (badQueries.json): any operator that
  * needs the plaintext order or content ($gt, $regex, $mod, $size, $type,
  * $all, $elemMatch, $bits*, geo ...) on an encrypted field; queries that
  * need a marking on a randomly encrypted field; equality to null; an array
- * compared at a path with encrypted fields below; $text, $where and (here,
- * because expressions are not analysed) $expr. An object compared at such a
+ * compared at a path with encrypted fields below; $text and $where. $expr
+ * is analysed as an aggregation expression (analysis_expr.c). An object compared at such a
  * path gets its encrypted fields marked, as mongocryptd marks them
  * (fle_match_expression: replaceElementsInEqExpression). */
 #include <string.h>
@@ -256,6 +257,12 @@ int phi_mark_filter(phi_actx *a, const bson_t *filter, bson_t *out)
                 rc = logical(a, key, &it, out);
             else if (strcmp(key, "$comment") == 0)
                 bson_append_iter(out, key, -1, &it);
+            else if (strcmp(key, "$expr") == 0) {
+                const phi_snode *r;
+                if (!(rc = phi_mark_expr(a, &it, out, key, &r)) && r)
+                    rc = phi_error(a->eh, PHICRYPT_ESCHEMA,
+                                   "$expr cannot test an encrypted value's truth: compare it with $eq, $ne or $in");
+            }
             else
                 rc = phi_error(a->eh, PHICRYPT_ESCHEMA, "Unsupported match expression operator for encryption: %s",
                                key);
@@ -277,8 +284,15 @@ int phi_mark_filter(phi_actx *a, const bson_t *filter, bson_t *out)
                 rc = prefix_operand(a, &below, key, &it, false, &child, "$eq");
             }
             bson_append_document_end(out, &child);
-        } else {
+        } else if (is_operator_doc(&it) || BSON_ITER_HOLDS_REGEX(&it)) {
             bson_append_iter(out, key, -1, &it);
+        } else {
+            /* mongocryptd returns the filter as the server parsed it, where
+             * every equality is {path: {$eq: value}} */
+            bson_t child;
+            bson_append_document_begin(out, key, -1, &child);
+            bson_append_iter(&child, "$eq", 3, &it);
+            bson_append_document_end(out, &child);
         }
     }
     phi_free((void *)below.v);

@@ -66,7 +66,11 @@ int phi_analysis_describe(const void *eh, const bson_t *schema, bson_t *out);
 
 /* ---- shared between the analysis_*.c files ---- */
 
-enum { PHI_ALG_DETERMINISTIC = 1, PHI_ALG_RANDOM = 2 };
+/* PHI_ALG_OPAQUE marks what an aggregation stage made of encrypted values
+ * that no ciphertext comparison can match: arrays built by $push or
+ * $addToSet, and values whose encryption is known only at run time ($cond
+ * branches that differ). It never reaches a marking. */
+enum { PHI_ALG_DETERMINISTIC = 1, PHI_ALG_RANDOM = 2, PHI_ALG_OPAQUE = 3 };
 
 /* Resolved encryption of one schema node (encrypt + inherited
  * encryptMetadata). */
@@ -98,6 +102,12 @@ typedef struct phi_actx {
     bool set_value;  /* marking a $set value: no scalar may replace an
                         object that holds encrypted fields */
     int depth;       /* nesting of $and/$or/$nor/$not being analysed */
+    /* aggregate: the collection the command names (NULL for aggregate: 1),
+     * its schema root (a->root changes stage by stage), and the synthetic
+     * nodes the stages built (freed by phi_synth_free_all) */
+    const char *coll;
+    phi_snode *coll_root;
+    phi_snode *synth;
 } phi_actx;
 
 /* analysis_schema.c */
@@ -121,6 +131,18 @@ bool phi_encinfo_equal(const phi_encinfo *x, const phi_encinfo *y);
  * none); `below` (optional) receives the nodes at the end of the path.
  * Refuses a path that continues below an encrypted field. */
 int phi_schema_resolve(phi_actx *a, const char *path, const phi_encinfo **enc, phi_nodeset *below);
+
+/* Synthetic nodes: the shape of documents after an aggregation stage. They
+ * share subtrees with the parsed schema and are freed together by
+ * phi_synth_free_all. NULL (with the error set) when out of memory. */
+phi_snode *phi_synth_object(phi_actx *a);                        /* {} : nothing encrypted */
+phi_snode *phi_synth_leaf(phi_actx *a, const phi_encinfo *enc);  /* a value encrypted as `enc` */
+phi_snode *phi_synth_clone(phi_actx *a, const phi_snode *src);   /* shallow copy; NULL src: {} */
+/* Defines field `name` of synthetic `node` as `child` (replacing what the
+ * schema said of that name, patterns and additionalProperties included). */
+int phi_synth_set(phi_actx *a, phi_snode *node, const char *name, const phi_snode *child);
+void phi_synth_free_all(phi_actx *a);
+const phi_encinfo *phi_snode_enc(const phi_snode *node);
 
 /* analysis_value.c: BSON types and markings */
 uint32_t phi_type_bit(bson_type_t t);
@@ -146,8 +168,32 @@ int phi_set_prefix_refusal(phi_actx *a, const char *path);
 bool phi_path_join(char *buf, size_t size, const char *prefix, const char *key);
 #define PHI_PATH_MAX 1024
 
+/* analysis_commands.c: applies `fn` to every element of the array field at
+ * `it` (each must be a document), appending the array of results to `out`. */
+typedef int (*phi_doc_fn)(phi_actx *a, const bson_t *in, bson_t *out);
+/* A read-only view of the document the iterator holds (false if none). */
+bool phi_sub_document(bson_iter_t *it, bson_t *sub);
+int phi_each_document(phi_actx *a, bson_iter_t *it, phi_doc_fn fn, bson_t *out);
+
 /* analysis_match.c: query filters */
 int phi_mark_filter(phi_actx *a, const bson_t *filter, bson_t *out);
+
+/* analysis_expr.c: aggregation expressions. Appends key: <expression with
+ * every constant compared to a deterministically encrypted field marked> to
+ * `out`; *result is the node describing the expression's value (NULL when
+ * it holds nothing encrypted). Refuses what cannot be evaluated on
+ * ciphertext, naming the operator and the field. */
+int phi_mark_expr(phi_actx *a, bson_iter_t *it, bson_t *out, const char *key, const phi_snode **result);
+/* The node at dotted `path` of the current document shape: *node is NULL
+ * when nothing encrypted is there; refuses a path that several schema rules
+ * describe differently, or that continues below an encrypted value. */
+int phi_shape_at(phi_actx *a, const char *path, const phi_snode **node);
+/* A copy of `base` (NULL: {}) with dotted `path` defined as `value`. */
+int phi_shape_set(phi_actx *a, const phi_snode *base, const char *path, const phi_snode *value, phi_snode **out);
+
+/* analysis_pipeline.c: aggregate pipelines (a->root is the input shape; on
+ * return it is the output shape) */
+int phi_mark_pipeline(phi_actx *a, bson_iter_t *it, bson_t *out);
 
 /* analysis_update.c: update documents (operators, replacement) */
 int phi_mark_update(phi_actx *a, const bson_t *update, bson_t *out);

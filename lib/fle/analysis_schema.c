@@ -44,6 +44,7 @@
 struct phi_prop {
     char *name;
     phi_snode *child;
+    bool defined; /* set by an aggregation stage: hides patterns/additionalProperties */
 };
 
 struct phi_pat {
@@ -60,6 +61,11 @@ struct phi_snode {
     size_t npats;
     phi_snode *additional;
     bool has_enc; /* an 'encrypt' at or below this node */
+    /* A node built for an aggregation stage (phi_synth_*): it owns only its
+     * props array and their names; children, patterns, additionalProperties
+     * and enc are shared with the parsed schema or other synthetic nodes. */
+    bool synthetic;
+    struct phi_snode *next_synth; /* the analysis' list of synthetic nodes */
 };
 
 /* One 'encryptMetadata' on the way from the root (innermost first). */
@@ -702,15 +708,15 @@ static int parse_node(const void *eh, const bson_t *schema, const char *path, bo
 
     if (has[KW_ENCRYPT]) {
         if (!allowed)
-            rc = phi_error(eh, PHICRYPT_ESCHEMA, "Invalid schema containing the 'encrypt' keyword at '%s': %s", where,
+            rc = phi_error(eh, PHICRYPT_ESCHEMA, "Invalid schema containing the 'encrypt' keyword. At '%s': %s", where,
                            why_not);
         else if (!path[0])
             rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                           "Invalid schema containing the 'encrypt' keyword at the top level: only fields can be "
+                           "Invalid schema containing the 'encrypt' keyword. At the top level only fields can be "
                            "encrypted");
         else if (nfields != 1)
             rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                           "Invalid schema containing the 'encrypt' keyword at '%s': sibling keywords are not allowed "
+                           "Invalid schema containing the 'encrypt' keyword. At '%s': sibling keywords are not allowed "
                            "beside 'encrypt'",
                            where);
         else
@@ -722,7 +728,7 @@ static int parse_node(const void *eh, const bson_t *schema, const char *path, bo
         if (has[KW_ENCRYPTMETADATA]) {
             if (!allowed)
                 rc = phi_error(eh, PHICRYPT_ESCHEMA,
-                               "Invalid schema containing the 'encryptMetadata' keyword at '%s': %s", where, why_not);
+                               "Invalid schema containing the 'encryptMetadata' keyword. At '%s': %s", where, why_not);
             else
                 rc = parse_metadata(eh, &kw[KW_ENCRYPTMETADATA].it, where, &link);
             inner = &link;
@@ -775,16 +781,19 @@ int phi_nodeset_child(const void *eh, const phi_nodeset *in, const char *name, p
     phi_nodeset_clear(out);
     for (size_t i = 0; i < in->n; i++) {
         const phi_snode *node = in->v[i];
-        bool matched = false;
+        bool matched = false, defined = false;
         if (node->enc)
             continue;
         for (size_t j = 0; j < node->nprops; j++) {
             if (strcmp(node->props[j].name, name) == 0) {
                 matched = true;
+                defined |= node->props[j].defined;
                 if ((rc = phi_nodeset_add(eh, out, node->props[j].child)))
                     return rc;
             }
         }
+        if (defined) /* a stage defined this field: nothing else describes it */
+            continue;
         for (size_t j = 0; j < node->npats; j++) {
             if (regexec(&node->pats[j].re, name, 0, NULL, 0) == 0) {
                 matched = true;
@@ -884,6 +893,116 @@ done:
     phi_free((void *)cur.v);
     phi_free((void *)next.v);
     return rc;
+}
+
+/* ---- synthetic nodes (aggregation stages) ---- */
+
+static phi_snode *synth_alloc(phi_actx *a)
+{
+    phi_snode *n = phi_calloc(1, sizeof *n);
+    if (!n) {
+        phi_error(a->eh, PHICRYPT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    n->synthetic = true;
+    n->next_synth = a->synth;
+    a->synth = n;
+    return n;
+}
+
+phi_snode *phi_synth_object(phi_actx *a)
+{
+    return synth_alloc(a);
+}
+
+phi_snode *phi_synth_leaf(phi_actx *a, const phi_encinfo *enc)
+{
+    phi_snode *n = synth_alloc(a);
+    if (n) {
+        n->enc = (phi_encinfo *)enc; /* shared; never freed through this node */
+        n->has_enc = enc != NULL;
+    }
+    return n;
+}
+
+phi_snode *phi_synth_clone(phi_actx *a, const phi_snode *src)
+{
+    phi_snode *n = synth_alloc(a);
+    if (!n || !src)
+        return n;
+    n->enc = src->enc;
+    n->pats = src->pats;
+    n->npats = src->npats;
+    n->additional = src->additional;
+    n->has_enc = src->has_enc;
+    if (src->nprops) {
+        n->props = phi_calloc(src->nprops, sizeof *n->props);
+        if (!n->props) {
+            phi_error(a->eh, PHICRYPT_ENOMEM, "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < src->nprops; i++) {
+            n->props[i].child = src->props[i].child;
+            n->props[i].defined = src->props[i].defined;
+            if (!(n->props[i].name = phi_strdup(src->props[i].name))) {
+                phi_error(a->eh, PHICRYPT_ENOMEM, "out of memory");
+                return NULL; /* names set so far are freed with the node */
+            }
+            n->nprops = i + 1;
+        }
+    }
+    return n;
+}
+
+const phi_encinfo *phi_snode_enc(const phi_snode *node)
+{
+    return node ? node->enc : NULL;
+}
+
+static void synth_recount(phi_snode *n)
+{
+    bool has = n->enc != NULL || (n->additional && n->additional->has_enc);
+    for (size_t i = 0; !has && i < n->nprops; i++)
+        has = n->props[i].child->has_enc;
+    for (size_t i = 0; !has && i < n->npats; i++)
+        has = n->pats[i].child->has_enc;
+    n->has_enc = has;
+}
+
+int phi_synth_set(phi_actx *a, phi_snode *node, const char *name, const phi_snode *child)
+{
+    if (!node->synthetic)
+        return phi_error(a->eh, PHICRYPT_EINVAL, "internal: only a synthetic schema node can be changed");
+    for (size_t i = 0; i < node->nprops; i++) {
+        if (strcmp(node->props[i].name, name) == 0) {
+            node->props[i].child = (phi_snode *)child;
+            node->props[i].defined = true;
+            synth_recount(node);
+            return 0;
+        }
+    }
+    struct phi_prop *v = phi_realloc(node->props, (node->nprops + 1) * sizeof *v);
+    if (!v)
+        return phi_error(a->eh, PHICRYPT_ENOMEM, "out of memory");
+    node->props = v;
+    if (!(v[node->nprops].name = phi_strdup(name)))
+        return phi_error(a->eh, PHICRYPT_ENOMEM, "out of memory");
+    v[node->nprops].defined = true;
+    v[node->nprops++].child = (phi_snode *)child;
+    synth_recount(node);
+    return 0;
+}
+
+void phi_synth_free_all(phi_actx *a)
+{
+    while (a->synth) {
+        phi_snode *n = a->synth;
+        a->synth = n->next_synth;
+        for (size_t i = 0; i < n->nprops; i++)
+            phi_free(n->props[i].name);
+        phi_free(n->props);
+        phi_free(n);
+    }
 }
 
 /* ---- describe ---- */

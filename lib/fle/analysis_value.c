@@ -91,6 +91,11 @@ int phi_mark_value(phi_actx *a, const phi_encinfo *enc, const char *path, const 
     if ((bit & never) || bit == 0)
         return phi_error(a->eh, PHICRYPT_ESCHEMA, "Cannot encrypt element of type: %s (field '%s')", phi_type_name(t),
                          path);
+    if (enc->algorithm == PHI_ALG_OPAQUE)
+        return phi_error(a->eh, PHICRYPT_ESCHEMA,
+                         "Cannot compare '%s': an earlier aggregation stage made it an array of encrypted values "
+                         "($push, $addToSet) or a value whose encryption is known only when the query runs",
+                         path);
     if (a->comparison && enc->algorithm == PHI_ALG_RANDOM)
         return phi_error(a->eh, PHICRYPT_ESCHEMA,
                          "Cannot query on fields encrypted with the randomized encryption algorithm: '%s'", path);

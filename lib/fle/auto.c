@@ -42,6 +42,25 @@ static int encrypt_command(phicrypt_t *ph, const char *db, const bson_t *cmd, bs
     return rc;
 }
 
+int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, size_t json_len)
+{
+    bson_t doc;
+    int rc;
+    if (!out || !json)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_json_to_bson: NULL argument");
+    size_t i = 0;
+    while (i < json_len && strchr(" \t\r\n", json[i]) && json[i])
+        i++;
+    /* libbson would read a top-level array as the document {"0": ...} */
+    if (i == json_len || json[i] != '{')
+        return phi_error(ph, PHICRYPT_EBADDATA, "JSON document: expected a document starting with '{'");
+    if ((rc = phi_json_to_bson(ph, "JSON document", json, json_len, &doc)) != 0)
+        return rc;
+    rc = phi_buf_from_bson(ph, out, &doc);
+    phi_bson_wipe_destroy(&doc); /* commands hold plaintext values */
+    return rc;
+}
+
 int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, const uint8_t *cmd_bson,
                              size_t cmd_len)
 {

@@ -193,13 +193,18 @@ static int need_keys(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io 
         if (!kl.found_id[i]) {
             char u[37];
             phi_uuid_format(u, kl.ids[i]);
-            rc = phi_error(eh, PHICRYPT_EKEYNOTFOUND, "data key %s not found in the key vault", u);
+            /* drivers report this as "not all keys requested were satisfied";
+             * code that matches their message keeps working */
+            rc = phi_error(eh, PHICRYPT_EKEYNOTFOUND,
+                           "not all keys requested were satisfied: data key %s not found in the key vault", u);
             goto out;
         }
     }
     for (size_t i = 0; i < kl.n_names; i++) {
         if (!kl.found_name[i]) {
-            rc = phi_error(eh, PHICRYPT_EKEYNOTFOUND, "no data key with alt name '%s' in the key vault", kl.names[i]);
+            rc = phi_error(eh, PHICRYPT_EKEYNOTFOUND,
+                           "not all keys requested were satisfied: no data key with alt name '%s' in the key vault",
+                           kl.names[i]);
             goto out;
         }
     }

@@ -41,6 +41,19 @@ build() { # DIR [meson options...]
   ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
 }
 
+# The MongoDB wire-protocol test server (jongodb behind a small relay, both
+# on 127.0.0.1) for the MongoDB key vault suite; stopped on exit.
+if [ -z "${PHICRYPT_TEST_MONGODB_URI:-}" ]; then
+  command -v npm >/dev/null || { [ $INSTALL = 1 ] && scripts/deps.sh npm; }
+  if uri=$(tests/mongo/server.sh start "$ROOT/$B.mongo-server"); then
+    export PHICRYPT_TEST_MONGODB_URI=$uri
+    trap 'tests/mongo/server.sh stop "$ROOT/$B.mongo-server"' EXIT
+  else
+    echo "run.sh: the MongoDB test server did not start; the MongoDB suites will fail" >&2
+    export PHICRYPT_TEST_MONGODB_URI=mongodb://127.0.0.1:1/
+  fi
+fi
+
 logs=()
 status=0
 echo "== build"

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,6 +197,79 @@ static void test_core__json_type_operator_is_not_legacy_binary(void **state)
     assert_int_equal(phi_json_to_bson(&h, "t", bad, strlen(bad), &b), PHICRYPT_EBADDATA);
 }
 
+/* issue 20: doubles as the shortest text that reads back the same (the
+ * Extended JSON specification's form: 1.0, -0.0, 98.6, 1e+21), in both
+ * modes; expected texts written by hand from the specification */
+static void test_core__json_doubles_are_shortest(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *canonical, *relaxed;
+    } cases[] = {
+        { 98.6, "{\"d\":{\"$numberDouble\":\"98.6\"}}", "{\"d\":98.6}" },
+        { 0.1, "{\"d\":{\"$numberDouble\":\"0.1\"}}", "{\"d\":0.1}" },
+        { 1.0, "{\"d\":{\"$numberDouble\":\"1.0\"}}", "{\"d\":1.0}" },
+        { -1.0001220703125, "{\"d\":{\"$numberDouble\":\"-1.0001220703125\"}}", "{\"d\":-1.0001220703125}" },
+        { -0.0, "{\"d\":{\"$numberDouble\":\"-0.0\"}}", "{\"d\":-0.0}" },
+        { 123456789012.0, "{\"d\":{\"$numberDouble\":\"123456789012.0\"}}", "{\"d\":123456789012.0}" },
+        { 1e21, "{\"d\":{\"$numberDouble\":\"1e+21\"}}", "{\"d\":1e+21}" },
+        { 1.2345678921232e18, "{\"d\":{\"$numberDouble\":\"1.2345678921232e+18\"}}", "{\"d\":1.2345678921232e+18}" },
+        { 5e-324, "{\"d\":{\"$numberDouble\":\"5e-324\"}}", "{\"d\":5e-324}" },
+        { 1.7976931348623157e308, "{\"d\":{\"$numberDouble\":\"1.7976931348623157e+308\"}}",
+          "{\"d\":1.7976931348623157e+308}" },
+    };
+    int h = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bson_t b = BSON_INITIALIZER;
+        size_t n;
+        BSON_APPEND_DOUBLE(&b, "d", cases[i].d);
+        char *c = phi_bson_to_json(&h, &b, 1, &n);
+        char *r = phi_bson_to_json(&h, &b, 0, &n);
+        if (strcmp(c, cases[i].canonical) != 0 || strcmp(r, cases[i].relaxed) != 0)
+            fail_msg("case %zu: %s / %s", i, c, r);
+        phi_free(c);
+        phi_free(r);
+        bson_destroy(&b);
+    }
+    /* non-finite values and other numbers are left as they are */
+    bson_t b = BSON_INITIALIZER;
+    size_t n;
+    BSON_APPEND_DOUBLE(&b, "inf", INFINITY);
+    BSON_APPEND_DOUBLE(&b, "nan", NAN);
+    BSON_APPEND_INT32(&b, "i", -12);
+    BSON_APPEND_INT64(&b, "l", 1234567890123);
+    BSON_APPEND_UTF8(&b, "s", "98.599999999999994316");
+    char *r = phi_bson_to_json(&h, &b, 0, &n);
+    assert_string_equal(r, "{\"inf\":{\"$numberDouble\":\"Infinity\"},\"nan\":{\"$numberDouble\":\"NaN\"},\"i\":-12,"
+                           "\"l\":1234567890123,\"s\":\"98.599999999999994316\"}");
+    phi_free(r);
+    bson_destroy(&b);
+    /* every double reads back to itself (random bit patterns, both modes) */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 20000; i++) {
+        double d;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&d, &x, sizeof d);
+        if (!isfinite(d))
+            continue;
+        for (int canonical = 0; canonical < 2; canonical++) {
+            bson_t in = BSON_INITIALIZER, back;
+            bson_iter_t it;
+            BSON_APPEND_DOUBLE(&in, "d", d);
+            char *j = phi_bson_to_json(&h, &in, canonical, &n);
+            assert_int_equal(phi_json_to_bson(&h, "t", j, n, &back), 0);
+            assert_true(bson_iter_init_find(&it, &back, "d") && BSON_ITER_HOLDS_DOUBLE(&it));
+            double e = bson_iter_double(&it);
+            if (memcmp(&d, &e, sizeof d) != 0)
+                fail_msg("%s does not read back to the same double", j);
+            phi_free(j);
+            bson_destroy(&back);
+            bson_destroy(&in);
+        }
+    }
+}
+
 static void test_core__bson_to_json_is_compact(void **state)
 {
     (void)state;
@@ -274,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_core__json_value_parsing),
         cmocka_unit_test(test_core__json_errors_do_not_quote_input),
         cmocka_unit_test(test_core__json_type_operator_is_not_legacy_binary),
+        cmocka_unit_test(test_core__json_doubles_are_shortest),
         cmocka_unit_test(test_core__bson_to_json_is_compact),
         cmocka_unit_test(test_core__atomic_write_and_permissions),
         cmocka_unit_test(test_core__suggestions),

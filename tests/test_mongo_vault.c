@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -151,6 +152,77 @@ static int remote_schema(void)
     return 0;
 }
 
+/* Four processes create keys under the same six alt names at once: each
+ * name ends up on exactly one key, and every key a process was told it
+ * created is in the vault. */
+#define RACERS 4
+#define RACE_NAMES 6
+static int concurrent_creates(void)
+{
+    char *cfg;
+    int pipes[RACERS][2];
+    pid_t pids[RACERS];
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
+                 " \"key_vault\": \"%s\", \"key_vault_namespace\": \"%s\"}",
+                 dir, getenv("PHICRYPT_TEST_MONGODB_URI"), ns) < 0)
+        return 1;
+    for (int p = 0; p < RACERS; p++) {
+        CHECK(pipe(pipes[p]) == 0);
+        fflush(stdout);
+        pids[p] = fork();
+        CHECK(pids[p] >= 0);
+        if (pids[p] == 0) {
+            phicrypt_t *mine;
+            close(pipes[p][0]);
+            if (phicrypt_new(&mine, cfg) != 0)
+                _exit(3);
+            for (int i = 0; i < RACE_NAMES; i++) {
+                char name[32];
+                const char *names[] = { name };
+                phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+                uint8_t id[16];
+                snprintf(name, sizeof name, "race-%d", i);
+                o.alt_names = names;
+                o.alt_names_count = 1;
+                int rc = phicrypt_datakey_create(mine, id, &o);
+                if (rc == 0 && write(pipes[p][1], id, 16) != 16)
+                    _exit(4);
+                if (rc != 0 && rc != PHICRYPT_EEXIST)
+                    _exit(5);
+            }
+            phicrypt_free(mine);
+            _exit(0);
+        }
+        close(pipes[p][1]);
+    }
+    free(cfg);
+    uint8_t won[RACERS * RACE_NAMES][16];
+    size_t nwon = 0;
+    for (int p = 0; p < RACERS; p++) {
+        int st;
+        ssize_t r;
+        while (nwon < RACERS * RACE_NAMES && (r = read(pipes[p][0], won[nwon], 16)) == 16)
+            nwon++;
+        close(pipes[p][0]);
+        CHECK(waitpid(pids[p], &st, 0) == pids[p] && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    /* exactly one winner per name, and each winner's key is there under it */
+    CHECK(nwon == RACE_NAMES);
+    for (int i = 0; i < RACE_NAMES; i++) {
+        char name[32];
+        uint8_t id[16];
+        int found = 0;
+        snprintf(name, sizeof name, "race-%d", i);
+        CHECK(phicrypt_datakey_id_by_alt_name(ph, id, name) == 0);
+        for (size_t w = 0; w < nwon; w++)
+            found += memcmp(won[w], id, 16) == 0;
+        CHECK(found == 1);
+        CHECK(phicrypt_datakey_delete(ph, id) == 0);
+    }
+    return 0;
+}
+
 static void drop_collection(const char *uri)
 {
     mongoc_client_t *c = mongoc_client_new(uri);
@@ -175,6 +247,7 @@ int main(void)
         { "test_mongo_vault__rewrap_and_list", rewrap_and_list },
         { "test_mongo_vault__remote_json_schema_drives_encryption", remote_schema },
         { "test_mongo_vault__delete", delete_key },
+        { "test_mongo_vault__concurrent_creates_keep_alt_names_unique", concurrent_creates },
     };
     const size_t n = sizeof cases / sizeof cases[0];
     const char *uri = getenv("PHICRYPT_TEST_MONGODB_URI");

@@ -1,15 +1,25 @@
 /* phicrypt encrypt-command / encrypt-document / decrypt-document / analyze:
  * automatic encryption driven by the configuration's schema_map. */
+#define _GNU_SOURCE 1 /* asprintf */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
+#include <sodium.h>
 
 #include "cli.h"
 
 #define STDIN_LIMIT (64u << 20)
+#define LINE_LIMIT (16u << 20) /* MongoDB's largest document, as text, fits easily */
+
+#define LINES_HELP                                                                                        \
+    "  --lines      one document per line (mongoexport's format), streamed: memory stays bounded\n"        \
+    "               whatever the input's size; blank lines are kept, so line numbers match\n"             \
+    "  --out FILE   write to FILE, all or nothing: a temporary file beside it is renamed over FILE\n"     \
+    "               only when every document succeeded (standard output is written as it goes)\n"
 
 static const char ec_usage[] =
     "Usage: phicrypt encrypt-command --db DB [--relaxed]\n"
@@ -23,17 +33,19 @@ static const char ec_usage[] =
     "  echo '{\"find\": \"patients\", \"filter\": {\"ssn\": \"123-45-6789\"}}' | phicrypt encrypt-command --db hospital\n";
 
 static const char ed_usage[] =
-    "Usage: phicrypt encrypt-document --ns DB.COLLECTION [--relaxed] [--lines]\n"
+    "Usage: phicrypt encrypt-document --ns DB.COLLECTION [--relaxed] [--lines] [--out FILE]\n"
     "\n"
     "Read a document (Extended JSON) on standard input and print it as it would be inserted into\n"
-    "DB.COLLECTION: its fields encrypted per the schema_map. --lines: one document per line.\n";
+    "DB.COLLECTION: its fields encrypted per the schema_map.\n"
+    LINES_HELP;
 
 static const char dd_usage[] =
-    "Usage: phicrypt decrypt-document [--canonical] [--lines]\n"
+    "Usage: phicrypt decrypt-document [--canonical] [--lines] [--out FILE]\n"
     "\n"
     "Read a document (a server reply, a mongoexport record) on standard input and print it with\n"
     "every encrypted value (binary subtype 6) decrypted, as relaxed Extended JSON (canonical with\n"
-    "--canonical). --lines: one document per line (mongoexport's format).\n"
+    "--canonical).\n"
+    LINES_HELP
     CLI_SESSION_HELP
     "  --ns DB.COLLECTION   where the documents come from (selects per-namespace access rules)\n";
 
@@ -46,7 +58,7 @@ static const char an_usage[] =
     "printed. Exit status 1 when the command is refused.\n";
 
 typedef struct aopts {
-    const char *db, *ns;
+    const char *db, *ns, *out;
     int canonical, relaxed, lines;
     cli_session_opts sess;
     int use_session;
@@ -60,6 +72,7 @@ static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *u
                                           { "canonical", no_argument, NULL, 'C' },
                                           { "relaxed", no_argument, NULL, 'R' },
                                           { "lines", no_argument, NULL, 'l' },
+                                          { "out", required_argument, NULL, 'o' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -74,6 +87,7 @@ static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *u
         case 'C': o->canonical = 1; break;
         case 'R': o->relaxed = 1; break;
         case 'l': o->lines = 1; break;
+        case 'o': o->out = optarg; break;
         case 'c': cli_config_path = optarg; break;
         case 'h': fputs(usage, stdout); return -1;
         default:
@@ -109,18 +123,22 @@ static int parse_doc(const char *text, bson_t *out, size_t lineno)
     return cli_fail("standard input: not a JSON document");
 }
 
-static void print_bson(const uint8_t *data, size_t len, int canonical)
+/* The output: standard output, or --out's temporary file (renamed over
+ * the target only when every input succeeded). */
+static FILE *out_fp;
+
+/* Extended JSON through the library, so doubles read as mongoexport
+ * writes them (98.6, not 98.599999999999994316). */
+static int print_bson(const uint8_t *data, size_t len, int canonical)
 {
-    bson_t d;
-    char *json;
-    if (!bson_init_static(&d, data, len))
-        return;
-    json = canonical ? bson_as_canonical_extended_json(&d, NULL) : bson_as_relaxed_extended_json(&d, NULL);
-    if (json) {
-        cli_compact_json(json);
-        puts(json);
-        cli_wipe_free(json, strlen(json)); /* may be plaintext */
-    }
+    phicrypt_buf j = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_bson_to_json(NULL, &j, data, len, canonical);
+    if (rc != 0)
+        return cli_fail_input(NULL, rc, 0);
+    if (fwrite(j.data, 1, j.len, out_fp) != j.len || fputc('\n', out_fp) == EOF)
+        rc = cli_fail("writing the output failed");
+    phicrypt_buf_dispose(&j); /* may be plaintext */
+    return rc ? EXIT_ERR : EXIT_OK;
 }
 
 typedef int (*doc_fn)(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno);
@@ -150,9 +168,9 @@ static int encrypt_command_one(phicrypt_t *ph, const aopts *o, const bson_t *doc
     int rc = phicrypt_encrypt_command(ph, &out, o->db, bson_get_data(doc), doc->len);
     if (rc != 0)
         return cli_fail_input(ph, rc, lineno);
-    print_bson(out.data, out.len, !o->relaxed);
+    rc = print_bson(out.data, out.len, !o->relaxed);
     phicrypt_buf_dispose(&out);
-    return EXIT_OK;
+    return rc;
 }
 
 static int encrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno)
@@ -161,9 +179,9 @@ static int encrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *do
     int rc = phicrypt_encrypt_document(ph, &out, o->ns, bson_get_data(doc), doc->len);
     if (rc != 0)
         return cli_fail_input(ph, rc, lineno);
-    print_bson(out.data, out.len, !o->relaxed);
+    rc = print_bson(out.data, out.len, !o->relaxed);
     phicrypt_buf_dispose(&out);
-    return EXIT_OK;
+    return rc;
 }
 
 static int decrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno)
@@ -174,9 +192,9 @@ static int decrypt_document_one(phicrypt_t *ph, const aopts *o, const bson_t *do
                  : phicrypt_decrypt_document(ph, &out, bson_get_data(doc), doc->len);
     if (rc != 0)
         return cli_fail_input(ph, rc, lineno);
-    print_bson(out.data, out.len, o->canonical);
+    rc = print_bson(out.data, out.len, o->canonical);
     phicrypt_buf_dispose(&out);
-    return EXIT_OK;
+    return rc;
 }
 
 static int analyze_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t lineno)
@@ -218,6 +236,69 @@ static int analyze_one(phicrypt_t *ph, const aopts *o, const bson_t *doc, size_t
     return rc;
 }
 
+/* --lines: one document per line, read and written as it comes, so a
+ * mongoexport stream of any size runs in the memory of one line. */
+static int each_line(doc_run *r)
+{
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = EXIT_OK;
+    while (rc == EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if ((size_t)n > LINE_LIMIT) {
+            rc = cli_fail("standard input line %zu: longer than %u MiB", lineno, LINE_LIMIT >> 20);
+            break;
+        }
+        if (line[strspn(line, " \t\r\n")] == '\0') { /* blank: kept, so line counts match */
+            if (fputc('\n', out_fp) == EOF)
+                rc = cli_fail("writing the output failed");
+            continue;
+        }
+        rc = one_doc(line, lineno, r);
+        sodium_memzero(line, (size_t)n); /* plaintext or ciphertext of one record */
+    }
+    if (rc == EXIT_OK && ferror(stdin))
+        rc = cli_fail("reading standard input failed");
+    cli_wipe_free(line, cap);
+    return rc;
+}
+
+/* --out FILE: a temporary file beside FILE, mode 0600. */
+static int open_out(const char *path, char **tmp)
+{
+    if (asprintf(tmp, "%s.phicrypt-XXXXXX", path) < 0)
+        return cli_fail("out of memory");
+    int fd = mkstemp(*tmp);
+    if (fd < 0 || !(out_fp = fdopen(fd, "w"))) {
+        if (fd >= 0)
+            close(fd), unlink(*tmp);
+        out_fp = stdout;
+        free(*tmp);
+        *tmp = NULL;
+        return cli_fail("%s: cannot create a file beside it", path);
+    }
+    return 0;
+}
+
+/* Renames the temporary file over FILE when everything succeeded; removes
+ * it otherwise, so no partial output is left. */
+static int finish_out(const char *path, char *tmp, int rc)
+{
+    if (!tmp)
+        return rc == EXIT_OK && fflush(stdout) != 0 ? cli_fail("writing standard output failed") : rc;
+    if (rc == EXIT_OK && (fflush(out_fp) != 0 || fsync(fileno(out_fp)) != 0))
+        rc = cli_fail("%s: writing failed", path);
+    if (fclose(out_fp) != 0 && rc == EXIT_OK)
+        rc = cli_fail("%s: writing failed", path);
+    out_fp = stdout;
+    if (rc == EXIT_OK && rename(tmp, path) != 0)
+        rc = cli_fail("%s: cannot rename the finished output into place", path);
+    if (rc != EXIT_OK)
+        unlink(tmp);
+    return rc;
+}
+
 static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn fn)
 {
     aopts o;
@@ -240,7 +321,15 @@ static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn
     }
     {
         doc_run r = { ph, &o, fn };
-        rc = cli_each_input(o.lines, STDIN_LIMIT, one_doc, &r);
+        char *tmp = NULL;
+        out_fp = stdout;
+        if (o.out && (rc = open_out(o.out, &tmp)) != 0) {
+            phicrypt_free(ph);
+            return rc;
+        }
+        rc = o.lines ? each_line(&r) : cli_each_input(0, STDIN_LIMIT, one_doc, &r);
+        rc = finish_out(o.out, tmp, rc);
+        free(tmp);
     }
     phicrypt_free(ph);
     return rc;

@@ -99,6 +99,16 @@ int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphert
  */
 PHICRYPT_API
 int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, size_t json_len);
+ * @brief A BSON document as MongoDB Extended JSON text (canonical when
+ * @p canonical is non-zero, else relaxed), compact, NUL-terminated in @p out
+ * (@c len excludes the NUL). Doubles are written as the shortest text that
+ * reads back to the same value (98.6, 1.0, -0.0, 1e+21), as mongoexport and
+ * the drivers write them. The text may hold plaintext: phicrypt_buf_dispose
+ * wipes it. @p ph may be NULL.
+ */
+PHICRYPT_API
+int phicrypt_bson_to_json(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len,
+                          int canonical);
 
 /**
  * @brief Automatic encryption of a MongoDB command, without mongocryptd.

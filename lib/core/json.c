@@ -1,5 +1,7 @@
 /* JSON <-> BSON helpers on libbson. */
 #define _GNU_SOURCE 1 /* memmem */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,9 +267,65 @@ int phi_json_value_to_bson(const void *eh, const char *where, const char *json, 
     return 0;
 }
 
-/* Removes the spaces libbson puts around ':' ',' '{' '}' outside strings. */
+/* ---- doubles as the shortest text that reads back the same ----
+ *
+ * libbson prints doubles with "%.20g" (98.6 becomes 98.599999999999994316),
+ * so text comparisons with mongoexport and the other drivers fail. The
+ * Extended JSON specification's examples (bson-corpus double tests) and
+ * every driver write the shortest decimal that parses back to the same
+ * double, with ".0" on integral values: 1.0, -0.0, 98.6, 1e+21. */
+
+/* Writes the shortest round-trip form of `d` (finite) into buf. */
+static size_t shortest_double(double d, char *buf, size_t cap)
+{
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(buf, cap, "%.*g", prec, d);
+        if (n > 0 && (size_t)n < cap && strtod(buf, NULL) == d)
+            break;
+    }
+    if (n <= 0 || (size_t)n >= cap)
+        return 0;
+    if (!strpbrk(buf, ".eEni") && (size_t)n + 2 < cap) { /* integral: keep it a double */
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
+}
+
+/* Replaces the double written at s[i..i+len) (a bare relaxed number or the
+ * text of a canonical $numberDouble) by its shortest form when that is not
+ * longer; returns the length written at s+o. */
+static size_t rewrite_double(char *s, size_t o, size_t i, size_t len)
+{
+    char tok[64], out[40];
+    size_t n = 0;
+    if (len < sizeof tok) {
+        memcpy(tok, s + i, len);
+        tok[len] = '\0';
+        char *end;
+        double d = strtod(tok, &end);
+        if (end == tok + len && isfinite(d))
+            n = shortest_double(d, out, sizeof out);
+    }
+    if (n == 0 || n > len) {
+        memmove(s + o, s + i, len);
+        return len;
+    }
+    memcpy(s + o, out, n);
+    return n;
+}
+
+static bool number_char(char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* Removes the spaces libbson puts around ':' ',' '{' '}' outside strings,
+ * and writes doubles in their shortest form (above). */
 static size_t compact_json(char *s)
 {
+    static const char key[] = "\"$numberDouble\":\"";
     size_t o = 0;
     int in_str = 0, esc = 0;
     for (size_t i = 0; s[i]; i++) {
@@ -284,8 +342,36 @@ static size_t compact_json(char *s)
         }
         if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
             continue;
-        if (c == '"')
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t len = 0;
+            bool dbl = false;
+            while (number_char(s[i + len])) {
+                dbl |= s[i + len] == '.' || s[i + len] == 'e' || s[i + len] == 'E';
+                len++;
+            }
+            /* relaxed mode writes doubles bare, always with '.' or an exponent */
+            if (dbl)
+                o += rewrite_double(s, o, i, len);
+            else
+                memmove(s + o, s + i, len), o += len;
+            i += len - 1;
+            continue;
+        }
+        if (c == '"') {
             in_str = 1;
+            s[o++] = c;
+            /* {"$numberDouble":"..."}: the key was just written */
+            if (o >= sizeof key - 1 && memcmp(s + o - (sizeof key - 1), key, sizeof key - 1) == 0) {
+                size_t len = 0;
+                while (number_char(s[i + 1 + len]))
+                    len++;
+                if (len && s[i + 1 + len] == '"') {
+                    o += rewrite_double(s, o, i + 1, len);
+                    i += len;
+                }
+            }
+            continue;
+        }
         s[o++] = c;
     }
     s[o] = '\0';

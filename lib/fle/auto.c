@@ -59,6 +59,22 @@ int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, s
     rc = phi_buf_from_bson(ph, out, &doc);
     phi_bson_wipe_destroy(&doc); /* commands hold plaintext values */
     return rc;
+int phicrypt_bson_to_json(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len, int canonical)
+{
+    bson_t doc;
+    size_t n;
+    int rc;
+    if (!out || !doc_bson)
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_bson_to_json: NULL argument");
+    if ((rc = phi_bson_view(ph, "BSON document", doc_bson, doc_len, &doc)) != 0)
+        return rc;
+    char *text = phi_bson_to_json(ph, &doc, canonical, &n);
+    if (!text)
+        return phi_error_code(ph) ? phi_error_code(ph) : PHICRYPT_EBADDATA;
+    phicrypt_buf_dispose(out);
+    out->data = (uint8_t *)text;
+    out->len = n;
+    return 0;
 }
 
 int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, const uint8_t *cmd_bson,

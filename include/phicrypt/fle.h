@@ -99,6 +99,8 @@ int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphert
  */
 PHICRYPT_API
 int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, size_t json_len);
+
+/**
  * @brief A BSON document as MongoDB Extended JSON text (canonical when
  * @p canonical is non-zero, else relaxed), compact, NUL-terminated in @p out
  * (@c len excludes the NUL). Doubles are written as the shortest text that

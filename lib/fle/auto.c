@@ -59,6 +59,8 @@ int phicrypt_json_to_bson(phicrypt_t *ph, phicrypt_buf *out, const char *json, s
     rc = phi_buf_from_bson(ph, out, &doc);
     phi_bson_wipe_destroy(&doc); /* commands hold plaintext values */
     return rc;
+}
+
 int phicrypt_bson_to_json(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len, int canonical)
 {
     bson_t doc;

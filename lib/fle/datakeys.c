@@ -269,7 +269,8 @@ static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)
     if ((rc = phi_keyvault_alt_name(ph->kv, ph, id, name, add)) != 0)
         return rc;
     /* Alt names decide which keys a role's "keys" list grants: audited. */
-    return phi_audit_key_op(ph, ph->reset_mcrypt(ph), add ? "key_add_alt_name" : "key_remove_alt_name", id, NULL, 1);
+    return phi_key_event_emit(ph, ph->reset_mcrypt(ph), add ? "key_add_alt_name" : "key_remove_alt_name", id, NULL, 0,
+                              1);
 }
 
 int phicrypt_datakey_add_alt_name(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES], const char *alt_name)

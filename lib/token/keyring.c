@@ -373,8 +373,8 @@ int phicrypt_keyring_retire(phicrypt_t *ph, const char *name, uint32_t version)
         return rc;
     if (version == 0)
         return phi_error(ph, PHICRYPT_EINVAL, "keyring retire: give a version (1 or more)");
-    return phi_audit_key_op(ph, phi_docstore_modify(ph->keyring->store, ph, do_edit, &a), "keyring_retire", NULL, name,
-                            1);
+    return phi_key_event_emit(ph, phi_docstore_modify(ph->keyring->store, ph, do_edit, &a), "keyring_retire", NULL, name,
+                              version, 1);
 }
 
 /* reason == NULL: the guard (the audit log's veto) applies; else it was

@@ -1,6 +1,9 @@
 /* Unicode folding for the text scrub (see fold_private.h). Only text with a
  * byte >= 0x80 is folded: ASCII notes are scanned as they are. */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "deid/fold_private.h"
 #include "deid/fold_table.h"
@@ -10,6 +13,13 @@ int phi_fold_needed(const char *s, size_t n)
     const uint64_t highs = 0x8080808080808080ULL;
     size_t i = 0;
     uint64_t acc = 0;
+#if defined(__SSE2__)
+    __m128i m = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16)
+        m = _mm_or_si128(m, _mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+    if (_mm_movemask_epi8(m))
+        return 1;
+#endif
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);

@@ -17,14 +17,16 @@ enum {
     C_A = 2,  /* ASCII letter */
     C_W = 4,  /* word byte: digit, letter, '_' or not ASCII */
     C_EL = 8, /* e-mail local part: digit, letter, . _ % + - */
-    C_ED = 16 /* e-mail domain: digit, letter, - . */
+    C_ED = 16, /* e-mail domain: digit, letter, - . */
+    C_F = 32   /* an identifier holding it must be folded: not ASCII, ' or ` */
 };
 #define CLS(c) ((c) >= '0' && (c) <= '9' ? C_D | C_W | C_EL | C_ED \
                 : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') ? C_A | C_W | C_EL | C_ED \
                 : (c) == '_' ? C_W | C_EL \
                 : (c) == '-' || (c) == '.' ? C_EL | C_ED \
                 : (c) == '%' || (c) == '+' ? C_EL \
-                : (c) >= 0x80 ? C_W : 0)
+                : (c) >= 0x80 ? C_W | C_F \
+                : (c) == '\'' || (c) == '`' ? C_F : 0)
 #define LC(c) ((unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c)))
 #define X4(F, c) F(c), F((c) + 1), F((c) + 2), F((c) + 3)
 #define X16(F, c) X4(F, c), X4(F, (c) + 4), X4(F, (c) + 8), X4(F, (c) + 12)
@@ -865,7 +867,7 @@ static size_t m_grouped(const char *s, size_t n, size_t i, label *lab)
 typedef struct id_index {
     uint64_t pairs[8];
     int any1; /* an identifier of one byte: no second byte to check */
-    int apos; /* the text has an apostrophe: an identifier may match longer */
+    int apos; /* the text has an apostrophe (-1: not looked yet) */
     int16_t head[256];
     int16_t next[256];
 } id_index;
@@ -960,13 +962,16 @@ static int eq_ci(const char *a, const char *b, size_t len)
 
 /* The end of identifier v[0..k) (folded: lower case, no apostrophes) in
  * s from s[i], whose first byte matched; 0 if it is not there. */
-static size_t ident_end(const char *s, size_t n, size_t i, const char *v, size_t k, int apos)
+static size_t ident_end(const char *s, size_t n, size_t i, const char *v, size_t k, int *apos)
 {
     if (i + k <= n && eq_ci(s + i + 1, v + 1, k - 1))
         return i + k;
-    /* Only an apostrophe in the text makes a longer match possible. */
+    /* Only an apostrophe in the text makes a longer match possible
+     * (whether there is one is looked up once, when first needed). */
+    if (*apos < 0)
+        *apos = memchr(s, '\'', n) || memchr(s, '`', n);
     size_t w = n - i < k + 1 ? n - i : k + 1;
-    if (!apos || (!memchr(s + i + 1, '\'', w - 1) && !memchr(s + i + 1, '`', w - 1)))
+    if (!*apos || (!memchr(s + i + 1, '\'', w - 1) && !memchr(s + i + 1, '`', w - 1)))
         return 0;
     size_t j = i + 1, t = 1;
     while (t < k) {
@@ -986,7 +991,7 @@ static size_t ident_end(const char *s, size_t n, size_t i, const char *v, size_t
 
 /* The longest of the record's identifiers that is a whole word at s[i]
  * (one letter only as a capital: an initial, not the word "a"). */
-static size_t m_ident(const phi_deid_rec *r, const id_index *x, const char *s, size_t n, size_t i, label *lab)
+static size_t m_ident(const phi_deid_rec *r, id_index *x, const char *s, size_t n, size_t i, label *lab)
 {
     const char *name = NULL;
     size_t best = 0;
@@ -996,7 +1001,7 @@ static size_t m_ident(const phi_deid_rec *r, const id_index *x, const char *s, s
         size_t k = id->n; /* the first byte is the index's */
         if (k == 1 && !(s[i] >= 'A' && s[i] <= 'Z'))
             continue;
-        size_t e = ident_end(s, n, i, v, k, x->apos);
+        size_t e = ident_end(s, n, i, v, k, &x->apos);
         if (e > i + best && (e >= n || !is_w(s[e]) || !is_w(v[k - 1]))) {
             best = e - i;
             name = r->idarena.p + id->loff;
@@ -1113,6 +1118,9 @@ static size_t at_letter(const char *s, size_t n, size_t i, const char **at, labe
         lab->keep = keep;
         return m;
     }
+    /* The rest go on past the letters: not after a space or a comma. */
+    if (!(cls[(unsigned char)next] & C_EL) && next != '@' && next != ':')
+        return 0;
     if (may_email(s, n, i, l, at) && (m = m_email(s, n, i))) {
         *lab = LABEL("EMAIL");
         return m;
@@ -1186,7 +1194,7 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
     id_index x;
     if (r->nids) {
         index_ids(r, &x);
-        x.apos = memchr(s, '\'', n) || memchr(s, '`', n);
+        x.apos = -1;
     }
     while (i < n) {
         char c = s[i];
@@ -1279,13 +1287,24 @@ static int is_field(const char *key, size_t n, size_t f, int seps)
     return t == name_fields[f].len;
 }
 
+/* Per first letter, a bit per length of the name fields that start with it. */
+#define B(l) (1u << (l))
+static const uint32_t name_gate[26] = {
+    ['c' - 'a'] = B(7), ['e' - 'a'] = B(8) | B(16), ['f' - 'a'] = B(5) | B(6), ['g' - 'a'] = B(5) | B(8) | B(9),
+    ['i' - 'a'] = B(8), ['l' - 'a'] = B(4),         ['m' - 'a'] = B(6),        ['n' - 'a'] = B(9),
+    ['r' - 'a'] = B(8), ['s' - 'a'] = B(6) | B(7),
+};
+#undef B
+
 int phi_scrub_is_name(const char *key, size_t n)
 {
     if (n >= 4 && lc(key[n - 1]) == 'e' && lc(key[n - 2]) == 'm' && lc(key[n - 3]) == 'a' && lc(key[n - 4]) == 'n')
         return 1;
-    if (n < 4 || n > 40)
+    if (n < 4 || n > 40 || !is_a(key[0]))
         return 0;
     /* most keys are rejected on their length and first letter */
+    if (n < 32 && !(name_gate[lc(key[0]) - 'a'] >> n & 1) && n < 9)
+        return 0;
     for (size_t f = 0; f < sizeof name_fields / sizeof name_fields[0]; f++)
         if (name_fields[f].len == n && name_fields[f].w[0] == lc(key[0]) && is_field(key, n, f, 0))
             return 1;
@@ -1327,29 +1346,38 @@ void phi_scrub_add_ident(phi_deid_rec *r, const char *s, size_t n, size_t loff, 
     phi_sbuf_reserve(&r->idarena, n);
     if (r->idarena.oom)
         return;
-    size_t off = r->idarena.len, k = phi_fold_ident(s, n, r->idarena.p + off);
-    r->idarena.len += k;
-    const char *v = r->idarena.p + off;
+    size_t off = r->idarena.len, k = n;
+    char *v = r->idarena.p + off;
+    memcpy(v, s, n);
     /* Names match at any length (Li, Wu); other values from 3 bytes. */
     size_t min = name ? 1 : 3;
     /* Its words (runs of word bytes, with inner '-') also identify on their
-     * own ("Mr. Smith", "lives on Elm"), a hyphenated one also in parts
-     * (Nguyen-Tran, Nguyen, Tran). All are in the arena already, as parts
+     * own ("Mr. Smith", "lives on Elm"), a hyphenated name also in parts
+     * (Nguyen-Tran, Nguyen, Tran; not an SSN's 123). All are in the arena already, as parts
      * of the value. The value itself is added first, without the
-     * punctuation around it. */
-    size_t st[16], en[16], nw = 0, i = 0;
-    int hyphens = 0;
-    while (i < k) {
-        while (i < k && !is_w(v[i]))
+     * punctuation around it. A value with a byte beyond ASCII or an
+     * apostrophe is folded first (see fold_private.h), then split again. */
+    size_t st[16], en[16], nw;
+    int hyphens, fold = 0;
+again:
+    nw = 0;
+    hyphens = 0;
+    for (size_t i = 0; i < k;) {
+        unsigned cl;
+        while (i < k && !((cl = cls[(unsigned char)v[i]]) & C_W)) {
+            fold |= (int)(cl & C_F);
             i++;
+        }
         if (i == k)
             break;
         size_t a = i;
         for (;;) {
-            while (i < k && is_w(v[i]))
+            while (i < k && ((cl = cls[(unsigned char)v[i]]) & C_W)) {
+                fold |= (int)(cl & C_F);
                 i++;
+            }
             if (i + 1 < k && v[i] == '-' && is_w(v[i + 1])) {
-                hyphens = 1;
+                hyphens = name;
                 i++;
                 continue;
             }
@@ -1360,6 +1388,12 @@ void phi_scrub_add_ident(phi_deid_rec *r, const char *s, size_t n, size_t loff, 
             en[nw++] = i;
         }
     }
+    if (fold > 0) {
+        k = phi_fold_ident(s, n, v);
+        fold = -1;
+        goto again;
+    }
+    r->idarena.len += k;
     if (!nw)
         return;
     size_t a = st[0], b = en[nw - 1];

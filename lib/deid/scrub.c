@@ -867,7 +867,7 @@ static size_t m_grouped(const char *s, size_t n, size_t i, label *lab)
 typedef struct id_index {
     uint64_t pairs[8];
     int any1; /* an identifier of one byte: no second byte to check */
-    int apos; /* the text has an apostrophe (-1: not looked yet) */
+    int apos; /* the text has an apostrophe (-1: not looked up yet) */
     int16_t head[256];
     int16_t next[256];
 } id_index;
@@ -960,18 +960,18 @@ static int eq_ci(const char *a, const char *b, size_t len)
     return lower8(load8(a + len - 8)) == lower8(load8(b + len - 8));
 }
 
-/* The end of identifier v[0..k) (folded: lower case, no apostrophes) in
- * s from s[i], whose first byte matched; 0 if it is not there. */
+/* The end of identifier v[0..k) (folded: no accents, no apostrophes) in s
+ * from s[i], whose first byte matched, ignoring case and the apostrophes
+ * of s; 0 if it is not there. */
 static size_t ident_end(const char *s, size_t n, size_t i, const char *v, size_t k, int *apos)
 {
     if (i + k <= n && eq_ci(s + i + 1, v + 1, k - 1))
         return i + k;
     /* Only an apostrophe in the text makes a longer match possible
-     * (whether there is one is looked up once, when first needed). */
+     * (whether the text has one is looked up once, when first needed). */
     if (*apos < 0)
         *apos = memchr(s, '\'', n) || memchr(s, '`', n);
-    size_t w = n - i < k + 1 ? n - i : k + 1;
-    if (!*apos || (!memchr(s + i + 1, '\'', w - 1) && !memchr(s + i + 1, '`', w - 1)))
+    if (!*apos)
         return 0;
     size_t j = i + 1, t = 1;
     while (t < k) {
@@ -994,7 +994,7 @@ static size_t ident_end(const char *s, size_t n, size_t i, const char *v, size_t
 static size_t m_ident(const phi_deid_rec *r, id_index *x, const char *s, size_t n, size_t i, label *lab)
 {
     const char *name = NULL;
-    size_t best = 0;
+    size_t best = 0, namelen = 0;
     for (int t = x->head[(unsigned char)lc(s[i])]; t >= 0; t = x->next[t]) {
         const phi_ident *id = &r->ids[t];
         const char *v = r->idarena.p + id->off;
@@ -1005,10 +1005,11 @@ static size_t m_ident(const phi_deid_rec *r, id_index *x, const char *s, size_t 
         if (e > i + best && (e >= n || !is_w(s[e]) || !is_w(v[k - 1]))) {
             best = e - i;
             name = r->idarena.p + id->loff;
+            namelen = id->ln;
         }
     }
     if (best)
-        *lab = (label){ name, strlen(name), 0 };
+        *lab = (label){ name, namelen, 0 };
     return best;
 }
 

@@ -72,6 +72,7 @@ static void test_scrub__word_after_bracket_or_quote(void **state)
         { "(617-432-0100)", "([PHONE])" },
         { "[123-45-6789]", "[[SSN]]" },
         { "Daughter Ann (617-432-0100) is the contact.", "Daughter Ann ([PHONE]) is the contact." },
+        { "IP10.1.2.3, tel617-432-0100, x_617-432-0100", "IP[IP], [MRN], x_[PHONE]" },
     };
     CHECK("", c);
 }
@@ -103,6 +104,7 @@ static void test_scrub__names_fold_case_and_accents(void **state)
         { "Jose Nunez", "[NAME] [NAME]" },
         { "josé núñez", "[NAME] [NAME]" },
         { "Jose\\u0301 Nun\\u0303ez", "[NAME] [NAME]" }, /* decomposed accents */
+        { "jose_nunez", "[NAME]_[NAME]" },
     };
     CHECK("\"name\":{\"first\":\"José\",\"last\":\"Núñez\"}", c);
     static const scase d[] = { { "Mr Nunez and NÚÑEZ", "Mr [NAME] and [NAME]" } };
@@ -169,6 +171,7 @@ static void test_scrub__phone_forms(void **state)
         { "(617) 432-0100 ext. 45", "[PHONE]" },
         { "1 (617) 432-0100", "[PHONE]" },
         { "617 - 432 - 0100", "[PHONE]" },
+        { "617)432-0100 or 617/432-0100", "[PHONE] or [PHONE]" },
     };
     CHECK("", c);
 }

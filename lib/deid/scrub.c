@@ -15,14 +15,14 @@
 enum {
     C_D = 1,  /* digit */
     C_A = 2,  /* ASCII letter */
-    C_W = 4,  /* word byte: digit, letter, '_' or not ASCII */
+    C_W = 4,  /* word byte: digit, letter or not ASCII ('_' splits jose_nunez) */
     C_EL = 8, /* e-mail local part: digit, letter, . _ % + - */
     C_ED = 16, /* e-mail domain: digit, letter, - . */
     C_F = 32   /* an identifier holding it must be folded: not ASCII, ' or ` */
 };
 #define CLS(c) ((c) >= '0' && (c) <= '9' ? C_D | C_W | C_EL | C_ED \
                 : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') ? C_A | C_W | C_EL | C_ED \
-                : (c) == '_' ? C_W | C_EL \
+                : (c) == '_' ? C_EL \
                 : (c) == '-' || (c) == '.' ? C_EL | C_ED \
                 : (c) == '%' || (c) == '+' ? C_EL \
                 : (c) >= 0x80 ? C_W | C_F \
@@ -184,7 +184,7 @@ static size_t m_phone(const char *s, size_t n, size_t i)
             return 0;
         j++;
         j += gsep(s, n, j, "-.", &p);
-    } else if ((k = gsep(s, n, j, "-.", &p))) {
+    } else if ((k = gsep(s, n, j, "-./)", &p))) {
         j += k;
     } else {
         return 0;
@@ -1138,8 +1138,16 @@ static size_t at_letter(const char *s, size_t n, size_t i, const char **at, labe
         }
     }
     /* A code holds digits: one must follow the letters. */
-    if (is_d(next))
-        return m_code(s, n, i, lab);
+    if (!is_d(next))
+        return 0;
+    if ((m = m_code(s, n, i, lab)))
+        return m;
+    /* a prefix glued to a number: "IP10.1.2.3", "tel617-432-0100" */
+    size_t k;
+    if (l <= 4 && (m = at_digit(s, n, i + l, at, lab, &k))) {
+        lab->keep = l;
+        return l + m;
+    }
     return 0;
 }
 

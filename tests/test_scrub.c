@@ -282,6 +282,7 @@ static void test_scrub__unicode_digits_spaces_and_marks(void **state)
         { "«123-45-6789»", "«[SSN]»" },
         { "•617-432-0100", "•[PHONE]" },
         { "ＳＳＮ １２３-４５-６７８９", "ＳＳＮ [SSN]" },
+        { "电话617-432-0100，邮件jd@x.org 于2020-03-05", "电话[PHONE]，邮件[EMAIL] 于[DATE]" },
     };
     CHECK("", c);
 }

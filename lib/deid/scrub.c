@@ -1205,9 +1205,12 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
         index_ids(r, &x);
         x.apos = -1;
     }
+    /* In folded text, letters beyond ASCII are other scripts' (CJK ...),
+     * often written without spaces: ASCII after them starts a word. */
+    int mixed = map != NULL;
     while (i < n) {
         char c = s[i];
-        if (c == ' ' || (i > 0 && is_w(s[i - 1]) && c != '(' && c != '+')) {
+        if (c == ' ' || (i > 0 && is_w(s[i - 1]) && c != '(' && c != '+' && !(mixed && (c ^ s[i - 1]) & 0x80))) {
             i++;
             continue;
         }
@@ -1224,7 +1227,7 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
              * starts right after it. */
             i += word;
             if (is_w(c))
-                while (i < n && is_w(s[i]))
+                while (i < n && is_w(s[i]) && !(mixed && (s[i] ^ s[i - 1]) & 0x80))
                     i++;
             continue;
         }

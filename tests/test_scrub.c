@@ -295,6 +295,7 @@ static void test_scrub__clinical_text_kept(void **state)
         { "BP 120/80, 98.6 F, HR 72, 12.5 mg, 3-5 days, J10.1",
           "BP 120/80, 98.6 F, HR 72, 12.5 mg, 3-5 days, J10.1" },
         { "take 2 tabs 3 times a day for 10 days", "take 2 tabs 3 times a day for 10 days" },
+        { "glucose 120 mg/dL 2 hours later, growth plate 2 cm", "glucose 120 mg/dL 2 hours later, growth plate 2 cm" },
         { "café au lait, naïve", "café au lait, naïve" },
     };
     CHECK("", c);

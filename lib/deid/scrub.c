@@ -710,7 +710,7 @@ static const struct keyword {
     KW("beneficiary", K_ID, 1),                                                             /* 2 */
     KW("chart", K_MRN, 1), KW("claim", K_ACCOUNT, 1), KW("certificate", K_LICENSE, 1),
     KW("cert", K_LICENSE, 1),                                                               /* 3 */
-    KW("dl", K_LICENSE, 0), KW("dea", K_LICENSE, 0), KW("device", K_DEVICE, 1),             /* 7 */
+    KW("dl", K_LICENSE, 1), KW("dea", K_LICENSE, 0), KW("device", K_DEVICE, 1),             /* 7 */
     KW("id", K_ID, 0), KW("imei", K_DEVICE, 0),                                             /* 10 */
     KW("license", K_LICENSE, 0), KW("licence", K_LICENSE, 0), KW("lic", K_LICENSE, 0),      /* 12 */
     KW("mrn", K_MRN, 0), KW("mr", K_MRN, 1), KW("member", K_ID, 1), KW("medicaid", K_ID, 0),
@@ -813,7 +813,8 @@ static size_t m_keyword(const char *s, size_t n, size_t i, size_t l, size_t *kee
     }
     if (e < n && is_w(s[e]))
         return 0;
-    if (!d && !(kind == K_VEHICLE && !low && e - j >= 2))
+    /* a plate has two characters or more ("growth plate 2 cm" stays) */
+    if ((!d && !(kind == K_VEHICLE && !low)) || (kind == K_VEHICLE && e - j < 2))
         return 0;
     *keep = j - i;
     *lab = kind_labels[kind];

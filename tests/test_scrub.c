@@ -217,6 +217,9 @@ static void test_scrub__date_forms(void **state)
         { "Mar-07-1971", "[DATE]" },
         { "5th March, 2020.03.05", "[DATE], [DATE]" },
         { "03-2019", "[DATE]" },
+        { "seen in March, back in SEPTEMBER", "seen in [DATE], back in [DATE]" },
+        { "Jan '20", "[DATE]" },
+        { "we march on; May I?", "we march on; May I?" },
     };
     CHECK("", c);
 }

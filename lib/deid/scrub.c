@@ -483,6 +483,8 @@ static size_t year_after(const char *s, size_t n, size_t j, int two_digits)
         e++;
     else if (e == j)
         return j;
+    if (e + 3 <= n && s[e] == '\'' && digits_at(s, n, e + 1) == 2) /* Jan '20 */
+        return e + 3;
     size_t d = digits_at(s, n, e);
     /* not the start of another date: "5th March, 2020.03.05" */
     if (e + d + 1 < n && (s[e + d] == '.' || s[e + d] == '-' || s[e + d] == '/') && is_d(s[e + d + 1]))
@@ -1102,9 +1104,14 @@ static size_t at_letter(const char *s, size_t n, size_t i, const char **at, labe
         *lab = LABEL("URL");
         return m;
     }
-    if (may_month(s, i, l) && (m = month_name(s, i, l)) && (m = m_date_month(s, n, i, m))) {
-        *lab = LABEL("DATE");
-        return m;
+    if (may_month(s, i, l) && (m = month_name(s, i, l))) {
+        /* a month alone is a date element too when it is a capitalised
+         * full name ("in March"; not "may", not the verb "march") */
+        size_t d = m_date_month(s, n, i, m);
+        if (d || (l >= 4 && s[i] >= 'A' && s[i] <= 'Z')) {
+            *lab = LABEL("DATE");
+            return d ? d : l;
+        }
     }
     if (c == 'a' && (l == 3 || l == 4) && (m = m_age_of(s, n, i, l, &keep))) {
         *lab = LABEL("AGE 90+");

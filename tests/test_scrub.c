@@ -73,6 +73,7 @@ static void test_scrub__word_after_bracket_or_quote(void **state)
         { "[123-45-6789]", "[[SSN]]" },
         { "Daughter Ann (617-432-0100) is the contact.", "Daughter Ann ([PHONE]) is the contact." },
         { "IP10.1.2.3, tel617-432-0100, x_617-432-0100", "IP[IP], [MRN], x_[PHONE]" },
+        { "line2 123-45-6789, call 2 617 432 0100", "line2 [SSN], call 2 [PHONE]" },
     };
     CHECK("", c);
 }

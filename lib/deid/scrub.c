@@ -204,7 +204,7 @@ static size_t m_phone(const char *s, size_t n, size_t i)
 /* Groups of digits at s[i], each after one separator (gsep with `puncts`),
  * a group may be in brackets ("+44 (0)20 ..."). */
 typedef struct groups {
-    size_t end, digits, count, minlen, lastlen;
+    size_t end, digits, count, minlen; /* minlen: the shortest group */
 } groups;
 
 static void m_groups(const char *s, size_t n, size_t i, const char *puncts, groups *g)
@@ -221,8 +221,7 @@ static void m_groups(const char *s, size_t n, size_t i, const char *puncts, grou
         j += d + (size_t)par;
         g->digits += d;
         g->count++;
-        g->lastlen = d;
-        if (d < g->minlen && g->count > 1)
+        if (d < g->minlen)
             g->minlen = d;
         g->end = j;
         char p;

@@ -263,6 +263,8 @@ static size_t m_ipv6(const char *s, size_t n, size_t i, int *mac)
             end = j;
             continue;
         }
+        if (colons > 7) /* at most 7 (and no rescan of a long "1:1:1...") */
+            return 0;
         if (j + 1 < n && s[j] == ':' && is_hex(s[j + 1])) {
             colons++;
             j++;
@@ -331,8 +333,11 @@ static size_t m_host(const char *s, size_t n, size_t i)
     size_t j = i, dots = 0, last = i;
     for (;;) {
         last = j;
+        /* DNS limits (labels of 63, names of 253 bytes) also keep a long
+         * run of "a-a-a..." from being scanned again at each word */
         while (j < n && (is_an(s[j]) || s[j] == '-'))
-            j++;
+            if (++j - last > 63 || j - i > 253)
+                return 0;
         if (j + 1 < n && s[j] == '.' && is_an(s[j + 1]) && j > last) {
             dots++;
             j++;

@@ -548,41 +548,11 @@ static int add_label(phi_deid_rec *r, const char *label, size_t n, size_t *off)
     return 1;
 }
 
-static void add_ident(phi_deid_rec *r, const char *s, size_t n, size_t loff, size_t ln)
-{
-    if (n < 3 || r->nids >= 256)
-        return;
-    /* Duplicates are not looked for: they only cost a comparison in scrub. */
-    if (r->nids == r->capids) {
-        size_t cap = r->capids ? r->capids * 2 : 16;
-        phi_ident *ni = phi_realloc(r->ids, cap * sizeof *ni);
-        if (!ni)
-            return;
-        r->ids = ni;
-        r->capids = cap;
-    }
-    phi_ident *id = &r->ids[r->nids];
-    id->off = r->idarena.len;
-    id->n = n;
-    phi_sbuf_put(&r->idarena, s, n);
-    if (r->idarena.oom)
-        return;
-    id->loff = loff;
-    id->ln = ln;
-    id->first = (char)(s[0] >= 'A' && s[0] <= 'Z' ? s[0] + 32 : s[0]);
-    r->nids++;
-}
-
-static int word_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
-}
-
 void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_index, const phi_pcomp *comps, size_t n,
                      const phi_dv *v)
 {
     (void)rule_index;
-    if (!phi_deid_act_is_identifier(rule->act) || (v->kind != PHI_DV_STR && v->kind != PHI_DV_NUM) || v->n < 3 ||
+    if (!phi_deid_act_is_identifier(rule->act) || (v->kind != PHI_DV_STR && v->kind != PHI_DV_NUM) || v->n == 0 ||
         r->nids >= 256)
         return;
     const char *label = "IDENTIFIER";
@@ -593,7 +563,8 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
             ll = comps[j - 1].key_len < 32 ? comps[j - 1].key_len : 32;
             break;
         }
-    if (memchr(label, 'n', ll) && ll >= 4 && (strncmp(label + ll - 4, "name", 4) == 0 || strncmp(label + ll - 4, "Name", 4) == 0)) {
+    int name = rule->act != PHI_ACT_ZIP3 && phi_scrub_is_name(label, ll);
+    if (name) {
         label = "NAME";
         ll = 4;
     }
@@ -604,19 +575,7 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
     size_t loff;
     if (!add_label(r, label, ll, &loff))
         return;
-    add_ident(r, v->s, v->n, loff, ll);
-    /* The words of a name or a street also identify on their own
-     * ("Mr. Smith", "lives on Elm"). */
-    size_t i = 0;
-    while (i < v->n) {
-        while (i < v->n && !word_char(v->s[i]))
-            i++;
-        size_t st = i;
-        while (i < v->n && (word_char(v->s[i]) || v->s[i] == '\'' || v->s[i] == '-'))
-            i++;
-        if (i - st >= 3 && i - st < v->n)
-            add_ident(r, v->s + st, i - st, loff, ll);
-    }
+    phi_scrub_add_ident(r, v->s, v->n, loff, ll, name);
 }
 
 void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v)

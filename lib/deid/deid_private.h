@@ -393,6 +393,11 @@ int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_
                       const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
+/* Whether values under the field name key[0..n) are names of people. */
+int phi_scrub_is_name(const char *key, size_t n);
+/* Adds a value of the record (label at loff, ln in the arena) to what scrub
+ * looks for in its text: folded, with its words; names at any length. */
+void phi_scrub_add_ident(phi_deid_rec *r, const char *s, size_t n, size_t loff, size_t ln, int name);
 
 /* ---- formats ---- */
 /* Rewrites one JSON document (a record) into `out`. */

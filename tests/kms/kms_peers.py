@@ -191,6 +191,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.mode == "evil":
+            with open(self.evil_log, "ab") as f:
+                f.write(b"POST %s %s\n%s\n%s\n" % (self.path.encode(), self.headers.get("Host", "").encode(),
+                                                   str(self.headers).encode(), body))
         with self.counter["lock"]:
             self.counter["n"] += 1
             seq = self.counter["n"]
@@ -426,10 +430,25 @@ def probe_legacy(port, env):
         return "probing the legacy peer with TLS 1.2: %s" % e
 
 
-def serve(mode, certfile, gcp_public, legacy=False):
-    h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public,
+class EvilServer(ThreadingHTTPServer):
+    """Logs every connection it accepts, before TLS and HTTP: a client
+    that honours the endpoint allow-list never appears in its log."""
+    log = None
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        with open(self.log, "ab") as f:
+            f.write(b"CONNECT %s\n" % str(addr).encode())
+        return sock, addr
+
+
+def serve(mode, certfile, gcp_public, legacy=False, evil_log=None):
+    h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public, "evil_log": evil_log,
                                        "counter": {"n": 0, "lock": threading.Lock()}})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), h)
+    srv = (EvilServer if evil_log else ThreadingHTTPServer)(("127.0.0.1", 0), h)
+    if evil_log:
+        srv.log = evil_log
+        open(evil_log, "wb").close()
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certfile)
@@ -480,6 +499,12 @@ def main():
         srv = serve(mode if mode not in TLS_FAULTS else "ok", files[cert], gcp_public)
         servers.append(srv)
         env["PHI_KMS_PORT_" + mode.upper()] = str(srv.server_address[1])
+    # A host with a valid certificate for its own name that a tampered key
+    # document points at: it serves like "ok" and logs what reaches it.
+    srv = serve("evil", files["server"], gcp_public, evil_log=os.path.join(d, "evil.log"))
+    servers.append(srv)
+    env["PHI_KMS_PORT_EVIL"] = str(srv.server_address[1])
+    env["PHI_KMS_EVIL_LOG"] = os.path.join(d, "evil.log")
     # TLS <= 1.1 only, with a certificate the client would otherwise accept.
     try:
         srv = serve("ok", files["server"], gcp_public, legacy=True)

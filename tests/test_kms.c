@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -301,6 +302,39 @@ static void test_kms__unknown_ca_is_refused(void **state)
 static void test_kms__hostname_mismatch_is_refused(void **state)
 {
     expect_failure(state, "WRONGHOST", PHICRYPT_EKMS, "certificate verify failed", 1.0);
+}
+
+/* Peak resident memory of this process, in MB (Linux: ru_maxrss in kB). */
+static long peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* A peer that never stops sending (kms_peers.py ENDLESS): the reply is
+ * refused for its size or shape, not for the time it took, and memory
+ * stays bounded. */
+static void hostile_reply(void **state, const char *mode, const char *in_msg)
+{
+    expect_failure(state, mode, PHICRYPT_EKMS, in_msg, 30.0);
+    print_message("# peak RSS %ld MB\n", peak_rss_mb());
+    assert_true(peak_rss_mb() < 64);
+}
+
+static void test_kms__hostile_repeated_content_length(void **state)
+{
+    hostile_reply(state, "REPEATCL", "headers too large or too many");
+}
+
+static void test_kms__hostile_repeated_transfer_encoding(void **state)
+{
+    hostile_reply(state, "REPEATTE", "headers too large or too many");
+}
+
+static void test_kms__hostile_endless_trailers(void **state)
+{
+    hostile_reply(state, "TRAILERS", "too many or too large chunked trailers");
 }
 
 static void test_kms__expired_credentials(void **state)
@@ -1251,6 +1285,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__silent_peer_handshake_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__unknown_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__hostname_mismatch_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_repeated_content_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_repeated_transfer_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_endless_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__expired_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__wrong_secret_is_auth_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__azure_round_trip, setup, teardown),

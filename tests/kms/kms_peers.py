@@ -60,6 +60,14 @@ GCP_EMAIL = "phicrypt@test.iam.gserviceaccount.com"
 SERVER_KEY = AESGCM.generate_key(bit_length=256)  # the peers' own master key
 
 
+# Hostile reply shapes: (what comes first, the line repeated forever).
+ENDLESS = {
+    "repeatcl": (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 5\r\n"),
+    "repeatte": (b"HTTP/1.1 200 OK\r\n", b"Transfer-Encoding: chunked\r\n"),
+    "trailers": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", b"X-Trailer: 1\r\n"),
+}
+
+
 def wrap(plain, aad):
     nonce = os.urandom(12)
     return nonce + AESGCM(SERVER_KEY).encrypt(nonce, plain, aad)
@@ -201,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode == "hang":
             time.sleep(60)
             return
+        if self.mode in ENDLESS:
+            return self.endless()
         if self.mode == "fail500" and seq % 2 == 1:
             return self.reply(500, {"__type": "KMSInternalException", "message": "try again"})
         if self.mode == "bad400":
@@ -222,6 +232,20 @@ class Handler(BaseHTTPRequestHandler):
         if path.endswith(":encrypt") or path.endswith(":decrypt"):
             return self.gcp_key(body, path)
         self.reply(404, {"error": "no such endpoint"}, "application/json")
+
+    def endless(self):
+        """A hostile reply that never ends: the same header line over and
+        over (repeatcl, repeatte), or a chunked body whose trailers never
+        end (trailers). Written until the client hangs up."""
+        head, line = ENDLESS[self.mode]
+        block = line * (65536 // len(line))
+        try:
+            self.wfile.write(head)
+            while True:
+                self.wfile.write(block)
+        except (OSError, ssl.SSLError):
+            pass
+        self.close_connection = True
 
     # AWS KMS ------------------------------------------------------------
     def aws_check_signature(self, body):
@@ -494,7 +518,8 @@ def main():
     env = {"PHI_KMS_DIR": d}
     servers = []
     for mode, cert in [("ok", "server"), ("chunked", "server"), ("fail500", "server"), ("bad400", "server"),
-                       ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("unknownca", "unknownca"),
+                       ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("repeatcl", "server"),
+                       ("repeatte", "server"), ("trailers", "server"), ("unknownca", "unknownca"),
                        ("wronghost", "wronghost"), ("selfsigned", "selfsigned"), ("expired", "expired")]:
         srv = serve(mode if mode not in TLS_FAULTS else "ok", files[cert], gcp_public)
         servers.append(srv)

@@ -5,6 +5,7 @@
 #define PHI_HANDLE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 struct phi_config;
 struct phi_mcrypt;
@@ -23,6 +24,10 @@ struct phicrypt {
     /* Set by lib/client: replaces `mc` with a fresh instance. Modules call
      * it through the handle so that they need not include the client. */
     int (*reset_mcrypt)(struct phicrypt *ph);
+    /* Set by lib/client: 0 when data key `id` may be deleted, else an
+     * error naming what depends on it (keyring or audit keys); `shred`
+     * allows it anyway. */
+    int (*key_dependants)(struct phicrypt *ph, const uint8_t id[16], int shred);
 };
 
 #endif

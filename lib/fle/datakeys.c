@@ -249,14 +249,28 @@ int phicrypt_datakey_list(phicrypt_t *ph, phicrypt_buf *out)
     return rc;
 }
 
-int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES])
+int phicrypt_datakey_delete_ex(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES],
+                               const phicrypt_datakey_delete_opts *opts)
 {
-    int rc;
+    int rc, shred = opts ? opts->shred_internal : 0;
     if (!ph || !id)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete: NULL argument");
+    if (opts && (opts->version < 1 || opts->version > PHICRYPT_DATAKEY_DELETE_OPTS_VERSION))
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete_ex: unknown options version %u", opts->version);
+    if (ph->key_dependants && (rc = ph->key_dependants(ph, id, shred)) != 0)
+        return rc;
+    /* Shredding phicrypt's own keys is recorded before it happens: the
+     * audit keys themselves may be among what goes. */
+    if (shred && (rc = phi_audit_key_op(ph, 0, "key_shred_internal", id, NULL, 1)) != 0)
+        return rc;
     if ((rc = phi_keyvault_delete(ph->kv, ph, id)) != 0)
         return rc;
     return phi_audit_key_op(ph, ph->reset_mcrypt(ph), "key_delete", id, NULL, 1);
+}
+
+int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES])
+{
+    return phicrypt_datakey_delete_ex(ph, id, NULL);
 }
 
 static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)

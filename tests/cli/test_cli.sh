@@ -155,12 +155,30 @@ check "test_cli__destroyed_token_irreversible" 1 sh -c "'$P' detokenize --key to
 check "test_cli__token_list" 0 "$P" token list
 expect_no_grep "test_cli__token_list_hides_material" "$T/out" "material"
 
+# the data key that wraps keyring keys is protected
+"$P" keys list > "$T/keys"
+if grep '"phicrypt-keyring"' "$T/keys" | grep -q '"internal"' && [ "$(grep -c '"internal"' "$T/keys")" = 1 ]; then ok "test_cli__keys_list_marks_internal_keys"; else notok "test_cli__keys_list_marks_internal_keys" "$(cat "$T/keys")"; fi
+cp "$T/ks/keyvault.jsonl" "$T/kv.before"
+check "test_cli__keyring_key_delete_refused" 1 "$P" keys delete --key-alt-name phicrypt-keyring --yes
+if grep -q "wraps 3 keyring keys" "$T/err" && grep -q "'tok:ssn'" "$T/err" && grep -q -- "--shred-keyring" "$T/err" && cmp -s "$T/kv.before" "$T/ks/keyvault.jsonl"; then ok "test_cli__keyring_key_delete_names_dependants"; else notok "test_cli__keyring_key_delete_names_dependants" "$(cat "$T/err")"; fi
+# removing its alt name first does not get round it: ciphertexts name the key
+kid=$(grep '"phicrypt-keyring"' "$T/keys" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+"$P" keys remove-alt-name --key-id "$kid" --alt-name phicrypt-keyring 2>/dev/null
+check "test_cli__keyring_key_delete_by_id_refused" 1 "$P" keys delete --key-id "$kid" --yes
+"$P" keys add-alt-name --key-id "$kid" --alt-name phicrypt-keyring 2>/dev/null
+check "test_cli__shred_keyring_needs_yes" 2 "$P" keys delete --key-alt-name phicrypt-keyring --shred-keyring
+if [ "$("$P" detokenize --key tok:ssn --format ssn --context patients.ssn < "$T/tok" | head -1)" = "123-45-6789" ]; then ok "test_cli__tokens_still_reversible"; else notok "test_cli__tokens_still_reversible"; fi
+
 # configuration problems
 chmod 644 "$T/ks/master.key"
 check "test_cli__loose_master_key_refused" 1 "$P" keys list
 expect_grep "test_cli__loose_master_key_says_why" "$T/err" "too open"
 chmod 600 "$T/ks/master.key"
 check "test_cli__no_config_is_error" 1 env -u PHICRYPT_CONFIG sh -c "cd '$T' && '$P' keys list"
+
+# shredding the keyring on purpose: refused tokens afterwards
+check "test_cli__shred_keyring_with_yes" 0 "$P" keys delete --key-alt-name phicrypt-keyring --shred-keyring --yes
+check "test_cli__shredded_tokens_irreversible" 1 sh -c "'$P' detokenize --key tok:ssn --format ssn --context patients.ssn < '$T/tok'"
 
 # help everywhere
 helpok=1

@@ -62,7 +62,10 @@ typedef enum phicrypt_error_code {
  * @brief Bytes returned by the library.
  *
  * Release with phicrypt_buf_dispose(), which wipes the bytes before freeing
- * them (they may hold plaintext). A zero-initialised buffer is empty.
+ * them (they may hold plaintext). A zero-initialised buffer is empty. A
+ * buffer that still holds bytes may be passed again as an out-parameter:
+ * on success the call wipes and frees what it held (its bytes may also be
+ * the call's input); on failure it is left as it was.
  */
 typedef struct phicrypt_buf {
     uint8_t *data; /**< owned bytes, or NULL */

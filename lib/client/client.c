@@ -1,5 +1,6 @@
 /* phicrypt_new / phicrypt_free and the error accessors. */
 #include <string.h>
+#include <sys/stat.h>
 
 #include <phicrypt.h>
 #include "client/client_private.h"
@@ -62,8 +63,25 @@ int phicrypt_new(phicrypt_t **out, const char *config_json)
     return create(out, config_json, NULL);
 }
 
+/* Secrets written in the configuration itself. */
+static int holds_secrets(const phi_config *cfg, const char *text)
+{
+    static const char *const paths[] = { "aws.secretAccessKey", "aws.sessionToken", "azure.clientSecret",
+                                         "gcp.privateKey", NULL };
+    if (cfg->local_key_inline)
+        return 1;
+    for (size_t i = 0; cfg->kms_remote && paths[i]; i++) {
+        bson_iter_t it, d;
+        if (bson_iter_init(&it, cfg->kms_remote) && bson_iter_find_descendant(&it, paths[i], &d))
+            return 1;
+    }
+    /* lib/kms owns the TLS settings by now; the name is enough. */
+    return strstr(text, "\"cert_key_password\"") != NULL;
+}
+
 int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
 {
+    struct stat st;
     char *text = NULL, *dir;
     size_t len = 0;
     int rc;
@@ -71,8 +89,15 @@ int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
     if (!out || !config_path)
         return phi_error(NULL, PHICRYPT_EINVAL, "phicrypt_new_from_file: NULL argument");
     *out = NULL;
-    if ((rc = phi_file_read_all(NULL, PHICRYPT_ECONFIG, config_path, &text, &len)) != 0)
+    if ((rc = phi_file_read_all_stat(NULL, PHICRYPT_ECONFIG, config_path, &text, &len, &st)) != 0)
         return phi_error_wrap(NULL, rc, "configuration");
+    /* Whoever may write the configuration chooses our keys and KMS. */
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        phi_wipe_free(text, len);
+        return phi_error(NULL, PHICRYPT_ECONFIG,
+                         "configuration %s: permissions %04o let group or others write it (chmod go-w %s)",
+                         config_path, (unsigned)(st.st_mode & 07777), config_path);
+    }
     dir = phi_path_dirname(config_path);
     if (!dir) {
         phi_wipe_free(text, len);
@@ -81,6 +106,15 @@ int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
     rc = create(out, text, dir);
     if (rc != 0)
         phi_error_wrap(NULL, rc, "%s", config_path);
+    else if ((st.st_mode & (S_IRWXG | S_IRWXO)) && holds_secrets((*out)->cfg, text)) {
+        phicrypt_free(*out);
+        *out = NULL;
+        rc = phi_error(NULL, PHICRYPT_ECONFIG,
+                       "configuration %s: holds secrets (an inline key, secretAccessKey, clientSecret, privateKey "
+                       "or cert_key_password) but permissions %04o let group or others read it (chmod 600 %s, or "
+                       "move the secret to a key_file or to on-demand credentials)",
+                       config_path, (unsigned)(st.st_mode & 07777), config_path);
+    }
     phi_wipe_free(text, len);
     phi_free(dir);
     return rc;

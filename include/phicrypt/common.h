@@ -100,6 +100,27 @@ const char *phicrypt_strerror(int code);
 PHICRYPT_API
 int phicrypt_init(void);
 
+/** phicrypt_harden_process() flag: also lock every page in memory (no swap). */
+#define PHICRYPT_HARDEN_MLOCKALL 1u
+
+/**
+ * @brief Harden the calling process for holding keys (Linux).
+ *
+ * Sets `PR_SET_DUMPABLE` to 0 (no core dump; ptrace, gcore and
+ * /proc/PID/mem refused to other processes of the same user) and
+ * `RLIMIT_CORE` to 0; with #PHICRYPT_HARDEN_MLOCKALL also
+ * `mlockall(MCL_CURRENT | MCL_FUTURE)`. libmongocrypt keeps copies of the
+ * local master key and of unwrapped data keys in its ordinary heap, which
+ * phicrypt cannot move to guarded memory: services should call this once
+ * at start (the `phicrypt` tool does). Root (CAP_SYS_PTRACE) can still
+ * read the process's memory.
+ * @param flags 0 or #PHICRYPT_HARDEN_MLOCKALL.
+ * @return 0, PHICRYPT_EINVAL (unknown flag) or PHICRYPT_EINTERNAL (the
+ *         message names the call that failed).
+ */
+PHICRYPT_API
+int phicrypt_harden_process(unsigned int flags);
+
 /** @brief The run-time library version, "MAJOR.MINOR.PATCH". */
 PHICRYPT_API
 const char *phicrypt_version(void);

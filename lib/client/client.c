@@ -126,6 +126,7 @@ void phicrypt_free(phicrypt_t *ph)
         return;
     phi_keyring_close(ph->keyring);
     phi_mcrypt_free(ph->mc);
+    phi_mcrypt_hooks_thread_clear();
     phi_keyvault_close(ph->kv);
     phi_config_free(ph->cfg);
     pthread_rwlock_destroy(&ph->mc_lock);

@@ -102,6 +102,10 @@ int phicrypt_init(void);
 
 /** phicrypt_harden_process() flag: also lock every page in memory (no swap). */
 #define PHICRYPT_HARDEN_MLOCKALL 1u
+/** phicrypt_harden_process() flag: route libbson's (and so libmongocrypt's)
+ * allocations through an allocator that wipes every block before freeing it
+ * (about +50% instructions on small decrypts; see SECURITY.md). */
+#define PHICRYPT_HARDEN_WIPE_BSON 2u
 
 /**
  * @brief Harden the calling process for holding keys (Linux).
@@ -114,7 +118,7 @@ int phicrypt_init(void);
  * phicrypt cannot move to guarded memory: services should call this once
  * at start (the `phicrypt` tool does). Root (CAP_SYS_PTRACE) can still
  * read the process's memory.
- * @param flags 0 or #PHICRYPT_HARDEN_MLOCKALL.
+ * @param flags 0, or #PHICRYPT_HARDEN_MLOCKALL and/or #PHICRYPT_HARDEN_WIPE_BSON.
  * @return 0, PHICRYPT_EINVAL (unknown flag) or PHICRYPT_EINTERNAL (the
  *         message names the call that failed).
  */

@@ -443,6 +443,41 @@ static void test_kms__configuration_errors(void **state)
 }
 
 
+/* Master key documents are checked per provider, naming what is wrong,
+ * before libmongocrypt (or any KMS) sees them. */
+static void test_kms__master_key_document_checked(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = client(f);
+    uint8_t id[16];
+    size_t n;
+    struct {
+        const char *provider, *mk, *want;
+    } cases[] = {
+        { "aws", "{\"region\": \"us-east-1\"}", "master key (aws): 'key' is missing" },
+        { "aws", "{\"key\": \"arn:aws:kms:us-east-1:1:key/x\"}", "master key (aws): 'region' is missing" },
+        { "aws", "{\"region\": \"us-east-1\", \"key\": 5}", "'key' must be a non-empty string" },
+        { "azure", "{\"keyVaultEndpoint\": \"v.vault.azure.net\"}", "master key (azure): 'keyName' is missing" },
+        { "azure", "{\"keyVaultEndpoint\": \"v.vault.azure.net\", \"keyName\": \"k\", \"keyVersio\": \"1\"}",
+          "did you mean 'keyVersion'" },
+        { "gcp", "{\"projectId\": \"p\", \"location\": \"global\", \"keyName\": \"k\"}",
+          "master key (gcp): 'keyRing' is missing" },
+        { "kmip", "{\"keyid\": \"1\"}", "did you mean 'keyId'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = create_key(ph, id, cases[i].provider, cases[i].mk);
+        if (rc != PHICRYPT_EINVAL || !tu_contains(phicrypt_errmsg(ph), cases[i].want))
+            fail_msg("%s %s: got %d: %s (wanted '%s')", cases[i].provider, cases[i].mk, rc, phicrypt_errmsg(ph),
+                     cases[i].want);
+        assert_false(tu_contains(phicrypt_errmsg(ph), "internal error"));
+    }
+    /* Rewrap takes the same documents. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, NULL, "aws", "{\"region\": \"us-east-1\"}"), PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "'key' is missing"));
+    assert_int_equal(vault_size(f), 0);
+    phicrypt_free(ph);
+}
+
 static char *vault_text(fx *f)
 {
     char path[4096];
@@ -1295,6 +1330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__kmip_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__configuration_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__provider_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__master_key_document_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__missing_ca_file_is_a_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__gcp_private_key_as_pem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_control_good_peer, setup, teardown),

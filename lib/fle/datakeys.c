@@ -110,6 +110,10 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
         if ((rc = phi_json_to_bson(ph, "master key", opts->master_key_json, strlen(opts->master_key_json), &mk)) != 0)
             return phi_error(ph, PHICRYPT_EINVAL, "master key: not a JSON object");
         have_mk = 1;
+        if ((rc = phi_fle_check_master_key(ph, opts->provider ? opts->provider : "local", &mk)) != 0) {
+            bson_destroy(&mk);
+            return rc;
+        }
     }
     req.provider = opts->provider ? opts->provider : "local";
     req.master_key = have_mk ? &mk : NULL;

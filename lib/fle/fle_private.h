@@ -19,4 +19,9 @@ void phi_fle_release(phicrypt_t *ph);
 /* Why `t` may not be encrypted with `algorithm` (1 det, 2 random), or NULL. */
 const char *phi_fle_type_refusal(int t, int algorithm);
 
+/* Checks a master key document for `provider` (masterkey.c): every
+ * required member present (the error names the missing one), no unknown
+ * member, all strings. */
+int phi_fle_check_master_key(const void *eh, const char *provider, const bson_t *mk);
+
 #endif

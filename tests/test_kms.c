@@ -972,6 +972,46 @@ static void test_kms__on_demand_partial(void **state)
     clear_cloud_env();
 }
 
+/* "azure": {} on a host without Azure: a local key still works (the
+ * credentials are needed only by keys that use Azure), and an Azure key
+ * fails with the reason the credentials could not be found. */
+static void test_kms__on_demand_only_when_needed(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg, *mk;
+    phicrypt_t *ph = NULL;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    uint8_t id[16];
+    clear_cloud_env();
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}, \"azure\": {}},"
+                 " \"tls\": {\"azure\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 " \"kms_options\": {\"total_timeout_ms\": 2000, \"max_attempts\": 1,"
+                 "   \"azure_imds_endpoint\": \"127.0.0.1:%d\", %s},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 f->dir, d, port("REFUSED"), loopback_allow(), f->dir) < 0)
+        fail_msg("asprintf");
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    if (phicrypt_datakey_create(ph, id, &o) != 0)
+        fail_msg("create local: %s", phicrypt_errmsg(ph));
+    encrypt_with(ph, id, &ct);
+    if (phicrypt_decrypt(ph, &pt, ct.data, ct.len) != 0)
+        fail_msg("decrypt local: %s", phicrypt_errmsg(ph));
+    if (asprintf(&mk, "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}", port("OK")) < 0)
+        fail_msg("asprintf");
+    assert_int_not_equal(create_key(ph, id, "azure", mk), 0);
+    print_message("# %s\n", phicrypt_errmsg(ph));
+    assert_true(tu_contains(phicrypt_errmsg(ph), "Azure"));
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    phicrypt_free(ph);
+    free(mk);
+    free(cfg);
+}
+
 static void test_kms__on_demand_azure_imds(void **state)
 {
     clear_cloud_env();
@@ -1351,6 +1391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__on_demand_shared_by_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_azure_imds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_only_when_needed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_gcp_metadata, setup, teardown),
     };
     return cmocka_run_group_tests_name("kms", tests, NULL, NULL);

@@ -108,6 +108,8 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
  * A provider whose credentials cannot be found is left out (the reason
  * goes to `left_out`, "" if none was); an error only when all fail.
  * `out` holds secrets: wipe it. */
+/* The providers configured as {} (PHI_KMS_AWS | ...). */
+unsigned phi_kms_on_demand_mask(const phi_kms *k);
 int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len);
 
 #endif

@@ -159,6 +159,22 @@ static char *aws_master_key(const char *mode)
     return mk;
 }
 
+/* A master key document of `provider` whose endpoint is the peer `mode`. */
+static char *master_key_at(const char *provider, const char *mode)
+{
+    char *mk;
+    if (strcmp(provider, "aws") == 0)
+        return aws_master_key(mode);
+    if (asprintf(&mk,
+                 strcmp(provider, "azure") == 0
+                     ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
+                     : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\","
+                       " \"keyName\": \"k\", \"endpoint\": \"127.0.0.1:%d\"}",
+                 port(mode)) < 0)
+        fail_msg("asprintf");
+    return mk;
+}
+
 static int create_key(phicrypt_t *ph, uint8_t id[16], const char *provider, const char *mk)
 {
     phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
@@ -656,15 +672,7 @@ static void test_kms__allow_list_create_and_rewrap_refused(void **state)
     const char *providers[] = { "aws", "azure", "gcp" };
     char *mk;
     for (size_t i = 0; i < 3; i++) {
-        if (strcmp(providers[i], "aws") == 0)
-            mk = aws_master_key("EVIL");
-        else if (asprintf(&mk,
-                          strcmp(providers[i], "azure") == 0
-                              ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
-                              : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\","
-                                " \"keyName\": \"k\", \"endpoint\": \"127.0.0.1:%d\"}",
-                          evil) < 0)
-            fail_msg("asprintf");
+        mk = master_key_at(providers[i], "EVIL");
         expect_refused(ph, create_key(ph, id, providers[i], mk), providers[i], evil);
         assert_int_equal(vault_size(f), 0);
         free(mk);
@@ -699,15 +707,7 @@ static void test_kms__allow_list_tampered_key_document(void **state)
         phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
         uint8_t id[16];
         char *mk;
-        if (strcmp(providers[i], "aws") == 0)
-            mk = aws_master_key("OK");
-        else if (asprintf(&mk,
-                          strcmp(providers[i], "azure") == 0
-                              ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
-                              : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\","
-                                " \"keyName\": \"k\", \"endpoint\": \"127.0.0.1:%d\"}",
-                          ok) < 0)
-            fail_msg("asprintf");
+        mk = master_key_at(providers[i], "OK");
         if (create_key(ph, id, providers[i], mk) != 0)
             fail_msg("create: %s", phicrypt_errmsg(ph));
         encrypt_with(ph, id, &ct);
@@ -805,17 +805,8 @@ static phicrypt_t *on_demand_client(fx *f, int ec2_in_config)
 /* Creates a key with `provider` and round-trips a value, all on demand. */
 static int on_demand_key(phicrypt_t *ph, const char *provider, uint8_t id[16])
 {
-    char *mk;
+    char *mk = master_key_at(provider, "OK");
     int rc;
-    if (strcmp(provider, "aws") == 0)
-        mk = aws_master_key("OK");
-    else if (asprintf(&mk,
-                      strcmp(provider, "azure") == 0
-                          ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
-                          : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\", \"keyName\": \"k\","
-                            " \"endpoint\": \"127.0.0.1:%d\"}",
-                      port("OK")) < 0)
-        fail_msg("asprintf");
     rc = create_key(ph, id, provider, mk);
     free(mk);
     return rc;

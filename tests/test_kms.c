@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
 
@@ -1100,6 +1101,45 @@ static void test_kms__missing_ca_file_is_a_config_error(void **state)
     free(mk);
 }
 
+/* The KMIP client key is read through the descriptor whose owner and mode
+ * were checked: a key file swapped for a link after the configuration was
+ * loaded is refused, not followed. */
+static void test_kms__cert_key_file_swapped_for_link(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char src[4096], dst[4096], *pem, *cfg;
+    size_t len;
+    phicrypt_t *ph = NULL;
+    uint8_t id[16];
+    if (getenv("PHI_KMS_KMIP_SKIP")) {
+        print_message("# SKIP %s\n", getenv("PHI_KMS_KMIP_SKIP"));
+        skip();
+    }
+    snprintf(src, sizeof src, "%s/client-enc.pem", d);
+    snprintf(dst, sizeof dst, "%s/client.pem", f->dir);
+    pem = tu_read_file(src, &len);
+    tu_write_file(dst, pem, len, 0600);
+    free(pem);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"kmip\": {\"endpoint\": \"127.0.0.1:%d\"}},"
+                 " \"tls\": {\"kmip\": {\"ca_file\": \"%s/ca.pem\", \"cert_key_file\": \"%s\","
+                 "   \"cert_key_password\": \"client-pass\"}},"
+                 " \"kms_options\": {\"total_timeout_ms\": 3000}, \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 port("KMIP"), d, dst, f->dir) < 0)
+        fail_msg("asprintf");
+    assert_int_equal(phicrypt_new(&ph, cfg), 0);
+    if (create_key(ph, id, "kmip", "{}") != 0) /* the control: the file itself works */
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    assert_int_equal(unlink(dst), 0);
+    assert_int_equal(symlink(src, dst), 0);
+    assert_int_equal(create_key(ph, id, "kmip", "{}"), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "symbolic link"));
+    assert_false(tu_contains(phicrypt_errmsg(ph), "client-pass"));
+    phicrypt_free(ph);
+    free(cfg);
+}
+
 static void test_kms__gcp_private_key_as_pem(void **state)
 {
     fx *f = *state;
@@ -1364,6 +1404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__master_key_document_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__missing_ca_file_is_a_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__gcp_private_key_as_pem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__cert_key_file_swapped_for_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_control_good_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_below_1_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_self_signed, setup, teardown),

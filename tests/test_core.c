@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -335,6 +337,28 @@ static void test_core__local_key_file_create(void **state)
     free(dir);
 }
 
+/* The hardening the CLI applies first and services may call. */
+static void test_core__harden_process(void **state)
+{
+    struct rlimit rl;
+    (void)state;
+    assert_int_equal(phicrypt_harden_process(0x80), PHICRYPT_EINVAL);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1); /* untouched by the refusal */
+    assert_int_equal(phicrypt_harden_process(PHICRYPT_HARDEN_WIPE_BSON), 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    assert_int_equal(getrlimit(RLIMIT_CORE, &rl), 0);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(rl.rlim_max, 0);
+    /* libbson still allocates, grows and frees through the wiping allocator. */
+    {
+        bson_t *d = bson_new();
+        for (int i = 0; i < 1000; i++)
+            BSON_APPEND_UTF8(d, "k", "a value long enough to make the buffer grow a few times");
+        assert_true(d->len > 10000);
+        bson_destroy(d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_core__atomic_write_and_permissions),
         cmocka_unit_test(test_core__suggestions),
         cmocka_unit_test(test_core__local_key_file_create),
+        cmocka_unit_test(test_core__harden_process),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

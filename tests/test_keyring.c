@@ -266,6 +266,32 @@ static void test_keyring__material_is_wrapped(void **state)
     phicrypt_buf_dispose(&b);
 }
 
+/* Deleting the data key that wraps the keyring would destroy every key in
+ * it: refused, by alt name or id, naming the dependants; shredding it on
+ * purpose needs shred_internal. */
+static void test_keyring__wrapping_key_delete_refused(void **state)
+{
+    fx *f = *state;
+    phicrypt_datakey_delete_opts o = PHICRYPT_DATAKEY_DELETE_OPTS_INIT;
+    uint8_t id[16];
+    char *t = tok(f, "tok:opaque", "SECRET-PHI-8", NULL, "c", 0), *back;
+    assert_int_equal(phicrypt_datakey_id_by_alt_name(f->ph, id, "phicrypt-keyring"), 0);
+    assert_int_equal(phicrypt_datakey_delete(f->ph, id), PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "wraps 3 keyring keys"));
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "'ps:patient'"));
+    assert_int_equal(phicrypt_datakey_remove_alt_name(f->ph, id, "phicrypt-keyring"), 0);
+    assert_int_equal(phicrypt_datakey_delete_ex(f->ph, id, &o), PHICRYPT_EINVAL);
+    assert_int_equal(detok(f, "tok:opaque", t, NULL, "c", 0, &back), 0);
+    assert_string_equal(back, "SECRET-PHI-8");
+    free(back);
+    o.shred_internal = 1;
+    assert_int_equal(phicrypt_datakey_delete_ex(f->ph, id, &o), 0);
+    assert_int_not_equal(detok(f, "tok:opaque", t, NULL, "c", 0, &back), 0);
+    o.version = 99;
+    assert_int_equal(phicrypt_datakey_delete_ex(f->ph, id, &o), PHICRYPT_EINVAL);
+    free(t);
+}
+
 static void test_keyring__errors(void **state)
 {
     fx *f = *state;
@@ -324,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyring__destroy_whole_key_is_crypto_shredding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__material_is_wrapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyring__wrapping_key_delete_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("keyring", tests, NULL, NULL);
 }

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
 
@@ -69,8 +71,41 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+extern char **environ;
+
+/* "aws": {"allowed_endpoints": [...]}, ... for every loopback peer but the
+ * evil one: key documents may name test peers only because the
+ * configuration says so (the defaults allow the cloud services alone). */
+static const char *loopback_allow(void)
+{
+    static char out[8192];
+    char list[4096] = "";
+    size_t n = 0;
+    const char *const providers[] = { "aws", "azure", "gcp" };
+    for (char **e = environ; *e; e++) {
+        const char *v;
+        if (strncmp(*e, "PHI_KMS_PORT_", 13) != 0 || strncmp(*e, "PHI_KMS_PORT_EVIL=", 18) == 0)
+            continue;
+        v = strchr(*e, '=') + 1;
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s\"127.0.0.1:%s\", \"localhost:%s\"", n ? ", " : "", v,
+                              v);
+        assert_true(n < sizeof list);
+    }
+    out[0] = 0;
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(out);
+        snprintf(out + l, sizeof out - l, "%s\"%s\": {\"allowed_endpoints\": [%s]}", i ? ", " : "", providers[i],
+                 list);
+    }
+    assert_true(strlen(out) + 1 < sizeof out);
+    return out;
+}
+
 /* A client with local, aws, azure and gcp configured against the "OK"
  * peer; `aws_id`/`aws_secret` choose the AWS credentials. */
+/* Replaces loopback_allow() in client_with (the allow-list tests). */
+static const char *allow_override;
+
 static int client_with(fx *f, phicrypt_t **out, const char *aws_id, const char *aws_secret, const char *extra)
 {
     const char *d = env("PHI_KMS_DIR");
@@ -94,10 +129,10 @@ static int client_with(fx *f, phicrypt_t **out, const char *aws_id, const char *
                  "         \"kmip\": {\"ca_file\": \"%s/ca.pem\", \"cert_key_file\": \"%s/client-enc.pem\","
                  "                  \"cert_key_password\": \"client-pass\"}},"
                  " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000,"
-                 "                   \"total_timeout_ms\": 3000, \"max_attempts\": 3, \"backoff_base_ms\": 50%s},"
+                 "                   \"total_timeout_ms\": 3000, \"max_attempts\": 3, \"backoff_base_ms\": 50, %s%s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
                  f->dir, aws_id, aws_secret, port("OK"), gcp_key, port("OK"), kmip, d, d, d, d, d,
-                 extra ? extra : "",
+                 allow_override ? allow_override : loopback_allow(), extra ? extra : "",
                  f->dir) < 0)
         fail_msg("asprintf");
     free(gcp_key);
@@ -125,12 +160,35 @@ static char *aws_master_key(const char *mode)
     return mk;
 }
 
+/* A master key document of `provider` whose endpoint is the peer `mode`. */
+static char *master_key_at(const char *provider, const char *mode)
+{
+    char *mk;
+    if (strcmp(provider, "aws") == 0)
+        return aws_master_key(mode);
+    if (asprintf(&mk,
+                 strcmp(provider, "azure") == 0
+                     ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
+                     : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\","
+                       " \"keyName\": \"k\", \"endpoint\": \"127.0.0.1:%d\"}",
+                 port(mode)) < 0)
+        fail_msg("asprintf");
+    return mk;
+}
+
 static int create_key(phicrypt_t *ph, uint8_t id[16], const char *provider, const char *mk)
 {
     phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
     o.provider = provider;
     o.master_key_json = mk;
     return phicrypt_datakey_create(ph, id, &o);
+}
+
+static const char *vault_path(fx *f)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/keyvault.jsonl", f->dir);
+    return path;
 }
 
 static size_t vault_size(fx *f)
@@ -263,6 +321,39 @@ static void test_kms__hostname_mismatch_is_refused(void **state)
     expect_failure(state, "WRONGHOST", PHICRYPT_EKMS, "certificate verify failed", 1.0);
 }
 
+/* Peak resident memory of this process, in MB (Linux: ru_maxrss in kB). */
+static long peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* A peer that never stops sending (kms_peers.py ENDLESS): the reply is
+ * refused for its size or shape, not for the time it took, and memory
+ * stays bounded. */
+static void hostile_reply(void **state, const char *mode, const char *in_msg)
+{
+    expect_failure(state, mode, PHICRYPT_EKMS, in_msg, 30.0);
+    print_message("# peak RSS %ld MB\n", peak_rss_mb());
+    assert_true(peak_rss_mb() < 64);
+}
+
+static void test_kms__hostile_repeated_content_length(void **state)
+{
+    hostile_reply(state, "REPEATCL", "headers too large or too many");
+}
+
+static void test_kms__hostile_repeated_transfer_encoding(void **state)
+{
+    hostile_reply(state, "REPEATTE", "headers too large or too many");
+}
+
+static void test_kms__hostile_endless_trailers(void **state)
+{
+    hostile_reply(state, "TRAILERS", "too many or too large chunked trailers");
+}
+
 static void test_kms__expired_credentials(void **state)
 {
     fx *f = *state;
@@ -368,6 +459,41 @@ static void test_kms__configuration_errors(void **state)
     }
 }
 
+
+/* Master key documents are checked per provider, naming what is wrong,
+ * before libmongocrypt (or any KMS) sees them. */
+static void test_kms__master_key_document_checked(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = client(f);
+    uint8_t id[16];
+    size_t n;
+    struct {
+        const char *provider, *mk, *want;
+    } cases[] = {
+        { "aws", "{\"region\": \"us-east-1\"}", "master key (aws): 'key' is missing" },
+        { "aws", "{\"key\": \"arn:aws:kms:us-east-1:1:key/x\"}", "master key (aws): 'region' is missing" },
+        { "aws", "{\"region\": \"us-east-1\", \"key\": 5}", "'key' must be a non-empty string" },
+        { "azure", "{\"keyVaultEndpoint\": \"v.vault.azure.net\"}", "master key (azure): 'keyName' is missing" },
+        { "azure", "{\"keyVaultEndpoint\": \"v.vault.azure.net\", \"keyName\": \"k\", \"keyVersio\": \"1\"}",
+          "did you mean 'keyVersion'" },
+        { "gcp", "{\"projectId\": \"p\", \"location\": \"global\", \"keyName\": \"k\"}",
+          "master key (gcp): 'keyRing' is missing" },
+        { "kmip", "{\"keyid\": \"1\"}", "did you mean 'keyId'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = create_key(ph, id, cases[i].provider, cases[i].mk);
+        if (rc != PHICRYPT_EINVAL || !tu_contains(phicrypt_errmsg(ph), cases[i].want))
+            fail_msg("%s %s: got %d: %s (wanted '%s')", cases[i].provider, cases[i].mk, rc, phicrypt_errmsg(ph),
+                     cases[i].want);
+        assert_false(tu_contains(phicrypt_errmsg(ph), "internal error"));
+    }
+    /* Rewrap takes the same documents. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, NULL, "aws", "{\"region\": \"us-east-1\"}"), PHICRYPT_EINVAL);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "'key' is missing"));
+    assert_int_equal(vault_size(f), 0);
+    phicrypt_free(ph);
+}
 
 static char *vault_text(fx *f)
 {
@@ -477,6 +603,167 @@ static void test_kms__failed_rewrap_changes_nothing(void **state)
 }
 
 
+
+/* ------------------------------------------------- endpoint allow-list
+ * Whoever can write the key vault names the endpoint of each key's master
+ * key. The evil peer has a valid certificate for its own address and
+ * logs every connection: it must never see one. */
+
+static size_t evil_log_size(void)
+{
+    size_t len = 0;
+    char *text = tu_read_file(env("PHI_KMS_EVIL_LOG"), &len);
+    if (len)
+        print_message("# the evil peer received:\n%.300s\n", text);
+    free(text);
+    return len;
+}
+
+static void expect_refused(phicrypt_t *ph, int rc, const char *provider, int bad_port)
+{
+    char want[128];
+    const char *msg = phicrypt_errmsg(ph);
+    if (rc != PHICRYPT_EKMS)
+        fail_msg("expected PHICRYPT_EKMS, got %d: %s", rc, rc ? msg : "accepted");
+    snprintf(want, sizeof want, "kms %s 127.0.0.1:%d: endpoint not allowed", provider, bad_port);
+    if (!tu_contains(msg, want))
+        fail_msg("message lacks '%s': %s", want, msg);
+    snprintf(want, sizeof want, "kms_options.%s.allowed_endpoints", provider);
+    if (!tu_contains(msg, want))
+        fail_msg("message lacks '%s': %s", want, msg);
+    assert_false(tu_contains(msg, AWS_SECRET));
+    assert_false(tu_contains(msg, "phicrypt-client-secret"));
+    assert_int_equal(evil_log_size(), 0);
+}
+
+/* Replaces every "127.0.0.1:<from>" of the key vault by "127.0.0.1:<to>". */
+static void tamper_vault(fx *f, int from, int to)
+{
+    char path[4096], a[32], b[32], *text, *out, *p, *q;
+    size_t len;
+    snprintf(path, sizeof path, "%s/keyvault.jsonl", f->dir);
+    text = tu_read_file(path, &len);
+    snprintf(a, sizeof a, "127.0.0.1:%d", from);
+    snprintf(b, sizeof b, "127.0.0.1:%d", to);
+    out = calloc(1, len * 2 + 64);
+    assert_non_null(strstr(text, a));
+    for (p = text, q = out; *p;) {
+        if (strncmp(p, a, strlen(a)) == 0) {
+            memcpy(q, b, strlen(b));
+            q += strlen(b);
+            p += strlen(a);
+        } else {
+            *q++ = *p++;
+        }
+    }
+    tu_write_file(path, out, strlen(out), 0600);
+    free(text);
+    free(out);
+}
+
+/* Create (AWS Encrypt would send the plaintext data key) and rewrap to an
+ * endpoint the configuration does not allow: nothing leaves. */
+static void test_kms__allow_list_create_and_rewrap_refused(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph = client(f);
+    uint8_t id[16];
+    size_t n = 0;
+    int evil = port("EVIL");
+    const char *providers[] = { "aws", "azure", "gcp" };
+    char *mk;
+    for (size_t i = 0; i < 3; i++) {
+        mk = master_key_at(providers[i], "EVIL");
+        expect_refused(ph, create_key(ph, id, providers[i], mk), providers[i], evil);
+        assert_int_equal(vault_size(f), 0);
+        free(mk);
+    }
+    /* Rewrap of a local key towards the evil endpoint. */
+    {
+        phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+        char *before;
+        assert_int_equal(phicrypt_datakey_create(ph, id, &o), 0);
+        before = vault_text(f);
+        mk = aws_master_key("EVIL");
+        expect_refused(ph, phicrypt_datakey_rewrap(ph, &n, NULL, "aws", mk), "aws", evil);
+        free(mk);
+        mk = vault_text(f);
+        assert_string_equal(mk, before);
+        free(mk);
+        free(before);
+    }
+    phicrypt_free(ph);
+}
+
+/* A key created against the good peer, then its document pointed at the
+ * evil one: decrypting must not hand it the bearer token, the signed
+ * request or the wrapped key. */
+static void test_kms__allow_list_tampered_key_document(void **state)
+{
+    fx *f = *state;
+    const char *providers[] = { "aws", "azure", "gcp" };
+    int ok = port("OK"), evil = port("EVIL");
+    for (size_t i = 0; i < 3; i++) {
+        phicrypt_t *ph = client(f), *ph2;
+        phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+        uint8_t id[16];
+        char *mk;
+        mk = master_key_at(providers[i], "OK");
+        if (create_key(ph, id, providers[i], mk) != 0)
+            fail_msg("create: %s", phicrypt_errmsg(ph));
+        encrypt_with(ph, id, &ct);
+        phicrypt_free(ph);
+        tamper_vault(f, ok, evil);
+        ph2 = client(f);
+        expect_refused(ph2, phicrypt_decrypt(ph2, &pt, ct.data, ct.len), providers[i], evil);
+        assert_null(pt.data);
+        phicrypt_free(ph2);
+        phicrypt_buf_dispose(&ct);
+        free(mk);
+        /* The next provider starts from an empty vault. */
+        tu_write_file(vault_path(f), "", 0, 0600);
+    }
+}
+
+/* Defaults: the cloud services only, so a loopback endpoint needs the
+ * configuration; patterns match whole DNS labels. */
+static void test_kms__allow_list_defaults_and_patterns(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph;
+    uint8_t id[16];
+    char *mk;
+    const char *bad[] = { "x.y.vault.azure.net", "vault.azure.net", "evil.example", "x.vault.azure.net.evil.example",
+                          "x.vault.azure.net:8443", NULL };
+    allow_override = "\"aws\": {\"allowed_endpoints\": [\"kms.*.amazonaws.com\"]}";
+    assert_int_equal(client_with(f, &ph, "AKIDPHICRYPTTEST", AWS_SECRET, NULL), 0);
+    allow_override = NULL;
+    mk = aws_master_key("OK");
+    assert_int_equal(create_key(ph, id, "aws", mk), PHICRYPT_EKMS);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "kms_options.aws.allowed_endpoints"));
+    free(mk);
+    /* Azure defaults (*.vault.azure.net ...): refused before any DNS. */
+    for (size_t i = 0; bad[i]; i++) {
+        if (asprintf(&mk, "{\"keyVaultEndpoint\": \"%s\", \"keyName\": \"phi-key\"}", bad[i]) < 0)
+            fail_msg("asprintf");
+        assert_int_equal(create_key(ph, id, "azure", mk), PHICRYPT_EKMS);
+        if (!tu_contains(phicrypt_errmsg(ph), "endpoint not allowed"))
+            fail_msg("%s: %s", bad[i], phicrypt_errmsg(ph));
+        free(mk);
+    }
+    phicrypt_free(ph);
+    /* Malformed patterns are configuration errors naming the option. */
+    allow_override = "\"gcp\": {\"allowed_endpoints\": [\"ev*il.example\"]}";
+    assert_int_equal(client_with(f, &ph, "AKIDPHICRYPTTEST", AWS_SECRET, NULL), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "kms_options.gcp.allowed_endpoints"));
+    allow_override = "\"gcp\": {\"allowed_endpoint\": []}";
+    assert_int_equal(client_with(f, &ph, "AKIDPHICRYPTTEST", AWS_SECRET, NULL), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "did you mean 'allowed_endpoints'"));
+    allow_override = NULL;
+    assert_int_equal(vault_size(f), 0);
+    assert_int_equal(evil_log_size(), 0);
+}
+
 /* ---- on-demand credentials ({} providers), every endpoint on 127.0.0.1 */
 
 static void clear_cloud_env(void)
@@ -506,9 +793,9 @@ static phicrypt_t *on_demand_client(fx *f, int ec2_in_config)
                  "         \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
                  " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000, \"total_timeout_ms\": 3000,"
                  "   \"aws_sts_endpoint\": \"127.0.0.1:%d\", \"aws_ecs_endpoint\": \"127.0.0.1:%d\", %s"
-                 "   \"azure_imds_endpoint\": \"127.0.0.1:%d\", \"gcp_metadata_endpoint\": \"127.0.0.1:%d\"},"
+                 "   \"azure_imds_endpoint\": \"127.0.0.1:%d\", \"gcp_metadata_endpoint\": \"127.0.0.1:%d\", %s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
-                 f->dir, d, d, d, port("OK"), meta, ec2, meta, meta, f->dir) < 0)
+                 f->dir, d, d, d, port("OK"), meta, ec2, meta, meta, loopback_allow(), f->dir) < 0)
         fail_msg("asprintf");
     if (phicrypt_new(&ph, cfg) != 0)
         fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
@@ -519,17 +806,8 @@ static phicrypt_t *on_demand_client(fx *f, int ec2_in_config)
 /* Creates a key with `provider` and round-trips a value, all on demand. */
 static int on_demand_key(phicrypt_t *ph, const char *provider, uint8_t id[16])
 {
-    char *mk;
+    char *mk = master_key_at(provider, "OK");
     int rc;
-    if (strcmp(provider, "aws") == 0)
-        mk = aws_master_key("OK");
-    else if (asprintf(&mk,
-                      strcmp(provider, "azure") == 0
-                          ? "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}"
-                          : "{\"projectId\": \"phi\", \"location\": \"global\", \"keyRing\": \"ring\", \"keyName\": \"k\","
-                            " \"endpoint\": \"127.0.0.1:%d\"}",
-                      port("OK")) < 0)
-        fail_msg("asprintf");
     rc = create_key(ph, id, provider, mk);
     free(mk);
     return rc;
@@ -663,9 +941,9 @@ static void test_kms__on_demand_partial(void **state)
     if (asprintf(&cfg,
                  "{\"kms_providers\": {\"aws\": {}, \"gcp\": {}},"
                  " \"tls\": {\"aws\": {\"ca_file\": \"%s/ca.pem\"}, \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
-                 " \"kms_options\": {\"total_timeout_ms\": 2000, \"gcp_metadata_endpoint\": \"127.0.0.1:%d\"},"
+                 " \"kms_options\": {\"total_timeout_ms\": 2000, \"gcp_metadata_endpoint\": \"127.0.0.1:%d\", %s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
-                 d, d, port("REFUSED"), f->dir) < 0)
+                 d, d, port("REFUSED"), loopback_allow(), f->dir) < 0)
         fail_msg("asprintf");
     assert_int_equal(phicrypt_new(&ph, cfg), 0);
     if (on_demand_key(ph, "aws", id) != 0)
@@ -684,6 +962,46 @@ static void test_kms__on_demand_partial(void **state)
     phicrypt_free(ph);
     free(cfg);
     clear_cloud_env();
+}
+
+/* "azure": {} on a host without Azure: a local key still works (the
+ * credentials are needed only by keys that use Azure), and an Azure key
+ * fails with the reason the credentials could not be found. */
+static void test_kms__on_demand_only_when_needed(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char *cfg, *mk;
+    phicrypt_t *ph = NULL;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    uint8_t id[16];
+    clear_cloud_env();
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}, \"azure\": {}},"
+                 " \"tls\": {\"azure\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 " \"kms_options\": {\"total_timeout_ms\": 2000, \"max_attempts\": 1,"
+                 "   \"azure_imds_endpoint\": \"127.0.0.1:%d\", %s},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 f->dir, d, port("REFUSED"), loopback_allow(), f->dir) < 0)
+        fail_msg("asprintf");
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    if (phicrypt_datakey_create(ph, id, &o) != 0)
+        fail_msg("create local: %s", phicrypt_errmsg(ph));
+    encrypt_with(ph, id, &ct);
+    if (phicrypt_decrypt(ph, &pt, ct.data, ct.len) != 0)
+        fail_msg("decrypt local: %s", phicrypt_errmsg(ph));
+    if (asprintf(&mk, "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}", port("OK")) < 0)
+        fail_msg("asprintf");
+    assert_int_not_equal(create_key(ph, id, "azure", mk), 0);
+    print_message("# %s\n", phicrypt_errmsg(ph));
+    assert_true(tu_contains(phicrypt_errmsg(ph), "Azure"));
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    phicrypt_free(ph);
+    free(mk);
+    free(cfg);
 }
 
 static void test_kms__on_demand_azure_imds(void **state)
@@ -770,9 +1088,9 @@ static void test_kms__missing_ca_file_is_a_config_error(void **state)
     uint8_t id[16];
     if (asprintf(&cfg,
                  "{\"kms_providers\": {\"aws\": {\"accessKeyId\": \"AKIDPHICRYPTTEST\", \"secretAccessKey\": \"%s\"}},"
-                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/no-such-ca.pem\"}},"
+                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/no-such-ca.pem\"}}, \"kms_options\": {%s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
-                 AWS_SECRET, d, f->dir) < 0)
+                 AWS_SECRET, d, loopback_allow(), f->dir) < 0)
         fail_msg("asprintf");
     assert_int_equal(phicrypt_new(&ph, cfg), 0);
     assert_int_equal(create_key(ph, id, "aws", mk), PHICRYPT_ECONFIG);
@@ -781,6 +1099,45 @@ static void test_kms__missing_ca_file_is_a_config_error(void **state)
     phicrypt_free(ph);
     free(cfg);
     free(mk);
+}
+
+/* The KMIP client key is read through the descriptor whose owner and mode
+ * were checked: a key file swapped for a link after the configuration was
+ * loaded is refused, not followed. */
+static void test_kms__cert_key_file_swapped_for_link(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    char src[4096], dst[4096], *pem, *cfg;
+    size_t len;
+    phicrypt_t *ph = NULL;
+    uint8_t id[16];
+    if (getenv("PHI_KMS_KMIP_SKIP")) {
+        print_message("# SKIP %s\n", getenv("PHI_KMS_KMIP_SKIP"));
+        skip();
+    }
+    snprintf(src, sizeof src, "%s/client-enc.pem", d);
+    snprintf(dst, sizeof dst, "%s/client.pem", f->dir);
+    pem = tu_read_file(src, &len);
+    tu_write_file(dst, pem, len, 0600);
+    free(pem);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"kmip\": {\"endpoint\": \"127.0.0.1:%d\"}},"
+                 " \"tls\": {\"kmip\": {\"ca_file\": \"%s/ca.pem\", \"cert_key_file\": \"%s\","
+                 "   \"cert_key_password\": \"client-pass\"}},"
+                 " \"kms_options\": {\"total_timeout_ms\": 3000}, \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 port("KMIP"), d, dst, f->dir) < 0)
+        fail_msg("asprintf");
+    assert_int_equal(phicrypt_new(&ph, cfg), 0);
+    if (create_key(ph, id, "kmip", "{}") != 0) /* the control: the file itself works */
+        fail_msg("create: %s", phicrypt_errmsg(ph));
+    assert_int_equal(unlink(dst), 0);
+    assert_int_equal(symlink(src, dst), 0);
+    assert_int_equal(create_key(ph, id, "kmip", "{}"), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "symbolic link"));
+    assert_false(tu_contains(phicrypt_errmsg(ph), "client-pass"));
+    phicrypt_free(ph);
+    free(cfg);
 }
 
 static void test_kms__gcp_private_key_as_pem(void **state)
@@ -874,9 +1231,9 @@ static phicrypt_t *tls_client(fx *f, const tls_target *t, const char *host, int 
                  "         \"kmip\": {\"ca_file\": \"%s/ca.pem\", \"cert_key_file\": \"%s/client-enc.pem\","
                  "                  \"cert_key_password\": \"client-pass\"}},"
                  " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000,"
-                 "                   \"total_timeout_ms\": 3000, \"max_attempts\": 3, \"backoff_base_ms\": 50},"
+                 "                   \"total_timeout_ms\": 3000, \"max_attempts\": 3, \"backoff_base_ms\": 50, %s},"
                  " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
-                 AWS_SECRET, oauth_ep, gcp_key, oauth_ep, bad_ep, d, d, d, d, d, f->dir) < 0)
+                 AWS_SECRET, oauth_ep, gcp_key, oauth_ep, bad_ep, d, d, d, d, d, loopback_allow(), f->dir) < 0)
         fail_msg("asprintf");
     free(gcp_key);
     if (phicrypt_new(&ph, cfg) != 0)
@@ -1034,6 +1391,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__silent_peer_handshake_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__unknown_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__hostname_mismatch_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_repeated_content_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_repeated_transfer_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__hostile_endless_trailers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__expired_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__wrong_secret_is_auth_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__azure_round_trip, setup, teardown),
@@ -1041,8 +1401,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__kmip_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__configuration_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__provider_configuration_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__master_key_document_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__missing_ca_file_is_a_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__gcp_private_key_as_pem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__cert_key_file_swapped_for_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_control_good_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_below_1_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_self_signed, setup, teardown),
@@ -1050,6 +1412,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__tls_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__tls_hostname_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__rewrap_local_to_aws_and_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__allow_list_create_and_rewrap_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__allow_list_tampered_key_document, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__allow_list_defaults_and_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__failed_rewrap_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_aws_web_identity, setup, teardown),
@@ -1058,6 +1423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__on_demand_shared_by_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_azure_imds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_only_when_needed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_gcp_metadata, setup, teardown),
     };
     return cmocka_run_group_tests_name("kms", tests, NULL, NULL);

@@ -11,7 +11,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "Usage: phicrypt init --dir DIR\n"
+    "Usage: phicrypt init --dir DIR [--force]\n"
     "\n"
     "Create a key set for the local KMS provider in DIR (created if missing, mode 0700):\n"
     "  DIR/master.key      96 random bytes, mode 0600: the local master key that wraps every data key\n"
@@ -19,6 +19,8 @@ static const char usage[] =
     "  DIR/keyring.jsonl   the token keyring\n"
     "  DIR/phicrypt.json   a configuration naming them (paths relative to DIR)\n"
     "\n"
+    "Refuses a DIR that group or others may write or that another user owns, and a\n"
+    "DIR/phicrypt.json it did not write (--force replaces it with the one above).\n"
     "Refuses a DIR that already holds master.key: replacing a master key would make\n"
     "every data key wrapped by it unusable. Back up master.key; whoever reads it can\n"
     "decrypt everything.\n";
@@ -72,12 +74,59 @@ static int create_file(const char *path, const char *text, int *created)
     return 0;
 }
 
+/* Someone else's directory, or one others may write, could hold (or later
+ * receive) a configuration or key files of theirs. */
+static int check_dir(const char *dir)
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return cli_fail("%s: %s", dir, errno == ELOOP || errno == ENOTDIR ? "not a directory (or a symbolic link)"
+                                                                          : strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return cli_fail("%s: %s", dir, strerror(errno));
+    }
+    close(fd);
+    if (st.st_uid != geteuid())
+        return cli_fail("%s is owned by uid %lu, not by you (uid %lu); refusing to keep keys there", dir,
+                        (unsigned long)st.st_uid, (unsigned long)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return cli_fail("%s: permissions %04o let group or others write it; refusing to keep keys there "
+                        "(chmod 700 %s)",
+                        dir, (unsigned)(st.st_mode & 07777), dir);
+    return 0;
+}
+
+/* An existing phicrypt.json that is not the one init writes may point at
+ * someone else's key file, key vault or KMS: refused unless --force,
+ * which replaces it. */
+static int check_config(const char *path, int force)
+{
+    char buf[sizeof config_text + 1];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : cli_fail("%s: %s", path, strerror(errno));
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n == (ssize_t)strlen(config_text) && memcmp(buf, config_text, (size_t)n) == 0)
+        return 0;
+    if (!force)
+        return cli_fail("%s exists and was not written by phicrypt init; refusing to use a configuration that may "
+                        "name someone else's keys (check it, or --force to replace it)",
+                        path);
+    return -1; /* replace it, once everything else has been checked */
+}
+
 int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+                                          { "force", no_argument, NULL, 'f' },
                                           { "help", no_argument, NULL, 'h' },
                                           { NULL, 0, NULL, 0 } };
     const char *dir = NULL;
+    int force = 0, replace;
     char path[4096];
     int c, rc, created;
     struct { const char *name; const char *text; } files[] = {
@@ -87,6 +136,8 @@ int cmd_init(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'd')
             dir = optarg;
+        else if (c == 'f')
+            force = 1;
         else if (c == 'h') {
             fputs(usage, stdout);
             return EXIT_OK;
@@ -101,6 +152,11 @@ int cmd_init(int argc, char **argv)
         return cli_usage_error("init", "--dir: path too long");
     if (mkdirs(dir) != 0)
         return cli_fail("cannot create directory %s: %s", dir, strerror(errno));
+    if ((rc = check_dir(dir)) != 0)
+        return rc;
+    snprintf(path, sizeof path, "%s/phicrypt.json", dir);
+    if ((replace = check_config(path, force)) > 0)
+        return replace;
     snprintf(path, sizeof path, "%s/master.key", dir);
     if (access(path, F_OK) == 0)
         return cli_fail("%s already exists; refusing to replace a master key (every data key it wraps would be lost)",
@@ -119,6 +175,8 @@ int cmd_init(int argc, char **argv)
     printf("created %s (local master key, mode 0600; back it up and keep it secret)\n", path);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        if (replace < 0 && strcmp(files[i].name, "phicrypt.json") == 0 && unlink(path) != 0)
+            return cli_fail("%s: cannot replace: %s", path, strerror(errno));
         if (create_file(path, files[i].text, &created) != 0)
             return cli_fail("cannot create %s: %s", path, strerror(errno));
         printf("%s %s\n", created ? "created" : "kept existing", path);

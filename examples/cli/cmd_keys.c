@@ -29,9 +29,11 @@ static const char usage[] =
     "        (never key material)\n"
     "  get (--key-id UUID | --key-alt-name NAME)\n"
     "        print one key as list does\n"
-    "  delete (--key-id UUID | --key-alt-name NAME) --yes\n"
+    "  delete (--key-id UUID | --key-alt-name NAME) --yes [--shred-keyring]\n"
     "        delete a data key. Everything encrypted with it becomes unrecoverable\n"
-    "        (crypto-shredding), hence --yes\n"
+    "        (crypto-shredding), hence --yes. phicrypt's internal keys (list marks them\n"
+    "        \"internal\") are refused: the one wrapping keyring keys would make every\n"
+    "        token and pseudonym irreversible; --shred-keyring --yes does it (audited)\n"
     "  add-alt-name (--key-id UUID | --key-alt-name NAME) --alt-name NEW\n"
     "  remove-alt-name (--key-id UUID | --key-alt-name NAME) --alt-name OLD\n"
     "        alt names are unique across the key vault\n"
@@ -45,7 +47,7 @@ typedef struct kopts {
     const char *provider, *key_id, *key_alt_name, *material_file, *master_key, *filter;
     const char *alt_names[64];
     size_t n_alt;
-    int yes;
+    int yes, shred;
 } kopts;
 
 static int parse(int argc, char **argv, kopts *o)
@@ -59,6 +61,7 @@ static int parse(int argc, char **argv, kopts *o)
                                           { "filter", required_argument, NULL, 'f' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "yes", no_argument, NULL, 'y' },
+                                          { "shred-keyring", no_argument, NULL, 'S' },
                                           { "help", no_argument, NULL, 'h' },
                                           { NULL, 0, NULL, 0 } };
     int c;
@@ -74,6 +77,7 @@ static int parse(int argc, char **argv, kopts *o)
         case 'f': o->filter = optarg; break;
         case 'c': cli_config_path = optarg; break;
         case 'y': o->yes = 1; break;
+        case 'S': o->shred = 1; break;
         case 'a':
             if (o->n_alt >= 64)
                 return cli_usage_error("keys", "at most 64 --alt-name options");
@@ -104,6 +108,23 @@ static int which_key(phicrypt_t *ph, const kopts *o, uint8_t id[16])
     return 0;
 }
 
+/* The alt names of the data keys phicrypt creates for itself (the
+ * library's PHI_KEYRING_DATA_KEY and PHI_AUDIT_DATA_KEY) and what they do. */
+static const char *internal_role(const bson_t *doc)
+{
+    bson_iter_t it, a;
+    if (!bson_iter_init_find(&it, doc, "keyAltNames") || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &a))
+        return NULL;
+    while (bson_iter_next(&a)) {
+        const char *n = BSON_ITER_HOLDS_UTF8(&a) ? bson_iter_utf8(&a, NULL) : "";
+        if (strcmp(n, "phicrypt-keyring") == 0)
+            return "wraps the keyring's token, pseudonym and audit keys";
+        if (strcmp(n, "phicrypt-audit") == 0)
+            return "the audit log's keys derive from it";
+    }
+    return NULL;
+}
+
 /* Prints a key document as one JSON line with the id as a UUID string. */
 static int print_key(const uint8_t *data, uint32_t len)
 {
@@ -130,6 +151,8 @@ static int print_key(const uint8_t *data, uint32_t len)
             continue;
         bson_append_iter(&out, k, -1, &it);
     }
+    if (internal_role(&doc))
+        BSON_APPEND_UTF8(&out, "internal", internal_role(&doc));
     json = bson_as_relaxed_extended_json(&out, NULL);
     bson_destroy(&out);
     if (!json)
@@ -234,6 +257,7 @@ static int do_get(phicrypt_t *ph, const kopts *o)
 
 static int do_delete(phicrypt_t *ph, const kopts *o)
 {
+    phicrypt_datakey_delete_opts dopts = PHICRYPT_DATAKEY_DELETE_OPTS_INIT;
     uint8_t id[16];
     char u[37];
     int rc = which_key(ph, o, id);
@@ -242,7 +266,8 @@ static int do_delete(phicrypt_t *ph, const kopts *o)
     if (!o->yes)
         return cli_usage_error("keys", "delete: refusing without --yes: data encrypted with this key becomes "
                                        "unrecoverable");
-    if ((rc = phicrypt_datakey_delete(ph, id)) != 0)
+    dopts.shred_internal = o->shred;
+    if ((rc = phicrypt_datakey_delete_ex(ph, id, &dopts)) != 0)
         return cli_lib_fail(ph, rc, "keys delete");
     cli_format_uuid(u, id);
     printf("deleted %s\n", u);

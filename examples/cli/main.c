@@ -35,6 +35,12 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     int i = 1;
+    /* Before any key is read: no core dumps, no ptrace by the same user
+     * (libmongocrypt's heap holds copies of keys we cannot guard). */
+    if (phicrypt_harden_process(0) != 0) {
+        fprintf(stderr, "phicrypt: error: %s\n", phicrypt_errmsg(NULL));
+        return EXIT_ERR;
+    }
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "--config") == 0) {
             if (i + 1 >= argc)

@@ -62,7 +62,10 @@ typedef enum phicrypt_error_code {
  * @brief Bytes returned by the library.
  *
  * Release with phicrypt_buf_dispose(), which wipes the bytes before freeing
- * them (they may hold plaintext). A zero-initialised buffer is empty.
+ * them (they may hold plaintext). A zero-initialised buffer is empty. A
+ * buffer that still holds bytes may be passed again as an out-parameter:
+ * on success the call wipes and frees what it held (its bytes may also be
+ * the call's input); on failure it is left as it was.
  */
 typedef struct phicrypt_buf {
     uint8_t *data; /**< owned bytes, or NULL */
@@ -96,6 +99,31 @@ const char *phicrypt_strerror(int code);
  */
 PHICRYPT_API
 int phicrypt_init(void);
+
+/** phicrypt_harden_process() flag: also lock every page in memory (no swap). */
+#define PHICRYPT_HARDEN_MLOCKALL 1u
+/** phicrypt_harden_process() flag: route libbson's (and so libmongocrypt's)
+ * allocations through an allocator that wipes every block before freeing it
+ * (about +50% instructions on small decrypts; see SECURITY.md). */
+#define PHICRYPT_HARDEN_WIPE_BSON 2u
+
+/**
+ * @brief Harden the calling process for holding keys (Linux).
+ *
+ * Sets `PR_SET_DUMPABLE` to 0 (no core dump; ptrace, gcore and
+ * /proc/PID/mem refused to other processes of the same user) and
+ * `RLIMIT_CORE` to 0; with #PHICRYPT_HARDEN_MLOCKALL also
+ * `mlockall(MCL_CURRENT | MCL_FUTURE)`. libmongocrypt keeps copies of the
+ * local master key and of unwrapped data keys in its ordinary heap, which
+ * phicrypt cannot move to guarded memory: services should call this once
+ * at start (the `phicrypt` tool does). Root (CAP_SYS_PTRACE) can still
+ * read the process's memory.
+ * @param flags 0, or #PHICRYPT_HARDEN_MLOCKALL and/or #PHICRYPT_HARDEN_WIPE_BSON.
+ * @return 0, PHICRYPT_EINVAL (unknown flag) or PHICRYPT_EINTERNAL (the
+ *         message names the call that failed).
+ */
+PHICRYPT_API
+int phicrypt_harden_process(unsigned int flags);
 
 /** @brief The run-time library version, "MAJOR.MINOR.PATCH". */
 PHICRYPT_API

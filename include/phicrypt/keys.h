@@ -77,10 +77,35 @@ int phicrypt_datakey_list(phicrypt_t *ph, phicrypt_buf *out);
 
 /**
  * @brief Delete a data key. Data encrypted with it can no longer be
- * decrypted (crypto-shredding). @return 0 or PHICRYPT_EKEYNOTFOUND.
+ * decrypted (crypto-shredding). A key phicrypt depends on (the one that
+ * wraps keyring keys, `phicrypt-keyring`, or the audit key
+ * `phicrypt-audit`) is refused: see phicrypt_datakey_delete_ex().
+ * @return 0, PHICRYPT_EKEYNOTFOUND, or PHICRYPT_EINVAL (an internal key;
+ *         the message names what depends on it and how many).
  */
 PHICRYPT_API
 int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES]);
+
+/** Version of ::phicrypt_datakey_delete_opts this header describes. */
+#define PHICRYPT_DATAKEY_DELETE_OPTS_VERSION 1
+
+/** @brief Options of phicrypt_datakey_delete_ex(). */
+typedef struct phicrypt_datakey_delete_opts {
+    unsigned int version; /**< #PHICRYPT_DATAKEY_DELETE_OPTS_VERSION */
+    int shred_internal;   /**< 1: delete even a key that wraps keyring keys or derives audit keys (audited) */
+} phicrypt_datakey_delete_opts;
+
+/** Static initialiser: internal keys are refused. */
+#define PHICRYPT_DATAKEY_DELETE_OPTS_INIT { PHICRYPT_DATAKEY_DELETE_OPTS_VERSION, 0 }
+
+/**
+ * @brief phicrypt_datakey_delete() with options (@p opts may be NULL).
+ * With `shred_internal`, a `key_shred_internal` audit event is written
+ * before the key goes, then every keyring key it wraps is unrecoverable.
+ */
+PHICRYPT_API
+int phicrypt_datakey_delete_ex(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES],
+                               const phicrypt_datakey_delete_opts *opts);
 
 /** @brief Add an alternate name to a key. @return 0, PHICRYPT_EEXIST, PHICRYPT_EKEYNOTFOUND. */
 PHICRYPT_API

@@ -52,11 +52,22 @@ static int read_key_file(phi_config *cfg, const void *eh, const char *name)
 
     if (!path)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
-    if ((rc = phi_file_check_private(eh, path, "kms_providers.local.key_file")) != 0)
-        goto out;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file %s: %s", path, strerror(errno));
+    /* Whoever may write the directory may swap the key file. */
+    {
+        char *dir = phi_path_dirname(path);
+        if (!dir) {
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = phi_file_check_not_writable_by_others(eh, PHICRYPT_ECONFIG, dir,
+                                                   "kms_providers.local.key_file: directory");
+        phi_free(dir);
+        if (rc != 0)
+            goto out;
+    }
+    if ((fd = phi_file_open_private(eh, PHICRYPT_ECONFIG, path, "kms_providers.local.key_file", &st)) < 0) {
+        rc = fd;
+        fd = -1;
         goto out;
     }
     if (st.st_size != PHI_LOCAL_KEY_BYTES) {
@@ -131,6 +142,8 @@ static int parse_local(phi_config *cfg, const void *eh, bson_iter_t *it)
                 return rc;
         } else if ((rc = parse_inline_key(cfg, eh, &c)) != 0) {
             return rc;
+        } else {
+            cfg->local_key_inline = 1;
         }
     }
     if (!seen)

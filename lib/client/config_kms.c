@@ -42,7 +42,9 @@ static const char *const tls_keys[] = { "ca_file", "cert_key_file", "cert_key_pa
 static const char *const option_keys[] = { "connect_timeout_ms", "read_timeout_ms", "total_timeout_ms",
                                            "max_attempts", "backoff_base_ms", "backoff_max_ms",
                                            "aws_sts_endpoint", "aws_ecs_endpoint", "aws_ec2_endpoint",
-                                           "azure_imds_endpoint", "gcp_metadata_endpoint", NULL };
+                                           "azure_imds_endpoint", "gcp_metadata_endpoint", "aws", "azure", "gcp",
+                                           "kmip", NULL };
+static const char *const provider_option_keys[] = { "allowed_endpoints", NULL };
 
 static int known(const char *key, const char *const *list)
 {
@@ -90,6 +92,24 @@ static int append_private_key(const void *eh, bson_t *dst, const char *text)
     BSON_APPEND_UTF8(dst, "privateKey", out);
     phi_wipe_free(out, n + 1);
     return 0;
+}
+
+/* The endpoint the configuration names for a provider (identity
+ * platform, GCP OAuth, KMIP server) may always be contacted: only key
+ * documents are held to kms_options.<provider>.allowed_endpoints. */
+static int configured_endpoint(phi_config *cfg, const void *eh, const provider_spec *sp, const char *provider)
+{
+    bson_iter_t it, c;
+    char where[96];
+    int rc;
+    if (!sp->endpoint_key || !bson_iter_init_find(&it, cfg->kms_remote, provider) || !bson_iter_recurse(&it, &c) ||
+        !bson_iter_find(&c, sp->endpoint_key))
+        return 0;
+    if ((rc = settings(cfg, eh)) != 0)
+        return rc;
+    snprintf(where, sizeof where, "kms_providers.%s.%s", provider, sp->endpoint_key);
+    return phi_kms_settings_allow(cfg->kms_settings, eh, phi_kms_provider_index(provider), 0,
+                                  bson_iter_utf8(&c, NULL), where);
 }
 
 int phi_config_parse_remote(phi_config *cfg, const void *eh, const char *provider, bson_iter_t *it)
@@ -140,6 +160,8 @@ int phi_config_parse_remote(phi_config *cfg, const void *eh, const char *provide
     }
     bson_append_document_end(cfg->kms_remote, &sub);
     if (rc != 0)
+        return rc;
+    if ((rc = configured_endpoint(cfg, eh, sp, provider)) != 0)
         return rc;
     if (n == 0 && sp->empty_ok) {
         cfg->kms_on_demand = 1;
@@ -234,6 +256,37 @@ int phi_config_parse_tls(phi_config *cfg, const void *eh, bson_iter_t *it)
     return 0;
 }
 
+/* kms_options.<provider>: {"allowed_endpoints": ["host[:port]", ...]}. */
+static int parse_allowed(phi_kms_settings *s, const void *eh, const char *provider, bson_iter_t *it)
+{
+    int p = phi_kms_provider_index(provider), rc;
+    bson_iter_t c, a;
+    char where[96];
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+        return phi_error(eh, PHICRYPT_ECONFIG, "kms_options.%s: must be an object", provider);
+    while (bson_iter_next(&c)) {
+        const char *k = bson_iter_key(&c);
+        snprintf(where, sizeof where, "kms_options.%s.", provider);
+        if (!known(k, provider_option_keys))
+            return phi_config_unknown_key(eh, where, k, provider_option_keys);
+        snprintf(where, sizeof where, "kms_options.%s.allowed_endpoints", provider);
+        if (s->allowed[p])
+            return phi_error(eh, PHICRYPT_ECONFIG, "%s: given twice", where);
+        if (!BSON_ITER_HOLDS_ARRAY(&c) || !bson_iter_recurse(&c, &a))
+            return phi_error(eh, PHICRYPT_ECONFIG, "%s: must be an array of \"host[:port]\" strings", where);
+        /* Set, even if empty: then only the configured endpoints remain. */
+        if ((rc = phi_kms_settings_allow(s, eh, p, 1, NULL, where)) != 0)
+            return rc;
+        while (bson_iter_next(&a)) {
+            if (!BSON_ITER_HOLDS_UTF8(&a))
+                return phi_error(eh, PHICRYPT_ECONFIG, "%s[%s]: must be a string", where, bson_iter_key(&a));
+            if ((rc = phi_kms_settings_allow(s, eh, p, 1, bson_iter_utf8(&a, NULL), where)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int phi_config_parse_kms_options(phi_config *cfg, const void *eh, bson_iter_t *it)
 {
     bson_iter_t c;
@@ -249,6 +302,11 @@ int phi_config_parse_kms_options(phi_config *cfg, const void *eh, bson_iter_t *i
         int *dst;
         if (!known(k, option_keys))
             return phi_config_unknown_key(eh, "kms_options.", k, option_keys);
+        if (phi_kms_provider_index(k) >= 0) {
+            if ((rc = parse_allowed(s, eh, k, &c)) != 0)
+                return rc;
+            continue;
+        }
         if (strstr(k, "_endpoint")) {
             char **ep = strcmp(k, "aws_sts_endpoint") == 0   ? &s->aws_sts_endpoint
                       : strcmp(k, "aws_ecs_endpoint") == 0   ? &s->aws_ecs_endpoint

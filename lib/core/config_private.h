@@ -17,6 +17,7 @@ struct phi_audit;
 typedef struct phi_config {
     char *base_dir;          /* relative paths resolve against this (NULL: cwd) */
     uint8_t *local_key;      /* secure memory, 96 bytes, or NULL */
+    int local_key_inline;    /* written in the configuration ("key"), not a key_file */
     char *key_vault;         /* "file:PATH" as written */
     char *key_vault_ns;      /* "db.coll" */
     char *keyring;           /* "file:PATH" as written, or NULL */

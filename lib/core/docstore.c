@@ -193,6 +193,9 @@ int phi_docstore_open(phi_docstore **out, const void *eh, const char *what, int 
     if (stat(path, &st) != 0)
         return phi_error(eh, errcode, "%s %s: %s (create it with `phicrypt init` or as an empty file)", what, path,
                          strerror(errno));
+    /* Others who may write it could swap keys in (or out). */
+    if (phi_file_check_not_writable_by_others(eh, errcode, path, what) != 0)
+        return errcode;
     s = phi_calloc(1, sizeof *s);
     if (!s || !(s->path = phi_strdup(path))) {
         phi_free(s);
@@ -248,7 +251,9 @@ static int store(phi_docstore *s, const void *eh, const phi_doclist *l)
         bson_string_append_c(text, '\n');
         phi_free(json);
     }
-    rc = phi_file_write_atomic(eh, s->errcode, s->path, text->str, text->len, 0600);
+    rc = phi_file_check_writable(eh, s->errcode, s->path, s->what);
+    if (rc == 0)
+        rc = phi_file_write_atomic(eh, s->errcode, s->path, text->str, text->len, 0600);
     phi_wipe(text->str, text->len);
     bson_string_free(text, true);
     return rc;

@@ -15,6 +15,12 @@
 
 int phi_file_read_all(const void *eh, int errcode, const char *path, char **data, size_t *len)
 {
+    return phi_file_read_all_stat(eh, errcode, path, data, len, NULL);
+}
+
+int phi_file_read_all_stat(const void *eh, int errcode, const char *path, char **data, size_t *len,
+                           struct stat *st_out)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     char *buf = NULL;
@@ -36,12 +42,16 @@ int phi_file_read_all(const void *eh, int errcode, const char *path, char **data
     for (;;) {
         ssize_t r;
         if (n + 1 >= cap) {
-            char *nb = phi_realloc(buf, cap * 2);
+            /* The file grew while we read it. Not realloc: that may leave
+             * a copy of these (possibly secret) bytes behind, unwiped. */
+            char *nb = phi_malloc(cap * 2);
             if (!nb) {
                 phi_wipe_free(buf, cap);
                 close(fd);
                 return phi_error(eh, PHICRYPT_ENOMEM, "%s: out of memory reading file", path);
             }
+            memcpy(nb, buf, n);
+            phi_wipe_free(buf, cap);
             buf = nb;
             cap *= 2;
         }
@@ -62,6 +72,8 @@ int phi_file_read_all(const void *eh, int errcode, const char *path, char **data
     buf[n] = '\0';
     *data = buf;
     *len = n;
+    if (st_out)
+        *st_out = st;
     return 0;
 }
 
@@ -204,17 +216,70 @@ void phi_file_unlock(int fd)
     }
 }
 
+int phi_file_open_private(const void *eh, int errcode, const char *path, const char *what, struct stat *st)
+{
+    /* One descriptor, checked with fstat: no window between the check
+     * and the read, and no symbolic link followed to someone else's file. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        return phi_error(eh, errcode, "%s %s: %s", what, path,
+                         e == ELOOP ? "is a symbolic link; give the file itself" : strerror(e));
+    }
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        return phi_error(eh, errcode, "%s %s: %s", what, path, strerror(e));
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return phi_error(eh, errcode, "%s %s: not a regular file", what, path);
+    }
+    if (st->st_uid != geteuid()) {
+        close(fd);
+        return phi_error(eh, errcode, "%s %s: owned by uid %lu, not by this user (uid %lu)", what, path,
+                         (unsigned long)st->st_uid, (unsigned long)geteuid());
+    }
+    if (st->st_mode & (S_IRWXG | S_IRWXO)) {
+        close(fd);
+        return phi_error(eh, errcode,
+                         "%s %s: permissions %04o are too open; it must not be accessible by group or others "
+                         "(chmod 600 %s)",
+                         what, path, (unsigned)(st->st_mode & 07777), path);
+    }
+    return fd;
+}
+
 int phi_file_check_private(const void *eh, const char *path, const char *what)
 {
     struct stat st;
+    int fd = phi_file_open_private(eh, PHICRYPT_ECONFIG, path, what, &st);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+int phi_file_check_not_writable_by_others(const void *eh, int errcode, const char *path, const char *what)
+{
+    struct stat st;
     if (stat(path, &st) != 0)
-        return phi_error(eh, PHICRYPT_ECONFIG, "%s %s: %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return phi_error(eh, PHICRYPT_ECONFIG, "%s %s: not a regular file", what, path);
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
-        return phi_error(eh, PHICRYPT_ECONFIG,
-                         "%s %s: permissions %04o are too open; it must not be accessible by group or others "
-                         "(chmod 600 %s)",
+        return phi_error(eh, errcode, "%s %s: %s", what, path, strerror(errno));
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return phi_error(eh, errcode,
+                         "%s %s: permissions %04o let group or others write it; anyone who can could replace "
+                         "keys or configuration (chmod go-w %s)",
+                         what, path, (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
+int phi_file_check_writable(const void *eh, int errcode, const char *path, const char *what)
+{
+    struct stat st;
+    /* The owner's write bit, not access(2): a key vault made read-only
+     * (chmod 400) stays so even for root, who could rename over it. */
+    if (stat(path, &st) == 0 && !(st.st_mode & S_IWUSR))
+        return phi_error(eh, errcode, "%s %s: read-only (mode %04o); nothing was written (chmod u+w %s to allow it)",
                          what, path, (unsigned)(st.st_mode & 07777), path);
     return 0;
 }

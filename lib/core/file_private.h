@@ -9,6 +9,10 @@
 
 /* Reads the whole file into a phi_malloc'd, NUL-terminated buffer. */
 int phi_file_read_all(const void *eh, int errcode, const char *path, char **data, size_t *len);
+/* The same, and the file's fstat (of the descriptor read) in *st. */
+struct stat;
+int phi_file_read_all_stat(const void *eh, int errcode, const char *path, char **data, size_t *len,
+                           struct stat *st);
 
 /* Replaces `path` atomically: writes a temporary file in the same
  * directory, fsyncs it, renames it over `path` and fsyncs the directory.
@@ -24,6 +28,15 @@ void phi_file_unlock(int fd);
 /* Refuses a secret file that group or others may read or write (as ssh
  * does for private keys), or that is not a regular file. */
 int phi_file_check_private(const void *eh, const char *path, const char *what);
+/* Opens a secret file for reading (O_NOFOLLOW | O_CLOEXEC) and checks the
+ * descriptor: a regular file, owned by the effective user, no group or
+ * other permission bits. Returns the descriptor (fstat in *st) or a
+ * negative code (error recorded, `errcode` or another). */
+int phi_file_open_private(const void *eh, int errcode, const char *path, const char *what, struct stat *st);
+/* Refuses a file or directory that group or others may write. */
+int phi_file_check_not_writable_by_others(const void *eh, int errcode, const char *path, const char *what);
+/* Refuses writing a file whose owner write bit is off (a read-only store). */
+int phi_file_check_writable(const void *eh, int errcode, const char *path, const char *what);
 
 /* `path` if absolute, else base_dir/path (base_dir may be NULL: cwd).
  * Returns a phi_malloc'd string or NULL. */

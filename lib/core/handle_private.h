@@ -29,6 +29,10 @@ struct phicrypt {
      * report, and who may veto rotating or destroying a keyring key. */
     int (*key_event)(struct phicrypt *ph, const struct phi_key_event *ev);
     int (*key_guard)(struct phicrypt *ph, const char *op, const char *name, uint32_t version);
+    /* Set by lib/client: 0 when data key `id` may be deleted, else an
+     * error naming what depends on it (keyring or audit keys); `shred`
+     * allows it anyway. */
+    int (*key_dependants)(struct phicrypt *ph, const uint8_t id[16], int shred);
 };
 
 #endif

@@ -478,8 +478,7 @@ int phi_buf_from_bytes(const void *eh, phicrypt_buf *out, const uint8_t *data, s
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (len)
         memcpy(p, data, len);
-    out->data = p;
-    out->len = len;
+    phi_buf_give(out, p, len);
     return 0;
 }
 

@@ -159,6 +159,13 @@ int phi_random(void *out, size_t n)
     return 0;
 }
 
+void phi_buf_give(phicrypt_buf *out, void *data, size_t len)
+{
+    phicrypt_buf_dispose(out);
+    out->data = data;
+    out->len = len;
+}
+
 void phicrypt_buf_dispose(phicrypt_buf *buf)
 {
     if (!buf)

@@ -25,6 +25,13 @@ void phi_wipe(void *p, size_t n);
 /* Wipe then free a heap buffer of known length. */
 void phi_wipe_free(void *p, size_t n);
 /* Constant-time equality of two n-byte buffers: 1 if equal. */
+/* Stores `data` (phi_malloc'd, now owned by the buffer) in an out-param
+ * phicrypt_buf, wiping and freeing what it held: callers may pass the
+ * same buffer to call after call. Call it only once the result is made
+ * (the old contents may be the call's input). */
+struct phicrypt_buf;
+void phi_buf_give(struct phicrypt_buf *out, void *data, size_t len);
+
 int phi_ct_equal(const void *a, const void *b, size_t n);
 
 /* Random bytes from OpenSSL RAND_bytes; 0 or PHICRYPT_EINTERNAL. */

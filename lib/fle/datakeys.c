@@ -110,6 +110,10 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
         if ((rc = phi_json_to_bson(ph, "master key", opts->master_key_json, strlen(opts->master_key_json), &mk)) != 0)
             return phi_error(ph, PHICRYPT_EINVAL, "master key: not a JSON object");
         have_mk = 1;
+        if ((rc = phi_fle_check_master_key(ph, opts->provider ? opts->provider : "local", &mk)) != 0) {
+            bson_destroy(&mk);
+            return rc;
+        }
     }
     req.provider = opts->provider ? opts->provider : "local";
     req.master_key = have_mk ? &mk : NULL;
@@ -249,14 +253,28 @@ int phicrypt_datakey_list(phicrypt_t *ph, phicrypt_buf *out)
     return rc;
 }
 
-int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES])
+int phicrypt_datakey_delete_ex(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES],
+                               const phicrypt_datakey_delete_opts *opts)
 {
-    int rc;
+    int rc, shred = opts ? opts->shred_internal : 0;
     if (!ph || !id)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete: NULL argument");
+    if (opts && (opts->version < 1 || opts->version > PHICRYPT_DATAKEY_DELETE_OPTS_VERSION))
+        return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_delete_ex: unknown options version %u", opts->version);
+    if (ph->key_dependants && (rc = ph->key_dependants(ph, id, shred)) != 0)
+        return rc;
+    /* Shredding phicrypt's own keys is recorded before it happens: the
+     * audit keys themselves may be among what goes. */
+    if (shred && (rc = phi_key_event_emit(ph, 0, "key_shred_internal", id, NULL, 0, 1)) != 0)
+        return rc;
     if ((rc = phi_keyvault_delete(ph->kv, ph, id)) != 0)
         return rc;
     return phi_key_event_emit(ph, ph->reset_mcrypt(ph), "key_delete", id, NULL, 0, 1);
+}
+
+int phicrypt_datakey_delete(phicrypt_t *ph, const uint8_t id[PHICRYPT_KEY_ID_BYTES])
+{
+    return phicrypt_datakey_delete_ex(ph, id, NULL);
 }
 
 static int alt(phicrypt_t *ph, const uint8_t *id, const char *name, int add)

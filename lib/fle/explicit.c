@@ -158,8 +158,7 @@ static int value_json_out(phicrypt_t *ph, phicrypt_buf *out, const bson_t *doc, 
     json = phi_bson_value_to_json(ph, &it, canonical, &n);
     if (!json)
         return phicrypt_errcode(ph);
-    out->data = (uint8_t *)json;
-    out->len = n;
+    phi_buf_give(out, json, n);
     return 0;
 }
 

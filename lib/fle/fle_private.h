@@ -25,5 +25,9 @@ const char *phi_fle_type_refusal(int t, int algorithm);
 int phi_decrypt_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *ciphertext_doc, size_t ciphertext_doc_len);
 int phi_decrypt_json_raw(phicrypt_t *ph, phicrypt_buf *out, const char *ciphertext_json, int canonical);
 int phi_decrypt_document_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_bson, size_t doc_len);
+/* Checks a master key document for `provider` (masterkey.c): every
+ * required member present (the error names the missing one), no unknown
+ * member, all strings. */
+int phi_fle_check_master_key(const void *eh, const char *provider, const bson_t *mk);
 
 #endif

@@ -192,6 +192,11 @@ int phicrypt_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter_js
             return phi_error(ph, PHICRYPT_EINVAL, "master key: not a JSON object");
         }
         have_mk = 1;
+        if ((rc = phi_fle_check_master_key(ph, provider, &mk)) != 0) {
+            bson_destroy(&filter);
+            bson_destroy(&mk);
+            return rc;
+        }
     }
     phi_fle_io(ph, &io);
     io.ctx = ph;

@@ -386,6 +386,11 @@ static int one(phi_kms *k, const void *eh, const char *name, phi_kms_cached *c, 
     return rc;
 }
 
+unsigned phi_kms_on_demand_mask(const phi_kms *k)
+{
+    return k ? k->s.on_demand : 0;
+}
+
 int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len)
 {
     static const struct {
@@ -417,8 +422,13 @@ int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char 
         }
     }
     pthread_mutex_unlock(&k->mu);
-    if (got == 0 && first_rc)
-        return phi_error(eh, first_rc, "%s", first);
+    (void)got;
+    /* Even when none could be found: an operation whose keys use none of
+     * them (a local key with "azure": {} configured) needs none, and
+     * libmongocrypt takes an empty document. One that does need them
+     * fails there, and the caller reports `left_out`. */
+    if (first_rc)
+        phi_error_clear(eh);
     if (left_out && left_out_len)
         snprintf(left_out, left_out_len, "%s", first_rc ? first : "");
     return 0;

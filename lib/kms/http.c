@@ -14,7 +14,13 @@
 #include "kms/kms_impl_private.h"
 
 #define MAX_HEADER_BYTES (64 * 1024)
+#define MAX_HEADER_LINES 128
+#define MAX_TRAILER_BYTES (16 * 1024)
+#define MAX_TRAILER_LINES 64
 #define MAX_BODY_BYTES (1024 * 1024)
+/* Everything read for one reply, chunk framing included: a hostile peer
+ * cannot make us hold more, whatever the shape of what it sends. */
+#define MAX_REPLY_BYTES (MAX_HEADER_BYTES + 2 * MAX_BODY_BYTES + MAX_TRAILER_BYTES)
 
 int phi_kms_bytes_append(phi_kms_bytes *b, const void *p, size_t n)
 {
@@ -62,7 +68,10 @@ static int bad(const void *eh, const phi_kms_where *w, const char *detail)
 static long fill(phi_kms_conn *c, const void *eh, const phi_kms_where *w, phi_kms_bytes *in)
 {
     uint8_t buf[4096];
-    long r = phi_kms_conn_read(c, eh, w, buf, sizeof buf);
+    long r;
+    if (in->len >= MAX_REPLY_BYTES)
+        return bad(eh, w, "reply too large");
+    r = phi_kms_conn_read(c, eh, w, buf, sizeof buf);
     if (r > 0 && phi_kms_bytes_append(in, buf, (size_t)r) != 0)
         r = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     phi_wipe(buf, sizeof buf);
@@ -115,14 +124,18 @@ static int dechunk(phi_kms_conn *c, const void *eh, const phi_kms_where *w, phi_
         if (end == (char *)in->data + pos || size > MAX_BODY_BYTES || body->len + size > MAX_BODY_BYTES)
             return bad(eh, w, "malformed or oversized chunk");
         pos = eol + 1;
-        if (size == 0) /* trailers end with an empty line */
-            for (;;) {
+        if (size == 0) { /* trailers end with an empty line */
+            size_t start = pos;
+            for (int lines = 0;; lines++) {
                 if ((rc = line_end(c, eh, w, in, pos, &eol)) != 0)
                     return rc;
                 if (eol == pos || (eol == pos + 1 && in->data[pos] == '\r'))
                     return 0;
+                if (lines >= MAX_TRAILER_LINES || eol - start > MAX_TRAILER_BYTES)
+                    return bad(eh, w, "too many or too large chunked trailers");
                 pos = eol + 1;
             }
+        }
         if ((rc = need(c, eh, w, in, pos, size + 2)) != 0)
             return rc;
         if (phi_kms_bytes_append(body, in->data + pos, size) != 0)
@@ -135,7 +148,7 @@ int phi_kms_read_http(phi_kms_conn *c, const void *eh, const phi_kms_where *w, p
 {
     phi_kms_bytes in = { 0 }, head = { 0 }, body = { 0 };
     size_t pos = 0, eol, clen = 0;
-    int rc, status = 0, chunked = 0, have_len = 0, first = 1;
+    int rc, status = 0, chunked = 0, have_len = 0, first = 1, lines = 0;
     char cl[64];
 
     memset(out, 0, sizeof *out);
@@ -150,6 +163,12 @@ int phi_kms_read_http(phi_kms_conn *c, const void *eh, const phi_kms_where *w, p
         n = eol - pos;
         if (n && l[n - 1] == '\r')
             n--;
+        /* Every line counts, those left out of `head` too: repeating
+         * Content-Length or Transfer-Encoding must not bypass the limits. */
+        if (eol + 1 > MAX_HEADER_BYTES || ++lines > MAX_HEADER_LINES) {
+            rc = bad(eh, w, "headers too large or too many");
+            goto out;
+        }
         if (first) {
             if (n < 12 || strncmp(l, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)l[9]) ||
                 !isdigit((unsigned char)l[10]) || !isdigit((unsigned char)l[11])) {
@@ -163,7 +182,18 @@ int phi_kms_read_http(phi_kms_conn *c, const void *eh, const phi_kms_where *w, p
             break;
         } else if (n >= 15 && strncasecmp(l, "Content-Length:", 15) == 0) {
             char *end;
-            clen = strtoul(l + 15, &end, 10);
+            size_t v;
+            const char *p = l + 15;
+            while (p < l + n && (*p == ' ' || *p == '\t'))
+                p++;
+            v = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : (end = (char *)p, 0);
+            while (end < l + n && (*end == ' ' || *end == '\t'))
+                end++;
+            if (end == p || end != l + n || (have_len && v != clen)) {
+                rc = bad(eh, w, "malformed or conflicting Content-Length");
+                goto out;
+            }
+            clen = v;
             have_len = 1;
             if (clen > MAX_BODY_BYTES) {
                 rc = bad(eh, w, "reply body too large");
@@ -175,10 +205,6 @@ int phi_kms_read_http(phi_kms_conn *c, const void *eh, const phi_kms_where *w, p
             chunked = has_word(l + 18, n - 18, "chunked");
             pos = eol + 1;
             continue;
-        }
-        if (pos > MAX_HEADER_BYTES) {
-            rc = bad(eh, w, "headers too large");
-            goto out;
         }
         if (phi_kms_bytes_append(&head, l, n) != 0 || phi_kms_bytes_append(&head, "\r\n", 2) != 0) {
             rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");

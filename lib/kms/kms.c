@@ -37,6 +37,7 @@ void phi_kms_settings_clear(phi_kms_settings *s)
     phi_free(s->gcp_metadata_endpoint);
     s->aws_sts_endpoint = s->aws_ecs_endpoint = s->aws_ec2_endpoint = NULL;
     s->azure_imds_endpoint = s->gcp_metadata_endpoint = NULL;
+    phi_kms_settings_clear_allow(s);
 }
 
 int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s)
@@ -50,6 +51,10 @@ int phi_kms_new(phi_kms **out, const void *eh, phi_kms_settings *s)
     s->n_tls = 0;
     s->aws_sts_endpoint = s->aws_ecs_endpoint = s->aws_ec2_endpoint = NULL;
     s->azure_imds_endpoint = s->gcp_metadata_endpoint = NULL;
+    memset(s->allowed, 0, sizeof s->allowed);
+    memset(s->n_allowed, 0, sizeof s->n_allowed);
+    memset(s->configured, 0, sizeof s->configured);
+    memset(s->n_configured, 0, sizeof s->n_configured);
     pthread_mutex_init(&k->mu, NULL);
     *out = k;
     return 0;
@@ -72,9 +77,9 @@ void phi_kms_reply_dispose(phi_kms_reply *r)
     memset(r, 0, sizeof *r);
 }
 
-/* "host", "host:port", "[v6]" or "[v6]:port" into host and port. */
-int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
-                           size_t hostlen, int *port)
+/* "host", "host:port", "[v6]" or "[v6]:port" into host and port; -1 if
+ * malformed. */
+int phi_kms_parse_endpoint(const char *ep, int def_port, char *host, size_t hostlen, int *port)
 {
     const char *colon, *hend;
     size_t n;
@@ -82,10 +87,10 @@ int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *e
     if (ep[0] == '[') {
         hend = strchr(ep, ']');
         if (!hend)
-            goto bad;
+            return -1;
         colon = hend[1] == ':' ? hend + 1 : NULL;
         if (hend[1] && !colon)
-            goto bad;
+            return -1;
         ep++;
     } else {
         colon = strrchr(ep, ':');
@@ -93,18 +98,24 @@ int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *e
     }
     n = (size_t)(hend - ep);
     if (n == 0 || n >= hostlen)
-        goto bad;
+        return -1;
     memcpy(host, ep, n);
     host[n] = 0;
     if (colon) {
         char *end;
         long p = strtol(colon + 1, &end, 10);
         if (*end || p <= 0 || p > 65535)
-            goto bad;
+            return -1;
         *port = (int)p;
     }
     return 0;
-bad:
+}
+
+int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
+                           size_t hostlen, int *port)
+{
+    if (phi_kms_parse_endpoint(ep, def_port, host, hostlen, port) == 0)
+        return 0;
     return phi_error(eh, PHICRYPT_EKMS, "kms %s %s: not a valid endpoint (host[:port])", w->provider, w->endpoint);
 }
 
@@ -154,6 +165,9 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
     memset(out, 0, sizeof *out);
     if (!endpoint || !*endpoint)
         return phi_error(eh, PHICRYPT_EKMS, "kms %s: no endpoint", w.provider);
+    /* Before any connection: the endpoint comes from a key document. */
+    if ((rc = phi_kms_endpoint_check(&k->s, eh, w.provider, endpoint)) != 0)
+        return rc;
     if ((rc = phi_kms_split_endpoint(eh, &w, endpoint, is_kmip ? 5696 : 443, host, sizeof host, &port)) != 0)
         return rc;
     return phi_kms_exchange_to(k, eh, &w, host, port, 0, is_kmip, msg, len, out);

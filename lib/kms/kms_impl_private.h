@@ -56,6 +56,7 @@ long phi_kms_conn_read(phi_kms_conn *c, const void *eh, const phi_kms_where *w, 
 /* One exchange with retries (kms.c): host and port already split. */
 int phi_kms_exchange_to(phi_kms *k, const void *eh, const phi_kms_where *w, const char *host, int port, int plain,
                         int is_kmip, const uint8_t *msg, size_t len, phi_kms_reply *out);
+int phi_kms_parse_endpoint(const char *ep, int def_port, char *host, size_t hostlen, int *port);
 int phi_kms_split_endpoint(const void *eh, const phi_kms_where *w, const char *ep, int def_port, char *host,
                            size_t hostlen, int *port);
 

@@ -39,7 +39,32 @@ typedef struct phi_kms_settings {
     /* Where on-demand credentials come from ("host[:port]"), or NULL for
      * the environment (PHICRYPT_AWS_STS_ENDPOINT ...) or the default. */
     char *aws_sts_endpoint, *aws_ecs_endpoint, *aws_ec2_endpoint, *azure_imds_endpoint, *gcp_metadata_endpoint;
+    /* Where key documents may send requests, per provider (aws, azure,
+     * gcp, kmip in PHI_KMS_P_* order): "host[:port]" patterns whose
+     * labels may be "*" (one DNS label). NULL: the defaults. The
+     * endpoints the configuration itself names (identity platform, GCP
+     * OAuth, KMIP) are always allowed: the key vault cannot change them. */
+    char **allowed[4];
+    size_t n_allowed[4];
+    char **configured[4];
+    size_t n_configured[4];
 } phi_kms_settings;
+
+#define PHI_KMS_P_AWS 0
+#define PHI_KMS_P_AZURE 1
+#define PHI_KMS_P_GCP 2
+#define PHI_KMS_P_KMIP 3
+/* Index of a provider name ("aws", "azure:name" ...) or -1. */
+int phi_kms_provider_index(const char *provider);
+/* Appends a pattern to the allow-list (allowed != 0) or to the endpoints
+ * the configuration names; checks the pattern's syntax. An empty list
+ * set with allowed != 0 and n == 0 means "nothing but the configured". */
+int phi_kms_settings_allow(phi_kms_settings *s, const void *eh, int provider, int allowed, const char *pattern,
+                           const char *where);
+void phi_kms_settings_clear_allow(phi_kms_settings *s);
+/* 0 when `endpoint` may receive `provider` requests, else PHICRYPT_EKMS
+ * naming the endpoint and the option that would allow it. */
+int phi_kms_endpoint_check(const phi_kms_settings *s, const void *eh, const char *provider, const char *endpoint);
 
 #define PHI_KMS_AWS 1u
 #define PHI_KMS_AZURE 2u
@@ -83,6 +108,8 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
  * A provider whose credentials cannot be found is left out (the reason
  * goes to `left_out`, "" if none was); an error only when all fail.
  * `out` holds secrets: wipe it. */
+/* The providers configured as {} (PHI_KMS_AWS | ...). */
+unsigned phi_kms_on_demand_mask(const phi_kms *k);
 int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len);
 
 #endif

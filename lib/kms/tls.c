@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <phicrypt.h>
 #include "core/error_private.h"
+#include "core/file_private.h"
+#include "core/mem_private.h"
 #include "kms/kms_impl_private.h"
 
 int64_t phi_kms_now_ms(void)
@@ -137,6 +141,58 @@ static int pem_password(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
+#define MAX_CERT_KEY_BYTES (1024 * 1024)
+
+/* The client certificate chain and key, read from the descriptor whose
+ * owner and mode were checked (no second open of the path: it may have
+ * been swapped for a link meanwhile). Returns 1 on success like OpenSSL. */
+static int use_cert_key(SSL_CTX *ctx, const void *eh, const phi_kms_tls *tls)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    BIO *b = NULL;
+    X509 *cert = NULL, *extra;
+    EVP_PKEY *key = NULL;
+    int ok = 0, fd = phi_file_open_private(eh, PHICRYPT_ECONFIG, tls->cert_key_file, "tls client key", &st);
+    if (fd < 0)
+        return -1;
+    if (st.st_size <= 0 || st.st_size > MAX_CERT_KEY_BYTES || !(buf = phi_secure_alloc((size_t)st.st_size)))
+        goto out;
+    while (n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            goto out;
+        n += (size_t)r;
+    }
+    if (!(b = BIO_new_mem_buf(buf, (int)n)) || !(cert = PEM_read_bio_X509_AUX(b, NULL, pem_password, tls->key_password)) ||
+        SSL_CTX_use_certificate(ctx, cert) != 1)
+        goto out;
+    while ((extra = PEM_read_bio_X509(b, NULL, pem_password, tls->key_password)) != NULL)
+        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+            X509_free(extra);
+            goto out;
+        }
+    ERR_clear_error(); /* the end of the chain */
+    /* The key may come before or after the certificates. */
+    if (BIO_reset(b) != 1)
+        goto out;
+    if (!(key = PEM_read_bio_PrivateKey(b, NULL, pem_password, tls->key_password)) ||
+        SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        goto out;
+    ok = 1;
+out:
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    BIO_free(b);
+    if (buf)
+        phi_secure_free(buf);
+    close(fd);
+    return ok;
+}
+
 static int make_ctx(phi_kms_conn *c, const void *eh, const phi_kms_where *w, const phi_kms_tls *tls)
 {
     char why[256];
@@ -161,9 +217,10 @@ static int make_ctx(phi_kms_conn *c, const void *eh, const phi_kms_where *w, con
     if (tls && tls->cert_key_file) {
         SSL_CTX_set_default_passwd_cb(c->ctx, pem_password);
         SSL_CTX_set_default_passwd_cb_userdata(c->ctx, tls->key_password);
-        if (SSL_CTX_use_certificate_chain_file(c->ctx, tls->cert_key_file) != 1 ||
-            SSL_CTX_use_PrivateKey_file(c->ctx, tls->cert_key_file, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(c->ctx) != 1) {
+        int ok = use_cert_key(c->ctx, eh, tls);
+        if (ok < 0)
+            return phi_error_wrap(eh, PHICRYPT_ECONFIG, "kms %s %s", w->provider, w->endpoint);
+        if (ok != 1) {
             ssl_reason(why, sizeof why, X509_V_OK);
             return phi_error(eh, PHICRYPT_ECONFIG, "kms %s %s: tls.%s.cert_key_file %s: %s", w->provider,
                              w->endpoint, w->provider, tls->cert_key_file, why);

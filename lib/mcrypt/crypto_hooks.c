@@ -48,6 +48,8 @@ typedef struct thread_state {
     EVP_MD_CTX *md;
 } thread_state;
 
+static void fetch_all(void);
+
 static void free_state(void *p)
 {
     thread_state *s = p;
@@ -58,8 +60,18 @@ static void free_state(void *p)
     EVP_MAC_CTX_free(s->h512.ctx);
     EVP_MAC_CTX_free(s->h256.ctx);
     EVP_MD_CTX_free(s->md);
-    phi_wipe(s, sizeof *s); /* cached keys */
-    phi_free(s);
+    phi_secure_free(s); /* wipes the cached keys */
+}
+
+void phi_mcrypt_hooks_thread_clear(void)
+{
+    thread_state *s;
+    pthread_once(&fetch_once, fetch_all);
+    s = pthread_getspecific(tls_key);
+    if (s) {
+        pthread_setspecific(tls_key, NULL);
+        free_state(s);
+    }
 }
 
 static void fetch_all(void)
@@ -75,9 +87,11 @@ static thread_state *state(void)
     thread_state *s = pthread_getspecific(tls_key);
     if (s)
         return s;
-    s = phi_calloc(1, sizeof *s);
+    /* Guarded memory: the cached keys stay out of swap and core dumps. */
+    s = phi_secure_alloc(sizeof *s);
     if (!s)
         return NULL;
+    memset(s, 0, sizeof *s);
     s->enc.ctx = EVP_CIPHER_CTX_new();
     s->dec.ctx = EVP_CIPHER_CTX_new();
     s->h512.ctx = EVP_MAC_CTX_new(hmac);

@@ -223,10 +223,22 @@ out:
     return rc;
 }
 
+static int run(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out);
+
 int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
                    const char *what, bson_t *out)
 {
+    phi_mcrypt_kms_run saved;
+    int rc;
     (void)m;
+    phi_mcrypt_kms_run_begin(&saved);
+    rc = run(ctx, eh, io, what, out);
+    phi_mcrypt_kms_run_end(&saved);
+    return rc;
+}
+
+static int run(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out)
+{
     for (;;) {
         int rc;
         switch (mongocrypt_ctx_state(ctx)) {

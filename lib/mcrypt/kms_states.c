@@ -58,6 +58,34 @@ static int kms_ctx_error(mongocrypt_kms_ctx_t *kc, const void *eh, const char *w
     return code;
 }
 
+/* On-demand providers whose credentials could not be found for the
+ * context this thread is running: libmongocrypt 1.7 asks for every {}
+ * provider before it knows which the keys use, and wants a document for
+ * each. Those get a placeholder, and a KMS request for them is refused
+ * here (before any connection) with the reason they were missing. */
+static const char *const placeholder_names[3] = { "aws", "azure", "gcp" };
+static _Thread_local phi_mcrypt_kms_run run_state;
+
+void phi_mcrypt_kms_run_begin(phi_mcrypt_kms_run *saved)
+{
+    *saved = run_state;
+    memset(&run_state, 0, sizeof run_state);
+}
+
+void phi_mcrypt_kms_run_end(const phi_mcrypt_kms_run *saved)
+{
+    run_state = *saved;
+}
+
+static int placeholder_refused(const void *eh, const char *what, const char *provider)
+{
+    for (int i = 0; i < 3; i++)
+        if ((run_state.placeholders & (1u << i)) && strcmp(provider, placeholder_names[i]) == 0)
+            return phi_error(eh, PHICRYPT_EKMS, "%s: on-demand credentials: %s", what,
+                             run_state.reason[0] ? run_state.reason : "none found");
+    return 0;
+}
+
 static int one_kms(mongocrypt_kms_ctx_t *kc, const void *eh, const phi_mcrypt_io *io, const char *what)
 {
     mongocrypt_binary_t *msg = mongocrypt_binary_new();
@@ -70,6 +98,8 @@ static int one_kms(mongocrypt_kms_ctx_t *kc, const void *eh, const phi_mcrypt_io
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (!provider)
         provider = "?";
+    if ((rc = placeholder_refused(eh, what, provider)) != 0)
+        goto out;
     if (!mongocrypt_kms_ctx_endpoint(kc, &endpoint) || !endpoint) {
         rc = kms_ctx_error(kc, eh, what, provider, "?", 0);
         goto out;
@@ -159,6 +189,23 @@ int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const
         phi_error_wrap(eh, rc, "%s", what);
         goto out;
     }
+    /* Placeholders for the providers left out (see run_state). */
+    for (int i = 0; i < 3; i++) {
+        unsigned bit = i == 0 ? PHI_KMS_AWS : i == 1 ? PHI_KMS_AZURE : PHI_KMS_GCP;
+        bson_t sub;
+        if (!(phi_kms_on_demand_mask(io->kms) & bit) || bson_has_field(&creds, placeholder_names[i]))
+            continue;
+        BSON_APPEND_DOCUMENT_BEGIN(&creds, placeholder_names[i], &sub);
+        if (i == 0) {
+            BSON_APPEND_UTF8(&sub, "accessKeyId", "phicrypt-unavailable");
+            BSON_APPEND_UTF8(&sub, "secretAccessKey", "phicrypt-unavailable");
+        } else {
+            BSON_APPEND_UTF8(&sub, "accessToken", "phicrypt-unavailable");
+        }
+        bson_append_document_end(&creds, &sub);
+        run_state.placeholders |= 1u << i;
+    }
+    snprintf(run_state.reason, sizeof run_state.reason, "%s", left_out);
     if ((rc = phi_mcrypt_binary_of(eh, &creds, &bin)) != 0)
         goto out;
     if (!mongocrypt_ctx_provide_kms_providers(ctx, bin) || mongocrypt_ctx_state(ctx) == MONGOCRYPT_CTX_ERROR) {

@@ -15,6 +15,14 @@ int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const p
                    const char *what, bson_t *out);
 
 /* State handlers, one file each: kms_states.c, markings.c. */
+/* Per-thread state of one context's KMS steps (kms_states.c); saved and
+ * restored around each phi_mcrypt_run, which may nest. */
+typedef struct phi_mcrypt_kms_run {
+    unsigned placeholders; /* 1 << (0 aws, 1 azure, 2 gcp) */
+    char reason[256];
+} phi_mcrypt_kms_run;
+void phi_mcrypt_kms_run_begin(phi_mcrypt_kms_run *saved);
+void phi_mcrypt_kms_run_end(const phi_mcrypt_kms_run *saved);
 int phi_mcrypt_need_kms(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
 int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);
 int phi_mcrypt_need_markings(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);

@@ -101,4 +101,9 @@ int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, co
 /* Maps a libmongocrypt error message to a phicrypt code. */
 int phi_mcrypt_code_for_message(const char *msg);
 
+/* Wipes and frees the calling thread's crypto-hook state (contexts and
+ * cached keys); other threads' go at their exit. phicrypt_free calls it:
+ * the main thread never "exits" for pthread key destructors. */
+void phi_mcrypt_hooks_thread_clear(void);
+
 #endif

@@ -52,4 +52,14 @@ int phi_kr_pseudo_subkey(const void *eh, phi_kr_key *k, const char *context, con
 
 const char *phi_keyring_algorithm_name(int algorithm);
 
+/* Keyring keys (and their versions) whose material data key `id` wraps;
+ * `names` lists them, cut short with "..." (keyring_deps.c). */
+typedef struct phi_kr_deps {
+    size_t keys, versions;
+    char names[160];
+} phi_kr_deps;
+int phi_keyring_wrapped_by(phicrypt_t *ph, const uint8_t id[16], phi_kr_deps *out);
+/* Drops every unwrapped key this client holds (after a shred). */
+void phi_keyring_forget_all(phicrypt_t *ph);
+
 #endif

@@ -26,8 +26,7 @@ static int is_siv(const phicrypt_token_opts *o)
 
 static int out_text(phicrypt_t *ph, phicrypt_buf *out, char *text, size_t len)
 {
-    out->data = (uint8_t *)text;
-    out->len = len;
+    phi_buf_give(out, text, len);
     (void)ph;
     return 0;
 }

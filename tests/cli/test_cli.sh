@@ -31,6 +31,67 @@ check "test_cli__init_refuses_existing_master_key" 1 "$P" init --dir "$T/ks"
 expect_grep "test_cli__init_refusal_says_why" "$T/err" "refusing to replace a master key"
 check "test_cli__init_without_dir_is_usage_error" 2 "$P" init
 
+# key stores guarded
+mkdir -m 0770 "$T/gw"; chmod 0770 "$T/gw"
+check "test_cli__init_refuses_group_writable_dir" 1 "$P" init --dir "$T/gw"
+expect_grep "test_cli__init_group_writable_says_why" "$T/err" "let group or others write"
+if [ ! -e "$T/gw/master.key" ]; then ok "test_cli__init_refusal_creates_no_key"; else notok "test_cli__init_refusal_creates_no_key"; fi
+skip_unless_root() { # NAME...: chown to another user needs root
+  for t in "$@"; do n=$((n + 1)); echo "ok $n - $t # SKIP needs root to chown a file to another user"; done
+}
+if [ "$(id -u)" = 0 ]; then
+  mkdir -m 0700 "$T/foreign"; chown 65534 "$T/foreign"
+  check "test_cli__init_refuses_foreign_dir" 1 "$P" init --dir "$T/foreign"
+  expect_grep "test_cli__init_foreign_dir_says_why" "$T/err" "not by you"
+else
+  skip_unless_root test_cli__init_refuses_foreign_dir test_cli__init_foreign_dir_says_why
+fi
+mkdir -m 0700 "$T/planted"
+printf '{"kms_providers": {"local": {"key_file": "/evil/master.key"}}, "key_vault": "file:keyvault.jsonl"}\n' > "$T/planted/phicrypt.json"
+check "test_cli__init_refuses_planted_config" 1 "$P" init --dir "$T/planted"
+expect_grep "test_cli__init_planted_config_says_why" "$T/err" "not written by phicrypt init"
+if [ ! -e "$T/planted/master.key" ]; then ok "test_cli__init_planted_config_creates_no_key"; else notok "test_cli__init_planted_config_creates_no_key"; fi
+check "test_cli__init_force_replaces_config" 0 "$P" init --dir "$T/planted" --force
+expect_no_grep "test_cli__init_force_config_is_ours" "$T/planted/phicrypt.json" "/evil/"
+if [ "$(stat -c %a "$T/ks")" = 700 ]; then ok "test_cli__init_dir_mode_700"; else notok "test_cli__init_dir_mode_700" "$(stat -c %a "$T/ks")"; fi
+G="$T/planted/phicrypt.json"
+chmod 0664 "$G"
+check "test_cli__group_writable_config_refused" 1 "$P" --config "$G" keys list
+expect_grep "test_cli__group_writable_config_says_why" "$T/err" "let group or others write"
+chmod 0644 "$G"
+check "test_cli__world_readable_config_without_secrets_ok" 0 "$P" --config "$G" keys list
+printf '{"kms_providers": {"local": {"key": "%s"}}, "key_vault": "file:keyvault.jsonl"}\n' "$(head -c 96 /dev/urandom | base64 -w0)" > "$T/planted/inline.json"
+chmod 0644 "$T/planted/inline.json"
+check "test_cli__readable_config_with_secret_refused" 1 "$P" --config "$T/planted/inline.json" keys list
+expect_grep "test_cli__readable_config_with_secret_says_why" "$T/err" "holds secrets"
+chmod 0600 "$T/planted/inline.json"
+check "test_cli__private_config_with_secret_ok" 0 "$P" --config "$T/planted/inline.json" keys list
+chmod 0620 "$T/planted/keyvault.jsonl"
+check "test_cli__group_writable_vault_refused" 1 "$P" --config "$G" keys list
+chmod 0600 "$T/planted/keyvault.jsonl"
+chmod 0400 "$T/planted/keyvault.jsonl"
+check "test_cli__read_only_vault_write_refused" 1 "$P" --config "$G" keys create --provider local
+expect_grep "test_cli__read_only_vault_says_why" "$T/err" "read-only"
+if [ "$(stat -c %a "$T/planted/keyvault.jsonl")" = 400 ] && [ ! -s "$T/planted/keyvault.jsonl" ]; then ok "test_cli__read_only_vault_untouched"; else notok "test_cli__read_only_vault_untouched"; fi
+check "test_cli__read_only_vault_still_read" 0 "$P" --config "$G" keys list
+chmod 0600 "$T/planted/keyvault.jsonl"
+mv "$T/planted/master.key" "$T/planted/real.key"; ln -s real.key "$T/planted/master.key"
+check "test_cli__symlinked_key_file_refused" 1 "$P" --config "$G" keys list
+expect_grep "test_cli__symlinked_key_file_says_why" "$T/err" "symbolic link"
+rm "$T/planted/master.key"; mv "$T/planted/real.key" "$T/planted/master.key"
+if [ "$(id -u)" = 0 ]; then
+  chown 65534 "$T/planted/master.key"
+  check "test_cli__foreign_key_file_refused" 1 "$P" --config "$G" keys list
+  expect_grep "test_cli__foreign_key_file_says_why" "$T/err" "not by this user"
+  chown "$(id -u)" "$T/planted/master.key"
+else
+  skip_unless_root test_cli__foreign_key_file_refused test_cli__foreign_key_file_says_why
+fi
+chmod 0777 "$T/planted"
+check "test_cli__writable_key_dir_refused" 1 "$P" --config "$G" keys list
+chmod 0700 "$T/planted"
+check "test_cli__guarded_store_control" 0 "$P" --config "$G" keys create --provider local
+
 # keys
 check "test_cli__keys_create" 0 "$P" keys create --provider local --alt-name patients --alt-name mrn
 KID=$(cat "$T/out")
@@ -162,12 +223,30 @@ check "test_cli__destroyed_token_irreversible" 1 sh -c "'$P' detokenize --key to
 check "test_cli__token_list" 0 "$P" token list
 expect_no_grep "test_cli__token_list_hides_material" "$T/out" "material"
 
+# the data key that wraps keyring keys is protected
+"$P" keys list > "$T/keys"
+if grep '"phicrypt-keyring"' "$T/keys" | grep -q '"internal"' && [ "$(grep -c '"internal"' "$T/keys")" = 1 ]; then ok "test_cli__keys_list_marks_internal_keys"; else notok "test_cli__keys_list_marks_internal_keys" "$(cat "$T/keys")"; fi
+cp "$T/ks/keyvault.jsonl" "$T/kv.before"
+check "test_cli__keyring_key_delete_refused" 1 "$P" keys delete --key-alt-name phicrypt-keyring --yes
+if grep -q "wraps 3 keyring keys" "$T/err" && grep -q "'tok:ssn'" "$T/err" && grep -q -- "--shred-keyring" "$T/err" && cmp -s "$T/kv.before" "$T/ks/keyvault.jsonl"; then ok "test_cli__keyring_key_delete_names_dependants"; else notok "test_cli__keyring_key_delete_names_dependants" "$(cat "$T/err")"; fi
+# removing its alt name first does not get round it: ciphertexts name the key
+kid=$(grep '"phicrypt-keyring"' "$T/keys" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+"$P" keys remove-alt-name --key-id "$kid" --alt-name phicrypt-keyring 2>/dev/null
+check "test_cli__keyring_key_delete_by_id_refused" 1 "$P" keys delete --key-id "$kid" --yes
+"$P" keys add-alt-name --key-id "$kid" --alt-name phicrypt-keyring 2>/dev/null
+check "test_cli__shred_keyring_needs_yes" 2 "$P" keys delete --key-alt-name phicrypt-keyring --shred-keyring
+if [ "$("$P" detokenize --key tok:ssn --format ssn --context patients.ssn < "$T/tok" | head -1)" = "123-45-6789" ]; then ok "test_cli__tokens_still_reversible"; else notok "test_cli__tokens_still_reversible"; fi
+
 # configuration problems
 chmod 644 "$T/ks/master.key"
 check "test_cli__loose_master_key_refused" 1 "$P" keys list
 expect_grep "test_cli__loose_master_key_says_why" "$T/err" "too open"
 chmod 600 "$T/ks/master.key"
 check "test_cli__no_config_is_error" 1 env -u PHICRYPT_CONFIG sh -c "cd '$T' && '$P' keys list"
+
+# shredding the keyring on purpose: refused tokens afterwards
+check "test_cli__shred_keyring_with_yes" 0 "$P" keys delete --key-alt-name phicrypt-keyring --shred-keyring --yes
+check "test_cli__shredded_tokens_irreversible" 1 sh -c "'$P' detokenize --key tok:ssn --format ssn --context patients.ssn < '$T/tok'"
 
 # help everywhere
 helpok=1

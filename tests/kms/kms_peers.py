@@ -60,6 +60,14 @@ GCP_EMAIL = "phicrypt@test.iam.gserviceaccount.com"
 SERVER_KEY = AESGCM.generate_key(bit_length=256)  # the peers' own master key
 
 
+# Hostile reply shapes: (what comes first, the line repeated forever).
+ENDLESS = {
+    "repeatcl": (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 5\r\n"),
+    "repeatte": (b"HTTP/1.1 200 OK\r\n", b"Transfer-Encoding: chunked\r\n"),
+    "trailers": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", b"X-Trailer: 1\r\n"),
+}
+
+
 def wrap(plain, aad):
     nonce = os.urandom(12)
     return nonce + AESGCM(SERVER_KEY).encrypt(nonce, plain, aad)
@@ -191,12 +199,18 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.mode == "evil":
+            with open(self.evil_log, "ab") as f:
+                f.write(b"POST %s %s\n%s\n%s\n" % (self.path.encode(), self.headers.get("Host", "").encode(),
+                                                   str(self.headers).encode(), body))
         with self.counter["lock"]:
             self.counter["n"] += 1
             seq = self.counter["n"]
         if self.mode == "hang":
             time.sleep(60)
             return
+        if self.mode in ENDLESS:
+            return self.endless()
         if self.mode == "fail500" and seq % 2 == 1:
             return self.reply(500, {"__type": "KMSInternalException", "message": "try again"})
         if self.mode == "bad400":
@@ -218,6 +232,20 @@ class Handler(BaseHTTPRequestHandler):
         if path.endswith(":encrypt") or path.endswith(":decrypt"):
             return self.gcp_key(body, path)
         self.reply(404, {"error": "no such endpoint"}, "application/json")
+
+    def endless(self):
+        """A hostile reply that never ends: the same header line over and
+        over (repeatcl, repeatte), or a chunked body whose trailers never
+        end (trailers). Written until the client hangs up."""
+        head, line = ENDLESS[self.mode]
+        block = line * (65536 // len(line))
+        try:
+            self.wfile.write(head)
+            while True:
+                self.wfile.write(block)
+        except (OSError, ssl.SSLError):
+            pass
+        self.close_connection = True
 
     # AWS KMS ------------------------------------------------------------
     def aws_check_signature(self, body):
@@ -426,10 +454,25 @@ def probe_legacy(port, env):
         return "probing the legacy peer with TLS 1.2: %s" % e
 
 
-def serve(mode, certfile, gcp_public, legacy=False):
-    h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public,
+class EvilServer(ThreadingHTTPServer):
+    """Logs every connection it accepts, before TLS and HTTP: a client
+    that honours the endpoint allow-list never appears in its log."""
+    log = None
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        with open(self.log, "ab") as f:
+            f.write(b"CONNECT %s\n" % str(addr).encode())
+        return sock, addr
+
+
+def serve(mode, certfile, gcp_public, legacy=False, evil_log=None):
+    h = type("H_" + mode, (Handler,), {"mode": mode, "gcp_public": gcp_public, "evil_log": evil_log,
                                        "counter": {"n": 0, "lock": threading.Lock()}})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), h)
+    srv = (EvilServer if evil_log else ThreadingHTTPServer)(("127.0.0.1", 0), h)
+    if evil_log:
+        srv.log = evil_log
+        open(evil_log, "wb").close()
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certfile)
@@ -475,11 +518,18 @@ def main():
     env = {"PHI_KMS_DIR": d}
     servers = []
     for mode, cert in [("ok", "server"), ("chunked", "server"), ("fail500", "server"), ("bad400", "server"),
-                       ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("unknownca", "unknownca"),
+                       ("badjson", "server"), ("hang", "server"), ("drip", "server"), ("repeatcl", "server"),
+                       ("repeatte", "server"), ("trailers", "server"), ("unknownca", "unknownca"),
                        ("wronghost", "wronghost"), ("selfsigned", "selfsigned"), ("expired", "expired")]:
         srv = serve(mode if mode not in TLS_FAULTS else "ok", files[cert], gcp_public)
         servers.append(srv)
         env["PHI_KMS_PORT_" + mode.upper()] = str(srv.server_address[1])
+    # A host with a valid certificate for its own name that a tampered key
+    # document points at: it serves like "ok" and logs what reaches it.
+    srv = serve("evil", files["server"], gcp_public, evil_log=os.path.join(d, "evil.log"))
+    servers.append(srv)
+    env["PHI_KMS_PORT_EVIL"] = str(srv.server_address[1])
+    env["PHI_KMS_EVIL_LOG"] = os.path.join(d, "evil.log")
     # TLS <= 1.1 only, with a certificate the client would otherwise accept.
     try:
         srv = serve("ok", files["server"], gcp_public, legacy=True)

@@ -1081,10 +1081,13 @@ static void test_deid__numeric_dates_are_dates(void **state)
     expect_same_in_json_and_bson(f, SH_KEEP,
                                  "{\"visitDate\":20190305,\"admitDate\":\"20190305\",\"date\":1552000000000,"
                                  "\"dischargeDate\":1552000000,\"timestamp\":{\"$numberLong\":\"1552000000000\"},"
-                                 "\"endDate\":-5,\"weight\":20190305}",
+                                 "\"endDate\":-5,\"weight\":20190305,\"height\":172,\"pulse\":4500000.5}",
                                  "{ \"visitDate\" : \"2019\", \"admitDate\" : \"2019\", \"date\" : \"2019\", "
                                  "\"dischargeDate\" : \"2019\", \"timestamp\" : \"2019\", \"endDate\" : \"1969\", "
-                                 "\"weight\" : 20190305 }");
+                                 /* not a date under another name; but a whole number of 7 or more
+                                  * digits in a field the preset keeps may be a phone number or an
+                                  * MRN, so it goes (measurements keep their value) */
+                                 "\"weight\" : \"[REDACTED]\", \"height\" : 172, \"pulse\" : 4500000.5 }");
     /* Explicit rules on date names too; other names still bucket. */
     const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"dob\":{\"action\":\"generalize\"},"
                       "\"x.*\":{\"action\":\"generalize\",\"to\":\"month\"},\"n\":{\"action\":\"generalize\",\"bucket\":100}}}";

@@ -498,5 +498,24 @@ const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi
     int form, frac;
     if (v->kind == PHI_DV_DATE || (v->kind == PHI_DV_STR && v->n >= 10 && phi_date_parse(v->s, v->n, &ms, &form, &frac)))
         return &p->preset_rules[PHI_ACT_GENERALIZE];
+    if (!rule)
+        return rule; /* unknown_fields decides */
+    /* A field the preset keeps (reason, status, type, medications ...) is
+     * kept for what it usually holds, not for what an export may put in it:
+     * text there is scrubbed like notes (the record's own names, phone
+     * numbers, addresses in brackets ...), and a number long enough to be a
+     * phone number, SSN, MRN or account number is removed. Safe Harbor
+     * needs zero surviving identifiers whatever the field's name. */
+    if (v->kind == PHI_DV_STR)
+        return &p->preset_rules[PHI_ACT_SCRUB];
+    if (v->kind == PHI_DV_NUM) {
+        /* integers only: identifiers are whole numbers, measurements such
+         * as 4500000.0 keep their decimal point */
+        size_t digits = 0, i = 0;
+        for (; i < v->n && ((v->s[i] >= '0' && v->s[i] <= '9') || v->s[i] == '-'); i++)
+            digits += v->s[i] != '-';
+        if (i == v->n && digits >= 7)
+            return &p->preset_rules[PHI_ACT_REDACT];
+    }
     return rule;
 }

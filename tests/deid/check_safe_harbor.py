@@ -127,7 +127,7 @@ def run_deid(phicrypt, policy, inp, out, fmt, extra, work):
 def generate_cached(name, mod, args, work):
     """The inputs and plants, reused from --cache when the generator's sources, size and seed match."""
     if not args.cache:
-        _, plants, files = mod.write(work, args.records, args.seed)
+        plants, files = mod.write(work, args.records, args.seed)
         return plants, files, False
     h = hashlib.sha256()
     for f in ("phimodel.py", "gen_adversarial.py", "gen_hospital.py"):
@@ -142,7 +142,7 @@ def generate_cached(name, mod, args, work):
     for old in glob.glob(os.path.join(args.cache, name + "-*")):  # one entry per style: drop stale ones
         shutil.rmtree(old, ignore_errors=True)
     os.makedirs(d, exist_ok=True)
-    _, plants, files = mod.write(d, args.records, args.seed)
+    plants, files = mod.write(d, args.records, args.seed)
     with open(meta + ".tmp", "wb") as fh:
         pickle.dump((plants, files), fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(meta + ".tmp", meta)

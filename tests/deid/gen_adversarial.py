@@ -14,14 +14,13 @@ dashes. Each plant is returned with its class, form and needles
 """
 import argparse
 import base64
-import functools
 import os
 import random
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phimodel import Bin, Date, Long, Oid, Plant, Ts, norm, write_all  # noqa: E402
+from phimodel import Bin, Date, Long, Oid, Plant, Ts, generate_chunks, norm, serialize, write_all  # noqa: E402
 
 # Vocabulary that is not PHI. No word of it may equal a name token (checked below).
 DX = [("E11.9", "type 2 diabetes mellitus"), ("I10", "essential hypertension"), ("J45.909", "asthma"),
@@ -107,26 +106,8 @@ def compact(s):
 
 
 def date_needles(y, m, d, raw=None):
-    """Any rendering of day-and-month (or month-and-year) of this date."""
-    out = list(_date_needles(y, m, d))
-    if raw:
-        out.append(N_word(raw))
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _date_needles(y, m, d):
-    out = [("digits", "%04d%02d%02d" % (y, m, d)), ("digits", "%02d%02d%04d" % (m, d, y)),
-           ("digits", "%02d%02d%04d" % (d, m, y))]
-    mon, ab = MONTHS[m - 1].lower(), MONTHS[m - 1][:3].lower()
-    for mn in (mon, ab):
-        for dd in ("%d" % d, "%02d" % d, "%d%s" % (d, ORD.get(d, "th"))):
-            out += [("word", "%s %s" % (mn, dd)), ("word", "%s %s" % (dd, mn)), ("word", "%s of %s" % (dd, mn)),
-                    ("word", "%s-%s" % (dd, mn)), ("word", "%s-%s" % (mn, dd)), ("word", "%s. %s" % (mn, dd))]
-        out += [("word", "%s %d" % (mn, y)), ("word", "%s, %d" % (mn, y)), ("word", "%s-%d" % (mn, y))]
-    out += [("word", "%04d-%02d" % (y, m)), ("word", "%02d/%04d" % (m, y)), ("word", "%d/%04d" % (m, y)),
-            ("word", "%04d/%02d" % (y, m)), ("word", "%04d.%02d" % (y, m))]
-    return tuple(out)
+    """Any rendering of day-and-month (or month-and-year) of this date (phimodel.Haystack._date)."""
+    return [("date", (y, m, d))] + ([N_word(raw)] if raw else [])
 
 
 _DATE_FORMS = [
@@ -823,30 +804,28 @@ def _note(r, t, p, kin, kin_rel, employer, old, age, own, doc, n):
             t.put("dates", x, fm, date_needles(y, m, d, x))
 
 
-def generate(n, seed):
-    rng = random.Random(seed)
-    random.seed(seed)  # luhn_complete
+def make_chunk(seed, start, count):
+    rng = random.Random("adversarial-%d-%d" % (seed, start))
+    random.seed("luhn-%d-%d" % (seed, start))  # luhn_complete
     docs, plants, styles = [], [], []
-    for i in range(n):
+    for i in range(start, start + count):
         d, p = patient(rng, i)
         docs.append(d)
         plants.extend(p)
         styles.append({"canonical": rng.random() < 0.3, "ascii": rng.random() < 0.3, "slash": rng.random() < 0.2})
-    return docs, plants, styles
+    return (*serialize(docs, styles, CSV_CELLS), plants)
 
 
 CSV_CELLS = {"allergies"}  # kept as one JSON cell, as mongoexport --fields=allergies writes it
-
-
 CSV_EOL = {"csv": "\n"}
 
 
 def write(outdir, n, seed, name="adv"):
-    """-> docs, plants, [(label, path, format, extra phicrypt args, CSV separator)]."""
-    docs, plants, styles = generate(n, seed)
+    """-> plants, [(label, path, format, extra phicrypt args, CSV separator)]."""
+    lines, bson, flats, plants = generate_chunks(make_chunk, n, seed)
     base = os.path.join(outdir, name)
-    write_all(base, docs, styles, {"cells": CSV_CELLS})
-    return docs, plants, [(f, base + "." + f, f, [], ",") for f in ("jsonl", "json", "bson", "csv")]
+    write_all(base, lines, bson, flats, [(".csv", ",", "\n", False)])
+    return plants, [(f, base + "." + f, f, [], ",") for f in ("jsonl", "json", "bson", "csv")]
 
 
 def main():
@@ -856,7 +835,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    _, plants, _ = write(a.out, a.records, a.seed)
+    plants, _ = write(a.out, a.records, a.seed)
     print("%d records, %d planted identifiers" % (a.records, len(plants)))
 
 

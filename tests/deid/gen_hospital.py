@@ -17,7 +17,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phimodel import Date, Long, Plant, norm, write_all, write_csv  # noqa: E402
+from phimodel import Date, Long, Plant, generate_chunks, norm, serialize, write_all  # noqa: E402
 
 GIVEN = ["Thi Thu", "Padraig", "Kofi", "Ana-María", "Éloïse", "Nuño", "Gráinne", "Oğuz", "Ai", "An", "Su",
          "Zoltán", "Mårten", "Dagný", "Keahi", "Priyanka"]
@@ -55,13 +55,7 @@ def dig(s):
 
 
 def dneedles(y, m, d, raw):
-    full = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-            "November", "December"][m - 1].lower()
-    out = [("digits", "%04d%02d%02d" % (y, m, d)), ("digits", "%02d%02d%04d" % (m, d, y)),
-           ("digits", "%02d%02d%04d" % (d, m, y)), ("word", norm(raw))]
-    for mn in (MON[m - 1].lower(), full):
-        out += [("word", "%s %d" % (mn, d)), ("word", "%d %s" % (d, mn)), ("word", "%d-%s" % (d, mn))]
-    return out
+    return [("date", (y, m, d)), ("word", norm(raw))]
 
 
 class R:
@@ -206,30 +200,31 @@ def record(rng, i):
     return doc, r.plants
 
 
-def generate(n, seed):
-    rng = random.Random(seed * 7919 + 17)
+STYLE = {"canonical": False, "ascii": False, "slash": False}
+
+
+def make_chunk(seed, start, count):
+    rng = random.Random("hospital-%d-%d" % (seed, start))
     docs, plants = [], []
-    for i in range(n):
+    for i in range(start, start + count):
         d, p = record(rng, i)
         docs.append(d)
         plants.extend(p)
-    return docs, plants
+    return (*serialize(docs, [STYLE] * len(docs)), plants)
 
 
 CSV_EOL = {"csv-bom-crlf": "\r\n", "csv-semicolon": "\r\n"}
 
 
 def write(outdir, n, seed, name="hosp"):
-    """-> docs, plants, [(label, path, format, extra phicrypt args, CSV separator)]."""
-    docs, plants = generate(n, seed)
+    """-> plants, [(label, path, format, extra phicrypt args, CSV separator)]."""
+    lines, bson, flats, plants = generate_chunks(make_chunk, n, seed)
     base = os.path.join(outdir, name)
-    style = {"canonical": False, "ascii": False, "slash": False}
-    write_all(base, docs, [style] * len(docs), {"sep": ",", "eol": "\r\n", "bom": True})
-    write_csv(base + "-semi.csv", docs, sep=";", eol="\r\n", bom=True)
-    return docs, plants, [("jsonl", base + ".jsonl", "jsonl", [], ","), ("json", base + ".json", "json", [], ","),
-                          ("bson", base + ".bson", "bson", [], ","),
-                          ("csv-bom-crlf", base + ".csv", "csv", [], ","),
-                          ("csv-semicolon", base + "-semi.csv", "csv", ["--delimiter", ";"], ";")]
+    write_all(base, lines, bson, flats, [(".csv", ",", "\r\n", True), ("-semi.csv", ";", "\r\n", True)])
+    return plants, [("jsonl", base + ".jsonl", "jsonl", [], ","), ("json", base + ".json", "json", [], ","),
+                    ("bson", base + ".bson", "bson", [], ","),
+                    ("csv-bom-crlf", base + ".csv", "csv", [], ","),
+                    ("csv-semicolon", base + "-semi.csv", "csv", ["--delimiter", ";"], ";")]
 
 
 def main():
@@ -239,7 +234,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    _, plants, _ = write(a.out, a.records, a.seed)
+    plants, _ = write(a.out, a.records, a.seed)
     print("%d records, %d planted identifiers" % (a.records, len(plants)))
 
 

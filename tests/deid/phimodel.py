@@ -12,6 +12,7 @@ only: every value comes from a seeded random generator.
 import base64
 import datetime
 import json
+import os
 import re
 import struct
 import unicodedata
@@ -201,35 +202,56 @@ def csv_quote(s, sep):
     return s
 
 
-def write_csv(path, docs, sep=",", eol="\n", bom=False, cells=None):
-    """docs -> one CSV: the union of the records' columns, in first-seen order.
-    cells: container paths written as one JSON cell (mongoexport --fields=a)."""
-    flats = [flatten(d, cells=cells) for d in docs]
-    cols, seen = [], set()
-    for f in flats:
-        for k in f:
-            if k not in seen:
-                seen.add(k)
-                cols.append(k)
+def serialize(docs, styles, cells=None):
+    """docs -> (JSON texts, BSON bytes, CSV cells by column) for one chunk of records."""
+    lines = [to_json(d, st) for d, st in zip(docs, styles)]
+    bson = b"".join(to_bson(d) for d in docs)
+    flats = [{k: csv_text(v) for k, v in flatten(d, cells=cells).items()} for d in docs]
+    return lines, bson, flats
+
+
+def write_csv(path, flats, sep=",", eol="\n", bom=False):
+    """One CSV: the union of the records' columns, in first-seen order (mongoexport --fields)."""
+    cols = list(dict.fromkeys(k for f in flats for k in f))
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(("\ufeff" if bom else "") + sep.join(csv_quote(c, sep) for c in cols) + eol)
         for f in flats:
-            fh.write(sep.join(csv_quote(csv_text(f[c]) if c in f else "", sep) for c in cols) + eol)
-    return cols
+            fh.write(sep.join(csv_quote(f.get(c, ""), sep) for c in cols) + eol)
 
 
-def write_all(base, docs, styles, csv_opts=None):
-    """base.jsonl, base.json, base.bson, base.csv. styles: one JSON style per record."""
-    lines = [to_json(d, st) for d, st in zip(docs, styles)]
+def write_all(base, lines, bson, flats, csvs):
+    """base.jsonl, base.json, base.bson and one CSV per (suffix, sep, eol, bom) of csvs."""
     with open(base + ".jsonl", "w", encoding="utf-8", newline="") as fh:
         fh.write("\n".join(lines) + "\n")
     with open(base + ".json", "w", encoding="utf-8", newline="") as fh:
         fh.write("[\n" + "\n,".join(lines) + "\n]\n")
-    del lines
     with open(base + ".bson", "wb") as fh:
-        for d in docs:
-            fh.write(to_bson(d))
-    write_csv(base + ".csv", docs, **(csv_opts or {}))
+        fh.write(bson)
+    for suffix, sep, eol, bom in csvs:
+        write_csv(base + suffix, flats, sep, eol, bom)
+
+
+CHUNK = 1000  # records per chunk; chunk k has its own seed, so the output does not depend on the worker count
+
+
+def generate_chunks(make_chunk, n, seed):
+    """make_chunk(seed, start, count) -> (lines, bson, flats, plants), run on every CPU.
+    Returns the concatenation in record order."""
+    jobs = [(seed, s, min(CHUNK, n - s)) for s in range(0, n, CHUNK)]
+    try:
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(len(jobs), os.cpu_count() or 1, 4)) as pool:
+            parts = pool.starmap(make_chunk, jobs)
+    except (ImportError, OSError, ValueError):
+        parts = [make_chunk(*j) for j in jobs]
+    lines, bson, flats, plants = [], [], [], []
+    for ln, bs, fl, pl in parts:
+        lines += ln
+        bson.append(bs)
+        flats += fl
+        plants += pl
+    return lines, b"".join(bson), flats, plants
 
 
 # --------------------------------------------------------------------------
@@ -384,10 +406,16 @@ def digit_spans(normed):
     return "|".join(m.translate(_SEPS) for m in _SPAN.findall(normed))
 
 
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+ORD = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}
+
+
 class Plant:
     """One planted identifier. needles: list of (kind, text) with kind in
     'sub' (substring), 'word' (substring between non-alphanumerics),
-    'digits' (inside one number span, digits only); texts already normalised.
+    'digits' (inside one number span, digits only), 'date' ((y, m, d): any rendering of its day and
+    month or month and year); texts already normalised.
     scope: the dotted path searched ('@keys': the record's keys). sweep: also look for it
     anywhere else in the record (off for short, ambiguous needles such as ages and years)."""
     __slots__ = ("rec", "cls", "form", "where", "path", "needles", "scope", "sweep")
@@ -447,8 +475,38 @@ class Haystack:
             if kind == "digits":
                 if s in self.digits(where):
                     return True
+            elif kind == "date":
+                if self._date(t, where, *s):
+                    return True
             elif s in t and (kind == "sub" or _word_in(t, s)):
                 return True
+        return False
+
+    def _date(self, t, where, y, m, d):
+        """Day and month, or month and year, of this date, in any common rendering."""
+        dg = self.digits(where)
+        if "%04d%02d%02d" % (y, m, d) in dg or "%02d%02d%04d" % (m, d, y) in dg or "%02d%02d%04d" % (d, m, y) in dg:
+            return True
+        ab = MONTHS[m - 1][:3]
+        if ab in t:
+            for mn in (MONTHS[m - 1], ab):
+                if mn not in t:
+                    continue
+                for dd in ("%d" % d, "%02d" % d, "%d%s" % (d, ORD.get(d, "th"))):
+                    for pat in ("%s %s", "%s. %s", "%s-%s"):
+                        if _word_in(t, pat % (mn, dd)):
+                            return True
+                    for pat in ("%s %s", "%s of %s", "%s-%s"):
+                        if _word_in(t, pat % (dd, mn)):
+                            return True
+                for pat in ("%s %d", "%s, %d", "%s-%d"):
+                    if _word_in(t, pat % (mn, y)):
+                        return True
+        if str(y) in t:
+            for w in ("%04d-%02d" % (y, m), "%02d/%04d" % (m, y), "%d/%04d" % (m, y), "%04d/%02d" % (y, m),
+                      "%04d.%02d" % (y, m)):
+                if _word_in(t, w):
+                    return True
         return False
 
     def found_where(self, needles, skip):

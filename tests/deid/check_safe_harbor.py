@@ -180,53 +180,88 @@ def survivors(name, label, recs, per_rec, results):
     return n
 
 
+_JOB = {}  # what check_format workers inherit by fork: plants by record, arguments
+
+
+def check_format(label, path, fmt, extra, sep):
+    """One format: run deid, count survivors, compare with the JSON lines output.
+    -> (label, checks, survivors by key, first examples, equivalence row, timing line)."""
+    name, args, work, mod, per_rec = (_JOB[k] for k in ("name", "args", "work", "mod", "per_rec"))
+    t1 = time.time()
+    checks, res = [], {"surv": defaultdict(lambda: defaultdict(int)), "ex": {}}
+    equiv = None
+    tname = "%s_%s" % (name, label.replace("-", "_"))
+    out = os.path.join(work, "out-" + os.path.basename(path))
+    if label == "jsonl":  # run already, first: the reference for equivalence
+        rc, secs, err = _JOB["jsonl_run"]
+    else:
+        rc, secs, err = run_deid(args.phicrypt, args.policy, path, out, fmt, extra, work)
+    if rc != 0:
+        checks.append((tname + "__no_survivors", False, "phicrypt deid exited %d (stderr: --work DIR keeps %s)"
+                       % (rc, os.path.basename(err))))
+        if label != "jsonl":
+            checks.append((tname + "__same_values_as_jsonl", False, "no output"))
+        return label, checks, {}, {}, None, "  %-14s deid failed" % label
+    try:
+        recs = read_output(out, fmt, sep)
+    except Exception as e:  # report, never the data
+        checks.append((tname + "__no_survivors", False, "output unreadable (%s)" % type(e).__name__))
+        return label, checks, {}, {}, None, "  %-14s output unreadable" % label
+    n = survivors(name, label, recs, per_rec, res)
+    short = len(recs) != args.records
+    checks.append((tname + "__no_survivors", n == 0 and not short,
+                   "%d survivors%s" % (n, "; %d records out of %d" % (len(recs), args.records) if short else "")))
+    if fmt == "csv" and mod.CSV_EOL[label] == "\r\n":
+        with open(out, "rb") as fh:
+            head = fh.read(1 << 16).split(b"\n", 1)[0]
+        checks.append((tname + "__keeps_crlf", head.endswith(b"\r"), "CRLF line ends of the input became LF"))
+    if "--delimiter" in extra:  # without it, a ';' file must be refused, not read as one column
+        out2 = os.path.join(work, "out-nodelim-" + os.path.basename(path))
+        rc2, _, _ = run_deid(args.phicrypt, args.policy, path, out2, fmt, [], work)
+        checks.append((tname + "__refused_without_delimiter", rc2 != 0, "accepted as one column, exit 0"))
+    if label != "jsonl" and _JOB["jsonl_run"][0] == 0:
+        ref = read_output(_JOB["jsonl_out"], "jsonl")
+        bad, paths = compare(ref, recs)
+        equiv = (name, label, bad, sorted(paths.items(), key=lambda kv: -kv[1])[:6])
+        checks.append((tname + "__same_values_as_jsonl", bad == 0, "%d records differ" % bad))
+    surv = {k: dict(v) for k, v in res["surv"].items()}
+    return label, checks, surv, res["ex"], equiv, "  %-14s deid %.1fs, checked in %.1fs" % (
+        label, secs, time.time() - t1 - secs)
+
+
 def check_style(name, mod, args, work, results):
     t0 = time.time()
     plants, files, cached = generate_cached(name, mod, args, work)
     print("%s: %d records, %d planted identifiers, %s in %.1fs" % (name, args.records, len(plants),
                                                                    "cached inputs" if cached else "generated",
                                                                    time.time() - t0))
-    check = results["checks"].append
     per_rec = defaultdict(list)
     for p in plants:
         per_rec[p.rec].append(p)
         results["planted"][(name, p.cls)] += 1
-    ref = None
-    for label, path, fmt, extra, sep in files:  # JSON lines first: the reference for equivalence
-        t1 = time.time()
-        tname = "%s_%s" % (name, label.replace("-", "_"))
-        out = os.path.join(work, "out-" + os.path.basename(path))
-        rc, secs, err = run_deid(args.phicrypt, args.policy, path, out, fmt, extra, work)
-        if rc != 0:
-            check((tname + "__no_survivors", False, "phicrypt deid exited %d (stderr in %s)" % (rc, err)))
-            if label != "jsonl":
-                check((tname + "__same_values_as_jsonl", False, "no output"))
-            continue
-        try:
-            recs = read_output(out, fmt, sep)
-        except Exception as e:  # report, never the data
-            check((tname + "__no_survivors", False, "output unreadable (%s)" % type(e).__name__))
-            continue
-        n = survivors(name, label, recs, per_rec, results)
-        short = len(recs) != args.records
-        check((tname + "__no_survivors", n == 0 and not short,
-               "%d survivors%s" % (n, "; %d records out of %d" % (len(recs), args.records) if short else "")))
-        if fmt == "csv" and mod.CSV_EOL[label] == "\r\n":
-            with open(out, "rb") as fh:
-                head = fh.read(1 << 16).split(b"\n", 1)[0]
-            check((tname + "__keeps_crlf", head.endswith(b"\r"), "CRLF line ends of the input became LF"))
-        if "--delimiter" in extra:  # without it, a ';' file must be refused, not read as one column
-            out2 = os.path.join(work, "out-nodelim-" + os.path.basename(path))
-            rc2, _, _ = run_deid(args.phicrypt, args.policy, path, out2, fmt, [], work)
-            check((tname + "__refused_without_delimiter", rc2 != 0, "accepted as one column, exit 0"))
-        if label == "jsonl":
-            ref = recs
-        elif ref is not None:
-            bad, paths = compare(ref, recs)
-            results["equiv"].append((name, label, bad, sorted(paths.items(), key=lambda kv: -kv[1])[:6]))
-            check((tname + "__same_values_as_jsonl", bad == 0, "%d records differ" % bad))
-        del recs
-        print("  %-14s deid %.1fs, checked in %.1fs" % (label, secs, time.time() - t1 - secs))
+    del plants
+    label, path, fmt, extra, sep = files[0]
+    assert label == "jsonl"
+    out = os.path.join(work, "out-" + os.path.basename(path))
+    _JOB.update(name=name, args=args, work=work, mod=mod, per_rec=per_rec, jsonl_out=out,
+                jsonl_run=run_deid(args.phicrypt, args.policy, path, out, fmt, extra, work))
+    try:  # one process per format, on every CPU
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(min(len(files), os.cpu_count() or 1)) as pool:
+            done = pool.starmap(check_format, files)
+    except (ImportError, OSError):
+        done = [check_format(*f) for f in files]
+    for label, checks, surv, ex, equiv, line in done:
+        results["checks"] += checks
+        for k, per in surv.items():
+            for l, n in per.items():
+                results["surv"][k][l] += n
+        for k, v in ex.items():
+            results["ex"].setdefault(k, v)
+        if equiv:
+            results["equiv"].append(equiv)
+        print(line)
+    _JOB.clear()
     return [lab for lab, *_ in files]
 
 

@@ -105,6 +105,11 @@ def compact(s):
     return re.sub(r"[^0-9a-z]", "", norm(s))
 
 
+def month_in_field(y, m):
+    """Year and month left in a date field's value (a 10-day bucket of YYYYMMDD keeps them)."""
+    return ("home_digits", "%04d%02d" % (y, m))
+
+
 def date_needles(y, m, d, raw=None):
     """Any rendering of day-and-month (or month-and-year) of this date (phimodel.Haystack._date)."""
     return [("date", (y, m, d))] + ([N_word(raw)] if raw else [])
@@ -189,10 +194,10 @@ class Rec:
     def __init__(self, rng, idx):
         self.rng, self.idx, self.plants = rng, idx, []
 
-    def plant(self, cls, form, where, path, needles, scope=None):
+    def plant(self, cls, form, where, path, needles, scope=None, in_input=True):
         self.plants.append(Plant(self.idx, cls, form, where, path, needles, path if scope is None else scope,
                                  sweep=scope is None and not all(k == "word" and len(x) <= 4 and x.isdigit()
-                                                                 for k, x in needles)))
+                                                                 for k, x in needles), in_input=in_input))
 
 
 class Text:
@@ -268,7 +273,8 @@ def phone_value(rng):
         while "{p}" in text:
             text = text.replace("{p}", str(rng.randint(10, 89)), 1)
         core = digits(text)[-8:]
-    return text, form, [("digits", core), ("digits", core[-7:])], int("%d%d%s" % (a, b, c))
+        return text, form, [("digits", core), ("digits", core[-7:])], int(digits(text))
+    return text, form, [("digits", core), ("digits", core[-7:])], int(core)
 
 
 def ssn_value(rng):
@@ -473,10 +479,12 @@ def patient(rng, i, ref_year=2026):
     doc[dob_key] = v
     nd = date_needles(by, bm, bd)
     if enc in (5, 6):
-        nd.append(("digits", str(epoch_ms(by, bm, bd) // 1000)))
-    r.plant("dates", f, "field " + dob_key, dob_key, nd)
+        nd.append(("digits", str(abs(epoch_ms(by, bm, bd) // 1000))))
+    r.plant("dates", f, "field " + dob_key, dob_key, nd + [month_in_field(by, bm)])
     if old:
-        r.plant("ages>89", "birth year of a patient aged 90+ (" + f + ")", "field " + dob_key, dob_key, [("word", str(by))])
+        r.plant("ages>89", "birth year of a patient aged 90+ (" + f + ")", "field " + dob_key, dob_key,
+                [("word", str(by)), ("home_digits", str(by))] if enc not in (5, 6) else [("word", str(by))],
+                in_input=enc not in (5, 6))  # an epoch shows no year
     age = ref_year - by - 1
     if rng.random() < 0.8:
         av = rng.choice([age, str(age), float(age), Long(age), "%d years" % age])
@@ -511,7 +519,7 @@ def patient(rng, i, ref_year=2026):
         r.plant("zip", zform, "field addresses[]." + zk, base + zk, zneed)
         if restricted:
             r.plant("zip", "restricted ZIP3 prefix kept (must be 000)", "field addresses[]." + zk, base + zk,
-                    [("word", z3), ("word", z3.lstrip("0"))])
+                    [("word", z3), ("word", z3.lstrip("0"))], in_input=False)
         if rng.random() < 0.4:
             a["county"] = rng.choice(COUNTIES)
             r.plant("geographic", "county", "field addresses[].county", base + "county", [N_word(a["county"])])
@@ -569,8 +577,13 @@ def patient(rng, i, ref_year=2026):
     doc["ipAddress"] = ip_t
     r.plant("ip", ip_f, "field ipAddress", "ipAddress", ip_nd)
     fp = b64(rng, 44)
-    doc["fingerprint"] = Bin(0, fp.encode()) if rng.random() < 0.5 else fp
-    r.plant("biometric", "fingerprint template", "field fingerprint", "fingerprint", [N_sub(fp[:24])])
+    if rng.random() < 0.5:
+        doc["fingerprint"] = Bin(0, fp.encode())
+        r.plant("biometric", "fingerprint template (BSON binary)", "field fingerprint", "fingerprint",
+                [N_sub(base64.b64encode(fp.encode()).decode()[:24])])
+    else:
+        doc["fingerprint"] = fp
+        r.plant("biometric", "fingerprint template (base64 text)", "field fingerprint", "fingerprint", [N_sub(fp[:24])])
     ph = b64(rng, 60)
     doc["photo"] = "data:image/jpeg;base64," + ph
     r.plant("photo", "face photo data URI", "field photo", "photo", [N_sub(ph[:24])])
@@ -598,7 +611,7 @@ def patient(rng, i, ref_year=2026):
         nd = date_needles(ey, em, ed)
         if df == 2:
             nd.append(("digits", str(epoch_ms(ey, em, ed, 9) // 1000)))
-        r.plant("dates", f, "field encounters[]." + dk, base + dk, nd)
+        r.plant("dates", f, "field encounters[]." + dk, base + dk, nd + [month_in_field(ey, em)])
 
         # reason: a field the preset keeps, written as free text
         rs = Text(r, base + "reason", "kept field encounters[].reason")
@@ -767,7 +780,7 @@ def _note(r, t, p, kin, kin_rel, employer, old, age, own, doc, n):
             x, fm = rng.choice([("aged %d" % age, "age 'aged N'"), ("age: %d" % age, "age 'age: N'"), ("%d y.o." % age, "age 'N y.o.'"),
                                 ("%d yrs" % age, "age 'N yrs'"), ("%dyo" % age, "age 'Nyo'"), ("%d-year-old" % age, "age 'N-year-old'"),
                                 ("%d years old" % age, "age 'N years old'"), ("AGE %d" % age, "age 'AGE N'")])
-            t.put("ages>89", x, fm, [("word", str(age))], scope=t.path)
+            t.put("ages>89", x, fm, [("word", str(age)), N_word(x)], scope=t.path)
         elif k == 7:
             x, fm, nd = hp_value(rng); t.lit("Member ID"); t.put("health plan", x, fm, nd)
         elif k == 8:

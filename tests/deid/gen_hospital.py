@@ -62,8 +62,8 @@ class R:
     def __init__(self, rng, i):
         self.rng, self.i, self.plants = rng, i, []
 
-    def plant(self, cls, form, where, path, needles, scope=None, sweep=True):
-        self.plants.append(Plant(self.i, cls, form, where, path, needles, scope or path, sweep))
+    def plant(self, cls, form, where, path, needles, scope=None, sweep=True, in_input=True):
+        self.plants.append(Plant(self.i, cls, form, where, path, needles, scope or path, sweep, in_input))
 
 
 def hphone(rng):
@@ -120,7 +120,8 @@ def record(rng, i):
     r.plant("names", "FIRST_NAME", "field FIRST_NAME", "FIRST_NAME", [("word", t) for t in tokens(g)])
     r.plant("dates", "DOB", "field DOB", "DOB", dneedles(by, bm, bd, "%d/%d/%d" % (bm, bd, by)))
     if old:
-        r.plant("ages>89", "birth year of a 90+ patient", "field DOB", "DOB", [("word", str(by))], sweep=False)
+        r.plant("ages>89", "birth year of a 90+ patient", "field DOB", "DOB", [("word", str(by)), ("home_digits", str(by))],
+                sweep=False)
         r.plant("ages>89", "Age field 'N Y'", "field Age", "Age", [("word", str(age))], sweep=False)
     r.plant("phone", phf, "field Home_Phone", "Home_Phone", phn)
     r.plant("geographic", "street", "field Address1", "Address1", [("word", norm(road))])
@@ -128,7 +129,7 @@ def record(rng, i):
     r.plant("zip", "zip", "field Zip_Code", "Zip_Code", [("word", z)])
     if z[:3] in ("036", "059", "102"):
         r.plant("zip", "restricted ZIP3 prefix kept (must be 000)", "field Zip_Code", "Zip_Code", [("word", z[:3])],
-                sweep=False)
+                sweep=False, in_input=False)
     r.plant("names", "next of kin", "field Next_Of_Kin", "Next_Of_Kin", kw)
     visits = []
     for v in range(rng.randint(1, 2)):
@@ -141,7 +142,7 @@ def record(rng, i):
         if rng.random() < 0.5:
             vis["Discharge_Date"] = Long(Date.of(ay, am, min(ad + 3, 28)).ms)
             r.plant("dates", "Discharge_Date epoch ms", "field Visits[].Discharge_Date", base + "Discharge_Date",
-                    dneedles(ay, am, min(ad + 3, 28), "x") + [("digits", str(Date.of(ay, am, min(ad + 3, 28)).ms // 1000))])
+                    [("date", (ay, am, min(ad + 3, 28))), ("digits", str(Date.of(ay, am, min(ad + 3, 28)).ms // 1000))])
         # nursing note (scrubbed "Notes"), CRLF and tabs
         lines, nplants = [], []
         t1 = "%02d%02d" % (rng.randint(0, 23), rng.choice([0, 15, 30, 45]))

@@ -389,8 +389,14 @@ _EXTRA = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "
                         "œ": "oe", "Œ": "OE", "ı": "i"})
 
 
+_POSSESSIVE = re.compile(r"['\u2019\u02bc]s\b", re.I)
+
+
 def norm(s):
-    """Case-folded, accents stripped, apostrophes removed, odd spaces and dashes made ASCII."""
+    """Case-folded, accents stripped, apostrophes removed (a possessive 's kept apart), odd
+    spaces and dashes made ASCII."""
+    if "'" in s or "\u2019" in s or "\u02bc" in s:
+        s = _POSSESSIVE.sub(" s", s)
     if not s.isascii():
         s = unicodedata.normalize("NFKD", s.translate(_EXTRA))
         s = "".join(c for c in s if not unicodedata.combining(c))
@@ -414,15 +420,18 @@ ORD = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}
 class Plant:
     """One planted identifier. needles: list of (kind, text) with kind in
     'sub' (substring), 'word' (substring between non-alphanumerics),
-    'digits' (inside one number span, digits only), 'date' ((y, m, d): any rendering of its day and
-    month or month and year); texts already normalised.
+    'digits' (inside one number span, digits only), 'home_digits' (the same, only in the value where
+    it was planted: a year or year-and-month in a date field), 'date' ((y, m, d): any rendering of
+    its day and month or month and year); texts already normalised.
     scope: the dotted path searched ('@keys': the record's keys). sweep: also look for it
-    anywhere else in the record (off for short, ambiguous needles such as ages and years)."""
-    __slots__ = ("rec", "cls", "form", "where", "path", "needles", "scope", "sweep")
+    anywhere else in the record (off for short, ambiguous needles such as ages and years).
+    in_input: the needles find it in the generated input (false for what only a wrong output
+    shows, such as a restricted ZIP3 prefix); the self-check relies on it."""
+    __slots__ = ("rec", "cls", "form", "where", "path", "needles", "scope", "sweep", "in_input")
 
-    def __init__(self, rec, cls, form, where, path, needles, scope=None, sweep=True):
+    def __init__(self, rec, cls, form, where, path, needles, scope=None, sweep=True, in_input=True):
         self.rec, self.cls, self.form, self.where, self.path = rec, cls, form, where, path
-        self.needles, self.scope, self.sweep = tuple(needles), scope, sweep
+        self.needles, self.scope, self.sweep, self.in_input = tuple(needles), scope, sweep, in_input
 
 
 def _word_in(hay, needle):
@@ -466,14 +475,18 @@ class Haystack:
             d = self._digits[where] = "|" + digit_spans(self.text(where)) + "|"
         return d
 
-    def found(self, needles, where):
-        """where: a dotted path, '@keys' (the keys), or '@all' (anywhere)."""
+    def found(self, needles, where, home=False):
+        """where: a dotted path, '@keys' (the keys), or '@all' (anywhere).
+        home: also the needles that only count where they were planted."""
         t = self.text(where)
         if not t:
             return False
         for kind, s in needles:
             if kind == "digits":
                 if s in self.digits(where):
+                    return True
+            elif kind == "home_digits":
+                if home and s in self.digits(where):
                     return True
             elif kind == "date":
                 if self._date(t, where, *s):

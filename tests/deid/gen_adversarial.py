@@ -302,9 +302,13 @@ def email_value(rng, p):
     dom = rng.choice(["example.com", "mail.example.org", "x.io", "uni.example.ac.uk"])
     addr = "%s@%s" % (loc, dom)
     text, form = rng.choice([(addr, "email plain"), (addr.upper(), "email upper case"), ("mailto:" + addr, "email mailto:")])
-    if rng.random() < 0.1:
+    k = rng.random()
+    if k < 0.1:
         text, form = "%s@%s" % (p.first.lower() + str(rng.randint(10, 99)), "correo.example.es"), "email accented local part"
         addr = text
+    elif k < 0.2:  # too short for format-preserving encryption
+        text = addr = "%s%s@%s.io" % (norm(p.first)[0], norm(p.last)[0], rchars(rng, "abcdefghijkmnpqrstuvwxyz", 1))
+        return text, "email short (js@x.io)", [("word", addr)]
     return text, form, [N_sub(addr)] + ([("word", norm(loc))] if len(loc) >= 6 else [])
 
 

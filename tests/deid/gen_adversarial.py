@@ -12,7 +12,6 @@ dashes. Each plant is returned with its class, form and needles
 
   gen_adversarial.py --records 20000 --seed 1 --out DIR   (writes DIR/adv.{jsonl,json,bson,csv})
 """
-import argparse
 import base64
 import os
 import random
@@ -20,7 +19,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phimodel import Bin, Date, Long, Oid, Plant, Ts, generate_chunks, norm, serialize, write_all  # noqa: E402
+from phimodel import Bin, Date, Long, Oid, Plant, Ts, cli_main, generate_chunks, norm, serialize, write_all  # noqa: E402
 
 # Vocabulary that is not PHI. No word of it may equal a name token (checked below).
 DX = [("E11.9", "type 2 diabetes mellitus"), ("I10", "essential hypertension"), ("J45.909", "asthma"),
@@ -431,6 +430,13 @@ def rchars(rng, alphabet, n):
     return "".join(alphabet[b % len(alphabet)] for b in rng.randbytes(n))
 
 
+def own_field(r, doc, cls, key, made):
+    """An identifier in the top-level field made for it. made: (text, form, needles)."""
+    doc[key] = made[0]
+    r.plant(cls, made[1], "field " + key, key, made[2])
+    return made
+
+
 def patient(rng, i, ref_year=2026):
     r = Rec(rng, i)
     p = Person(rng)
@@ -561,25 +567,13 @@ def patient(rng, i, ref_year=2026):
     doc["insurance"] = {"plan": rng.choice(["PPO", "HMO", "Medicare"]), "memberId": hp_t,
                         "insuranceType": rng.choice(["commercial", "public"])}
     r.plant("health plan", hp_f, "field insurance.memberId", "insurance.memberId", hp_nd)
-    ac_t, ac_f, ac_nd = account_value(rng)
-    doc["accountNumber"] = ac_t
-    r.plant("account", ac_f, "field accountNumber", "accountNumber", ac_nd)
-    li_t, li_f, li_nd = licence_value(rng)
-    doc["driversLicense"] = li_t
-    r.plant("licence/cert", li_f, "field driversLicense", "driversLicense", li_nd)
-    ve_t, ve_f, ve_nd = vin_value(rng)
-    vk = "vin" if ve_f == "vehicle VIN" else "licensePlate"
-    doc[vk] = ve_t
-    r.plant("vehicle", ve_f, "field " + vk, vk, ve_nd)
-    dv_t, dv_f, dv_nd = device_value(rng)
-    doc["deviceId"] = dv_t
-    r.plant("device", dv_f, "field deviceId", "deviceId", dv_nd)
-    ur_t, ur_f, ur_nd = url_value(rng)
-    doc["website"] = ur_t
-    r.plant("url", ur_f, "field website", "website", ur_nd)
-    ip_t, ip_f, ip_nd = ip_value(rng)
-    doc["ipAddress"] = ip_t
-    r.plant("ip", ip_f, "field ipAddress", "ipAddress", ip_nd)
+    own_field(r, doc, "account", "accountNumber", account_value(rng))
+    own_field(r, doc, "licence/cert", "driversLicense", licence_value(rng))
+    ve = vin_value(rng)
+    own_field(r, doc, "vehicle", "vin" if ve[1] == "vehicle VIN" else "licensePlate", ve)
+    own_field(r, doc, "device", "deviceId", device_value(rng))
+    ur_t, ur_f, ur_nd = own_field(r, doc, "url", "website", url_value(rng))
+    ip_t, ip_f, ip_nd = own_field(r, doc, "ip", "ipAddress", ip_value(rng))
     fp = b64(rng, 44)
     if rng.random() < 0.5:
         doc["fingerprint"] = Bin(0, fp.encode())
@@ -761,6 +755,13 @@ def patient(rng, i, ref_year=2026):
     return doc, r.plants
 
 
+# _note's sentences that plant one fresh number: case -> (value maker, lead-in, class)
+NUMBER_SENTENCES = {7: (hp_value, "Member ID", "health plan"), 8: (account_value, "Paid with", "account"),
+                    9: (licence_value, "ID checked:", "licence/cert"), 10: (vin_value, "Drove car", "vehicle"),
+                    11: (device_value, "Implant", "device"), 12: (url_value, "Portal", "url"),
+                    13: (ip_value, "Logged in from", "ip")}
+
+
 def _note(r, t, p, kin, kin_rel, employer, old, age, own, doc, n):
     """n sentences, each planting one identifier (own values or fresh ones) in a random wrapper."""
     rng = r.rng
@@ -785,20 +786,11 @@ def _note(r, t, p, kin, kin_rel, employer, old, age, own, doc, n):
                                 ("%d yrs" % age, "age 'N yrs'"), ("%dyo" % age, "age 'Nyo'"), ("%d-year-old" % age, "age 'N-year-old'"),
                                 ("%d years old" % age, "age 'N years old'"), ("AGE %d" % age, "age 'AGE N'")])
             t.put("ages>89", x, fm, [("word", str(age)), N_word(x)], scope=t.path)
-        elif k == 7:
-            x, fm, nd = hp_value(rng); t.lit("Member ID"); t.put("health plan", x, fm, nd)
-        elif k == 8:
-            x, fm, nd = account_value(rng); t.lit("Paid with"); t.put("account", x, fm, nd)
-        elif k == 9:
-            x, fm, nd = licence_value(rng); t.lit("ID checked:"); t.put("licence/cert", x, fm, nd)
-        elif k == 10:
-            x, fm, nd = vin_value(rng); t.lit("Drove car"); t.put("vehicle", x, fm, nd)
-        elif k == 11:
-            x, fm, nd = device_value(rng); t.lit("Implant"); t.put("device", x, fm, nd)
-        elif k == 12:
-            x, fm, nd = url_value(rng); t.lit("Portal"); t.put("url", x, fm, nd)
-        elif k == 13:
-            x, fm, nd = ip_value(rng); t.lit("Logged in from"); t.put("ip", x, fm, nd)
+        elif k in NUMBER_SENTENCES:
+            make, lead, cls = NUMBER_SENTENCES[k]
+            x, fm, nd = make(rng)
+            t.lit(lead)
+            t.put(cls, x, fm, nd)
         elif k == 14:
             a = doc["addresses"][0]
             t.lit("Lives on")
@@ -845,16 +837,5 @@ def write(outdir, n, seed, name="adv"):
     return plants, [(f, base + "." + f, f, [], ",") for f in ("jsonl", "json", "bson", "csv")]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=20000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    plants, _ = write(a.out, a.records, a.seed)
-    print("%d records, %d planted identifiers" % (a.records, len(plants)))
-
-
 if __name__ == "__main__":
-    main()
+    cli_main(__doc__, write, 20000)

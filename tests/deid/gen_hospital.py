@@ -10,14 +10,13 @@ CRLF line ends, and a ';'-separated variant (European locale).
 
   gen_hospital.py --records 5000 --seed 1 --out DIR   (writes DIR/hosp.{jsonl,json,bson}, hosp.csv, hosp-semi.csv)
 """
-import argparse
 import os
 import random
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phimodel import Date, Long, Plant, generate_chunks, norm, serialize, write_all  # noqa: E402
+from phimodel import Date, Long, Plant, cli_main, generate_chunks, norm, serialize, write_all  # noqa: E402
 
 GIVEN = ["Thi Thu", "Padraig", "Kofi", "Ana-María", "Éloïse", "Nuño", "Gráinne", "Oğuz", "Ai", "An", "Su",
          "Zoltán", "Mårten", "Dagný", "Keahi", "Priyanka"]
@@ -228,16 +227,5 @@ def write(outdir, n, seed, name="hosp"):
                     ("csv-semicolon", base + "-semi.csv", "csv", ["--delimiter", ";"], ";")]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    plants, _ = write(a.out, a.records, a.seed)
-    print("%d records, %d planted identifiers" % (a.records, len(plants)))
-
-
 if __name__ == "__main__":
-    main()
+    cli_main(__doc__, write, 5000)

@@ -539,3 +539,16 @@ def keys_of(v, out):
         for x in v:
             keys_of(x, out)
     return out
+
+
+def cli_main(doc, write, default_records):
+    """The generators' command line: write the files of one export into --out."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=default_records)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    plants, _ = write(a.out, a.records, a.seed)
+    print("%d records, %d planted identifiers" % (a.records, len(plants)))

@@ -221,8 +221,12 @@ def check_format(label, path, fmt, extra, sep):
         out2 = os.path.join(work, "out-nodelim-" + os.path.basename(path))
         rc2, _, _ = run_deid(args.phicrypt, args.policy, path, out2, fmt, [], work)
         checks.append((tname + "__refused_without_delimiter", rc2 != 0, "accepted as one column, exit 0"))
-    if label != "jsonl" and _JOB["jsonl_run"][0] == 0:
-        ref = read_output(_JOB["jsonl_out"], "jsonl")
+    try:
+        ref = read_output(_JOB["jsonl_out"], "jsonl") if label != "jsonl" and _JOB["jsonl_run"][0] == 0 else None
+    except Exception as e:  # reported by the JSON lines check itself
+        ref = None
+        checks.append((tname + "__same_values_as_jsonl", False, "JSON lines output unreadable (%s)" % type(e).__name__))
+    if ref is not None:
         bad, paths = compare(ref, recs)
         equiv = (name, label, bad, sorted(paths.items(), key=lambda kv: -kv[1])[:6])
         checks.append((tname + "__same_values_as_jsonl", bad == 0, "%d records differ" % bad))

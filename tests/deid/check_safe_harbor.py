@@ -319,7 +319,18 @@ def main():
     ap.add_argument("--work", help="keep inputs and outputs here (default: a temporary directory, removed)")
     ap.add_argument("--forms", type=int, default=400, help="print at most this many surviving-form rows")
     ap.add_argument("--tap", action="store_true", help="TAP: the table as comments, one test line per check")
+    ap.add_argument("--known-gaps", help="file of 'check-name  reason' lines: leaks known and not yet fixed. Such a "
+                    "check is reported as TAP TODO (an expected failure, never a pass); listed checks that pass are "
+                    "reported as unexpected passes so that the list is kept honest")
     args = ap.parse_args()
+    known = {}
+    if args.known_gaps:
+        with open(args.known_gaps) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    name, _, why = line.partition(" ")
+                    known[name] = why.strip() or "known gap"
     if args.tap:  # every line of the table becomes a TAP comment
         sys.stdout = TapComments(sys.stdout)
     if not os.access(args.phicrypt, os.X_OK):
@@ -344,16 +355,29 @@ def main():
     total = report(results, styles, args)
     print("elapsed %.1fs" % (time.time() - t0))
     checks = results["checks"]
-    bad = [c for c in checks if not c[1]]
+    bad = [c for c in checks if not c[1] and c[0] not in known]
+    gaps = [c for c in checks if not c[1] and c[0] in known]
+    stale = [c for c in checks if c[1] and c[0] in known]
     if args.tap:
         sys.stdout.flush()
         print("1..%d" % len(checks), file=REAL_STDOUT)
         for i, (tname, ok, why) in enumerate(checks, 1):
-            print("%s %d - test_deid_adversarial__%s%s" % ("ok" if ok else "not ok", i, tname, "" if ok else " # " + why),
-                  file=REAL_STDOUT)
-    if bad:
-        print("FAIL: %d of %d checks (%d survivors summed over formats)" % (len(bad), len(checks), total))
+            if tname in known:  # TODO: counted as an expected failure, never as a pass
+                print("%s %d - test_deid_adversarial__%s # TODO known gap: %s%s" %
+                      ("ok" if ok else "not ok", i, tname, known[tname], "" if ok else "; " + why), file=REAL_STDOUT)
+            else:
+                print("%s %d - test_deid_adversarial__%s%s" % ("ok" if ok else "not ok", i, tname,
+                                                                "" if ok else " # " + why), file=REAL_STDOUT)
+    for c in gaps:
+        print("KNOWN GAP (not fixed): %s: %s" % (c[0], c[2]))
+    for c in stale:
+        print("FIXED, remove from the known gaps: %s" % c[0])
+    if bad or stale:
+        print("FAIL: %d of %d checks (%d survivors summed over formats)" % (len(bad) + len(stale), len(checks), total))
         return 1
+    if gaps:
+        print("NOT CLEAN: %d known gaps remain (%d survivors summed over formats)" % (len(gaps), total))
+        return 0
     print("PASS: 0 surviving identifiers in every format; formats agree")
     return 0
 

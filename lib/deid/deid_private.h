@@ -270,6 +270,10 @@ typedef struct phi_deid_rec {
     size_t str_used, dtext_used; /* the longest use of str and dtext since the last wipe */
     phi_deferred *dfr;
     size_t capdfr;
+    /* This worker's copies of the keyring keys its keyed actions use,
+     * made on first use and freed with the record context (once per
+     * batch), which is when keyring changes are picked up. */
+    struct phi_kr_local *keys;
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in
@@ -324,6 +328,8 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* Frees (wipes) r->keys. */
+void phi_act_keys_free(phi_deid_rec *r);
 /* Checks, before any input is read, that the keys a policy names exist:
  * keyring keys (`names`, n of them) and data key alt names. Errors name
  * the JSON location `where[i]`. */

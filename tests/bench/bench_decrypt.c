@@ -22,6 +22,7 @@
 #define N_FIELDS 1500
 
 static double seconds = 2.0;
+static long fixed_ops; /* BENCH_OPS=N: N documents per measurement instead of a time */
 static char dir[] = "/tmp/phicrypt-bench-XXXXXX";
 static uint8_t master[96];
 static bson_t keydoc;
@@ -128,7 +129,7 @@ typedef struct job {
 static void *run(void *arg)
 {
     job *j = arg;
-    while (now() < j->stop) {
+    while (fixed_ops ? j->ops < fixed_ops : now() < j->stop) {
         if (j->kind == 0) {
             if (!raw_decrypt(j->crypt, j->doc)) {
                 fprintf(stderr, "raw decrypt failed\n");
@@ -379,6 +380,8 @@ int main(int argc, char **argv)
     double r1, r2, p1, p2, h1, h2;
     if (argc > 1)
         seconds = atof(argv[1]);
+    if (getenv("BENCH_OPS"))
+        fixed_ops = atol(getenv("BENCH_OPS"));
     if (!mkdtemp(dir))
         return 1;
     snprintf(path, sizeof path, "%s/master.key", dir);
@@ -417,6 +420,14 @@ int main(int argc, char **argv)
         if (phicrypt_datakey_id_by_alt_name(hooks, id, "bench") != 0)
             return 1;
         bench_insert(id);
+        return 0;
+    }
+    /* BENCH_ONLY=raw or hooks: that one measurement at 1 thread (for
+     * instruction counts under callgrind). */
+    if (getenv("BENCH_ONLY") && (strcmp(getenv("BENCH_ONLY"), "raw") == 0 || strcmp(getenv("BENCH_ONLY"), "hooks") == 0)) {
+        int is_raw = strcmp(getenv("BENCH_ONLY"), "raw") == 0;
+        double r = measure(is_raw ? 0 : 1, raw, hooks, doc, 1);
+        printf("%s: %.1f documents/s\n", is_raw ? "raw libmongocrypt" : "phicrypt hooks", r);
         return 0;
     }
     r1 = measure(0, raw, NULL, doc, 1);

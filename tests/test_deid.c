@@ -445,6 +445,42 @@ static void test_deid__worker_keys_match_the_public_calls(void **state)
     free(in);
 }
 
+/* Records with ever new field names: each path is counted, up to
+ * PHI_STATS_MAX_PATHS distinct ones; the rest are counted together, so the
+ * report (and memory) stay bounded, the same at any thread count. Unknown
+ * names are listed up to their own limit of 10,000. */
+static void test_deid__many_distinct_field_names_stay_bounded(void **state)
+{
+    fx *f = *state;
+    size_t cap = 13000 * 40, len = 0, n1, n3;
+    char *in = malloc(cap), *o1, *o3, *r1, *r3, *rk;
+    for (int i = 0; i < 13000; i++)
+        len += (size_t)snprintf(in + len, cap - len, "{\"f%06d\":\"v\",\"g\":1}\n", i);
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"*\":{\"action\":\"redact\"}}}";
+    assert_int_equal(run_file(f, pol, "dn.jsonl", in, len, "dn1.jsonl", &o1, &n1, 1, 0, &r1), 0);
+    assert_int_equal(run_file(f, pol, "dn.jsonl", NULL, 0, "dn3.jsonl", &o3, &n3, 3, 0, &r3), 0);
+    assert_non_null(strstr(r1, "\"fields\":"));
+    assert_string_equal(strstr(r1, "\"fields\":"), strstr(r3, "\"fields\":"));
+    assert_true(n1 == n3 && memcmp(o1, o3, n1) == 0);
+    assert_true(tu_contains(r1, "{\"path\":\"f000000\",\"action\":\"redact\",\"count\":1}"));
+    assert_true(tu_contains(r1, "{\"path\":\"g\",\"action\":\"redact\",\"count\":13000}"));
+    /* 9,999 f-paths listed besides g; the other 3,001 counted together */
+    assert_true(tu_contains(r1, "{\"path\":\"f009998\",\"action\":\"redact\""));
+    assert_false(tu_contains(r1, "\"f009999\""));
+    assert_true(tu_contains(r1, "{\"path\":\"(other paths)\",\"action\":\"redact\",\"count\":3001}"));
+    /* unknown names (no rule, kept): listed up to 10,000 */
+    const char *keep = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"g\":{\"action\":\"keep\"}}}";
+    assert_int_equal(run_file(f, keep, "dn.jsonl", NULL, 0, "dnk.jsonl", NULL, NULL, 2, 0, &rk), 0);
+    assert_true(tu_contains(rk, "\"f009999\""));
+    assert_false(tu_contains(rk, "\"f010000\""));
+    free(in);
+    free(o1);
+    free(o3);
+    free(r1);
+    free(r3);
+    free(rk);
+}
+
 static const char *csv_policy = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"},"
                                 "\"address.zip\":{\"action\":\"zip3\"},\"notes\":{\"action\":\"scrub\"},"
                                 "\"ssn\":{\"action\":\"drop\"},\"dx\":{\"action\":\"keep\"},"
@@ -990,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
         cmocka_unit_test(test_deid__worker_keys_match_the_public_calls),
+        cmocka_unit_test(test_deid__many_distinct_field_names_stay_bounded),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

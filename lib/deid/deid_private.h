@@ -203,7 +203,15 @@ typedef struct phi_deid_stats {
     size_t nunknown, capunknown;
     phi_sbuf bad; /* JSON objects of the bad records, comma-separated */
     uint64_t nbad;
+    /* Hash indexes of ents and unknown (1 + index, 0 empty), so that
+     * records with ever new field names cost the same as any other. */
+    uint32_t *slots, *uslots;
+    size_t nslots, nuslots;
 } phi_deid_stats;
+/* Distinct paths listed per run; past it, new paths are counted under the
+ * path PHI_STATS_OTHER (per action) so that memory stays bounded. */
+#define PHI_STATS_MAX_PATHS 10000
+#define PHI_STATS_OTHER "(other paths)"
 /* Counts one `act` on `path`; returns its entry's index (SIZE_MAX: out of memory). */
 size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act);
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len);

@@ -12,7 +12,7 @@
 static int mark(void *ctx, const void *eh, const char *db, const bson_t *request, bson_t *reply)
 {
     (void)ctx;
-    return phi_analysis_mark(eh, db, request, reply);
+    return phi_analysis_mark_ex(eh, db, request, reply, 1);
 }
 
 void phi_fle_auto_io(phicrypt_t *ph, phi_mcrypt_io *io)

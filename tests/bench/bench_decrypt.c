@@ -360,6 +360,7 @@ static void bench_insert(const uint8_t id[16])
     printf("  %-58s %10.0f\n", "phicrypt_encrypt_command (analysis in-process)", auto_rate);
     printf("  ratio encrypt_command / explicit field by field: %.2fx\n", auto_rate / expl_rate);
     printf("  ratio encrypt_command / raw with precomputed markings: %.2fx\n", auto_rate / raw_rate);
+    printf("ROW insert_raw %.2f\nROW insert_explicit %.2f\n", auto_rate / raw_rate, auto_rate / expl_rate);
     mongocrypt_destroy(raw);
     bson_destroy(&reply);
     bson_destroy(&markings_req);
@@ -443,6 +444,7 @@ int main(int argc, char **argv)
     printf("  %-44s %10.1f %10.1f %8.2f\n", "phicrypt, crypto_hooks: false", p1, p2, p2 / p1);
     printf("  %-44s %10.1f %10.1f %8.2f\n", "phicrypt, crypto_hooks: true (default)", h1, h2, h2 / h1);
     printf("  ratio phicrypt (hooks) / raw libmongocrypt:   1 thread %.2fx   2 threads %.2fx\n", h1 / r1, h2 / r2);
+    printf("ROW decrypt_1t %.2f\nROW decrypt_2t_1t %.2f\n", h1 / r1, h2 / h1);
     mongocrypt_destroy(raw);
     bson_destroy(doc);
     {

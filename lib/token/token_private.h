@@ -118,6 +118,11 @@ int phi_fpe_decrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
                     const uint8_t *tweak, size_t tweak_len,
                     const char *in, size_t in_len, char *out, size_t out_cap);
 
+/* Tests only: 1 makes the mixed-radix formats (ALNUM, MRN, EMAIL) take the
+ * OpenSSL BN path even when the domain fits in 128 bits, so that both
+ * paths can be compared. */
+extern int phi_fpe_test_force_bn;
+
 /* Helpers the tests and the scrubber use. */
 int phi_ssn_is_valid(const char digits9[9]);
 int phi_luhn_is_valid(const char *digits, size_t n);

@@ -563,6 +563,44 @@ static void test_auto__bad_arguments(void **state)
     assert_null(out.data);
 }
 
+static int holds_binary(const bson_t *doc, const char *path)
+{
+    bson_iter_t it, d;
+    return bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &d) && BSON_ITER_HOLDS_BINARY(&d);
+}
+
+/* Parsed schemas are cached per thread by their bytes: two clients in one
+ * thread whose schema maps differ for the same namespace each get their
+ * own schema, call after call, and a schema refused once is refused again. */
+static void test_auto__schema_cache_follows_the_schema(void **state)
+{
+    fx *f = *state;
+    char *k = b64(f->kid, 16), *sa, *sb;
+#define SCHEMA_FMT                                                                                                    \
+    "{\"hospital.patients\": {\"bsonType\": \"object\", \"properties\": {\"%s\": {\"encrypt\": "                          \
+    "{\"keyId\": [{\"$binary\": {\"base64\": \"%s\", \"subType\": \"04\"}}], "                                          \
+    "\"bsonType\": \"string\", \"algorithm\": \"" DET "\"}}}}}"
+    assert_true(asprintf(&sa, SCHEMA_FMT, "ssn", k) > 0);
+    assert_true(asprintf(&sb, SCHEMA_FMT, "mrn", k) > 0);
+#undef SCHEMA_FMT
+    phicrypt_t *a = client_with_schema(f->dir, sa), *b = client_with_schema(f->dir, sb), *saved = f->ph;
+    const char *cmd = "{\"insert\": \"patients\", \"documents\": [{\"ssn\": \"1\", \"mrn\": \"2\"}]}";
+    for (int i = 0; i < 20; i++) {
+        bson_t out;
+        f->ph = i % 2 ? b : a;
+        assert_int_equal(enc_cmd(f, cmd, &out), 0);
+        assert_int_equal(holds_binary(&out, "documents.0.ssn"), i % 2 == 0);
+        assert_int_equal(holds_binary(&out, "documents.0.mrn"), i % 2 == 1);
+        bson_destroy(&out);
+    }
+    f->ph = saved;
+    phicrypt_free(a);
+    phicrypt_free(b);
+    free(sa);
+    free(sb);
+    free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto__decrypt_document_nested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto__encrypt_document_and_analyze, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto__bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auto__schema_cache_follows_the_schema, setup, teardown),
     };
     return cmocka_run_group_tests_name("auto", tests, NULL, NULL);
 }

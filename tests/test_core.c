@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <phicrypt.h>
+#include "core/docstore_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/json_private.h"
@@ -359,6 +360,56 @@ static void test_core__harden_process(void **state)
     }
 }
 
+static int found_cb(void *arg, const bson_t *doc)
+{
+    bson_iter_t it;
+    *(int32_t *)arg = bson_iter_init_find(&it, doc, "n") ? bson_iter_int32(&it) : -1;
+    return 0;
+}
+
+/* Lookups by name are indexed, the first of a name in file order wins,
+ * and with a recheck interval the file is not re-read per lookup (an
+ * outside change is not seen until then); with none it is seen at once. */
+static void test_core__docstore_index_and_recheck(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[4096];
+    phi_docstore *s;
+    int32_t n = 0;
+    int eh;
+    const char *v1 = "{\"name\":\"a\",\"n\":1}\n{\"name\":\"b\",\"n\":2}\n{\"name\":\"b\",\"n\":3}\n{\"n\":4}\n";
+    const char *v2 = "{\"name\":\"c\",\"n\":5}\n";
+    snprintf(path, sizeof path, "%s/store.jsonl", dir);
+    tu_write_file(path, v1, strlen(v1), 0600);
+    assert_int_equal(phi_docstore_open(&s, &eh, "store", PHICRYPT_EKEYVAULT, path, NULL), 0);
+    phi_docstore_set_index(s, "name");
+    phi_docstore_set_recheck_ms(s, 600000);
+    assert_int_equal(phi_docstore_find(s, &eh, "b", found_cb, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(phi_docstore_find(s, &eh, "zz", found_cb, &n), 0);
+    assert_int_equal(n, 0); /* not called */
+    for (int i = 0; i < 300; i++) { /* many names: the index grows */
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        assert_int_equal(phi_docstore_find(s, &eh, name, found_cb, &n), 0);
+    }
+    tu_write_file(path, v2, strlen(v2), 0600);
+    n = 0;
+    assert_int_equal(phi_docstore_find(s, &eh, "c", found_cb, &n), 0);
+    assert_int_equal(n, 0); /* the cached view, no stat */
+    phi_docstore_set_recheck_ms(s, 0);
+    assert_int_equal(phi_docstore_find(s, &eh, "c", found_cb, &n), 0);
+    assert_int_equal(n, 5);
+    n = 0;
+    assert_int_equal(phi_docstore_find(s, &eh, "b", found_cb, &n), 0);
+    assert_int_equal(n, 0);
+    phi_docstore_close(s);
+    phi_error_clear(&eh);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_core__suggestions),
         cmocka_unit_test(test_core__local_key_file_create),
         cmocka_unit_test(test_core__harden_process),
+        cmocka_unit_test(test_core__docstore_index_and_recheck),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -383,6 +383,113 @@ static void test_deid__keyed_actions_and_reid(void **state)
     free(back);
 }
 
+static char *public_call(fx *f, int pseudo, const char *key, const char *format, const char *context, const char *v)
+{
+    phicrypt_buf b = PHICRYPT_BUF_INIT;
+    int rc;
+    if (pseudo) {
+        phicrypt_pseudonym_opts o = PHICRYPT_PSEUDONYM_OPTS_INIT;
+        o.context = context;
+        rc = phicrypt_pseudonymize(f->ph, &b, key, v, strlen(v), &o);
+    } else {
+        phicrypt_token_opts o = PHICRYPT_TOKEN_OPTS_INIT;
+        o.format = format;
+        o.context = context;
+        rc = phicrypt_tokenize(f->ph, &b, key, v, strlen(v), &o);
+    }
+    if (rc)
+        fail_msg("public call: %s", phicrypt_errmsg(f->ph));
+    char *s = strndup((const char *)b.data, b.len);
+    phicrypt_buf_dispose(&b);
+    return s;
+}
+
+/* The workers' own key copies give exactly what the public calls give,
+ * value by value, at any thread count; a key rotated between two runs is
+ * used by the next run (the copies live for one batch). */
+static void test_deid__worker_keys_match_the_public_calls(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"error\",\"fields\":{"
+                      "\"ssn\":{\"action\":\"tokenize\",\"key\":\"tok:ssn\",\"format\":\"ssn\"},"
+                      "\"mrn\":{\"action\":\"tokenize\",\"key\":\"tok:opaque\",\"context\":\"m\"},"
+                      "\"first\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\",\"context\":\"first-name\"},"
+                      "\"email\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\"}}}";
+    size_t cap = 3000 * 160, len = 0, n;
+    char *in = malloc(cap), *out, *out2;
+    for (int i = 0; i < 3000; i++)
+        len += (size_t)snprintf(in + len, cap - len,
+                                "{\"ssn\":\"%03d-%02d-%04d\",\"mrn\":\"M%06d\",\"first\":\"Name%d\",\"email\":\"p%d@x.org\"}\n",
+                                100 + i % 500, 10 + i % 80, 1000 + i, i, i % 97, i);
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        assert_int_equal(run_file(f, pol, "wk.jsonl", in, len, "wk.out.jsonl", &out, &n, threads, 0, NULL), 0);
+        for (int i = 0; i < 3000; i += 37) {
+            char v[64], *e[4];
+            snprintf(v, sizeof v, "%03d-%02d-%04d", 100 + i % 500, 10 + i % 80, 1000 + i);
+            e[0] = public_call(f, 0, "tok:ssn", "ssn", "ssn", v);
+            snprintf(v, sizeof v, "M%06d", i);
+            e[1] = public_call(f, 0, "tok:opaque", NULL, "m", v);
+            snprintf(v, sizeof v, "Name%d", i % 97);
+            e[2] = public_call(f, 1, "ps:patient", NULL, "first-name", v);
+            snprintf(v, sizeof v, "p%d@x.org", i);
+            e[3] = public_call(f, 1, "ps:patient", NULL, "email", v);
+            char *line = out;
+            for (int k = 0; k < i; k++)
+                line = strchr(line, '\n') + 1;
+            char want[512];
+            snprintf(want, sizeof want, "{\"ssn\":\"%s\",\"mrn\":\"%s\",\"first\":\"%s\",\"email\":\"%s\"}\n", e[0],
+                     e[1], e[2], e[3]);
+            assert_memory_equal(line, want, strlen(want));
+            for (int k = 0; k < 4; k++)
+                free(e[k]);
+        }
+        free(out);
+    }
+    uint32_t v = 0;
+    assert_int_equal(phicrypt_keyring_rotate(f->ph, &v, "tok:opaque"), 0);
+    assert_int_equal(run_file(f, pol, "wk.jsonl", NULL, 0, "wk.out2.jsonl", &out2, &n, 2, 0, NULL), 0);
+    assert_true(tu_contains(out2, "\"mrn\":\"tk1.2."));
+    assert_false(tu_contains(out2, "\"mrn\":\"tk1.1."));
+    free(out2);
+    free(in);
+}
+
+/* Records with ever new field names: each path is counted, up to
+ * PHI_STATS_MAX_PATHS distinct ones; the rest are counted together, so the
+ * report (and memory) stay bounded, the same at any thread count. Unknown
+ * names are listed up to their own limit of 10,000. */
+static void test_deid__many_distinct_field_names_stay_bounded(void **state)
+{
+    fx *f = *state;
+    size_t cap = 13000 * 40, len = 0, n1, n3;
+    char *in = malloc(cap), *o1, *o3, *r1, *r3, *rk;
+    for (int i = 0; i < 13000; i++)
+        len += (size_t)snprintf(in + len, cap - len, "{\"f%06d\":\"v\",\"g\":1}\n", i);
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"*\":{\"action\":\"redact\"}}}";
+    assert_int_equal(run_file(f, pol, "dn.jsonl", in, len, "dn1.jsonl", &o1, &n1, 1, 0, &r1), 0);
+    assert_int_equal(run_file(f, pol, "dn.jsonl", NULL, 0, "dn3.jsonl", &o3, &n3, 3, 0, &r3), 0);
+    assert_non_null(strstr(r1, "\"fields\":"));
+    assert_string_equal(strstr(r1, "\"fields\":"), strstr(r3, "\"fields\":"));
+    assert_true(n1 == n3 && memcmp(o1, o3, n1) == 0);
+    assert_true(tu_contains(r1, "{\"path\":\"f000000\",\"action\":\"redact\",\"count\":1}"));
+    assert_true(tu_contains(r1, "{\"path\":\"g\",\"action\":\"redact\",\"count\":13000}"));
+    /* 9,999 f-paths listed besides g; the other 3,001 counted together */
+    assert_true(tu_contains(r1, "{\"path\":\"f009998\",\"action\":\"redact\""));
+    assert_false(tu_contains(r1, "\"f009999\""));
+    assert_true(tu_contains(r1, "{\"path\":\"(other paths)\",\"action\":\"redact\",\"count\":3001}"));
+    /* unknown names (no rule, kept): listed up to 10,000 */
+    const char *keep = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{\"g\":{\"action\":\"keep\"}}}";
+    assert_int_equal(run_file(f, keep, "dn.jsonl", NULL, 0, "dnk.jsonl", NULL, NULL, 2, 0, &rk), 0);
+    assert_true(tu_contains(rk, "\"f009999\""));
+    assert_false(tu_contains(rk, "\"f010000\""));
+    free(in);
+    free(o1);
+    free(o3);
+    free(r1);
+    free(r3);
+    free(rk);
+}
+
 static const char *csv_policy = "{\"version\":1,\"fields\":{\"name\":{\"action\":\"redact\"},"
                                 "\"address.zip\":{\"action\":\"zip3\"},\"notes\":{\"action\":\"scrub\"},"
                                 "\"ssn\":{\"action\":\"drop\"},\"dx\":{\"action\":\"keep\"},"
@@ -1606,6 +1713,8 @@ int main(void)
         cmocka_unit_test(test_deid__report_written_on_failure),
         cmocka_unit_test(test_deid__pretty_printed_export_is_named),
         cmocka_unit_test(test_deid__out_extension_mismatch_warns),
+        cmocka_unit_test(test_deid__worker_keys_match_the_public_calls),
+        cmocka_unit_test(test_deid__many_distinct_field_names_stay_bounded),
     };
     return cmocka_run_group_tests_name("deid", tests, setup, teardown);
 }

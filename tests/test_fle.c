@@ -522,6 +522,122 @@ static void test_fle__out_buffer_reused(void **state)
     free(doc);
 }
 
+/* The crypto hooks (the default) against libmongocrypt's own crypto
+ * (crypto_hooks: false), on one key vault: deterministic ciphertexts are
+ * byte-identical, each side decrypts the other's random ciphertexts, a
+ * document of many fields under two alternating keys (re-keying the
+ * per-thread caches) decrypts to identical bytes, and values long enough
+ * to span several chunks of the CBC decryption round-trip. */
+static void test_fle__hooks_match_libmongocrypt_default_crypto(void **state)
+{
+    fx *f = *state;
+    char *cfg;
+    phicrypt_t *plain;
+    uint8_t id[2][16];
+    bson_t doc = BSON_INITIALIZER;
+    phicrypt_buf a = PHICRYPT_BUF_INIT, b = PHICRYPT_BUF_INIT;
+    make_key(f->ph, "h0", id[0]);
+    make_key(f->ph, "h1", id[1]);
+    assert_true(asprintf(&cfg, "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}},"
+                               " \"key_vault\": \"file:%s/keyvault.jsonl\", \"crypto_hooks\": false}",
+                         f->dir, f->dir) > 0);
+    assert_int_equal(phicrypt_new(&plain, cfg), 0);
+    free(cfg);
+    for (int i = 0; i < 300; i++) {
+        size_t n = (size_t)(i * 7) % 1200; /* 0 .. 1193 bytes: up to three 512-byte chunks */
+        char *json = malloc(n + 3), key[16];
+        phicrypt_buf ca = PHICRYPT_BUF_INIT, cb = PHICRYPT_BUF_INIT, pa = PHICRYPT_BUF_INIT, pb = PHICRYPT_BUF_INIT;
+        json[0] = '"';
+        for (size_t j = 0; j < n; j++)
+            json[j + 1] = (char)('a' + (i + j) % 26);
+        json[n + 1] = '"';
+        json[n + 2] = 0;
+        int alg = i % 2 ? PHICRYPT_ALG_RANDOM : PHICRYPT_ALG_DETERMINISTIC;
+        assert_int_equal(encrypt_json(f->ph, &ca, json, alg, id[i % 4 < 2], NULL), 0);
+        assert_int_equal(encrypt_json(plain, &cb, json, alg, id[i % 4 < 2], NULL), 0);
+        if (alg == PHICRYPT_ALG_DETERMINISTIC)
+            assert_true(ca.len == cb.len && memcmp(ca.data, cb.data, ca.len) == 0);
+        assert_int_equal(phicrypt_decrypt(f->ph, &pb, cb.data, cb.len), 0);
+        assert_int_equal(phicrypt_decrypt(plain, &pa, ca.data, ca.len), 0);
+        assert_true(pa.len == pb.len && memcmp(pa.data, pb.data, pa.len) == 0);
+        size_t vl;
+        uint8_t *v = tu_value_doc(json, &vl);
+        assert_true(same_value(pa.data, pa.len, v, vl));
+        free(v);
+        /* into the document: {k000: ciphertext, ...} */
+        bson_t cd;
+        bson_iter_t it;
+        assert_true(bson_init_static(&cd, ca.data, ca.len));
+        assert_true(bson_iter_init_find(&it, &cd, "v"));
+        snprintf(key, sizeof key, "k%03d", i);
+        bson_append_iter(&doc, key, -1, &it);
+        free(json);
+        phicrypt_buf_dispose(&ca);
+        phicrypt_buf_dispose(&cb);
+        phicrypt_buf_dispose(&pa);
+        phicrypt_buf_dispose(&pb);
+    }
+    assert_int_equal(phicrypt_decrypt_document(f->ph, &a, bson_get_data(&doc), doc.len), 0);
+    assert_int_equal(phicrypt_decrypt_document(plain, &b, bson_get_data(&doc), doc.len), 0);
+    assert_true(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    /* A flipped bit in the last block fails authentication on both. */
+    {
+        bson_iter_t it;
+        bson_subtype_t st;
+        uint32_t len;
+        const uint8_t *data;
+        phicrypt_buf t = PHICRYPT_BUF_INIT, o = PHICRYPT_BUF_INIT;
+        assert_true(bson_iter_init_find(&it, &doc, "k001"));
+        bson_iter_binary(&it, &st, &len, &data);
+        uint8_t *bad = malloc(len);
+        memcpy(bad, data, len);
+        bad[len - 40] ^= 1;
+        cipher_doc(&t, bad, len);
+        assert_int_equal(phicrypt_decrypt(f->ph, &o, t.data, t.len), PHICRYPT_EAUTH);
+        assert_int_equal(phicrypt_decrypt(plain, &o, t.data, t.len), PHICRYPT_EAUTH);
+        free(t.data);
+        free(bad);
+    }
+    phicrypt_buf_dispose(&a);
+    phicrypt_buf_dispose(&b);
+    bson_destroy(&doc);
+    phicrypt_free(plain);
+}
+
+/* A Queryable Encryption payload nested in a document is refused with
+ * its dotted path; a path longer than the limit is refused too. */
+static void test_fle__decrypt_document_names_the_refused_path(void **state)
+{
+    fx *f = *state;
+    static const uint8_t fle2[] = { 3, 1, 2, 3 };
+    bson_t doc = BSON_INITIALIZER, a, b;
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    BSON_APPEND_INT32(&doc, "x", 1);
+    BSON_APPEND_DOCUMENT_BEGIN(&doc, "a", &a);
+    BSON_APPEND_ARRAY_BEGIN(&a, "list", &b);
+    BSON_APPEND_UTF8(&b, "0", "plain");
+    BSON_APPEND_BINARY(&b, "1", BSON_SUBTYPE_ENCRYPTED, fle2, sizeof fle2);
+    bson_append_array_end(&a, &b);
+    bson_append_document_end(&doc, &a);
+    assert_int_equal(phicrypt_decrypt_document(f->ph, &out, bson_get_data(&doc), doc.len), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "'a.list.1' is an encrypted value of blob type 3"));
+    bson_destroy(&doc);
+    /* 20 levels of 60-character keys: over 1024 characters of path */
+    char key[61];
+    memset(key, 'k', 60);
+    key[60] = 0;
+    bson_t *lv[21];
+    lv[0] = bson_new();
+    for (int i = 1; i <= 20; i++) {
+        lv[i] = bson_new();
+        BSON_APPEND_DOCUMENT(lv[i], key, lv[i - 1]);
+    }
+    assert_int_equal(phicrypt_decrypt_document(f->ph, &out, bson_get_data(lv[20]), lv[20]->len), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "field path too long"));
+    for (int i = 0; i <= 20; i++)
+        bson_destroy(lv[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +652,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fle__json_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fle__one_client_many_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fle__out_buffer_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fle__hooks_match_libmongocrypt_default_crypto, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fle__decrypt_document_names_the_refused_path, setup, teardown),
     };
     return cmocka_run_group_tests_name("fle", tests, NULL, NULL);
 }

@@ -339,6 +339,33 @@ static void test_keyring__errors(void **state)
     }
 }
 
+/* The keyring file is not re-read per lookup, but a change made by
+ * another client (another process alike) is seen once the recheck
+ * interval has passed; changes through this client are seen at once. */
+static void test_keyring__other_writers_seen_after_the_recheck_interval(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *other = client_with_keyring(f->dir);
+    char *t1 = tok(f, "tok:opaque", "v", NULL, "c", 0), *t2, *back;
+    uint32_t v = 0;
+    assert_true(strncmp(t1, "tk1.1.", 6) == 0);
+    assert_int_equal(phicrypt_keyring_rotate(other, &v, "tok:opaque"), 0);
+    assert_int_equal(v, 2);
+    usleep(1100 * 1000); /* > PHI_KEYRING_RECHECK_MS */
+    t2 = tok(f, "tok:opaque", "v", NULL, "c", 0);
+    assert_true(strncmp(t2, "tk1.2.", 6) == 0);
+    /* Destroyed by the other client: refused once seen. */
+    assert_int_equal(phicrypt_keyring_destroy(other, "tok:opaque", 0), 0);
+    usleep(1100 * 1000);
+    assert_int_equal(detok(f, "tok:opaque", t2, NULL, "c", 0, &back), PHICRYPT_EKEYNOTFOUND);
+    /* Through this client: at once. */
+    assert_int_equal(phicrypt_keyring_destroy(f->ph, "tok:ssn", 0), 0);
+    assert_int_equal(detok(f, "tok:ssn", "123-45-6789", "ssn", NULL, 0, &back), PHICRYPT_EKEYNOTFOUND);
+    phicrypt_free(other);
+    free(t1);
+    free(t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyring__material_is_wrapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__wrapping_key_delete_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyring__other_writers_seen_after_the_recheck_interval, setup, teardown),
     };
     return cmocka_run_group_tests_name("keyring", tests, NULL, NULL);
 }

@@ -133,6 +133,15 @@ static void test_token__ff1_nist_samples(void **state)
         assert_int_equal(phicrypt_ff1_decrypt(back, key, kl, tw, tl, nist_ff1[i].alphabet,
                                               nist_ff1[i].ct, n), 0);
         assert_memory_equal(back, nist_ff1[i].pt, n + 1);
+        /* The keyed handle gives the published answer too. */
+        phicrypt_ff1_key *h;
+        assert_int_equal(phicrypt_ff1_key_new(&h, key, kl, nist_ff1[i].alphabet), 0);
+        memset(out, 0, sizeof out);
+        assert_int_equal(phicrypt_ff1_encrypt_with(out, h, tw, tl, nist_ff1[i].pt, n), 0);
+        assert_memory_equal(out, nist_ff1[i].ct, n + 1);
+        assert_int_equal(phicrypt_ff1_decrypt_with(back, h, tw, tl, nist_ff1[i].ct, n), 0);
+        assert_memory_equal(back, nist_ff1[i].pt, n + 1);
+        phicrypt_ff1_key_free(h);
     }
 }
 
@@ -278,10 +287,19 @@ static void test_token__ff1_wycheproof_strings(void **state)
         n = strlen(msg);
         rc = phicrypt_ff1_encrypt(out, key, kl, tw, tl, a, msg, n);
         if (valid && domain_at_least_1e6((uint32_t)b, n)) {
+            phicrypt_ff1_key *h;
             if (rc != 0 || strcmp(out, ct) != 0)
                 fail_msg("wycheproof ff1 base %s tcId %s: encryption mismatch", fl[0], fl[1]);
             assert_int_equal(phicrypt_ff1_decrypt(out, key, kl, tw, tl, a, ct, n), 0);
             assert_string_equal(out, msg);
+            /* ... and through a keyed handle */
+            assert_int_equal(phicrypt_ff1_key_new(&h, key, kl, a), 0);
+            assert_int_equal(phicrypt_ff1_encrypt_with(out, h, tw, tl, msg, n), 0);
+            if (strcmp(out, ct) != 0)
+                fail_msg("wycheproof ff1 base %s tcId %s: handle encryption mismatch", fl[0], fl[1]);
+            assert_int_equal(phicrypt_ff1_decrypt_with(out, h, tw, tl, ct, n), 0);
+            assert_string_equal(out, msg);
+            phicrypt_ff1_key_free(h);
             checked++;
         } else {
             if (rc != PHICRYPT_EINVAL)
@@ -292,6 +310,114 @@ static void test_token__ff1_wycheproof_strings(void **state)
     fclose(f);
     assert_true(checked > 100);
     assert_true(refused > 20);
+}
+
+/* The mixed-radix formats' 128-bit arithmetic gives exactly what the
+ * OpenSSL BN path gives, both ways, on random values of every class mix
+ * up to the longest that fits (and longer ones, which take BN anyway). */
+static void test_token__mixed_radix_fast_path_matches_bn(void **state)
+{
+    static const phi_fpe_format fmts[] = { PHI_FPE_ALNUM, PHI_FPE_MRN, PHI_FPE_EMAIL };
+    uint8_t key[32];
+    phi_ff1_key *k;
+    (void)state;
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)rnd();
+    assert_int_equal(phi_ff1_key_new(&k, key, 32), 0);
+    for (int it = 0; it < 3000; it++) {
+        phi_fpe_format f = fmts[it % 3];
+        char in[80], a[80], b[80], back[80];
+        size_t n = 6 + (size_t)(rnd() % 35), i;
+        for (i = 0; i < n; i++) {
+            int cls = (int)(rnd() % (f == PHI_FPE_ALNUM ? 3 : 4));
+            in[i] = cls == 0 ? (char)('0' + rnd() % 10) : cls == 1 ? (char)('A' + rnd() % 26)
+                  : cls == 2 ? (char)('a' + rnd() % 26) : "-_./"[rnd() % 4];
+        }
+        if (f == PHI_FPE_EMAIL) {
+            memcpy(in + n, "@x.org", 6);
+            n += 6;
+        }
+        in[n] = 0;
+        int ra = phi_fpe_encrypt(k, f, NULL, (const uint8_t *)"t", 1, in, n, a, sizeof a);
+        phi_fpe_test_force_bn = 1;
+        int rb = phi_fpe_encrypt(k, f, NULL, (const uint8_t *)"t", 1, in, n, b, sizeof b);
+        int rd = ra ? ra : phi_fpe_decrypt(k, f, NULL, (const uint8_t *)"t", 1, a, n, back, sizeof back);
+        phi_fpe_test_force_bn = 0;
+        assert_int_equal(ra, rb);
+        if (ra) {
+            assert_int_equal(ra, PHICRYPT_EBADDATA); /* too short a domain */
+            continue;
+        }
+        assert_memory_equal(a, b, n + 1);
+        assert_int_equal(rd, 0);
+        assert_memory_equal(back, in, n + 1); /* BN decrypts the fast path's token */
+        assert_int_equal(phi_fpe_decrypt(k, f, NULL, (const uint8_t *)"t", 1, b, n, back, sizeof back), 0);
+        assert_memory_equal(back, in, n + 1);
+    }
+    phi_ff1_key_free(k);
+}
+
+/* The handle and the one-shot function agree on random keys, alphabets,
+ * tweaks and lengths (past the one-shot's stack buffer of 256 numerals
+ * too), with one handle reused across values and key sizes mixed between
+ * calls (the one-shot's per-thread context is re-keyed every call). */
+static void test_token__ff1_handle_matches_oneshot(void **state)
+{
+    static const char *const alphabets[] = { "0123456789", "01", "abcdefghijklmnopqrstuvwxyz",
+                                             "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" };
+    static char in[600], a[601], b[601], c[601];
+    (void)state;
+    for (int it = 0; it < 200; it++) {
+        uint8_t key[32], tw[40];
+        size_t kl = 16 + 8 * (size_t)(rnd() % 3), tl = (size_t)(rnd() % sizeof tw), n;
+        const char *al = alphabets[it % 4];
+        size_t r = strlen(al);
+        phicrypt_ff1_key *h;
+        for (size_t i = 0; i < kl; i++)
+            key[i] = (uint8_t)rnd();
+        for (size_t i = 0; i < tl; i++)
+            tw[i] = (uint8_t)rnd();
+        assert_int_equal(phicrypt_ff1_key_new(&h, key, kl, al), 0);
+        for (int v = 0; v < 5; v++) {
+            n = it % 10 == 0 ? 257 + (size_t)(rnd() % 300) : 20 + (size_t)(rnd() % 30);
+            for (size_t i = 0; i < n; i++)
+                in[i] = al[rnd() % r];
+            assert_int_equal(phicrypt_ff1_encrypt(a, key, kl, tw, tl, al, in, n), 0);
+            assert_int_equal(phicrypt_ff1_encrypt_with(b, h, tw, tl, in, n), 0);
+            assert_memory_equal(a, b, n + 1);
+            assert_int_equal(phicrypt_ff1_decrypt_with(c, h, tw, tl, b, n), 0);
+            assert_memory_equal(c, in, n);
+            assert_int_equal(phicrypt_ff1_decrypt(c, key, kl, tw, tl, al, a, n), 0);
+            assert_memory_equal(c, in, n);
+        }
+        phicrypt_ff1_key_free(h);
+    }
+}
+
+static void test_token__ff1_handle_bad_args(void **state)
+{
+    uint8_t key[32] = {1};
+    phicrypt_ff1_key *h = (phicrypt_ff1_key *)&key;
+    char out[16];
+    (void)state;
+    assert_int_equal(phicrypt_ff1_key_new(NULL, key, 32, "0123456789"), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_key_new(&h, NULL, 32, "0123456789"), PHICRYPT_EINVAL);
+    assert_null(h);
+    assert_int_equal(phicrypt_ff1_key_new(&h, key, 20, "0123456789"), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_key_new(&h, key, 32, "0"), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_key_new(&h, key, 32, "00123456789"), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_key_new(&h, key, 32, NULL), PHICRYPT_EINVAL);
+    assert_null(h);
+    assert_int_equal(phicrypt_ff1_key_new(&h, key, 32, "0123456789"), 0);
+    assert_int_equal(phicrypt_ff1_encrypt_with(NULL, h, NULL, 0, "1234567", 7), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_encrypt_with(out, NULL, NULL, 0, "1234567", 7), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_encrypt_with(out, h, NULL, 3, "1234567", 7), PHICRYPT_EINVAL);
+    assert_int_equal(phicrypt_ff1_encrypt_with(out, h, NULL, 0, "12345", 5), PHICRYPT_EINVAL); /* domain */
+    assert_int_equal(phicrypt_ff1_encrypt_with(out, h, NULL, 0, "98765x3", 7), PHICRYPT_EINVAL);
+    assert_null(strstr(phicrypt_errmsg(NULL), "98765"));
+    assert_int_equal(phicrypt_ff1_decrypt_with(out, h, NULL, 0, NULL, 7), PHICRYPT_EINVAL);
+    phicrypt_ff1_key_free(h);
+    phicrypt_ff1_key_free(NULL);
 }
 
 /* Round trip over random radices (both arithmetic paths), lengths and
@@ -1242,6 +1368,9 @@ int main(void)
         cmocka_unit_test(test_token__ff1_roundtrip_random),
         cmocka_unit_test(test_token__ff1_keys_and_tweaks_differ),
         cmocka_unit_test(test_token__ff1_bad_args),
+        cmocka_unit_test(test_token__ff1_handle_matches_oneshot),
+        cmocka_unit_test(test_token__mixed_radix_fast_path_matches_bn),
+        cmocka_unit_test(test_token__ff1_handle_bad_args),
         cmocka_unit_test(test_token__fpe_formats_roundtrip),
         cmocka_unit_test(test_token__fpe_email_full_and_phone_country),
         cmocka_unit_test(test_token__fpe_digits_is_ff1),

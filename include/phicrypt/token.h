@@ -63,6 +63,55 @@ int phicrypt_ff1_decrypt(char *out, const uint8_t *key, size_t key_len,
                          const uint8_t *tweak, size_t tweak_len,
                          const char *alphabet, const char *in, size_t in_len);
 
+/**
+ * @brief A keyed FF1 handle: the key scheduled and the alphabet indexed
+ * once, for callers that encrypt many values under one key (about twice
+ * as fast per value as phicrypt_ff1_encrypt(), which schedules the key on
+ * every call).
+ *
+ * A handle may be used by one thread at a time (give each thread its own;
+ * phicrypt_ff1_key_new() is cheap). Its key material lives in locked,
+ * guarded memory and is wiped by phicrypt_ff1_key_free(). Results are
+ * identical to phicrypt_ff1_encrypt() / phicrypt_ff1_decrypt() with the
+ * same key, tweak and alphabet. Added after phicrypt 0.1.0 (symbol
+ * version PHICRYPT_0.2).
+ */
+typedef struct phicrypt_ff1_key phicrypt_ff1_key;
+
+/**
+ * @brief Creates a keyed FF1 handle.
+ *
+ * @param out       receives the handle (NULL on failure); free it with
+ *                  phicrypt_ff1_key_free().
+ * @param key       AES key of @p key_len bytes (16, 24 or 32), copied.
+ * @param alphabet  as for phicrypt_ff1_encrypt(), copied.
+ * @return 0; PHICRYPT_EINVAL for a NULL argument, a bad key length or a bad
+ *         alphabet; PHICRYPT_ENOMEM; PHICRYPT_EINTERNAL if OpenSSL fails.
+ */
+PHICRYPT_API
+int phicrypt_ff1_key_new(phicrypt_ff1_key **out, const uint8_t *key, size_t key_len,
+                         const char *alphabet);
+
+/**
+ * @brief FF1-encrypts @p in under the handle's key and alphabet.
+ *
+ * @param out  receives @p in_len characters and a NUL (in_len + 1 bytes);
+ *             may not overlap @p in.
+ * @return as phicrypt_ff1_encrypt() (PHICRYPT_EINVAL for a NULL handle).
+ */
+PHICRYPT_API
+int phicrypt_ff1_encrypt_with(char *out, phicrypt_ff1_key *key, const uint8_t *tweak,
+                              size_t tweak_len, const char *in, size_t in_len);
+
+/** @brief The inverse of phicrypt_ff1_encrypt_with(); parameters and errors alike. */
+PHICRYPT_API
+int phicrypt_ff1_decrypt_with(char *out, phicrypt_ff1_key *key, const uint8_t *tweak,
+                              size_t tweak_len, const char *in, size_t in_len);
+
+/** @brief Wipes and frees a handle; NULL is ignored. */
+PHICRYPT_API
+void phicrypt_ff1_key_free(phicrypt_ff1_key *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <phicrypt.h>
 #include "core/docstore_private.h"
@@ -28,7 +29,68 @@ struct phi_docstore {
     phi_doclist cache;
     stamp st;
     int loaded;
+    uint64_t recheck_ns; /* 0: stat the file on every read */
+    uint64_t checked_at; /* CLOCK_MONOTONIC ns of the last stat */
+    const char *index_field; /* documents found by this string field, or NULL */
+    uint32_t *slots;         /* open addressing: 1 + document index, 0 empty */
+    size_t nslots;
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211u;
+    return h;
+}
+
+static const char *index_key(const phi_docstore *s, const bson_t *doc, uint32_t *len)
+{
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, s->index_field) && BSON_ITER_HOLDS_UTF8(&it))
+        return bson_iter_utf8(&it, len);
+    return NULL;
+}
+
+/* Rebuilds the name index of the cache; on failure the index is dropped
+ * and lookups scan (still correct). The first document of a name wins, as
+ * a scan in file order would. */
+static void index_build(phi_docstore *s)
+{
+    size_t want = 16;
+    phi_free(s->slots);
+    s->slots = NULL;
+    s->nslots = 0;
+    if (!s->index_field || s->cache.n >= UINT32_MAX / 2)
+        return;
+    while (want < s->cache.n * 2)
+        want *= 2;
+    if (!(s->slots = phi_calloc(want, sizeof *s->slots)))
+        return;
+    s->nslots = want;
+    for (size_t i = 0; i < s->cache.n; i++) {
+        uint32_t len, olen;
+        const char *k = index_key(s, s->cache.docs[i], &len), *o;
+        if (!k)
+            continue;
+        for (size_t j = name_hash(k, len) & (want - 1);; j = (j + 1) & (want - 1)) {
+            if (!s->slots[j]) {
+                s->slots[j] = (uint32_t)i + 1;
+                break;
+            }
+            o = index_key(s, s->cache.docs[s->slots[j] - 1], &olen);
+            if (olen == len && memcmp(o, k, len) == 0)
+                break;
+        }
+    }
+}
 
 bson_t *phi_bson_new(void)
 {
@@ -171,14 +233,21 @@ static int refresh(phi_docstore *s, const void *eh)
     stamp now;
     phi_doclist fresh;
     int rc;
-    if (s->loaded && get_stamp(s->path, &now) == 0 && same_stamp(&now, &s->st))
+    uint64_t t = s->recheck_ns ? mono_ns() : 0;
+    if (s->loaded && s->recheck_ns && t - s->checked_at < s->recheck_ns)
         return 0;
+    if (s->loaded && get_stamp(s->path, &now) == 0 && same_stamp(&now, &s->st)) {
+        s->checked_at = t;
+        return 0;
+    }
     if ((rc = load(s, eh, &fresh, &now)) != 0)
         return rc;
     doclist_clear(&s->cache);
     s->cache = fresh;
     s->st = now;
     s->loaded = 1;
+    s->checked_at = t;
+    index_build(s);
     return 0;
 }
 
@@ -214,6 +283,7 @@ void phi_docstore_close(phi_docstore *s)
     if (!s)
         return;
     doclist_clear(&s->cache);
+    phi_free(s->slots);
     pthread_mutex_destroy(&s->mu);
     phi_free(s->path);
     phi_free(s);
@@ -231,6 +301,49 @@ int phi_docstore_each(phi_docstore *s, const void *eh, phi_doc_each_fn fn, void 
     rc = refresh(s, eh);
     for (size_t i = 0; rc == 0 && i < s->cache.n; i++)
         rc = fn(arg, s->cache.docs[i]);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void phi_docstore_set_recheck_ms(phi_docstore *s, uint32_t ms)
+{
+    s->recheck_ns = (uint64_t)ms * 1000000u;
+}
+
+void phi_docstore_set_index(phi_docstore *s, const char *field)
+{
+    pthread_mutex_lock(&s->mu);
+    s->index_field = field;
+    index_build(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int phi_docstore_find(phi_docstore *s, const void *eh, const char *value, phi_doc_each_fn fn, void *arg)
+{
+    size_t len = strlen(value);
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    rc = refresh(s, eh);
+    if (rc == 0 && s->nslots) {
+        for (size_t j = name_hash(value, len) & (s->nslots - 1); s->slots[j]; j = (j + 1) & (s->nslots - 1)) {
+            uint32_t klen;
+            const bson_t *doc = s->cache.docs[s->slots[j] - 1];
+            const char *k = index_key(s, doc, &klen);
+            if (klen == len && memcmp(k, value, len) == 0) {
+                rc = fn(arg, doc);
+                break;
+            }
+        }
+    } else if (rc == 0) {
+        for (size_t i = 0; i < s->cache.n; i++) {
+            uint32_t klen;
+            const char *k = s->index_field ? index_key(s, s->cache.docs[i], &klen) : NULL;
+            if (k && klen == len && memcmp(k, value, len) == 0) {
+                rc = fn(arg, s->cache.docs[i]);
+                break;
+            }
+        }
+    }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -277,6 +390,8 @@ int phi_docstore_modify(phi_docstore *s, const void *eh, phi_doc_mutate_fn fn, v
     doclist_clear(&s->cache);
     s->cache = l;
     s->loaded = get_stamp(s->path, &s->st) == 0;
+    s->checked_at = s->recheck_ns ? mono_ns() : 0;
+    index_build(s);
 out:
     phi_file_unlock(fd);
 out_unlock:

@@ -31,6 +31,18 @@ typedef int (*phi_doc_each_fn)(void *arg, const bson_t *doc);
  * the first non-zero return and returns it. */
 int phi_docstore_each(phi_docstore *s, const void *eh, phi_doc_each_fn fn, void *arg);
 
+/* Reads check the file's identity at most once per `ms` (0, the default:
+ * on every read). Writes through this store are seen at once; a change
+ * made by another process is seen within `ms`. */
+void phi_docstore_set_recheck_ms(phi_docstore *s, uint32_t ms);
+/* Indexes documents by the string field `field` (a static string), for
+ * phi_docstore_find. */
+void phi_docstore_set_index(phi_docstore *s, const char *field);
+/* Calls fn on the first document (file order) whose indexed field equals
+ * `value`, if there is one (no call otherwise); returns fn's result, or
+ * the error of reading the file. No scan: a hash lookup. */
+int phi_docstore_find(phi_docstore *s, const void *eh, const char *value, phi_doc_each_fn fn, void *arg);
+
 /* The documents a mutation edits (each a phi_bson_new'd bson_t). */
 typedef struct phi_doclist {
     bson_t **docs;

@@ -514,6 +514,7 @@ const char *phi_rec_where(phi_deid_rec *r)
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
+    phi_act_keys_free(r);
     phi_ptable_free(&r->pt);
     phi_sbuf_free(&r->str);
     phi_sbuf_free(&r->dtext);

@@ -7,6 +7,7 @@
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
 #include "token/token_private.h"
+#include "token/keyring_private.h"
 
 static int put_result(phi_deid_rec *r, int rc, const char *path, phicrypt_buf *b, phi_sbuf *out)
 {
@@ -28,7 +29,7 @@ int phi_act_tokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     o.format = rule->format;
     o.context = rule->context;
     o.key_version = rule->key_version;
-    return put_result(r, phicrypt_tokenize(r->ph, &b, rule->key, s, n, &o), path, &b, out);
+    return put_result(r, phi_kr_tokenize(r->ph, &r->keys, &b, rule->key, s, n, &o, 0), path, &b, out);
 }
 
 int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const char *s, size_t n,
@@ -39,7 +40,7 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
     o.format = rule->format;
     o.context = rule->context;
     o.key_version = rule->key_version;
-    return put_result(r, phi_detokenize_raw(r->ph, &b, rule->key, s, n, &o), path, &b, out);
+    return put_result(r, phi_kr_tokenize(r->ph, &r->keys, &b, rule->key, s, n, &o, 1), path, &b, out);
 }
 
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, phi_sbuf *out)
@@ -47,7 +48,13 @@ int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, con
     phicrypt_buf b = PHICRYPT_BUF_INIT;
     phicrypt_pseudonym_opts o = PHICRYPT_PSEUDONYM_OPTS_INIT;
     o.context = context;
-    return put_result(r, phicrypt_pseudonymize(r->ph, &b, key, s, n, &o), context, &b, out);
+    return put_result(r, phi_kr_pseudonymize(r->ph, &r->keys, &b, key, s, n, &o), context, &b, out);
+}
+
+void phi_act_keys_free(phi_deid_rec *r)
+{
+    phi_kr_local_free(r->keys);
+    r->keys = NULL;
 }
 
 int phi_deid_check_keys(phicrypt_t *ph, const char *const *names, const char *const *where, const int *is_data_key,

@@ -229,7 +229,15 @@ typedef struct phi_deid_stats {
     size_t nunknown, capunknown;
     phi_sbuf bad; /* JSON objects of the bad records, comma-separated */
     uint64_t nbad;
+    /* Hash indexes of ents and unknown (1 + index, 0 empty), so that
+     * records with ever new field names cost the same as any other. */
+    uint32_t *slots, *uslots;
+    size_t nslots, nuslots;
 } phi_deid_stats;
+/* Distinct paths listed per run; past it, new paths are counted under the
+ * path PHI_STATS_OTHER (per action) so that memory stays bounded. */
+#define PHI_STATS_MAX_PATHS 10000
+#define PHI_STATS_OTHER "(other paths)"
 /* Counts one `act` on `path`; returns its entry's index (SIZE_MAX: out of memory). */
 size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act);
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len);
@@ -299,6 +307,10 @@ typedef struct phi_deid_rec {
     size_t str_used, dtext_used; /* the longest use of str and dtext since the last wipe */
     phi_deferred *dfr;
     size_t capdfr;
+    /* This worker's copies of the keyring keys its keyed actions use,
+     * made on first use and freed with the record context (once per
+     * batch), which is when keyring changes are picked up. */
+    struct phi_kr_local *keys;
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in
@@ -383,6 +395,8 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* Frees (wipes) r->keys. */
+void phi_act_keys_free(phi_deid_rec *r);
 /* Checks, before any input is read, that the keys a policy names exist:
  * keyring keys (`names`, n of them) and data key alt names. Errors name
  * the JSON location `where[i]`. */

@@ -317,8 +317,72 @@ void phi_date_format(phi_sbuf *b, int64_t ms, int form, int frac)
 }
 
 /* ---- statistics ---- */
+static uint64_t path_hash(const char *p, size_t n, int act)
+{
+    uint64_t h = 1469598103934665603u ^ (uint64_t)(unsigned)act; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211u;
+    return h;
+}
+
+/* Grows an index to twice `n` slots (at least 64) and refills it; `key`
+ * gives entry i's path, length and action. 0 on failure (then the
+ * caller's index stays as it was). */
+static int index_grow(uint32_t **slots, size_t *nslots, size_t n, const phi_deid_stats *st,
+                      void (*key)(const phi_deid_stats *, size_t, const char **, size_t *, int *))
+{
+    size_t want = 64;
+    while (want < 2 * (n + 1))
+        want *= 2;
+    uint32_t *ns = phi_calloc(want, sizeof *ns);
+    if (!ns)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p;
+        size_t len;
+        int act;
+        key(st, i, &p, &len, &act);
+        size_t j = path_hash(p, len, act) & (want - 1);
+        while (ns[j])
+            j = (j + 1) & (want - 1);
+        ns[j] = (uint32_t)i + 1;
+    }
+    phi_free(*slots);
+    *slots = ns;
+    *nslots = want;
+    return 1;
+}
+
+static void ent_key(const phi_deid_stats *st, size_t i, const char **p, size_t *len, int *act)
+{
+    *p = st->ents[i].path;
+    *len = st->ents[i].len;
+    *act = st->ents[i].act;
+}
+
+static void unknown_key(const phi_deid_stats *st, size_t i, const char **p, size_t *len, int *act)
+{
+    *p = st->unknown[i];
+    *len = strlen(st->unknown[i]);
+    *act = -1;
+}
+
+/* The entry of (path, act), or SIZE_MAX; *slot receives where to insert. */
+static size_t ent_find(const phi_deid_stats *st, const char *path, size_t len, int act, size_t *slot)
+{
+    size_t j = path_hash(path, len, act) & (st->nslots - 1);
+    for (; st->slots[j]; j = (j + 1) & (st->nslots - 1)) {
+        const phi_count_ent *e = &st->ents[st->slots[j] - 1];
+        if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0)
+            return st->slots[j] - 1;
+    }
+    *slot = j;
+    return SIZE_MAX;
+}
+
 size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act)
 {
+    size_t i, slot = 0;
     if (st->hint < st->n) {
         phi_count_ent *e = &st->ents[st->hint];
         if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
@@ -326,13 +390,15 @@ size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act
             return st->hint++;
         }
     }
-    for (size_t i = 0; i < st->n; i++) {
-        phi_count_ent *e = &st->ents[i];
-        if (e->len == len && e->act == act && memcmp(e->path, path, len) == 0) {
-            e->count++;
-            st->hint = i + 1;
-            return i;
-        }
+    if ((2 * (st->n + 1) > st->nslots && !index_grow(&st->slots, &st->nslots, st->n, st, ent_key)))
+        return SIZE_MAX;
+    if ((i = ent_find(st, path, len, act, &slot)) == SIZE_MAX && st->n >= PHI_STATS_MAX_PATHS &&
+        !(len == sizeof PHI_STATS_OTHER - 1 && memcmp(path, PHI_STATS_OTHER, len) == 0))
+        return phi_stats_count(st, PHI_STATS_OTHER, sizeof PHI_STATS_OTHER - 1, act);
+    if (i != SIZE_MAX) {
+        st->ents[i].count++;
+        st->hint = i + 1;
+        return i;
     }
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
@@ -346,15 +412,21 @@ size_t phi_stats_count(phi_deid_stats *st, const char *path, size_t len, int act
     if (!p)
         return SIZE_MAX;
     st->ents[st->n++] = (phi_count_ent){ p, len, act, 1 };
+    st->slots[slot] = (uint32_t)st->n;
     st->hint = st->n;
     return st->n - 1;
 }
 
 void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len)
 {
-    for (size_t i = 0; i < st->nunknown; i++)
-        if (strlen(st->unknown[i]) == len && memcmp(st->unknown[i], path, len) == 0)
+    size_t j;
+    if (2 * (st->nunknown + 1) > st->nuslots && !index_grow(&st->uslots, &st->nuslots, st->nunknown, st, unknown_key))
+        return;
+    for (j = path_hash(path, len, -1) & (st->nuslots - 1); st->uslots[j]; j = (j + 1) & (st->nuslots - 1)) {
+        const char *u = st->unknown[st->uslots[j] - 1];
+        if (strncmp(u, path, len) == 0 && u[len] == '\0')
             return;
+    }
     if (st->nunknown >= 10000)
         return;
     if (st->nunknown == st->capunknown) {
@@ -366,27 +438,19 @@ void phi_stats_unknown(phi_deid_stats *st, const char *path, size_t len)
         st->capunknown = cap;
     }
     char *p = phi_strndup(path, len);
-    if (p)
+    if (p) {
         st->unknown[st->nunknown++] = p;
+        st->uslots[j] = (uint32_t)st->nunknown;
+    }
 }
 
 void phi_stats_merge(phi_deid_stats *into, const phi_deid_stats *from)
 {
     for (size_t i = 0; i < from->n; i++) {
         const phi_count_ent *e = &from->ents[i];
-        size_t len = strlen(e->path);
-        size_t j;
-        for (j = 0; j < into->n; j++)
-            if (into->ents[j].act == e->act && strcmp(into->ents[j].path, e->path) == 0)
-                break;
-        if (j < into->n) {
-            into->ents[j].count += e->count;
-        } else {
-            size_t before = into->n;
-            phi_stats_count(into, e->path, len, e->act);
-            if (into->n > before)
-                into->ents[into->n - 1].count = e->count;
-        }
+        size_t j = phi_stats_count(into, e->path, e->len, e->act); /* counts 1 */
+        if (j != SIZE_MAX)
+            into->ents[j].count += e->count - 1;
     }
     for (size_t i = 0; i < from->nunknown; i++)
         phi_stats_unknown(into, from->unknown[i], strlen(from->unknown[i]));
@@ -406,6 +470,8 @@ void phi_stats_free(phi_deid_stats *st)
     for (size_t i = 0; i < st->nunknown; i++)
         phi_free(st->unknown[i]);
     phi_free(st->unknown);
+    phi_free(st->slots);
+    phi_free(st->uslots);
     phi_sbuf_free(&st->bad);
     memset(st, 0, sizeof *st);
 }

@@ -16,6 +16,7 @@
  * kept here: an encrypted _id must be given explicitly by inserts and
  * upserts; a non-simple collation cannot compare encrypted strings; "$db"
  * is dropped from the result. */
+#include <pthread.h>
 #include <string.h>
 
 #include <phicrypt.h>
@@ -416,11 +417,105 @@ static int analyze_command(phi_actx *a, const bson_t *cmd, bool in_explain, bson
     return rc;
 }
 
+/* Parsed schemas, per thread: libmongocrypt sends the same jsonSchema of a
+ * namespace with every command, and parsing it was a tenth of an insert's
+ * cost. An entry is found by the schema's bytes (and the remote flag), so
+ * a changed schema is parsed afresh; the tree is read-only during an
+ * analysis. A few entries (namespaces) per thread, replaced round-robin. */
+#define SCHEMA_CACHE 8
+typedef struct schema_entry {
+    uint8_t *bytes;
+    uint32_t len;
+    bool remote;
+    bson_t doc; /* a view of bytes */
+    phi_snode *root;
+} schema_entry;
+typedef struct schema_cache {
+    schema_entry e[SCHEMA_CACHE];
+    unsigned next;
+} schema_cache;
+
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cache_key;
+static int cache_ok;
+
+static void cache_free(void *p)
+{
+    schema_cache *c = p;
+    for (int i = 0; c && i < SCHEMA_CACHE; i++) {
+        phi_schema_free(c->e[i].root);
+        phi_free(c->e[i].bytes);
+    }
+    phi_free(c);
+}
+
+static void cache_init(void)
+{
+    cache_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+/* The parsed tree of `schema` and the schema it was parsed from (the
+ * cache's copy), or a fresh parse the caller frees (*owned). */
+static int schema_get(const void *eh, const bson_t *schema, bool remote, phi_snode **root, const bson_t **src,
+                      phi_snode **owned)
+{
+    schema_cache *c = NULL;
+    schema_entry *e;
+    int rc;
+    *owned = NULL;
+    if (pthread_once(&cache_once, cache_init) == 0 && cache_ok && !(c = pthread_getspecific(cache_key)) &&
+        (c = phi_calloc(1, sizeof *c)) && pthread_setspecific(cache_key, c) != 0) {
+        phi_free(c);
+        c = NULL;
+    }
+    for (int i = 0; c && i < SCHEMA_CACHE; i++) {
+        e = &c->e[i];
+        if (e->root && e->remote == remote && e->len == schema->len &&
+            memcmp(e->bytes, bson_get_data(schema), e->len) == 0) {
+            *root = e->root;
+            *src = &e->doc;
+            return 0;
+        }
+    }
+    if (!c) { /* no cache: parse for this call only */
+        if ((rc = phi_schema_parse(eh, schema, remote, owned)) == 0) {
+            *root = *owned;
+            *src = schema;
+        }
+        return rc;
+    }
+    e = &c->e[c->next];
+    phi_schema_free(e->root);
+    phi_free(e->bytes);
+    memset(e, 0, sizeof *e);
+    if (!(e->bytes = phi_malloc(schema->len)))
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    memcpy(e->bytes, bson_get_data(schema), schema->len);
+    e->len = schema->len;
+    e->remote = remote;
+    bson_init_static(&e->doc, e->bytes, e->len);
+    if ((rc = phi_schema_parse(eh, &e->doc, remote, &e->root)) != 0) {
+        phi_free(e->bytes);
+        memset(e, 0, sizeof *e);
+        return rc;
+    }
+    c->next = (c->next + 1) % SCHEMA_CACHE;
+    *root = e->root;
+    *src = &e->doc;
+    return 0;
+}
+
 int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bson_t *reply)
+{
+    return phi_analysis_mark_ex(eh, db, request, reply, 0);
+}
+
+int phi_analysis_mark_ex(const void *eh, const char *db, const bson_t *request, bson_t *reply, int trusted)
 {
     bson_iter_t it;
     bson_t empty = BSON_INITIALIZER, schema, cmd = BSON_INITIALIZER, result = BSON_INITIALIZER;
     phi_actx a = { .eh = eh };
+    phi_snode *owned = NULL;
     int rc;
 
     (void)db; /* the analysis does not depend on the database; kept in the API for callers that log it */
@@ -429,7 +524,7 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     if (!bson_iter_init(&it, request) || !bson_iter_next(&it))
         return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is not a non-empty BSON document");
     /* libbson's copy helpers abort on inconsistent nested lengths. */
-    if (!phi_bson_deep_valid(request))
+    if (!trusted && !phi_bson_deep_valid(request))
         return phi_error(eh, PHICRYPT_EBADDATA, "the markings request is corrupt or too deeply nested BSON");
     const char *name = bson_iter_key(&it);
 
@@ -456,10 +551,9 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
             return phi_error(eh, PHICRYPT_EBADDATA, "'isRemoteSchema' in the markings request must be a boolean");
         remote = bson_iter_bool(&it);
     }
-    if ((rc = phi_schema_parse(eh, &schema, remote, &a.root)))
+    if ((rc = schema_get(eh, &schema, remote, &a.root, &a.schema, &owned)))
         return rc;
-    a.schema = &schema;
-    a.coll_root = a.root;
+    a.coll_root = a.root; /* the cached or parsed tree; stages build beside it */
 
     bson_copy_to_excluding_noinit(request, &cmd, "jsonSchema", "isRemoteSchema", "$db", NULL);
     if (phi_snode_has_encrypt(a.root))
@@ -479,6 +573,6 @@ int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bso
     phi_bson_wipe_destroy(&result);
     phi_bson_wipe_destroy(&cmd);
     phi_synth_free_all(&a);
-    phi_schema_free(a.coll_root);
+    phi_schema_free(owned);
     return rc;
 }

@@ -50,6 +50,9 @@
  * PHICRYPT_EBADDATA for malformed input; PHICRYPT_ENOMEM; PHICRYPT_EINVAL
  * for NULL arguments. On failure *reply is left uninitialised. */
 int phi_analysis_mark(const void *eh, const char *db, const bson_t *request, bson_t *reply);
+/* trusted 1: `request` was built by libmongocrypt from a command already
+ * validated (phicrypt_encrypt_command), so it is not validated again. */
+int phi_analysis_mark_ex(const void *eh, const char *db, const bson_t *request, bson_t *reply, int trusted);
 
 /* Describes which fields `schema` encrypts, for tests and `phicrypt
  * analyze`. On success *out (caller bson_destroy) is

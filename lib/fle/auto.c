@@ -12,7 +12,7 @@
 static int mark(void *ctx, const void *eh, const char *db, const bson_t *request, bson_t *reply)
 {
     (void)ctx;
-    return phi_analysis_mark(eh, db, request, reply);
+    return phi_analysis_mark_ex(eh, db, request, reply, 1);
 }
 
 void phi_fle_auto_io(phicrypt_t *ph, phi_mcrypt_io *io)
@@ -99,17 +99,39 @@ int phicrypt_encrypt_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, 
  * libmongocrypt parses them: phicrypt does not do Queryable Encryption, and
  * libmongocrypt 1.7.2 double-frees on some malformed FLE2 payloads (found by
  * fuzz/decrypt_fuzzer.c; regression input in fuzz/corpora/decrypt/). */
-static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const char *prefix, int depth)
+/* Where check_ciphertexts is: the keys from the root, as a chain on the
+ * stack. The path text is only built for an error message. */
+typedef struct key_chain {
+    const char *key;
+    const struct key_chain *up;
+    size_t len; /* of the dotted path down to here */
+} key_chain;
+
+static const char *chain_path(const key_chain *c, char *buf)
+{
+    buf[c->len] = '\0';
+    for (; c; c = c->up) {
+        size_t n = strlen(c->key), at = c->len - n;
+        memcpy(buf + at, c->key, n);
+        if (at)
+            buf[at - 1] = '.';
+    }
+    return buf;
+}
+
+static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const key_chain *up, int depth)
 {
     bson_iter_t it;
+    char path[PHI_PATH_MAX];
     if (depth > 100)
         return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: nested deeper than 100 levels");
     if (!bson_iter_init(&it, doc))
         return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: corrupt BSON");
     while (bson_iter_next(&it)) {
-        char path[PHI_PATH_MAX];
+        key_chain here = { bson_iter_key(&it), up, 0 };
         int rc;
-        if (!phi_path_join(path, sizeof path, prefix, bson_iter_key(&it)))
+        here.len = (up ? up->len + 1 : 0) + strlen(here.key);
+        if (here.len >= PHI_PATH_MAX)
             return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: field path too long");
         if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
             uint32_t len;
@@ -120,8 +142,9 @@ static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const char *pref
             else
                 bson_iter_array(&it, &len, &data);
             if (!bson_init_static(&sub, data, len))
-                return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: corrupt BSON at '%s'", path);
-            if ((rc = check_ciphertexts(ph, &sub, path, depth + 1)) != 0)
+                return phi_error(ph, PHICRYPT_EBADDATA, "decrypt document: corrupt BSON at '%s'",
+                                 chain_path(&here, path));
+            if ((rc = check_ciphertexts(ph, &sub, &here, depth + 1)) != 0)
                 return rc;
         } else if (BSON_ITER_HOLDS_BINARY(&it)) {
             bson_subtype_t st;
@@ -134,7 +157,7 @@ static int check_ciphertexts(phicrypt_t *ph, const bson_t *doc, const char *pref
                 return phi_error(ph, PHICRYPT_EBADDATA,
                                  "decrypt document: '%s' is an encrypted value of blob type %u, not a CSFLE ciphertext "
                                  "(Queryable Encryption payloads and markings are not decrypted here)",
-                                 path, len ? (unsigned)data[0] : 0u);
+                                 chain_path(&here, path), len ? (unsigned)data[0] : 0u);
         }
     }
     return 0;
@@ -148,7 +171,7 @@ int phi_decrypt_document_raw(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *d
     if (!ph || !out)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_decrypt_document: NULL argument");
     if ((rc = phi_bson_view(ph, "decrypt document", doc_bson, doc_len, &doc)) != 0 ||
-        (rc = check_ciphertexts(ph, &doc, "", 0)) != 0)
+        (rc = check_ciphertexts(ph, &doc, NULL, 0)) != 0)
         return rc;
     phi_fle_io(ph, &io);
     rc = phi_mcrypt_decrypt_document(phi_fle_acquire(ph), ph, &io, &doc, &res);

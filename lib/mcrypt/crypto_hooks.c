@@ -3,16 +3,32 @@
  * libmongocrypt 1.7's native OpenSSL 3 code calls EVP_aes_256_cbc() and
  * HMAC() per operation: every call does an implicit algorithm fetch (a
  * global lock in OpenSSL 3) and a fresh context and key schedule. Bulk
- * decryption is dominated by that. Here algorithms are fetched once, each
- * thread keeps its contexts, and a context keyed with the same key as the
- * previous call (the usual case: one data key, many values) is only reset,
- * not re-keyed. Output is byte-identical (tests/test_fle.c runs both ways). */
+ * decryption is dominated by that. Here algorithms are fetched once and
+ * each thread keeps, for the last key it saw (the usual case: one data key,
+ * many values):
+ *   - HMAC-SHA-512/256: the SHA states after the inner and outer padded
+ *     keys, copied by assignment per MAC (no EVP context copy, which
+ *     allocates, and no parameter parsing);
+ *   - AES-256-CBC decryption: an AES-256-ECB context keyed once, one ECB
+ *     call over all blocks, and the CBC chaining XOR done here (CBC
+ *     decryption needs no sequential cipher calls).
+ * Output is byte-identical (tests/test_fle.c,
+ * test_fle__hooks_match_libmongocrypt_default_crypto). The per-thread
+ * state holds key material, so it lives in guarded, locked memory
+ * (phi_secure_alloc) and is wiped when its thread exits.
+ *
+ * The SHA states are OpenSSL's SHA512_CTX / SHA256_CTX, deprecated in 3.0
+ * but present in every 3.x: the only OpenSSL SHA-2 interface whose state is
+ * a plain struct. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <phicrypt.h>
 #include "core/error_private.h"
@@ -21,31 +37,45 @@
 
 #define AES_KEY_LEN 32
 #define MAX_MAC_KEY 64
+#define CBC_CHUNK 512 /* ciphertext bytes copied aside per ECB call */
 
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *aes_cbc;
-static EVP_MAC *hmac;
-static EVP_MD *sha256;
+static EVP_CIPHER *aes_cbc, *aes_ecb;
 static pthread_key_t tls_key;
 
-typedef struct mac_slot {
-    EVP_MAC_CTX *ctx;
+typedef struct mac512_slot {
+    SHA512_CTX in, out; /* after key ^ ipad, key ^ opad */
     uint8_t key[MAX_MAC_KEY];
     size_t key_len; /* 0: not keyed yet */
-} mac_slot;
+} mac512_slot;
+
+typedef struct mac256_slot {
+    SHA256_CTX in, out;
+    uint8_t key[MAX_MAC_KEY];
+    size_t key_len;
+} mac256_slot;
 
 typedef struct cipher_slot {
-    EVP_CIPHER_CTX *ctx;
-    uint8_t key[AES_KEY_LEN];
+    uint8_t key[AES_KEY_LEN]; /* the key ctx is keyed with */
     int keyed;
 } cipher_slot;
 
-/* One per thread: contexts are not shareable, re-creating them is what we
- * are avoiding. */
+/* The key material of a thread: the last keys seen and the SHA states
+ * derived from them, in guarded, locked memory (phi_secure_alloc). */
+typedef struct thread_keys {
+    cipher_slot enc; /* AES-256-CBC */
+    cipher_slot dec; /* AES-256-ECB */
+    mac512_slot h512;
+    mac256_slot h256;
+} thread_keys;
+
+/* One per thread: contexts are not shareable, and re-creating them is
+ * what we are avoiding. The OpenSSL contexts are referenced from here (the
+ * ordinary heap) rather than from the secure pages, which leak checkers
+ * do not scan. */
 typedef struct thread_state {
-    cipher_slot enc, dec;
-    mac_slot h512, h256;
-    EVP_MD_CTX *md;
+    EVP_CIPHER_CTX *enc, *dec;
+    thread_keys *k;
 } thread_state;
 
 static void fetch_all(void);
@@ -55,12 +85,10 @@ static void free_state(void *p)
     thread_state *s = p;
     if (!s)
         return;
-    EVP_CIPHER_CTX_free(s->enc.ctx);
-    EVP_CIPHER_CTX_free(s->dec.ctx);
-    EVP_MAC_CTX_free(s->h512.ctx);
-    EVP_MAC_CTX_free(s->h256.ctx);
-    EVP_MD_CTX_free(s->md);
-    phi_secure_free(s); /* wipes the cached keys */
+    EVP_CIPHER_CTX_free(s->enc); /* cleanses the key schedules */
+    EVP_CIPHER_CTX_free(s->dec);
+    phi_secure_free(s->k); /* wipes the cached keys and SHA states */
+    phi_free(s);
 }
 
 void phi_mcrypt_hooks_thread_clear(void)
@@ -77,8 +105,7 @@ void phi_mcrypt_hooks_thread_clear(void)
 static void fetch_all(void)
 {
     aes_cbc = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    aes_ecb = EVP_CIPHER_fetch(NULL, "AES-256-ECB", NULL);
     pthread_key_create(&tls_key, free_state);
 }
 
@@ -87,21 +114,35 @@ static thread_state *state(void)
     thread_state *s = pthread_getspecific(tls_key);
     if (s)
         return s;
-    /* Guarded memory: the cached keys stay out of swap and core dumps. */
-    s = phi_secure_alloc(sizeof *s);
-    if (!s)
+    if (!(s = phi_calloc(1, sizeof *s)))
         return NULL;
-    memset(s, 0, sizeof *s);
-    s->enc.ctx = EVP_CIPHER_CTX_new();
-    s->dec.ctx = EVP_CIPHER_CTX_new();
-    s->h512.ctx = EVP_MAC_CTX_new(hmac);
-    s->h256.ctx = EVP_MAC_CTX_new(hmac);
-    s->md = EVP_MD_CTX_new();
-    if (!s->enc.ctx || !s->dec.ctx || !s->h512.ctx || !s->h256.ctx || !s->md || pthread_setspecific(tls_key, s) != 0) {
+    s->k = phi_secure_alloc(sizeof *s->k);
+    s->enc = EVP_CIPHER_CTX_new();
+    s->dec = EVP_CIPHER_CTX_new();
+    if (s->k)
+        memset(s->k, 0, sizeof *s->k);
+    if (!s->k || !s->enc || !s->dec || pthread_setspecific(tls_key, s) != 0) {
         free_state(s);
         return NULL;
     }
     return s;
+}
+
+/* Constant-time equality of two keys, a word at a time (CRYPTO_memcmp goes
+ * byte by byte, a tenth of a MAC's cost here). n is a multiple of 8 or
+ * the tail is compared bytewise. */
+static int same_key(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t d = 0, x, y;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    for (; i < n; i++)
+        d |= (uint64_t)(a[i] ^ b[i]);
+    return d == 0;
 }
 
 static bool fail(mongocrypt_status_t *status, const char *msg)
@@ -111,33 +152,74 @@ static bool fail(mongocrypt_status_t *status, const char *msg)
     return false;
 }
 
-static bool cbc(cipher_slot *slot, int enc, mongocrypt_binary_t *key, mongocrypt_binary_t *iv,
-                mongocrypt_binary_t *in, mongocrypt_binary_t *out, uint32_t *bytes_written,
-                mongocrypt_status_t *status)
+/* Keys ctx with `cipher` and k unless it already holds that key (then
+ * only the IV is set, when there is one); slot remembers the key. */
+static bool slot_key(EVP_CIPHER_CTX *ctx, cipher_slot *slot, const EVP_CIPHER *cipher, int enc, const uint8_t *k,
+                     const uint8_t *iv)
 {
-    const uint8_t *k = mongocrypt_binary_data(key);
+    if (slot->keyed && same_key(slot->key, k, AES_KEY_LEN))
+        return !iv || EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL);
+    slot->keyed = 0;
+    if (!EVP_CipherInit_ex2(ctx, cipher, k, iv, enc, NULL))
+        return false;
+    EVP_CIPHER_CTX_set_padding(ctx, 0); /* libmongocrypt pads itself */
+    memcpy(slot->key, k, AES_KEY_LEN);
+    slot->keyed = 1;
+    return true;
+}
+
+static bool cbc_encrypt(EVP_CIPHER_CTX *ctx, cipher_slot *slot, mongocrypt_binary_t *key, mongocrypt_binary_t *iv,
+                        mongocrypt_binary_t *in, mongocrypt_binary_t *out, uint32_t *bytes_written,
+                        mongocrypt_status_t *status)
+{
     int n1 = 0, n2 = 0;
     uint32_t in_len = mongocrypt_binary_len(in);
     if (mongocrypt_binary_len(key) != AES_KEY_LEN || mongocrypt_binary_len(iv) != 16)
         return fail(status, "AES-256-CBC: bad key or IV length");
     if (in_len > INT32_MAX || mongocrypt_binary_len(out) < in_len)
         return fail(status, "AES-256-CBC: bad buffer length");
-    if (slot->keyed && CRYPTO_memcmp(slot->key, k, AES_KEY_LEN) == 0) {
-        /* Same key: keep the schedule, set only the IV. */
-        if (!EVP_CipherInit_ex2(slot->ctx, NULL, NULL, mongocrypt_binary_data(iv), enc, NULL))
-            return fail(status, "AES-256-CBC: init failed");
-    } else {
-        if (!EVP_CipherInit_ex2(slot->ctx, aes_cbc, k, mongocrypt_binary_data(iv), enc, NULL))
-            return fail(status, "AES-256-CBC: init failed");
-        memcpy(slot->key, k, AES_KEY_LEN);
-        slot->keyed = 1;
-    }
-    /* libmongocrypt pads itself. */
-    EVP_CIPHER_CTX_set_padding(slot->ctx, 0);
-    if (!EVP_CipherUpdate(slot->ctx, mongocrypt_binary_data(out), &n1, mongocrypt_binary_data(in), (int)in_len) ||
-        !EVP_CipherFinal_ex(slot->ctx, mongocrypt_binary_data(out) + n1, &n2))
-        return fail(status, enc ? "AES-256-CBC: encryption failed" : "AES-256-CBC: decryption failed");
+    if (!slot_key(ctx, slot, aes_cbc, 1, mongocrypt_binary_data(key), mongocrypt_binary_data(iv)))
+        return fail(status, "AES-256-CBC: init failed");
+    if (!EVP_CipherUpdate(ctx, mongocrypt_binary_data(out), &n1, mongocrypt_binary_data(in), (int)in_len) ||
+        !EVP_CipherFinal_ex(ctx, mongocrypt_binary_data(out) + n1, &n2))
+        return fail(status, "AES-256-CBC: encryption failed");
     *bytes_written = (uint32_t)(n1 + n2);
+    return true;
+}
+
+/* CBC decryption as ECB decryption plus the chaining XOR: P[i] = D(C[i]) ^
+ * C[i-1], C[-1] = IV. The ciphertext is copied aside chunk by chunk, so
+ * `out` may be `in` itself (decryption in place). */
+static bool cbc_decrypt(EVP_CIPHER_CTX *ctx, cipher_slot *slot, mongocrypt_binary_t *key, mongocrypt_binary_t *iv,
+                        mongocrypt_binary_t *in, mongocrypt_binary_t *out, uint32_t *bytes_written,
+                        mongocrypt_status_t *status)
+{
+    uint8_t chunk[CBC_CHUNK], prev[16];
+    uint32_t in_len = mongocrypt_binary_len(in), off;
+    const uint8_t *c = mongocrypt_binary_data(in);
+    uint8_t *p = mongocrypt_binary_data(out);
+    if (mongocrypt_binary_len(key) != AES_KEY_LEN || mongocrypt_binary_len(iv) != 16)
+        return fail(status, "AES-256-CBC: bad key or IV length");
+    if (in_len > INT32_MAX || mongocrypt_binary_len(out) < in_len)
+        return fail(status, "AES-256-CBC: bad buffer length");
+    if (in_len % 16)
+        return fail(status, "AES-256-CBC: decryption failed"); /* as EVP says for a partial block */
+    if (!slot_key(ctx, slot, aes_ecb, 0, mongocrypt_binary_data(key), NULL))
+        return fail(status, "AES-256-CBC: init failed");
+    memcpy(prev, mongocrypt_binary_data(iv), 16);
+    for (off = 0; off < in_len; off += CBC_CHUNK) {
+        uint32_t n = in_len - off < CBC_CHUNK ? in_len - off : CBC_CHUNK;
+        int got = 0;
+        memcpy(chunk, c + off, n);
+        if (!EVP_DecryptUpdate(ctx, p + off, &got, chunk, (int)n) || (uint32_t)got != n) {
+            phi_wipe(p, in_len);
+            return fail(status, "AES-256-CBC: decryption failed");
+        }
+        for (uint32_t i = 0; i < n; i++)
+            p[off + i] ^= i < 16 ? prev[i] : chunk[i - 16];
+        memcpy(prev, chunk + n - 16, 16);
+    }
+    *bytes_written = in_len;
     return true;
 }
 
@@ -148,7 +230,7 @@ static bool aes_encrypt(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t
     (void)ctx;
     if (!s)
         return fail(status, "crypto hooks: out of memory");
-    return cbc(&s->enc, 1, key, iv, in, out, bytes_written, status);
+    return cbc_encrypt(s->enc, &s->k->enc, key, iv, in, out, bytes_written, status);
 }
 
 static bool aes_decrypt(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t *iv, mongocrypt_binary_t *in,
@@ -158,32 +240,51 @@ static bool aes_decrypt(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t
     (void)ctx;
     if (!s)
         return fail(status, "crypto hooks: out of memory");
-    return cbc(&s->dec, 0, key, iv, in, out, bytes_written, status);
+    return cbc_decrypt(s->dec, &s->k->dec, key, iv, in, out, bytes_written, status);
 }
 
-static bool mac(mac_slot *slot, const char *digest, size_t out_len, mongocrypt_binary_t *key,
-                mongocrypt_binary_t *in, mongocrypt_binary_t *out, mongocrypt_status_t *status)
-{
-    size_t klen = mongocrypt_binary_len(key), got = 0;
-    const uint8_t *k = mongocrypt_binary_data(key);
-    if (klen == 0 || klen > MAX_MAC_KEY || mongocrypt_binary_len(out) < out_len)
-        return fail(status, "HMAC: bad key or output length");
-    if (slot->key_len == klen && CRYPTO_memcmp(slot->key, k, klen) == 0) {
-        if (!EVP_MAC_init(slot->ctx, NULL, 0, NULL)) /* same key: reset only */
-            return fail(status, "HMAC: init failed");
-    } else {
-        OSSL_PARAM params[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
-                                 OSSL_PARAM_construct_end() };
-        if (!EVP_MAC_init(slot->ctx, k, klen, params))
-            return fail(status, "HMAC: init failed");
-        memcpy(slot->key, k, klen);
-        slot->key_len = klen;
+/* HMAC with SHA states precomputed from the key (RFC 2104), for the
+ * SHA-512 and SHA-256 state types alike. */
+#define DEFINE_HMAC(NAME, SLOT, CTX, INIT, UPDATE, FINAL, BLOCK, DIGEST)                                       \
+    static bool NAME(SLOT *slot, mongocrypt_binary_t *key, mongocrypt_binary_t *in, mongocrypt_binary_t *out,  \
+                     mongocrypt_status_t *status)                                                              \
+    {                                                                                                          \
+        size_t klen = mongocrypt_binary_len(key);                                                              \
+        const uint8_t *k = mongocrypt_binary_data(key);                                                        \
+        uint8_t ih[DIGEST];                                                                                    \
+        CTX c;                                                                                                 \
+        if (klen == 0 || klen > MAX_MAC_KEY || mongocrypt_binary_len(out) < DIGEST)                            \
+            return fail(status, "HMAC: bad key or output length");                                           \
+        if (slot->key_len != klen || !same_key(slot->key, k, klen)) {                                          \
+            uint8_t pad[BLOCK];                                                                                \
+            memset(pad, 0x36, sizeof pad);                                                                     \
+            for (size_t i = 0; i < klen; i++)                                                                  \
+                pad[i] ^= k[i];                                                                                \
+            INIT(&slot->in);                                                                                   \
+            UPDATE(&slot->in, pad, sizeof pad);                                                                \
+            for (size_t i = 0; i < sizeof pad; i++)                                                            \
+                pad[i] ^= 0x36 ^ 0x5c;                                                                         \
+            INIT(&slot->out);                                                                                  \
+            UPDATE(&slot->out, pad, sizeof pad);                                                               \
+            phi_wipe(pad, sizeof pad);                                                                         \
+            memcpy(slot->key, k, klen);                                                                        \
+            slot->key_len = klen;                                                                              \
+        }                                                                                                      \
+        c = slot->in;                                                                                          \
+        UPDATE(&c, mongocrypt_binary_data(in), mongocrypt_binary_len(in));                                     \
+        FINAL(ih, &c);                                                                                         \
+        c = slot->out;                                                                                         \
+        UPDATE(&c, ih, sizeof ih);                                                                             \
+        FINAL(mongocrypt_binary_data(out), &c);                                                                \
+        phi_wipe(&c, sizeof c);                                                                                \
+        phi_wipe(ih, sizeof ih);                                                                               \
+        return true;                                                                                           \
     }
-    if (!EVP_MAC_update(slot->ctx, mongocrypt_binary_data(in), mongocrypt_binary_len(in)) ||
-        !EVP_MAC_final(slot->ctx, mongocrypt_binary_data(out), &got, out_len) || got != out_len)
-        return fail(status, "HMAC: failed");
-    return true;
-}
+
+DEFINE_HMAC(mac512, mac512_slot, SHA512_CTX, SHA512_Init, SHA512_Update, SHA512_Final, SHA512_CBLOCK,
+            SHA512_DIGEST_LENGTH)
+DEFINE_HMAC(mac256, mac256_slot, SHA256_CTX, SHA256_Init, SHA256_Update, SHA256_Final, SHA256_CBLOCK,
+            SHA256_DIGEST_LENGTH)
 
 static bool hmac_sha512(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t *in, mongocrypt_binary_t *out,
                         mongocrypt_status_t *status)
@@ -192,7 +293,7 @@ static bool hmac_sha512(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t
     (void)ctx;
     if (!s)
         return fail(status, "crypto hooks: out of memory");
-    return mac(&s->h512, "SHA512", 64, key, in, out, status);
+    return mac512(&s->k->h512, key, in, out, status);
 }
 
 static bool hmac_sha256(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t *in, mongocrypt_binary_t *out,
@@ -202,20 +303,15 @@ static bool hmac_sha256(void *ctx, mongocrypt_binary_t *key, mongocrypt_binary_t
     (void)ctx;
     if (!s)
         return fail(status, "crypto hooks: out of memory");
-    return mac(&s->h256, "SHA256", 32, key, in, out, status);
+    return mac256(&s->k->h256, key, in, out, status);
 }
 
 static bool hash_sha256(void *ctx, mongocrypt_binary_t *in, mongocrypt_binary_t *out, mongocrypt_status_t *status)
 {
-    thread_state *s = state();
-    unsigned int n = 0;
     (void)ctx;
-    if (!s)
-        return fail(status, "crypto hooks: out of memory");
-    if (mongocrypt_binary_len(out) < 32 || !EVP_DigestInit_ex2(s->md, sha256, NULL) ||
-        !EVP_DigestUpdate(s->md, mongocrypt_binary_data(in), mongocrypt_binary_len(in)) ||
-        !EVP_DigestFinal_ex(s->md, mongocrypt_binary_data(out), &n))
+    if (mongocrypt_binary_len(out) < 32)
         return fail(status, "SHA-256 failed");
+    SHA256(mongocrypt_binary_data(in), mongocrypt_binary_len(in), mongocrypt_binary_data(out));
     return true;
 }
 
@@ -230,8 +326,8 @@ static bool random_bytes(void *ctx, mongocrypt_binary_t *out, uint32_t count, mo
 int phi_mcrypt_install_hooks(mongocrypt_t *crypt, const void *eh)
 {
     pthread_once(&fetch_once, fetch_all);
-    if (!aes_cbc || !hmac || !sha256)
-        return phi_error(eh, PHICRYPT_EINTERNAL, "crypto hooks: OpenSSL lacks AES-256-CBC, HMAC or SHA256");
+    if (!aes_cbc || !aes_ecb)
+        return phi_error(eh, PHICRYPT_EINTERNAL, "crypto hooks: OpenSSL lacks AES-256-CBC or AES-256-ECB");
     if (!mongocrypt_setopt_crypto_hooks(crypt, aes_encrypt, aes_decrypt, random_bytes, hmac_sha512, hmac_sha256,
                                         hash_sha256, NULL))
         return phi_error(eh, PHICRYPT_EINTERNAL, "crypto hooks: libmongocrypt refused them");

@@ -6,6 +6,7 @@
  * When radix^ceil(n/2) < 2^128 the halves are kept as unsigned __int128
  * numbers throughout and the call allocates nothing; larger domains use
  * OpenSSL BN. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -467,4 +468,57 @@ int phi_ff1_decrypt(phi_ff1_key *k, uint32_t radix, const uint8_t *tweak, size_t
                     const uint16_t *x, size_t n, uint16_t *out)
 {
     return ff1(k, 0, radix, tweak, tweak_len, x, n, out);
+}
+
+/* ---- one-shot keys (the stateless public functions)
+ *
+ * Each call used to allocate a guarded key object and fetch the cipher
+ * (a global lock in OpenSSL 3). Now the three ECB ciphers are fetched once
+ * per process and each thread keeps one cipher context, keyed for the call
+ * and reset right after it (EVP_CIPHER_CTX_reset cleanses the key
+ * schedule), so no key material outlives the call. */
+static pthread_once_t raw_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *raw_cipher[3]; /* AES-128/192/256-ECB, for the process */
+static pthread_key_t raw_slot;
+static int raw_ready;
+
+static void raw_slot_free(void *ctx)
+{
+    EVP_CIPHER_CTX_free(ctx);
+}
+
+static void raw_init(void)
+{
+    static const char *const names[3] = { "AES-128-ECB", "AES-192-ECB", "AES-256-ECB" };
+    for (int i = 0; i < 3; i++)
+        if (!(raw_cipher[i] = EVP_CIPHER_fetch(NULL, names[i], NULL)))
+            return;
+    raw_ready = pthread_key_create(&raw_slot, raw_slot_free) == 0;
+}
+
+int phi_ff1_oneshot(int enc, const uint8_t *key, size_t key_len, uint32_t radix, const uint8_t *tweak,
+                    size_t tweak_len, const uint16_t *x, size_t n, uint16_t *out)
+{
+    phi_ff1_key k;
+    int rc;
+    if (!key || (key_len != 16 && key_len != 24 && key_len != 32))
+        return phi_error(NULL, PHICRYPT_EINVAL, "ff1: key length %zu is not 16, 24 or 32 bytes", key_len);
+    if (pthread_once(&raw_once, raw_init) != 0 || !raw_ready)
+        return phi_error(NULL, PHICRYPT_EINTERNAL, "ff1: OpenSSL could not set up AES-ECB");
+    k.ecb = pthread_getspecific(raw_slot);
+    if (!k.ecb) {
+        if (!(k.ecb = EVP_CIPHER_CTX_new()))
+            return phi_error(NULL, PHICRYPT_ENOMEM, "ff1: out of memory");
+        if (pthread_setspecific(raw_slot, k.ecb) != 0) {
+            EVP_CIPHER_CTX_free(k.ecb);
+            return phi_error(NULL, PHICRYPT_ENOMEM, "ff1: out of memory");
+        }
+    }
+    if (EVP_EncryptInit_ex2(k.ecb, raw_cipher[(key_len - 16) / 8], key, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(k.ecb, 0) != 1)
+        rc = phi_error(NULL, PHICRYPT_EINTERNAL, "ff1: OpenSSL could not set up the key");
+    else
+        rc = ff1(&k, enc, radix, tweak, tweak_len, x, n, out);
+    EVP_CIPHER_CTX_reset(k.ecb); /* cleanses the key schedule */
+    return rc;
 }

@@ -89,6 +89,11 @@ int phi_keyring_open(phi_keyring **out, const void *eh, const char *uri, const c
         phi_free(kr);
         return rc;
     }
+    /* No stat() per lookup: the file is rechecked at most once per
+     * PHI_KEYRING_RECHECK_MS; changes made through this client are seen
+     * at once (see keyring_private.h). */
+    phi_docstore_set_recheck_ms(kr->store, PHI_KEYRING_RECHECK_MS);
+    phi_docstore_set_index(kr->store, "name");
     pthread_mutex_init(&kr->mu, NULL);
     *out = kr;
     return 0;
@@ -420,8 +425,7 @@ typedef struct find_rec {
 static int find_rec_cb(void *arg, const bson_t *doc)
 {
     find_rec *f = arg;
-    bson_iter_t it;
-    if (!f->copy && bson_iter_init_find(&it, doc, "name") && strcmp(bson_iter_utf8(&it, NULL), f->name) == 0) {
+    if (!f->copy) {
         f->copy = phi_bson_new();
         if (!f->copy)
             return PHICRYPT_ENOMEM;
@@ -434,7 +438,7 @@ static int find_rec_cb(void *arg, const bson_t *doc)
 int phi_kr_find_record(phicrypt_t *ph, const char *name, bson_t **out)
 {
     find_rec f = { name, NULL };
-    int rc = phi_docstore_each(ph->keyring->store, ph, find_rec_cb, &f);
+    int rc = phi_docstore_find(ph->keyring->store, ph, name, find_rec_cb, &f);
     if (rc == PHICRYPT_ENOMEM)
         return phi_error(ph, rc, "out of memory");
     if (rc != 0)

@@ -6,8 +6,14 @@
  *    versions: [{version, created, status: "active"|"retired",
  *                material: BinData(6) (CSFLE random, alt name phicrypt-keyring)}]}
  * Decrypted key objects are cached per (name, version); every lookup checks
- * the record first, so a version destroyed by any process is never used
- * again. */
+ * the record first (an indexed lookup in the parsed file, no system call),
+ * so a version destroyed through this client is never used again.
+ *
+ * Cross-process guarantee: the keyring file's identity (inode, size,
+ * mtime) is rechecked at most once per PHI_KEYRING_RECHECK_MS, so a
+ * rotation, retirement or destruction made by another process (or another
+ * client in this process) is seen within that time; a running
+ * de-identification picks it up at its next batch after that. */
 #ifndef PHI_KEYRING_PRIVATE_H
 #define PHI_KEYRING_PRIVATE_H
 
@@ -16,6 +22,9 @@
 
 #include <phicrypt.h>
 #include "token/token_private.h"
+
+/* How stale this process's view of the keyring file may get. */
+#define PHI_KEYRING_RECHECK_MS 1000
 
 /* The CSFLE data key that wraps keyring material. */
 #define PHI_KEYRING_DATA_KEY "phicrypt-keyring"
@@ -61,5 +70,19 @@ typedef struct phi_kr_deps {
 int phi_keyring_wrapped_by(phicrypt_t *ph, const uint8_t id[16], phi_kr_deps *out);
 /* Drops every unwrapped key this client holds (after a shred). */
 void phi_keyring_forget_all(phicrypt_t *ph);
+/* Per-thread copies of keyring keys for a caller that makes many calls in
+ * a row (a de-identification worker, for one batch): each (key, version,
+ * context) is looked up once, then used with no lookup, lock or system
+ * call. Not thread-safe; *lp starts NULL and is created on first use.
+ * The copies reflect the keyring at the time of that first use: free them
+ * (phi_kr_local_free, which wipes) to see later changes. */
+typedef struct phi_kr_local phi_kr_local;
+void phi_kr_local_free(phi_kr_local *l);
+/* phicrypt_tokenize (decrypt 0) / phicrypt_detokenize (decrypt 1), and
+ * phicrypt_pseudonymize, through *lp (lp NULL: the shared cache). */
+int phi_kr_tokenize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
+                    size_t value_len, const phicrypt_token_opts *opts, int decrypt);
+int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
+                        size_t value_len, const phicrypt_pseudonym_opts *opts);
 
 #endif

@@ -47,6 +47,12 @@ int phi_ff1_encrypt(phi_ff1_key *k, uint32_t radix, const uint8_t *tweak, size_t
 int phi_ff1_decrypt(phi_ff1_key *k, uint32_t radix, const uint8_t *tweak, size_t tweak_len,
                     const uint16_t *x, size_t n, uint16_t *out);
 
+/* phi_ff1_encrypt (enc 1) / decrypt (enc 0) under a raw key used once:
+ * no allocation per call and nothing keyed left behind (a per-thread
+ * cipher context, reset after the call). */
+int phi_ff1_oneshot(int enc, const uint8_t *key, size_t key_len, uint32_t radix, const uint8_t *tweak,
+                    size_t tweak_len, const uint16_t *x, size_t n, uint16_t *out);
+
 /* 1 if radix^n >= PHI_FF1_MIN_DOMAIN, else 0 (no error recorded). */
 int phi_ff1_domain_ok(uint32_t radix, size_t n);
 
@@ -123,6 +129,11 @@ int phi_fpe_decrypt(phi_ff1_key *k, phi_fpe_format f, const char *alphabet,
 int phi_fpe_run(phi_ff1_key *k, int enc, phi_fpe_format f, const char *alphabet,
                 const uint8_t *tweak, size_t tweak_len, const char *in, size_t in_len,
                 char *out, size_t out_cap, int *too_short);
+
+/* Tests only: 1 makes the mixed-radix formats (ALNUM, MRN, EMAIL) take the
+ * OpenSSL BN path even when the domain fits in 128 bits, so that both
+ * paths can be compared. */
+extern int phi_fpe_test_force_bn;
 
 /* Helpers the tests and the scrubber use. */
 int phi_ssn_is_valid(const char digits9[9]);

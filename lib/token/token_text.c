@@ -138,7 +138,19 @@ static int text_encode(const char *what, const char *prefix, int b32mode, char *
         return phi_error(NULL, PHICRYPT_EINVAL, "%s: %zu bytes is not a valid length", what, n);
     if (out_cap < need + 1)
         return phi_error(NULL, PHICRYPT_EBUFSIZE, "%s: %zu bytes needed", what, need + 1);
-    head = snprintf(out, out_cap, "%s.%lu.", prefix, (unsigned long)version);
+    /* "ps1.<version>." by hand: snprintf was a tenth of a pseudonym's cost. */
+    {
+        char digits[10];
+        int nd = 0;
+        do
+            digits[nd++] = (char)('0' + version % 10);
+        while ((version /= 10) != 0);
+        memcpy(out, prefix, 3);
+        out[3] = '.';
+        for (head = 4; nd > 0; head++)
+            out[head] = digits[--nd];
+        out[head++] = '.';
+    }
     if (b32mode)
         phi_base32_encode(out + head, in, n);
     else

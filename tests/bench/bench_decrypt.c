@@ -22,6 +22,7 @@
 #define N_FIELDS 1500
 
 static double seconds = 2.0;
+static long fixed_ops; /* BENCH_OPS=N: N documents per measurement instead of a time */
 static char dir[] = "/tmp/phicrypt-bench-XXXXXX";
 static uint8_t master[96];
 static bson_t keydoc;
@@ -128,7 +129,7 @@ typedef struct job {
 static void *run(void *arg)
 {
     job *j = arg;
-    while (now() < j->stop) {
+    while (fixed_ops ? j->ops < fixed_ops : now() < j->stop) {
         if (j->kind == 0) {
             if (!raw_decrypt(j->crypt, j->doc)) {
                 fprintf(stderr, "raw decrypt failed\n");
@@ -359,6 +360,7 @@ static void bench_insert(const uint8_t id[16])
     printf("  %-58s %10.0f\n", "phicrypt_encrypt_command (analysis in-process)", auto_rate);
     printf("  ratio encrypt_command / explicit field by field: %.2fx\n", auto_rate / expl_rate);
     printf("  ratio encrypt_command / raw with precomputed markings: %.2fx\n", auto_rate / raw_rate);
+    printf("ROW insert_raw %.2f\nROW insert_explicit %.2f\n", auto_rate / raw_rate, auto_rate / expl_rate);
     mongocrypt_destroy(raw);
     bson_destroy(&reply);
     bson_destroy(&markings_req);
@@ -379,6 +381,8 @@ int main(int argc, char **argv)
     double r1, r2, p1, p2, h1, h2;
     if (argc > 1)
         seconds = atof(argv[1]);
+    if (getenv("BENCH_OPS"))
+        fixed_ops = atol(getenv("BENCH_OPS"));
     if (!mkdtemp(dir))
         return 1;
     snprintf(path, sizeof path, "%s/master.key", dir);
@@ -419,6 +423,14 @@ int main(int argc, char **argv)
         bench_insert(id);
         return 0;
     }
+    /* BENCH_ONLY=raw or hooks: that one measurement at 1 thread (for
+     * instruction counts under callgrind). */
+    if (getenv("BENCH_ONLY") && (strcmp(getenv("BENCH_ONLY"), "raw") == 0 || strcmp(getenv("BENCH_ONLY"), "hooks") == 0)) {
+        int is_raw = strcmp(getenv("BENCH_ONLY"), "raw") == 0;
+        double r = measure(is_raw ? 0 : 1, raw, hooks, doc, 1);
+        printf("%s: %.1f documents/s\n", is_raw ? "raw libmongocrypt" : "phicrypt hooks", r);
+        return 0;
+    }
     r1 = measure(0, raw, NULL, doc, 1);
     p1 = measure(1, NULL, plain, doc, 1);
     h1 = measure(1, NULL, hooks, doc, 1);
@@ -432,6 +444,7 @@ int main(int argc, char **argv)
     printf("  %-44s %10.1f %10.1f %8.2f\n", "phicrypt, crypto_hooks: false", p1, p2, p2 / p1);
     printf("  %-44s %10.1f %10.1f %8.2f\n", "phicrypt, crypto_hooks: true (default)", h1, h2, h2 / h1);
     printf("  ratio phicrypt (hooks) / raw libmongocrypt:   1 thread %.2fx   2 threads %.2fx\n", h1 / r1, h2 / r2);
+    printf("ROW decrypt_1t %.2f\nROW decrypt_2t_1t %.2f\n", h1 / r1, h2 / h1);
     mongocrypt_destroy(raw);
     bson_destroy(doc);
     {

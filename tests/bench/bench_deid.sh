@@ -5,20 +5,29 @@
 # Measures, never asserts (not run by tests/run.sh). Each command runs
 # BENCH_RUNS times (default 3) and the fastest run counts, which takes out
 # most of a shared machine's noise; peak RSS is the largest seen.
-#   tests/bench/bench_deid.sh [PATH/TO/phicrypt] [MB] [POLICY]
-#   (defaults: build/examples/cli/phicrypt, 1000, examples/data/policy-safe-harbor.json)
+#   tests/bench/bench_deid.sh [PATH/TO/phicrypt] [MB] [POLICY] [LABEL]
+#   (defaults: build/examples/cli/phicrypt, 1000, examples/data/policy-safe-harbor.json, deid)
+# A keyed policy needs PHICRYPT_CONFIG naming a configuration with its keys
+# (tests/bench/run.sh makes one). BENCH_INPUT=FILE reuses a generated input.
+# The last lines, "ROW LABEL_... VALUE", are for tests/bench/run.sh.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=${1:-$ROOT/build/examples/cli/phicrypt}
 MB=${2:-1000}
 RUNS=${BENCH_RUNS:-3}
 POLICY=${3:-$ROOT/examples/data/policy-safe-harbor.json}
+LABEL=${4:-deid}
 W=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-bench-deid-XXXXXX")
 trap 'rm -rf "$W"' EXIT
 # ~845 bytes per generated record
 RECORDS=$(( MB * 1000000 / 845 ))
-/usr/bin/python3 "$ROOT/examples/data/generate_patients.py" --records "$RECORDS" --seed 42 > "$W/in.jsonl"
-BYTES=$(stat -c %s "$W/in.jsonl")
+if [ -n "${BENCH_INPUT:-}" ]; then
+  ln -s "$BENCH_INPUT" "$W/in.jsonl"
+  RECORDS=$(wc -l < "$BENCH_INPUT")
+else
+  /usr/bin/python3 "$ROOT/examples/data/generate_patients.py" --records "$RECORDS" --seed 42 > "$W/in.jsonl"
+fi
+BYTES=$(stat -L -c %s "$W/in.jsonl")
 cat "$W/in.jsonl" > /dev/null # warm the page cache
 
 # run NAME CMD...: prints the wall and CPU seconds of the fastest of RUNS
@@ -53,3 +62,9 @@ echo "jq -c (1 field): $(mbs "$wj") MB/s wall ($(mbs "$cj") MB/s per CPU second)
 awk -v a="$w1" -v b="$w2" -v j="$wj" -v ca="$c1" -v cj="$cj" 'BEGIN {
   printf "2 threads / 1 thread: %.2fx wall\n", a / b
   printf "deid / jq: %.1fx wall with 1 thread (%.1fx per CPU second), %.1fx wall with 2 threads\n", j / a, cj / ca, j / b }'
+awk -v l="$LABEL" -v a="$w1" -v b="$w2" -v j="$wj" -v by="$BYTES" 'BEGIN {
+  printf "ROW %s_mbs_1t %.1f\n", l, by / 1e6 / a
+  printf "ROW %s_jq_1t %.2f\n", l, j / a
+  printf "ROW %s_jq_2t %.2f\n", l, j / b
+  printf "ROW %s_2t_1t %.2f\n", l, a / b
+  printf "ROW %s_jq_mbs %.1f\n", l, by / 1e6 / j }'

@@ -7,6 +7,7 @@
  * Prints one table; asserts nothing. Inputs are synthetic. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,7 +18,7 @@
 #include <phicrypt.h>
 #include "token/token_private.h"
 
-static const double seconds = 1.0;
+static double seconds = 1.0; /* per measurement; argv[1] */
 
 static double now(void)
 {
@@ -40,7 +41,7 @@ static double now(void)
         var = (double)n_ / (t_ - t0_);                                        \
     } while (0)
 
-int main(void)
+int main(int argc, char **argv)
 {
     uint8_t key[32], blk[16] = {0}, mac[32];
     const uint8_t tweak[] = "patients.ssn";
@@ -54,10 +55,14 @@ int main(void)
     EVP_MAC *hmac;
     EVP_MAC_CTX *tmpl;
     OSSL_PARAM params[2];
-    double ff1_rate, ssn_rate, aes10_rate, ps_rate, hmac_rate, dup_rate;
+    double ff1_rate, ssn_rate, aes10_rate, ps_rate, hmac_rate, dup_rate, pub_rate, with_rate;
+    char digits[10] = "123456789", tok[10];
+    phicrypt_ff1_key *pk;
     size_t i;
     int l;
 
+    if (argc > 1 && atof(argv[1]) > 0)
+        seconds = atof(argv[1]);
     if (phicrypt_init() != 0)
         return 1;
     for (i = 0; i < sizeof key; i++)
@@ -74,7 +79,18 @@ int main(void)
     params[1] = OSSL_PARAM_construct_end();
     EVP_MAC_init(tmpl, key, 32, params);
 
+    if (phicrypt_ff1_key_new(&pk, key, 32, "0123456789"))
+        return 1;
     RATE(ff1_rate, phi_ff1_encrypt(fk, 10, tweak, sizeof tweak - 1, x, 9, x));
+    /* The public calls users make in loops: a raw key per call, and the handle. */
+    RATE(pub_rate, {
+        phicrypt_ff1_encrypt(tok, key, 32, tweak, sizeof tweak - 1, "0123456789", digits, 9);
+        digits[8] = (char)('0' + (digits[8] - '0' + 1) % 10);
+    });
+    RATE(with_rate, {
+        phicrypt_ff1_encrypt_with(tok, pk, tweak, sizeof tweak - 1, digits, 9);
+        digits[8] = (char)('0' + (digits[8] - '0' + 1) % 10);
+    });
     RATE(ssn_rate, {
         phi_fpe_encrypt(fk, PHI_FPE_SSN, NULL, tweak, sizeof tweak - 1, ssn, 11, out, sizeof out);
         ssn[10] = (char)('0' + (ssn[10] - '0' + 1) % 10);
@@ -99,13 +115,18 @@ int main(void)
     printf("%-44s %14s\n", "operation", "per second");
     printf("%-44s %14.0f\n", "FF1 radix 10, 9 numerals (phi_ff1_encrypt)", ff1_rate);
     printf("%-44s %14.0f\n", "FF1 SSN tokens (phi_fpe_encrypt ssn)", ssn_rate);
+    printf("%-44s %14.0f\n", "phicrypt_ff1_encrypt, raw key, 9 digits", pub_rate);
+    printf("%-44s %14.0f\n", "phicrypt_ff1_encrypt_with (handle), 9 digits", with_rate);
     printf("%-44s %14.0f\n", "10 AES-256 blocks (one EVP ctx, baseline)", aes10_rate);
     printf("%-44s %14.0f\n", "pseudonym, 21-byte value (state copy)", ps_rate);
     printf("%-44s %14.0f\n", "one-shot HMAC() (baseline)", hmac_rate);
     printf("%-44s %14.0f\n", "EVP_MAC_CTX_dup of pre-keyed HMAC", dup_rate);
     printf("\nratio: time of one FF1 / time of 10 AES blocks  = %.2f\n", aes10_rate / ff1_rate);
     printf("ratio: time of one SSN token / 10 AES blocks    = %.2f\n", aes10_rate / ssn_rate);
+    printf("ratio: phicrypt_ff1_encrypt (raw key) / 10 AES  = %.2f   (target <= 8)\n", aes10_rate / pub_rate);
+    printf("ratio: phicrypt_ff1_encrypt_with / 10 AES       = %.2f   (target <= 4)\n", aes10_rate / with_rate);
     printf("ratio: pseudonym speed / one-shot HMAC() speed  = %.2f\n", ps_rate / hmac_rate);
+    printf("ROW ff1_oneshot %.2f\nROW ff1_handle %.2f\n", aes10_rate / pub_rate, aes10_rate / with_rate);
     printf("ratio: pseudonym speed / EVP_MAC_CTX_dup speed  = %.2f\n", ps_rate / dup_rate);
 
     EVP_MAC_CTX_free(tmpl);
@@ -114,5 +135,6 @@ int main(void)
     EVP_CIPHER_free(aes);
     phi_hmac_key_free(hk);
     phi_ff1_key_free(fk);
+    phicrypt_ff1_key_free(pk);
     return 0;
 }

@@ -305,6 +305,77 @@ static void test_scrub__clinical_text_kept(void **state)
     CHECK("", c);
 }
 
+/* URLs go whole even when words of them are the record's own (a website
+ * field's "ftp", "example", "www"): the longer match wins. */
+static void test_scrub__urls_whole_over_own_words(void **state)
+{
+    (void)state;
+    static const scase c[] = {
+        { "Portal ftp://example.com/p/kfwpr8j5 today", "[WEBSITE] [URL] today" },
+        { "see www.example.com/u/crfsnqvx.", "see [URL]." },
+        { "HTTPS://EXAMPLE.COM/P/ECC2SRH4?a=1&b=2 ok", "[URL] ok" },
+        { "(example.com/p/1)", "([URL])" },
+    };
+    CHECK("\"website\":\"ftp://www.example.com/portal\"", c);
+}
+
+/* Phones whose first group is a word of one of the record's own values
+ * (a phone, a street number) go whole. */
+static void test_scrub__phones_whole_over_own_words(void **state)
+{
+    (void)state;
+    static const scase c[] = {
+        { "clinic fax 617.396.3953.", "clinic fax [PHONE]." },
+        { "Fax results to (617.396.3953;", "Fax results to ([PHONE];" },
+        { "at 834.623.1774 or 834 716 8896", "at [PHONE] or [PHONE]" },
+        { "at 0044 20 5899 8919", "at [PHONE]" },
+    };
+    CHECK("\"phone\":\"617-396-3953\",\"fax\":\"0044 20\",\"address\":{\"street\":\"834 Elm St\"}", c);
+}
+
+/* Hashes and keys in base64, base64url or hex are identifiers; long words
+ * and clinical shorthand are not. */
+static void test_scrub__opaque_tokens(void **state)
+{
+    (void)state;
+    static const scase c[] = {
+        { "voiceprint hash z6jvzakEKgAk+M0j/VDhY+GV0H/xJSeU=, ok", "voiceprint hash [ID], ok" },
+        { "(fnkEx2DNmenlQxkcgpnEo+6FWuXctuvJ)", "([ID])" },
+        { "HASH LLCWOGMTKBR+A0LWNKDLAEHDNHFKTMTF.", "HASH [ID]." },
+        { "hash DJJEWVRIKCXUZPTUEZGKAHBSFRBSDUV", "hash [ID]" },
+        { "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "sha [ID]" },
+        { "key q-Z9_xY3kLm8Pw2Rt5Vb7N", "key [ID]" },
+        { "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically",
+          "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically" },
+    };
+    CHECK("", c);
+}
+
+/* Plates without a keyword, and VINs in letters only. */
+static void test_scrub__plates_without_keyword(void **state)
+{
+    (void)state;
+    static const scase c[] = {
+        { "Drove car 7ABC123.", "Drove car [VEHICLE]." },
+        { "{LHG-4584} and ABC 1234", "{[VEHICLE]} and [VEHICLE]" },
+        { "car \\tGBAESRNEDPEAWWNUB", "car \\t[VEHICLE]" },
+        { "COVID19, HbA1c 7.1, B12, J10.1, BP 120/80, abc 1234, ABCD 1234",
+          "COVID19, HbA1c 7.1, B12, J10.1, BP 120/80, abc 1234, ABCD 1234" },
+    };
+    CHECK("", c);
+}
+
+/* Device serials in capitals only after "SN-". */
+static void test_scrub__device_serial_capitals(void **state)
+{
+    (void)state;
+    static const scase c[] = {
+        { "Implant SN-FZWHCHLASB ok", "Implant SN-[DEVICE] ok" },
+        { "IMPLANT (SN-FZWHCHLASB).", "IMPLANT (SN-[DEVICE])." },
+    };
+    CHECK("", c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +394,11 @@ int main(void)
         cmocka_unit_test(test_scrub__ipv6_mac_and_emails),
         cmocka_unit_test(test_scrub__unicode_digits_spaces_and_marks),
         cmocka_unit_test(test_scrub__clinical_text_kept),
+        cmocka_unit_test(test_scrub__urls_whole_over_own_words),
+        cmocka_unit_test(test_scrub__phones_whole_over_own_words),
+        cmocka_unit_test(test_scrub__opaque_tokens),
+        cmocka_unit_test(test_scrub__plates_without_keyword),
+        cmocka_unit_test(test_scrub__device_serial_capitals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

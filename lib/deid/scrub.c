@@ -65,6 +65,7 @@ typedef struct label {
 } label;
 #define LABEL(lit) ((label){ lit, sizeof lit - 1, 0 })
 
+static int is_cap(char c) { return c >= 'A' && c <= 'Z'; }
 static int is_an(char c) { return (cls[(unsigned char)c] & (C_D | C_A)) != 0; }
 
 static int prefix_ci(const char *s, size_t n, size_t i, const char *p)
@@ -819,8 +820,10 @@ static size_t m_keyword(const char *s, size_t n, size_t i, size_t l, size_t *kee
     }
     if (e < n && is_w(s[e]))
         return 0;
-    /* a plate has two characters or more ("growth plate 2 cm" stays) */
-    if ((!d && !(kind == K_VEHICLE && !low)) || (kind == K_VEHICLE && e - j < 2))
+    /* a plate has two characters or more ("growth plate 2 cm" stays); a
+     * device serial may be all capitals ("SN-FZWHCHLASB", "serial: ABCDEF") */
+    int caps_ok = !low && ((kind == K_VEHICLE) || (kind == K_DEVICE && marked && e - j >= 5));
+    if ((!d && !caps_ok) || (kind == K_VEHICLE && e - j < 2))
         return 0;
     *keep = j - i;
     *lab = kind_labels[kind];
@@ -1039,6 +1042,90 @@ static inline int may_email(const char *s, size_t n, size_t i, size_t run, const
 }
 
 
+/* A long opaque token: a hash, key or hex digest written as base64,
+ * base64url or hex ("voiceprint hash z6jvzakEKgAk+M0j/VDhY+GV0H/xJSeU=").
+ * 16 bytes or more of [A-Za-z0-9+/=_-] (separators at most a sixth of it,
+ * so "q4h-prn-2x-daily" stays) that no word looks like: hex with a digit
+ * and a letter, or at least 3 letter/digit changes, or 2 capitals inside
+ * a run of lower case and digits. */
+static size_t m_opaque(const char *s, size_t n, size_t i)
+{
+    size_t j = i, seps = 0, hex = 0, changes = 0, inner = 0, d = 0, a = 0;
+    while (j < n && j - i < 1024) {
+        char c = s[j];
+        unsigned cl = cls[(unsigned char)c];
+        if (cl & (C_D | C_A)) {
+            d += (cl & C_D) != 0;
+            a += (cl & C_A) != 0;
+            hex += is_hex(c);
+            if (j > i) {
+                unsigned pl = cls[(unsigned char)s[j - 1]];
+                changes += ((pl & C_D) && (cl & C_A)) || ((pl & C_A) && (cl & C_D));
+                inner += c >= 'A' && c <= 'Z' && ((s[j - 1] >= 'a' && s[j - 1] <= 'z') || (pl & C_D));
+            }
+        } else if (c == '+' || c == '/' || c == '_' || c == '-' || c == '=') {
+            seps++;
+        } else {
+            break;
+        }
+        j++;
+    }
+    /* '=' only pads the end; other separators do not end a token */
+    while (j > i && (s[j - 1] == '-' || s[j - 1] == '/' || s[j - 1] == '_' || s[j - 1] == '+')) {
+        j--;
+        seps--;
+    }
+    size_t len = j - i;
+    /* not the start of an e-mail address or a host name */
+    if (len < 16 || seps * 6 > len ||
+        (j < n && (is_w(s[j]) || s[j] == '@' || (s[j] == '.' && j + 1 < n && is_an(s[j + 1])))))
+        return 0;
+    if (!seps && hex == len && d && a)
+        return len;
+    if (d && a && (changes >= 3 || inner >= 2))
+        return len;
+    /* upper-cased base64 has few case or digit changes left; no word in
+     * capitals is 24 letters long */
+    int low = 0;
+    for (size_t t = i; t < j && !low; t++)
+        low = s[t] >= 'a' && s[t] <= 'z';
+    return len >= 24 && !low && (changes >= 2 || (!d && seps <= 2)) ? len : 0;
+}
+
+/* A vehicle identification number in letters only, in capitals
+ * ("GBAESRNEDPEAWWNUB": 17, no I, O or Q); with digits, m_number has it. */
+static size_t m_vin_letters(const char *s, size_t n, size_t i, size_t l)
+{
+    if (l != 17 || (i + l < n && is_w(s[i + l])))
+        return 0;
+    for (size_t t = i; t < i + l; t++)
+        if (!is_cap(s[t]) || s[t] == 'I' || s[t] == 'O' || s[t] == 'Q')
+            return 0;
+    return l;
+}
+
+/* Vehicle plates written without a keyword: "7ABC123" (a digit, three
+ * capitals, three digits) or "ABC 1234", "ABC-1234" (three capitals, a
+ * space or hyphen, four digits), whole words. Lower case and other
+ * lengths (BP 120/80, B12, COVID19, HbA1c) are left alone. */
+static size_t m_plate(const char *s, size_t n, size_t i)
+{
+    size_t j;
+    if (is_d(s[i])) {
+        if (i + 7 > n || !is_cap(s[i + 1]) || !is_cap(s[i + 2]) || !is_cap(s[i + 3]) || digits_at(s, n, i + 4) != 3)
+            return 0;
+        j = i + 7;
+    } else {
+        if (i + 8 > n || !is_cap(s[i]) || !is_cap(s[i + 1]) || !is_cap(s[i + 2]) ||
+            (s[i + 3] != ' ' && s[i + 3] != '-') || digits_at(s, n, i + 4) != 4)
+            return 0;
+        j = i + 8;
+    }
+    return j < n && (is_w(s[j]) || ((s[j] == '.' || s[j] == '/' || s[j] == '-') && j + 1 < n && is_d(s[j + 1])))
+               ? 0
+               : j - i;
+}
+
 static size_t m_code(const char *s, size_t n, size_t i, label *lab)
 {
     int zip = 0, vin = 0;
@@ -1093,6 +1180,14 @@ static size_t at_digit(const char *s, size_t n, size_t i, const char **at, label
         *lab = LABEL("URL");
         return m;
     }
+    if (k == 1 && is_cap(next) && (m = m_plate(s, n, i))) {
+        *lab = LABEL("VEHICLE");
+        return m;
+    }
+    if ((is_a(next) || next == '+' || next == '/' || next == '_' || next == '-' || next == '=') && (m = m_opaque(s, n, i))) {
+        *lab = LABEL("ID");
+        return m;
+    }
     return m_code(s, n, i, lab);
 }
 
@@ -1129,6 +1224,19 @@ static size_t at_letter(const char *s, size_t n, size_t i, const char **at, labe
     }
     if (next != '@' && (m = m_keyword(s, n, i, l, &keep, lab))) {
         lab->keep = keep;
+        return m;
+    }
+    if (l == 3 && (next == ' ' || next == '-') && is_cap(s[i]) && (m = m_plate(s, n, i))) {
+        *lab = LABEL("VEHICLE");
+        return m;
+    }
+    if (l == 17 && (m = m_vin_letters(s, n, i, l))) {
+        *lab = LABEL("VEHICLE");
+        return m;
+    }
+    if ((l >= 16 || is_d(next) || next == '+' || next == '/' || next == '_' || next == '-' || next == '=') &&
+        (m = m_opaque(s, n, i))) {
+        *lab = LABEL("ID");
         return m;
     }
     /* The rest go on past the letters: not after a space or a comma. */
@@ -1229,10 +1337,19 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
         size_t word = 1; /* s[i + 1 .. i + word) are word bytes */
         label lab = { NULL, 0, 0 };
         size_t m = r->nids && may_ident(&x, s, n, i) ? m_ident(r, &x, s, n, i, &lab) : 0;
-        if (!m)
-            m = is_d(c)   ? at_digit(s, n, i, &at, &lab, &word)
-                : is_a(c) ? at_letter(s, n, i, &at, &lab, &word)
-                          : at_other(s, n, i, &at, &lab);
+        /* A recogniser's longer match wins over the record's own words: a
+         * URL, phone or code must go whole, not around a word of it
+         * ("ftp://example.com/p/1" with "ftp" and "example" a website's,
+         * "617.396.3953" with "617" a phone field's). Own words are rare,
+         * so trying both there costs little. */
+        label glab = { NULL, 0, 0 };
+        size_t g = is_d(c)   ? at_digit(s, n, i, &at, &glab, &word)
+                   : is_a(c) ? at_letter(s, n, i, &at, &glab, &word)
+                             : at_other(s, n, i, &at, &glab);
+        if (g > m) {
+            m = g;
+            lab = glab;
+        }
         if (!m) {
             /* No identifier starts here: skip the rest of the word. After a
              * byte that is no word's (a bracket, a quote), the next word

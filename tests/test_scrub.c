@@ -345,6 +345,9 @@ static void test_scrub__opaque_tokens(void **state)
         { "hash DJJEWVRIKCXUZPTUEZGKAHBSFRBSDUV", "hash [ID]" },
         { "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "sha [ID]" },
         { "key q-Z9_xY3kLm8Pw2Rt5Vb7N", "key [ID]" },
+        { "hash (QmLCieeiUtstt+RqaKRUacvCbfdvSOgR;", "hash ([ID];" },
+        { "HASH GDSGKD+/JA/TSAKUTIOTQG8+DVPJQZ+6 ok", "HASH [ID] ok" },
+        { "ACETAMINOPHEN/HYDROCODONE, McDonaldMacArthurSmith", "ACETAMINOPHEN/HYDROCODONE, McDonaldMacArthurSmith" },
         { "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically",
           "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically" },
     };

@@ -1084,12 +1084,19 @@ static size_t m_opaque(const char *s, size_t n, size_t i)
         return len;
     if (d && a && (changes >= 3 || inner >= 2))
         return len;
-    /* upper-cased base64 has few case or digit changes left; no word in
-     * capitals is 24 letters long */
-    int low = 0;
-    for (size_t t = i; t < j && !low; t++)
-        low = s[t] >= 'a' && s[t] <= 'z';
-    return len >= 24 && !low && (changes >= 2 || (!d && seps <= 2)) ? len : 0;
+    /* base64 without a digit still has capitals all through its lower
+     * case; upper-cased base64 has few changes left, but no word in
+     * capitals is 24 letters long, and words are not joined with + or = */
+    int low = 0, pe = 0;
+    for (size_t t = i; t < j; t++) {
+        low |= s[t] >= 'a' && s[t] <= 'z';
+        pe |= s[t] == '+' || s[t] == '=';
+    }
+    if (len < 24)
+        return 0;
+    if (low)
+        return inner >= 4 ? len : 0;
+    return changes >= 2 || pe || (!d && !seps) ? len : 0;
 }
 
 /* A vehicle identification number in letters only, in capitals

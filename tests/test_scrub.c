@@ -347,6 +347,8 @@ static void test_scrub__opaque_tokens(void **state)
         { "key q-Z9_xY3kLm8Pw2Rt5Vb7N", "key [ID]" },
         { "hash (QmLCieeiUtstt+RqaKRUacvCbfdvSOgR;", "hash ([ID];" },
         { "HASH GDSGKD+/JA/TSAKUTIOTQG8+DVPJQZ+6 ok", "HASH [ID] ok" },
+        /* base64 with a separator every five characters or so */
+        { "voiceprint hash GgdkXv84/C++UeNubvidZMf++ekEl/Be x", "voiceprint hash [ID] x" },
         { "ACETAMINOPHEN/HYDROCODONE, McDonaldMacArthurSmith", "ACETAMINOPHEN/HYDROCODONE, McDonaldMacArthurSmith" },
         { "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically",
           "COVID-19-related pneumonia, q4h-prn-2x-daily, electrocardiographically" },

@@ -1050,7 +1050,7 @@ static inline int may_email(const char *s, size_t n, size_t i, size_t run, const
  * a run of lower case and digits. */
 static size_t m_opaque(const char *s, size_t n, size_t i)
 {
-    size_t j = i, seps = 0, hex = 0, changes = 0, inner = 0, d = 0, a = 0;
+    size_t j = i, seps = 0, dashes = 0, hex = 0, changes = 0, inner = 0, d = 0, a = 0;
     while (j < n && j - i < 1024) {
         char c = s[j];
         unsigned cl = cls[(unsigned char)c];
@@ -1065,6 +1065,7 @@ static size_t m_opaque(const char *s, size_t n, size_t i)
             }
         } else if (c == '+' || c == '/' || c == '_' || c == '-' || c == '=') {
             seps++;
+            dashes += c == '-' || c == '_';
         } else {
             break;
         }
@@ -1072,12 +1073,15 @@ static size_t m_opaque(const char *s, size_t n, size_t i)
     }
     /* '=' only pads the end; other separators do not end a token */
     while (j > i && (s[j - 1] == '-' || s[j - 1] == '/' || s[j - 1] == '_' || s[j - 1] == '+')) {
+        dashes -= s[j - 1] == '-' || s[j - 1] == '_';
         j--;
         seps--;
     }
     size_t len = j - i;
     /* not the start of an e-mail address or a host name */
-    if (len < 16 || seps * 6 > len ||
+    /* base64 may hold a + or / every few characters; words joined by
+     * dashes (q4h-prn-2x-daily) are text */
+    if (len < 16 || seps * 4 > len || dashes * 6 > len ||
         (j < n && (is_w(s[j]) || s[j] == '@' || (s[j] == '.' && j + 1 < n && is_an(s[j + 1])))))
         return 0;
     if (!seps && hex == len && d && a)

@@ -193,7 +193,7 @@ if [ $? = 1 ]; then ok "test_cli__encrypt_command_bad_json"; else notok "test_cl
 # issue 26: {"$type": 2} is a query operator; countDocuments' pipeline is analysed
 echo '{"find": "patients", "filter": {"ssn": "SECRET-SSN-3", "age": {"$type": 16}}}' |
   "$P" --config "$T/ks/auto.json" encrypt-command --db hospital >"$T/out" 2>"$T/err"
-if [ $? = 0 ] && grep -q '"\$type":{"\$numberInt":"16"}' "$T/out" && ! grep -q SECRET "$T/out"; then ok "test_cli__encrypt_command_type_operator"; else notok "test_cli__encrypt_command_type_operator" "$(cat "$T/err" "$T/out")"; fi
+if [ $? = 0 ] && grep -q '"\$type":{"\$numberInt":"16"}' "$T/out" && ! grep -q SECRET "$T/out"; then ok "test_cli__encrypt_command_type_operator"; else notok "test_cli__encrypt_command_type_operator" "$(cat "$T/err")"; fi
 echo '{"aggregate": "patients", "pipeline": [{"$match": {"ssn": "SECRET-SSN-4"}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}], "cursor": {}}' |
   "$P" --config "$T/ks/auto.json" encrypt-command --db hospital >"$T/out" 2>"$T/err"
 if [ $? = 0 ] && grep -q '"\$group"' "$T/out" && ! grep -q SECRET "$T/out"; then ok "test_cli__encrypt_command_count_documents"; else notok "test_cli__encrypt_command_count_documents" "$(cat "$T/err")"; fi

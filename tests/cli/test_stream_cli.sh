@@ -28,12 +28,12 @@ printf '{"ssn": "SECRET-1", "t": 98.6}\n\n   \n{"ssn": "SECRET-2"}\n' |
   "$P" --config "$C" encrypt-document --ns hospital.patients --lines >"$T/enc" 2>"$T/err"
 if [ $? = 0 ] && [ "$(wc -l <"$T/enc")" = 4 ] && [ -z "$(sed -n 2p "$T/enc")" ] && ! grep -q SECRET "$T/enc"; then
   ok "test_stream_cli__blank_lines_kept"
-else notok "test_stream_cli__blank_lines_kept" "$(head -c 300 "$T/err" "$T/enc")"; fi
+else notok "test_stream_cli__blank_lines_kept" "$(head -c 300 "$T/err")"; fi
 "$P" --config "$C" decrypt-document --lines <"$T/enc" >"$T/dec" 2>"$T/err"
 if [ "$(sed -n 1p "$T/dec")" = '{"ssn":"SECRET-1","t":98.6}' ] && [ "$(sed -n 4p "$T/dec")" = '{"ssn":"SECRET-2"}' ] &&
    [ "$(wc -l <"$T/dec")" = 4 ]; then
   ok "test_stream_cli__round_trip_with_shortest_doubles"
-else notok "test_stream_cli__round_trip_with_shortest_doubles" "$(head -c 300 "$T/dec")"; fi
+else notok "test_stream_cli__round_trip_with_shortest_doubles" "output lines differ (not printed: they hold the test plaintext)"; fi
 
 # a stream larger than the 64 MiB whole-input limit: streamed, not refused
 /usr/bin/python3 - "$T/big.jsonl" <<'PY'

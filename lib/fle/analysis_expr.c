@@ -25,8 +25,6 @@
 
 #define MAX_EXPR_DEPTH 100
 
-static const phi_encinfo opaque_enc = { .algorithm = PHI_ALG_OPAQUE };
-
 /* ---- shapes ---- */
 
 int phi_shape_at(phi_actx *a, const char *path, const phi_snode **node)
@@ -327,7 +325,7 @@ static int join(phi_actx *a, const phi_snode **acc, const phi_snode *y, bool fir
         return 0;
     if (!x && !y)
         return 0;
-    return (*acc = phi_synth_leaf(a, &opaque_enc)) ? 0 : PHICRYPT_ENOMEM;
+    return (*acc = phi_synth_opaque(a)) ? 0 : PHICRYPT_ENOMEM;
 }
 
 /* $cond, $switch, $ifNull: the value is one of the branches; a condition
@@ -461,7 +459,7 @@ static int expr(phi_actx *a, bson_iter_t *it, bson_t *out, const char *key, cons
     if (BSON_ITER_HOLDS_ARRAY(it)) {
         bool any = false;
         int rc = args(a, it, out, key, &any, depth + 1);
-        if (!rc && any && !(*result = phi_synth_leaf(a, &opaque_enc)))
+        if (!rc && any && !(*result = phi_synth_opaque(a)))
             rc = PHICRYPT_ENOMEM;
         return rc;
     }

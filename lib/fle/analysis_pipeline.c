@@ -25,8 +25,6 @@
 #include "core/mem_private.h"
 #include "fle/analysis_private.h"
 
-static const phi_encinfo opaque_enc = { .algorithm = PHI_ALG_OPAQUE };
-
 static int need_doc(phi_actx *a, bson_iter_t *it, const char *stage, bson_iter_t *fields)
 {
     if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, fields))
@@ -282,7 +280,7 @@ static int accumulator(phi_actx *a, const char *stage, bson_iter_t *f, bson_t *o
     if (rc || !n)
         return rc ? rc : phi_shape_set(a, *made, name, NULL, made);
     if (strcmp(acc, "$push") == 0 || strcmp(acc, "$addToSet") == 0) {
-        const phi_snode *arr = phi_synth_leaf(a, &opaque_enc);
+        const phi_snode *arr = phi_synth_opaque(a);
         return arr ? phi_shape_set(a, *made, name, arr, made) : PHICRYPT_ENOMEM;
     }
     if (strcmp(acc, "$first") == 0 || strcmp(acc, "$last") == 0)

@@ -140,6 +140,7 @@ int phi_schema_resolve(phi_actx *a, const char *path, const phi_encinfo **enc, p
  * phi_synth_free_all. NULL (with the error set) when out of memory. */
 phi_snode *phi_synth_object(phi_actx *a);                        /* {} : nothing encrypted */
 phi_snode *phi_synth_leaf(phi_actx *a, const phi_encinfo *enc);  /* a value encrypted as `enc` */
+phi_snode *phi_synth_opaque(phi_actx *a);                        /* encrypted values no stage may compare */
 phi_snode *phi_synth_clone(phi_actx *a, const phi_snode *src);   /* shallow copy; NULL src: {} */
 /* Defines field `name` of synthetic `node` as `child` (replacing what the
  * schema said of that name, patterns and additionalProperties included). */

@@ -925,6 +925,12 @@ phi_snode *phi_synth_leaf(phi_actx *a, const phi_encinfo *enc)
     return n;
 }
 
+phi_snode *phi_synth_opaque(phi_actx *a)
+{
+    static const phi_encinfo opaque = { .algorithm = PHI_ALG_OPAQUE };
+    return phi_synth_leaf(a, &opaque);
+}
+
 phi_snode *phi_synth_clone(phi_actx *a, const phi_snode *src)
 {
     phi_snode *n = synth_alloc(a);

@@ -15,6 +15,7 @@
 
 #include <bson/bson.h>
 #include <phicrypt.h>
+#include "core/mem_private.h"
 #include "deid/scan_private.h"
 #include "test_util.h"
 
@@ -714,6 +715,65 @@ static void test_deid__skip_bad_lists_and_skips(void **state)
     phicrypt_deid_policy_free(p);
     free(ip);
     free(op);
+}
+
+/* Issue 19 item 6: a report buffer passed again has its old bytes wiped
+ * and freed (seen through the free observer), when the run succeeds and
+ * when it fails (its report says how far it got). */
+static const void *stale_rep;
+static int stale_seen, stale_dirty;
+
+static void note_free(const void *p, size_t n)
+{
+    if (p != stale_rep)
+        return;
+    stale_seen++;
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i])
+            stale_dirty++;
+}
+
+static void stale_fill(phicrypt_buf *b)
+{
+    phicrypt_buf_dispose(b);
+    b->data = malloc(64);
+    assert_non_null(b->data);
+    memset(b->data, 'S', 64);
+    b->len = 64;
+    stale_rep = b->data;
+    stale_seen = stale_dirty = 0;
+    phi_test_set_free_observer(note_free);
+}
+
+static void stale_check(const char *call)
+{
+    phi_test_set_free_observer(NULL);
+    if (stale_seen != 1 || stale_dirty)
+        fail_msg("%s: the report's old bytes were %s", call, stale_seen ? "not wiped" : "not freed (leaked)");
+}
+
+static void test_deid__report_buffer_reused_is_wiped(void **state)
+{
+    fx *f = *state;
+    char *ip = path_in(f, "ru.jsonl"), *op = path_in(f, "ru.out.jsonl"), *bad = path_in(f, "missing.jsonl");
+    const char *in = "{\"a\":\"x\"}\n";
+    tu_write_file(ip, in, strlen(in), 0600);
+    phicrypt_deid_policy *p = policy(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"redact\"}}}");
+    phicrypt_buf rep = PHICRYPT_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        stale_fill(&rep);
+        assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, ip, op, NULL), 0);
+        stale_check("phicrypt_deid_file");
+        assert_true(tu_contains((const char *)rep.data, "\"records_out\":1"));
+    }
+    stale_fill(&rep);
+    assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, bad, op, NULL), PHICRYPT_EIO);
+    stale_check("phicrypt_deid_file (failing)");
+    assert_null(rep.data);
+    phicrypt_deid_policy_free(p);
+    free(ip);
+    free(op);
+    free(bad);
 }
 
 static void test_deid__bad_arguments(void **state)
@@ -1691,6 +1751,7 @@ int main(void)
         cmocka_unit_test(test_deid__safe_harbor_reports_unrecognised_fields),
         cmocka_unit_test(test_deid__malformed_inputs_leave_no_output),
         cmocka_unit_test(test_deid__skip_bad_lists_and_skips),
+        cmocka_unit_test(test_deid__report_buffer_reused_is_wiped),
         cmocka_unit_test(test_deid__bad_arguments),
         cmocka_unit_test(test_deid__bson_and_csv_keyed_round_trip),
         cmocka_unit_test(test_deid__malformed_bson),

@@ -485,8 +485,9 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
     }
 done:
     if (r.msg[0] && out) {
-        out->data = (uint8_t *)phi_strdup(r.msg);
-        out->len = out->data ? strlen(r.msg) : 0;
+        char *m = phi_strdup(r.msg);
+        if (m)
+            phi_buf_give(out, m, strlen(m));
     }
     if (rc != 0 && r.msg[0])
         phi_error(ph, rc, "audit log: %s", r.msg);
@@ -507,10 +508,9 @@ int phicrypt_audit_verify_log(phicrypt_t *ph, phicrypt_buf *report, int *torn_la
     const char *anchors[2] = { NULL, NULL };
     const char *const *use_anchors;
     int rc, torn = 0;
-    if (report) {
-        report->data = NULL;
-        report->len = 0;
-    }
+    /* A report is written on failure too: a stale one from an earlier
+     * call must not be read as this call's (nor leak). */
+    phicrypt_buf_dispose(report);
     if (torn_last)
         *torn_last = 0;
     if (opts && opts->version != PHICRYPT_AUDIT_VERIFY_OPTS_VERSION)
@@ -669,9 +669,11 @@ int phicrypt_audit_subject_id(phicrypt_t *ph, phicrypt_buf *out, const char *sub
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_audit_subject_id: NULL argument");
     if ((rc = phi_audit_subject(ph, sub, 0, NULL, subject_value, strlen(subject_value))) != 0)
         return rc;
-    out->data = (uint8_t *)phi_strdup(sub);
-    if (!out->data)
-        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
-    out->len = strlen(sub);
+    {
+        char *s = phi_strdup(sub);
+        if (!s)
+            return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+        phi_buf_give(out, s, strlen(s));
+    }
     return 0;
 }

@@ -513,8 +513,7 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
         phi_sbuf_free(&b);
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     }
-    rep->data = (uint8_t *)b.p;
-    rep->len = b.len;
+    phi_buf_give(rep, b.p, b.len);
     return 0;
 }
 
@@ -534,10 +533,9 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     int v2 = opts->version >= 2;
     int delim = v2 ? opts->csv_delimiter : 0, strict = v2 && opts->strict;
     phicrypt_deid_warn_fn warn_fn = v2 ? opts->warn : NULL;
-    if (report) {
-        report->data = NULL;
-        report->len = 0;
-    }
+    /* A report is written on failure too ("completed": false): a stale one
+     * from an earlier call must not be read as this call's (nor leak). */
+    phicrypt_buf_dispose(report);
     int fmt = opts->format;
     if (fmt == PHICRYPT_DEID_AUTO)
         fmt = fmt_from_ext(strcmp(in_path, "-") == 0 ? out_path : in_path);

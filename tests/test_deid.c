@@ -211,6 +211,38 @@ static void test_deid__policy_errors_name_the_location(void **state)
     phicrypt_deid_policy_free(NULL);
 }
 
+/* Found by the policy fuzzer (issue 19): a rule naming a member twice
+ * leaked the first copy and silently used the second. Every object of a
+ * policy names each member once; the error says where. */
+static void test_deid__policy_member_given_twice(void **state)
+{
+    fx *f = *state;
+    phicrypt_deid_policy *p = NULL;
+    struct { const char *json, *msg; } cases[] = {
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\",\"key\":\"tok:mrn\"}}}",
+          "fields.\"n\".key: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"keep\",\"action\":\"drop\"}}}", "fields.\"n\".action: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"mask\",\"char\":\"#\",\"char\":\"*\"}}}",
+          "fields.\"n\".char: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"keep\"},\"n\":{\"action\":\"drop\"}}}", "fields.\"n\": given twice" },
+        { "{\"version\":1,\"version\":1,\"fields\":{}}", "version: given twice" },
+        { "{\"version\":1,\"fields\":{},\"fields\":{\"n\":{\"action\":\"keep\"}}}", "fields: given twice" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = phicrypt_deid_policy_new(&p, f->ph, cases[i].json);
+        if (rc != PHICRYPT_EINVAL)
+            fail_msg("case %zu: rc %d (%s)", i, rc, phicrypt_errmsg(f->ph));
+        assert_null(p);
+        if (!tu_contains(phicrypt_errmsg(f->ph), cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, phicrypt_errmsg(f->ph), cases[i].msg);
+    }
+    /* The same member name in two different objects is fine. */
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph,
+                                              "{\"version\":1,\"fields\":{\"a\":{\"action\":\"keep\"},"
+                                              "\"b\":{\"action\":\"keep\"}}}"), 0);
+    phicrypt_deid_policy_free(p);
+}
+
 static void test_deid__simple_actions_rewrite_only_their_spans(void **state)
 {
     fx *f = *state;
@@ -1738,6 +1770,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deid__policy_errors_name_the_location),
+        cmocka_unit_test(test_deid__policy_member_given_twice),
         cmocka_unit_test(test_deid__simple_actions_rewrite_only_their_spans),
         cmocka_unit_test(test_deid__every_restricted_zip3_becomes_000),
         cmocka_unit_test(test_deid__path_forms),

@@ -269,6 +269,42 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
     return 0;
 }
 
+/* A member given twice in one object of the policy: JSON allows it, but
+ * which one would win is a guess (and the rule parser would keep both
+ * copies), so the policy is refused naming where. Depth is bounded by the
+ * policy's shape (top level, "fields", one rule). */
+static int member_given_twice(const void *eh, const bson_t *doc, const char *loc, int depth)
+{
+    bson_iter_t it, before, sub;
+    if (!bson_iter_init(&it, doc))
+        return 0;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        char where[700];
+        if (depth == 0)
+            snprintf(where, sizeof where, "%s", k);
+        else if (depth == 1)
+            snprintf(where, sizeof where, "%s.\"%s\"", loc, k);
+        else
+            snprintf(where, sizeof where, "%s.%s", loc, k);
+        bson_iter_init(&before, doc);
+        while (bson_iter_next(&before) && bson_iter_offset(&before) < bson_iter_offset(&it))
+            if (strcmp(bson_iter_key(&before), k) == 0)
+                return phi_error(eh, PHICRYPT_EINVAL,
+                                 "%s: given twice (each member of a policy object is given once)", where);
+        if (depth < 2 && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t child;
+            int rc;
+            bson_iter_document(&it, &len, &data);
+            if (bson_init_static(&child, data, len) && (rc = member_given_twice(eh, &child, where, depth + 1)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const char *policy_json)
 {
     const void *eh = ph;
@@ -280,6 +316,10 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
     *out = NULL;
     if ((rc = phi_json_to_bson(eh, "policy", policy_json, strlen(policy_json), &doc)))
         return rc;
+    if ((rc = member_given_twice(eh, &doc, "", 0))) {
+        bson_destroy(&doc);
+        return rc;
+    }
     phicrypt_deid_policy *p = phi_calloc(1, sizeof *p);
     if (!p) {
         bson_destroy(&doc);

@@ -284,6 +284,8 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_vault' is required (e.g. \"file:keyvault.jsonl\")");
     if (cfg->access && (rc = phi_access_bind(cfg->access, eh, cfg->schema_map)) != 0)
         return rc;
+    if (cfg->audit && (rc = phi_audit_bind(cfg->audit, eh, cfg->key_vault, cfg->key_vault_ns)) != 0)
+        return rc;
     return 0;
 }
 

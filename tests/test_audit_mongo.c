@@ -215,6 +215,10 @@ static int rollback_refused(void)
     CHECK(size_of(log) == (off_t)old_len);
     CHECK(verify(ph, NULL, NULL, NULL, msg, sizeof msg) == PHICRYPT_EAUTH);
     CHECK(tu_contains(msg, "truncated or rolled back"));
+    /* The log deleted whole: this host:path has anchored checkpoints. */
+    CHECK(unlink(log) == 0);
+    CHECK(event(ph, "decrypt") == PHICRYPT_EAUTH);
+    CHECK(tu_contains(phicrypt_errmsg(ph), "empty or missing"));
     phicrypt_free(ph);
     ph = NULL;
     drop_db(db);

@@ -446,15 +446,20 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     case PHI_ACT_ZIP3: {
         char z[4];
         char pad[8];
-        if (v->kind == PHI_DV_NUM && v->n < 5 && v->n > 0) {
-            /* A ZIP stored as a number lost its leading zeros. */
-            memset(pad, '0', 5 - v->n);
-            memcpy(pad + 5 - v->n, v->s, v->n);
-            s = pad;
-            n = 5;
-        } else if (!scalar_text(v, &s, &n)) {
+        if (!scalar_text(v, &s, &n)) {
             set_str(o, "000", 3);
             return 0;
+        }
+        size_t nd = 0;
+        while (nd < n && s[nd] >= '0' && s[nd] <= '9')
+            nd++;
+        if (nd == n && n > 0 && n < 5) {
+            /* A ZIP stored as a number lost its leading zeros; written out
+             * as text (CSV, a JSON string) it is the same ZIP. */
+            memset(pad, '0', 5 - n);
+            memcpy(pad + 5 - n, s, n);
+            s = pad;
+            n = 5;
         }
         if (!zip3_of(s, n, z))
             memcpy(z, "000", 4);

@@ -385,6 +385,9 @@ int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherite
  * timestamp, ISO 8601 text), and an identifier when it is an ObjectId (it
  * carries its creation time). */
 const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v);
+/* 1 when v is an ObjectId as mongoexport writes it in CSV text
+ * ("ObjectId(" 24 hex digits ")"): the same value as a BSON ObjectId. */
+int phi_oid_text(const phi_dv *v);
 
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
 int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);

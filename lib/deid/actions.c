@@ -493,6 +493,7 @@ void phi_rec_reset(phi_deid_rec *r)
         phi_wipe(r->idarena.p, r->idarena.len);
     r->idarena.len = 0;
     r->nids = 0;
+    r->ids_gen++;
     phi_scratch_wipe(&r->str, &r->str_used);
     phi_scratch_wipe(&r->dtext, &r->dtext_used);
     phi_ptable_record_start(&r->pt);
@@ -519,6 +520,7 @@ const char *phi_rec_where(phi_deid_rec *r)
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
+    phi_scrub_free(r);
     phi_act_keys_free(r);
     phi_ptable_free(&r->pt);
     phi_sbuf_free(&r->str);

@@ -311,6 +311,13 @@ typedef struct phi_deid_rec {
      * made on first use and freed with the record context (once per
      * batch), which is when keyring changes are picked up. */
     struct phi_kr_local *keys;
+    /* scrub: the index of the record's identifiers, rebuilt when ids_gen
+     * moves (a new record, an identifier added), and a memo of short texts
+     * in which no recogniser matched (see scrub.c); both freed (the memo
+     * wiped) with the record context. */
+    struct phi_id_index *idx;
+    unsigned ids_gen, idx_gen;
+    struct phi_scrub_memo *memo;
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in
@@ -410,6 +417,8 @@ int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_
                       const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
+/* Frees scrub's per-worker index and memo (the memo wiped). */
+void phi_scrub_free(phi_deid_rec *r);
 /* Whether values under the field name key[0..n) are names of people. */
 int phi_scrub_is_name(const char *key, size_t n);
 /* Adds a value of the record (label at loff, ln in the arena) to what scrub

@@ -1187,6 +1187,33 @@ static void test_deid__csv_decides_unknown_columns_per_value_like_json(void **st
                "seenOn,ref,memo\n2023,,x\n");
 }
 
+static void test_deid__text_inside_a_preset_identifier_is_that_identifier(void **state)
+{
+    fx *f = *state;
+    /* A FHIR HumanName's "text" under a key the preset does not know: the
+     * name is redacted (not scrubbed as notes, where nothing would know it
+     * as a name) and is one of the record's identifiers. */
+    const char *in = "{\"contact\":[{\"name\":{\"text\":\"Ryan Jackson\"},\"telecom\":[{\"system\":\"phone\","
+                     "\"value\":\"358.641.7689\"}]}],\"notes\":\"Spoke with Ryan Jackson today\"}";
+    char *out = deid_json_eq_bson(f, SH_DROP, in);
+    assert_true(tu_contains(out, "\"text\" : \"[REDACTED]\""));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
+    /* The same record as mongoexport CSV: a column is a value of the
+     * containers above it (telecom.0.value is the preset's "telecom"). */
+    const char *csv = "contact.0.name.text,contact.0.telecom.0.system,contact.0.telecom.0.value,notes\n"
+                      "Ryan Jackson,phone,358.641.7689,Spoke with Ryan Jackson today\n";
+    size_t n;
+    assert_int_equal(run_file(f, SH_DROP, "fhir.csv", csv, strlen(csv), "fhir.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_true(tu_contains(out, "\n[REDACTED],[REDACTED],[REDACTED],"));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
+}
+
 static void test_deid__preset_treats_object_ids_and_timestamps_by_type(void **state)
 {
     fx *f = *state;
@@ -1729,6 +1756,7 @@ int main(void)
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
         cmocka_unit_test(test_deid__preset_keep_on_a_container_walks_it),
         cmocka_unit_test(test_deid__csv_decides_unknown_columns_per_value_like_json),
+        cmocka_unit_test(test_deid__text_inside_a_preset_identifier_is_that_identifier),
         cmocka_unit_test(test_deid__preset_treats_object_ids_and_timestamps_by_type),
         cmocka_unit_test(test_deid__mask_never_shows_a_whole_value),
         cmocka_unit_test(test_deid__numeric_dates_are_dates),

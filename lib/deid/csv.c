@@ -248,7 +248,7 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_g
             phi_csv_row_free(&row);
             return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
         }
-        const phi_deid_rule *rule = phi_rule_for(r->pol, cols->comps[k], cols->ncomps[k]);
+        const phi_deid_rule *rule = phi_rule_for_column(r->pol, cols->comps[k], cols->ncomps[k]);
         cols->rules[k] = rule;
         phi_rec_hit(r, rule);
         if (!rule && !r->reid) {

@@ -374,13 +374,27 @@ static inline void phi_rec_hit(phi_deid_rec *r, const phi_deid_rule *rule)
  * the rule inherited from its containers: an explicit rule on a container
  * takes every value inside it; a preset rule is only the fallback of the
  * values the preset does not name itself. */
+static inline const phi_deid_rule *phi_rule_pick(const phi_deid_rule *own, const phi_deid_rule *inherited)
+{
+    if (inherited && !inherited->preset)
+        return inherited;
+    /* Free text inside a preset identifier is that identifier, not notes:
+     * a FHIR HumanName's "text" ({"name": {"text": "Ryan Jackson"}}), an
+     * address's "text"; redacted, and one of the record's identifiers. */
+    if (own && inherited && own->preset && own->act == PHI_ACT_SCRUB && inherited->act == PHI_ACT_REDACT)
+        return inherited;
+    return own ? own : inherited;
+}
 static inline const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
 {
     if (inherited && !inherited->preset)
         return inherited;
-    const phi_deid_rule *own = phi_ps_rule(ps);
-    return own ? own : inherited;
+    return phi_rule_pick(phi_ps_rule(ps), inherited);
 }
+/* The rule of a CSV column (a dotted path, array items numbered), as the
+ * JSON walk reaches the same value: rules on the containers above it
+ * count (telecom.0.value is a value of the preset's "telecom"). */
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
 /* An object or array whose rule is `rule`: 1 when the rule takes it
  * whole (an explicit keep, drop, redact, encrypt, pseudonymize; a preset
  * drop), else 0 and *child is the rule its values inherit. A preset keep

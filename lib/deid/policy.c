@@ -461,6 +461,19 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
     return NULL;
 }
 
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n)
+{
+    const phi_deid_rule *inherited = NULL, *rule = NULL;
+    for (size_t k = 1; k <= n; k++) {
+        rule = phi_rule_pick(phi_rule_for(p, comps, k), inherited);
+        const phi_deid_rule *child;
+        if (k == n || phi_container_whole(rule, inherited, &child))
+            return rule;
+        inherited = child;
+    }
+    return rule;
+}
+
 int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child)
 {
     *child = inherited;

@@ -1243,11 +1243,67 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
     csv = "name,diagnoses,extra\n"
           "Elijah Nguyen-Tran,\"[{\"\"notedOn\"\":\"\"2023-11-13\"\",\"\"comment\"\":\"\"confirmed with Elijah Nguyen-Tran\"\"}]\","
           "\"{\"\"ssn\"\":\"\"123-45-6789\"\"}\"\n";
-    expect_csv(f, pol, "j.csv", csv, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
+    expect_csv(f, pol, "j.csv", csv, "name,diagnoses,extra\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\","
+                                     "\"{\"\"ssn\"\":\"\"[REDACTED]\"\"}\"\n");
     char *j = deid1(f, pol, "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"comment\":"
-                            "\"confirmed with Elijah Nguyen-Tran\"}]}");
-    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}]}");
+                            "\"confirmed with Elijah Nguyen-Tran\"}],\"extra\":{\"ssn\":\"123-45-6789\"}}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}],"
+                           "\"extra\":{\"ssn\":\"[REDACTED]\"}}");
     free(j);
+}
+
+static void test_deid__csv_decides_unknown_columns_per_value_like_json(void **state)
+{
+    fx *f = *state;
+    /* One record as JSON and as mongoexport CSV: an unknown date becomes
+     * its year, an ObjectId goes (in a kept column too), any other unknown
+     * value follows "unknown_fields", a ZIP that lost its leading zero is
+     * padded before the ZIP3 rule, whatever the format. */
+    char *j = deid1(f, SH_DROP, "{\"name\":\"Ann Lee\",\"seenOn\":\"2023-11-13T08:00:00Z\","
+                                "\"ref\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e000001\"},\"codes\":[\"E11.9\","
+                                "{\"$oid\":\"5f1d7a4e8f1b2c3d4e000002\"}],\"zip\":1970,\"postalCode\":\"3789\","
+                                "\"memo\":\"Ann Lee 617-432-0100\"}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"seenOn\":\"2023\",\"codes\":[\"E11.9\"],"
+                           "\"zip\":\"019\",\"postalCode\":\"037\"}");
+    free(j);
+    const char *csv = "name,seenOn,ref,codes.0,codes.1,zip,postalCode,memo\n"
+                      "Ann Lee,2023-11-13T08:00:00Z,ObjectId(5f1d7a4e8f1b2c3d4e000001),E11.9,"
+                      "ObjectId(5f1d7a4e8f1b2c3d4e000002),1970,3789,Ann Lee 617-432-0100\n";
+    expect_csv(f, SH_DROP, "u.csv", csv, "name,seenOn,ref,codes.0,codes.1,zip,postalCode,memo\n"
+                                        "[REDACTED],2023,,E11.9,,019,037,\n");
+    /* A column name that is not a plain name may itself be data: it goes
+     * whole, as before, when unknown fields are dropped. */
+    expect_csv(f, SH_DROP, "w.csv", "name,Ann Lee (617-432-0100)\nAnn,2023-11-13\n", "name\n[REDACTED]\n");
+    /* With "keep", the unknown value stays, dates and ObjectIds still do not. */
+    expect_csv(f, SH_KEEP, "k.csv", "seenOn,ref,memo\n2023-11-13,ObjectId(5f1d7a4e8f1b2c3d4e000001),x\n",
+               "seenOn,ref,memo\n2023,,x\n");
+}
+
+static void test_deid__text_inside_a_preset_identifier_is_that_identifier(void **state)
+{
+    fx *f = *state;
+    /* A FHIR HumanName's "text" under a key the preset does not know: the
+     * name is redacted (not scrubbed as notes, where nothing would know it
+     * as a name) and is one of the record's identifiers. */
+    const char *in = "{\"contact\":[{\"name\":{\"text\":\"Ryan Jackson\"},\"telecom\":[{\"system\":\"phone\","
+                     "\"value\":\"358.641.7689\"}]}],\"notes\":\"Spoke with Ryan Jackson today\"}";
+    char *out = deid_json_eq_bson(f, SH_DROP, in);
+    assert_true(tu_contains(out, "\"text\" : \"[REDACTED]\""));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
+    /* The same record as mongoexport CSV: a column is a value of the
+     * containers above it (telecom.0.value is the preset's "telecom"). */
+    const char *csv = "contact.0.name.text,contact.0.telecom.0.system,contact.0.telecom.0.value,notes\n"
+                      "Ryan Jackson,phone,358.641.7689,Spoke with Ryan Jackson today\n";
+    size_t n;
+    assert_int_equal(run_file(f, SH_DROP, "fhir.csv", csv, strlen(csv), "fhir.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_true(tu_contains(out, "\n[REDACTED],[REDACTED],[REDACTED],"));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
 }
 
 static void test_deid__preset_treats_object_ids_and_timestamps_by_type(void **state)
@@ -1793,6 +1849,8 @@ int main(void)
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
         cmocka_unit_test(test_deid__preset_keep_on_a_container_walks_it),
+        cmocka_unit_test(test_deid__csv_decides_unknown_columns_per_value_like_json),
+        cmocka_unit_test(test_deid__text_inside_a_preset_identifier_is_that_identifier),
         cmocka_unit_test(test_deid__preset_treats_object_ids_and_timestamps_by_type),
         cmocka_unit_test(test_deid__mask_never_shows_a_whole_value),
         cmocka_unit_test(test_deid__numeric_dates_are_dates),

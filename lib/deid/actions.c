@@ -446,15 +446,20 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     case PHI_ACT_ZIP3: {
         char z[4];
         char pad[8];
-        if (v->kind == PHI_DV_NUM && v->n < 5 && v->n > 0) {
-            /* A ZIP stored as a number lost its leading zeros. */
-            memset(pad, '0', 5 - v->n);
-            memcpy(pad + 5 - v->n, v->s, v->n);
-            s = pad;
-            n = 5;
-        } else if (!scalar_text(v, &s, &n)) {
+        if (!scalar_text(v, &s, &n)) {
             set_str(o, "000", 3);
             return 0;
+        }
+        size_t nd = 0;
+        while (nd < n && s[nd] >= '0' && s[nd] <= '9')
+            nd++;
+        if (nd == n && n > 0 && n < 5) {
+            /* A ZIP stored as a number lost its leading zeros; written out
+             * as text (CSV, a JSON string) it is the same ZIP. */
+            memset(pad, '0', 5 - n);
+            memcpy(pad + 5 - n, s, n);
+            s = pad;
+            n = 5;
         }
         if (!zip3_of(s, n, z))
             memcpy(z, "000", 4);
@@ -488,6 +493,7 @@ void phi_rec_reset(phi_deid_rec *r)
         phi_wipe(r->idarena.p, r->idarena.len);
     r->idarena.len = 0;
     r->nids = 0;
+    r->ids_gen++;
     phi_scratch_wipe(&r->str, &r->str_used);
     phi_scratch_wipe(&r->dtext, &r->dtext_used);
     phi_ptable_record_start(&r->pt);
@@ -514,6 +520,7 @@ const char *phi_rec_where(phi_deid_rec *r)
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
+    phi_scrub_free(r);
     phi_act_keys_free(r);
     phi_ptable_free(&r->pt);
     phi_sbuf_free(&r->str);

@@ -311,6 +311,13 @@ typedef struct phi_deid_rec {
      * made on first use and freed with the record context (once per
      * batch), which is when keyring changes are picked up. */
     struct phi_kr_local *keys;
+    /* scrub: the index of the record's identifiers, rebuilt when ids_gen
+     * moves (a new record, an identifier added), and a memo of short texts
+     * in which no recogniser matched (see scrub.c); both freed (the memo
+     * wiped) with the record context. */
+    struct phi_id_index *idx;
+    unsigned ids_gen, idx_gen;
+    struct phi_scrub_memo *memo;
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in
@@ -367,13 +374,27 @@ static inline void phi_rec_hit(phi_deid_rec *r, const phi_deid_rule *rule)
  * the rule inherited from its containers: an explicit rule on a container
  * takes every value inside it; a preset rule is only the fallback of the
  * values the preset does not name itself. */
+static inline const phi_deid_rule *phi_rule_pick(const phi_deid_rule *own, const phi_deid_rule *inherited)
+{
+    if (inherited && !inherited->preset)
+        return inherited;
+    /* Free text inside a preset identifier is that identifier, not notes:
+     * a FHIR HumanName's "text" ({"name": {"text": "Ryan Jackson"}}), an
+     * address's "text"; redacted, and one of the record's identifiers. */
+    if (own && inherited && own->preset && own->act == PHI_ACT_SCRUB && inherited->act == PHI_ACT_REDACT)
+        return inherited;
+    return own ? own : inherited;
+}
 static inline const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
 {
     if (inherited && !inherited->preset)
         return inherited;
-    const phi_deid_rule *own = phi_ps_rule(ps);
-    return own ? own : inherited;
+    return phi_rule_pick(phi_ps_rule(ps), inherited);
 }
+/* The rule of a CSV column (a dotted path, array items numbered), as the
+ * JSON walk reaches the same value: rules on the containers above it
+ * count (telecom.0.value is a value of the preset's "telecom"). */
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
 /* An object or array whose rule is `rule`: 1 when the rule takes it
  * whole (an explicit keep, drop, redact, encrypt, pseudonymize; a preset
  * drop), else 0 and *child is the rule its values inherit. A preset keep
@@ -385,6 +406,9 @@ int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherite
  * timestamp, ISO 8601 text), and an identifier when it is an ObjectId (it
  * carries its creation time). */
 const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v);
+/* 1 when v is an ObjectId as mongoexport writes it in CSV text
+ * ("ObjectId(" 24 hex digits ")"): the same value as a BSON ObjectId. */
+int phi_oid_text(const phi_dv *v);
 
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
 int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);
@@ -407,6 +431,8 @@ int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_
                       const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
+/* Frees scrub's per-worker index and memo (the memo wiped). */
+void phi_scrub_free(phi_deid_rec *r);
 /* Whether values under the field name key[0..n) are names of people. */
 int phi_scrub_is_name(const char *key, size_t n);
 /* Adds a value of the record (label at loff, ln in the arena) to what scrub

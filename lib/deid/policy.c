@@ -501,6 +501,19 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
     return NULL;
 }
 
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n)
+{
+    const phi_deid_rule *inherited = NULL, *rule = NULL;
+    for (size_t k = 1; k <= n; k++) {
+        rule = phi_rule_pick(phi_rule_for(p, comps, k), inherited);
+        const phi_deid_rule *child;
+        if (k == n || phi_container_whole(rule, inherited, &child))
+            return rule;
+        inherited = child;
+    }
+    return rule;
+}
+
 int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child)
 {
     *child = inherited;
@@ -528,11 +541,24 @@ int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherite
     }
 }
 
+int phi_oid_text(const phi_dv *v)
+{
+    /* mongoexport writes an ObjectId in CSV as ObjectId(<24 hex digits>). */
+    if (v->kind != PHI_DV_STR || v->n != 34 || memcmp(v->s, "ObjectId(", 9) != 0 || v->s[33] != ')')
+        return 0;
+    for (size_t i = 9; i < 33; i++) {
+        char c = v->s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
 const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v)
 {
     if (!p->safe_harbor || (rule && (!rule->preset || rule->act != PHI_ACT_KEEP)))
         return rule;
-    if (v->oid)
+    if (v->oid || phi_oid_text(v))
         return &p->preset_rules[PHI_ACT_DROP];
     int64_t ms;
     int form, frac;

@@ -167,19 +167,18 @@ static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *
         *days = sb->days;
         return 0;
     }
-    phi_sbuf ps = { 0 };
-    int rc = phi_act_pseudonym(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), &ps);
-    if (rc) {
-        phi_sbuf_free(&ps);
+    char ps[PHI_DEID_PSEUDONYM_CAP];
+    size_t pl = 0;
+    int rc = phi_act_pseudonym_text(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), ps, sizeof ps, &pl);
+    if (rc)
         return rc;
-    }
     /* The pseudonym is ps1.<version>.<base32 MAC>: fold its MAC characters
      * into a number; every machine computes the same offset. */
     uint64_t h = 1469598103934665603ULL;
-    const char *mac = strrchr(ps.p, '.');
-    for (const char *c = mac ? mac + 1 : ps.p; *c; c++)
+    const char *mac = strrchr(ps, '.');
+    for (const char *c = mac ? mac + 1 : ps; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    phi_sbuf_free(&ps);
+    phi_wipe(ps, pl); /* it gives the shift, hence the true dates */
     uint64_t span = 2 * (uint64_t)rule->max_days; /* [-max, max] without 0 */
     int64_t d = (int64_t)(h % span) - rule->max_days;
     if (d >= 0)

@@ -405,6 +405,11 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* The same into a caller's buffer of cap bytes (PHI_DEID_PSEUDONYM_CAP
+ * always suffices): NUL-terminated text, its length in *out_len. */
+#define PHI_DEID_PSEUDONYM_CAP 80
+int phi_act_pseudonym_text(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, char *out,
+                           size_t cap, size_t *out_len);
 /* Frees (wipes) r->keys. */
 void phi_act_keys_free(phi_deid_rec *r);
 /* Checks, before any input is read, that the keys a policy names exist:

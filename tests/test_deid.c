@@ -416,6 +416,70 @@ static void test_deid__keyed_actions_and_reid(void **state)
     free(back);
 }
 
+/* The n-th (0-based) value of `"key":"..."` in s, copied into buf. */
+static const char *nth_str(const char *s, const char *key, int n, char *buf, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = s;
+    for (int i = 0; p && i <= n; i++)
+        if ((p = strstr(p, pat)) != NULL)
+            p += strlen(pat);
+    if (!p)
+        fail_msg("no value %d of '%s'", n, key);
+    const char *e = strchr(p, '"');
+    size_t len = (size_t)(e - p) < cap - 1 ? (size_t)(e - p) : cap - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return buf;
+}
+
+/* A date_shift offset is computed once per record and rule, and never
+ * carried to the next record: every record's dates move exactly as the
+ * same dates of a record alone with that subject move; two rules with
+ * two subjects in one record each keep their own; a subject written
+ * after its dates counts; a record without its subject is an error even
+ * right after one that had it. */
+static void test_deid__date_shift_subjects_per_record(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"a[].d\":{\"action\":\"date_shift\",\"subject\":\"p\",\"key\":\"ps:patient\",\"max_days\":1000},"
+                      "\"b\":{\"action\":\"date_shift\",\"subject\":\"q\",\"key\":\"ps:patient\",\"max_days\":1000}}}";
+    const char *in = "{\"p\":\"P1\",\"q\":\"Q1\",\"a\":[{\"d\":\"2020-01-10\"},{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\"}\n"
+                     "{\"a\":[{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\",\"p\":\"P2\",\"q\":\"Q2\"}\n"
+                     "{\"p\":\"P1\",\"q\":\"Q2\",\"a\":[{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\"}\n"
+                     "{\"q\":\"Q1\",\"b\":\"2020-01-10\"}\n";
+    const char *alone[] = {
+        "{\"p\":\"P1\",\"a\":[{\"d\":\"2020-01-10\"}]}", "{\"p\":\"P2\",\"a\":[{\"d\":\"2020-01-10\"}]}",
+        "{\"q\":\"Q1\",\"b\":\"2020-01-10\"}", "{\"q\":\"Q2\",\"b\":\"2020-01-10\"}",
+    };
+    char want[4][16], got[16], *out;
+    size_t n;
+    for (int i = 0; i < 4; i++) {
+        char *o = deid1(f, pol, alone[i]);
+        nth_str(o, i < 2 ? "d" : "b", 0, want[i], sizeof want[i]);
+        free(o);
+    }
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        assert_int_equal(run_file(f, pol, "ds.jsonl", in, strlen(in), "ds.out.jsonl", &out, &n, threads, 0, NULL), 0);
+        char *l2 = strchr(out, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
+        assert_string_equal(nth_str(out, "d", 0, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(out, "d", 1, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(out, "b", 0, got, sizeof got), want[2]);
+        assert_string_equal(nth_str(l2, "d", 0, got, sizeof got), want[1]);
+        assert_string_equal(nth_str(l2, "b", 0, got, sizeof got), want[3]);
+        assert_string_equal(nth_str(l3, "d", 0, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(l3, "b", 0, got, sizeof got), want[3]);
+        assert_string_equal(nth_str(l4, "b", 0, got, sizeof got), want[2]);
+        free(out);
+    }
+    const char *missing = "{\"p\":\"P1\",\"a\":[{\"d\":\"2020-01-10\"}]}\n{\"a\":[{\"d\":\"2020-01-10\"}]}\n";
+    assert_int_not_equal(run_file(f, pol, "dm.jsonl", missing, strlen(missing), "dm.out.jsonl", NULL, NULL, 1, 0, NULL),
+                         0);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "subject"));
+}
+
 static char *public_call(fx *f, int pseudo, const char *key, const char *format, const char *context, const char *v)
 {
     phicrypt_buf b = PHICRYPT_BUF_INIT;
@@ -1834,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_deid__unknown_fields_error_names_the_path),
         cmocka_unit_test(test_deid__scrub_finds_identifiers_in_free_text),
         cmocka_unit_test(test_deid__keyed_actions_and_reid),
+        cmocka_unit_test(test_deid__date_shift_subjects_per_record),
         cmocka_unit_test(test_deid__csv_quoting_and_columns),
         cmocka_unit_test(test_deid__json_array_and_bson_round_trip),
         cmocka_unit_test(test_deid__same_output_with_any_thread_count),

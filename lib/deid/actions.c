@@ -158,28 +158,33 @@ static int decrypt_value(phi_deid_rec *r, const phi_deid_rule *rule, const char 
 static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *days)
 {
     size_t idx = (size_t)(rule - r->pol->rules);
-    const char *subj = idx < r->nsubjects ? r->subjects[idx] : NULL;
+    phi_subject *sb = idx < r->nsubjects ? &r->subjects[idx] : NULL;
+    const char *subj = sb ? sb->value : NULL;
     if (!subj)
         return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: date_shift subject '%s' is missing", phi_rec_where(r),
                          rule->subject_text);
-    phi_sbuf ps = { 0 };
-    int rc = phi_act_pseudonym(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), &ps);
-    if (rc) {
-        phi_sbuf_free(&ps);
-        return rc;
+    if (sb->have_days) { /* the record's other dates under this rule */
+        *days = sb->days;
+        return 0;
     }
+    char ps[PHI_DEID_PSEUDONYM_CAP];
+    size_t pl = 0;
+    int rc = phi_act_pseudonym_text(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), ps, sizeof ps, &pl);
+    if (rc)
+        return rc;
     /* The pseudonym is ps1.<version>.<base32 MAC>: fold its MAC characters
      * into a number; every machine computes the same offset. */
     uint64_t h = 1469598103934665603ULL;
-    const char *mac = strrchr(ps.p, '.');
-    for (const char *c = mac ? mac + 1 : ps.p; *c; c++)
+    const char *mac = strrchr(ps, '.');
+    for (const char *c = mac ? mac + 1 : ps; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    phi_sbuf_free(&ps);
+    phi_wipe(ps, pl); /* it gives the shift, hence the true dates */
     uint64_t span = 2 * (uint64_t)rule->max_days; /* [-max, max] without 0 */
     int64_t d = (int64_t)(h % span) - rule->max_days;
     if (d >= 0)
         d++;
-    *days = d;
+    *days = sb->days = d;
+    sb->have_days = 1;
     return 0;
 }
 
@@ -497,11 +502,14 @@ void phi_rec_reset(phi_deid_rec *r)
     phi_scratch_wipe(&r->str, &r->str_used);
     phi_scratch_wipe(&r->dtext, &r->dtext_used);
     phi_ptable_record_start(&r->pt);
-    for (size_t i = 0; i < r->nsubjects; i++) {
-        if (r->subjects[i])
-            phi_wipe_free(r->subjects[i], strlen(r->subjects[i]));
-        r->subjects[i] = NULL;
-    }
+    if (r->nsubjects_found)
+        for (size_t i = r->pol->shift_lo; i < r->pol->shift_hi && i < r->nsubjects; i++) {
+            phi_subject *sb = &r->subjects[i];
+            if (sb->value)
+                phi_wipe_free(sb->value, strlen(sb->value));
+            phi_wipe(sb, sizeof *sb); /* the shift says something of the subject */
+        }
+    r->nsubjects_found = 0;
 }
 
 const char *phi_rec_where(phi_deid_rec *r)
@@ -589,13 +597,17 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
 void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v)
 {
     const phicrypt_deid_policy *p = r->pol;
-    for (size_t i = 0; i < p->nrules && i < r->nsubjects; i++) {
+    if (r->nsubjects_found == p->nshift) /* all known: the first value wins */
+        return;
+    for (size_t i = p->shift_lo; i < p->shift_hi && i < r->nsubjects; i++) {
         const phi_deid_rule *rule = &p->rules[i];
-        if (rule->act != PHI_ACT_DATE_SHIFT || r->subjects[i] || !phi_path_match(&rule->subject, comps, n))
+        if (rule->act != PHI_ACT_DATE_SHIFT || r->subjects[i].value || !phi_path_match(&rule->subject, comps, n))
             continue;
         if (v->kind == PHI_DV_STR || v->kind == PHI_DV_NUM)
-            r->subjects[i] = phi_strndup(v->s, v->n);
+            r->subjects[i].value = phi_strndup(v->s, v->n);
         else if (v->json)
-            r->subjects[i] = phi_strndup(v->json, v->json_len);
+            r->subjects[i].value = phi_strndup(v->json, v->json_len);
+        if (r->subjects[i].value)
+            r->nsubjects_found++;
     }
 }

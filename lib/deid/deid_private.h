@@ -146,6 +146,7 @@ struct phicrypt_deid_policy {
     phi_deid_rule preset_rules[PHI_ACT_COUNT];
     int needs_identifiers; /* a scrub rule: collect the record's identifiers first */
     int needs_subjects;    /* a date_shift rule */
+    size_t shift_lo, shift_hi, nshift; /* date_shift rules: indices [lo, hi), how many */
     char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
     int ref_y, ref_m, ref_d; /* "reference_date" (default: the day the policy was made), for ages */
     int64_t young_ms;        /* dates from here on (1 January, reference year - 89) imply no age of 90+ */
@@ -279,6 +280,14 @@ typedef struct phi_deferred {
     const struct phi_deid_rule *rule;
 } phi_deferred;
 
+/* A date_shift rule's subject in the current record, and the shift it
+ * gives: one pseudonym per record and rule, not one per date. */
+typedef struct phi_subject {
+    char *value; /* or NULL */
+    int64_t days;
+    int have_days;
+} phi_subject;
+
 typedef struct phi_deid_rec {
     const phicrypt_deid_policy *pol;
     phicrypt_t *ph;
@@ -290,8 +299,9 @@ typedef struct phi_deid_rec {
     phi_ident *ids;
     size_t nids, capids;
     phi_sbuf idarena;
-    char **subjects; /* per rule index: the subject value, or NULL */
+    phi_subject *subjects; /* per rule index */
     size_t nsubjects;
+    size_t nsubjects_found; /* date_shift rules whose subject is known */
     int collecting;  /* first pass: only collect */
     char where[160];  /* "FILE: line 12" / "FILE: byte 1234", formatted only for messages */
     const char *where_file; /* NULL: `where` is already set */
@@ -419,6 +429,11 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* The same into a caller's buffer of cap bytes (PHI_DEID_PSEUDONYM_CAP
+ * always suffices): NUL-terminated text, its length in *out_len. */
+#define PHI_DEID_PSEUDONYM_CAP 80
+int phi_act_pseudonym_text(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, char *out,
+                           size_t cap, size_t *out_len);
 /* Frees (wipes) r->keys. */
 void phi_act_keys_free(phi_deid_rec *r);
 /* Checks, before any input is read, that the keys a policy names exist:

@@ -420,8 +420,13 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             p->needs_identifiers = 1;
         if (r->act == PHI_ACT_SCRUB && r->key && !p->scrub_key)
             p->scrub_key = phi_strdup(r->key);
-        if (r->act == PHI_ACT_DATE_SHIFT)
+        if (r->act == PHI_ACT_DATE_SHIFT) {
+            if (!p->needs_subjects)
+                p->shift_lo = i;
             p->needs_subjects = 1;
+            p->shift_hi = i + 1;
+            p->nshift++;
+        }
         /* Under the preset a tokenised e-mail hides its domain (the
          * employer, the hospital) unless the policy says otherwise. */
         if (r->act == PHI_ACT_TOKENIZE && strcmp(r->format, "email") == 0 &&

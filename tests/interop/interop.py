@@ -147,9 +147,9 @@ def phicrypt_fixture(bin_, work):
     }
 
 
-def phicrypt_config(fx, d, key_vault=None):
+def phicrypt_config(fx, d):
     """A phicrypt configuration for fixture fx: its master key, and its key documents in a
-    JSONL vault (or key_vault, a mongodb:// URI that already holds them)."""
+    JSONL vault."""
     os.makedirs(d, mode=0o700, exist_ok=True)
     mk = os.path.join(d, "master.key")
     fd = os.open(mk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -161,17 +161,19 @@ def phicrypt_config(fx, d, key_vault=None):
     cfg = os.path.join(d, "phicrypt.json")
     write_json(cfg, {
         "kms_providers": {"local": {"key_file": "master.key"}},
-        "key_vault": key_vault or "file:keyvault.jsonl",
+        "key_vault": "file:keyvault.jsonl",
         "key_vault_namespace": fx["key_vault_namespace"],
     })
     return cfg
 
 
 def phicrypt_check(bin_, fx, d, key_vault=None):
-    """phicrypt decrypts fx and re-encrypts its deterministic cases: (decrypted, reencrypted)."""
-    cfg = phicrypt_config(fx, d, key_vault)
+    """phicrypt decrypts fx and re-encrypts its deterministic cases: (decrypted, reencrypted).
+    key_vault (a mongodb:// URI holding fx's keys) is given with the CLI's --key-vault."""
+    cfg = phicrypt_config(fx, d)
+    pc = [bin_, "--config", cfg] + (["--key-vault", key_vault] if key_vault else [])
     lines = "".join(json.dumps(c["ciphertext"]) + "\n" for c in fx["cases"])
-    out = run([bin_, "--config", cfg, "decrypt", "--lines", "--canonical"], stdin=lines,
+    out = run(pc + ["decrypt", "--lines", "--canonical"], stdin=lines,
               what="phicrypt decrypt").splitlines()
     if len(out) != len(fx["cases"]):
         raise Failed("phicrypt decrypt printed %d lines for %d ciphertexts" % (len(out), len(fx["cases"])))
@@ -183,7 +185,7 @@ def phicrypt_check(bin_, fx, d, key_vault=None):
             by_key.setdefault(uuid_text(c["key_id"]), []).append(c)
     for kid, cs in by_key.items():
         lines = "".join(json.dumps(c["value"]) + "\n" for c in cs)
-        out = run([bin_, "--config", cfg, "encrypt", "--key-id", kid, "--algorithm", "deterministic", "--lines"],
+        out = run(pc + ["encrypt", "--key-id", kid, "--algorithm", "deterministic", "--lines"],
                   stdin=lines, what="phicrypt encrypt").splitlines()
         for c, line in zip(cs, out):
             reencrypted[c["name"]] = json.loads(line)["$binary"]["base64"]
@@ -287,7 +289,7 @@ def run_node(args, work):
         dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-node-file"))
         ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads node (JSONL vault)", len(theirs["cases"]))
         dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-node-mongo"), key_vault=srv.uri)
-        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads node (mongodb:// vault)", len(theirs["cases"]))
+        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads node (--key-vault mongodb://)", len(theirs["cases"]))
     return ok
 
 

@@ -4,12 +4,13 @@
   interop.py fixture --phicrypt BIN --out FILE [--workdir DIR]
         phicrypt encrypts every case (deterministic and random) under a fresh local key
         set: a fixture v1 in FILE.
-  interop.py run --driver python|node --phicrypt BIN [--workdir DIR]
+  interop.py run --driver python|node|php|go --phicrypt BIN [--workdir DIR]
         both directions with one driver: the driver decrypts phicrypt's fixture and
         re-encrypts its deterministic cases byte for byte; the driver writes its own
         fixture (its own key document and ciphertexts) and phicrypt decrypts and
         re-encrypts it, through a JSONL vault and (node) through the shared mongodb://
-        vault of the test server. python3-cryptography recomputes both fixtures.
+        vault of the test server (read with the CLI's --key-vault). python3-cryptography
+        recomputes both fixtures.
   interop.py selftest --phicrypt BIN [--workdir DIR]
         proves the checks can fail: corrupted fixtures (a flipped tag byte, a changed
         expected value, a damaged key document, a wrong blob subtype) must be refused by
@@ -58,7 +59,9 @@ VALUES = [
     ("timestamp", {"$timestamp": {"t": 1700000000, "i": 7}}, True),
     ("bool", True, False),
     ("object", {"name": "Ann", "age": {"$numberInt": "3"}}, False),
-    ("array", ["a", {"$numberInt": "1"}, {"x": {"$numberLong": "2"}}], False),
+    # int64 values beyond int32: PHP reads an int64 that fits in int32 as a PHP int and
+    # writes it back as int32 (its type map, not a CSFLE matter)
+    ("array", ["a", {"$numberInt": "1"}, {"x": {"$numberLong": "4294967296"}}], False),
 ]
 
 
@@ -243,13 +246,27 @@ class Server:
         subprocess.run([self.sh, "stop", self.dir], capture_output=True)
 
 
-def node_dir():
+def node_cmd():
     d = os.path.join(HERE, "node")
     addon = os.path.join(d, "node_modules", "mongodb-client-encryption", "build", "Release", "mongocrypt.node")
-    return d if shutil.which("node") and os.path.exists(addon) else None
+    if not (shutil.which("node") and os.path.exists(addon)):
+        return None, "the Node driver is not installed (tests/run.sh runs npm ci in tests/interop/node)"
+    return ["node", os.path.join(d, "interop.js")], None
+
+
+def php_cmd():
+    php = shutil.which("php")
+    if not php or "mongodb" not in subprocess.run([php, "-m"], capture_output=True, text=True).stdout.split():
+        return None, "php with the mongodb extension is not installed (Debian php8.2-cli php8.2-mongodb)"
+    return [php, os.path.join(HERE, "php", "interop.php")], None
+
+
+DRIVERS = {"node": node_cmd, "php": php_cmd}
 
 
 def run_python(args, work):
+    """The independent check: python3-cryptography recomputes phicrypt's ciphertexts, and
+    phicrypt decrypts and re-encrypts ciphertexts made by that implementation."""
     ok = True
     fx = phicrypt_fixture(args.phicrypt, work)
     write_json(os.path.join(work, "fixture-phicrypt.json"), fx)
@@ -261,10 +278,12 @@ def run_python(args, work):
     return ok
 
 
-def run_node(args, work):
-    nd = node_dir()
-    if not nd:
-        print("interop: the Node driver is not installed (tests/run.sh runs npm ci in tests/interop/node)")
+def run_driver(args, work):
+    """Both directions with one official driver, against the suite's test server."""
+    name = args.driver
+    cmd, why = DRIVERS[name]()
+    if not cmd:
+        print("interop: " + why)
         return None
     ok = True
     fx = phicrypt_fixture(args.phicrypt, work)
@@ -272,24 +291,24 @@ def run_node(args, work):
     write_json(fx_path, fx)
     with Server(work) as srv:
         env = dict(os.environ, MONGODB_URI=srv.uri)
-        js = os.path.join(nd, "interop.js")
-        # phicrypt -> node (keys put into the server's vault by the driver)
-        out = os.path.join(work, "node-read-phicrypt.json")
-        run(["node", js, "check", fx_path, out], env=env, what="node check")
+        # phicrypt -> driver (the driver puts the fixture's keys into the server's vault)
+        out = os.path.join(work, name + "-read-phicrypt.json")
+        run(cmd + ["check", fx_path, out], env=env, what=name + " check")
         r = read_json(out)
-        ok &= report(compare(fx, r["decrypted"], r["reencrypted"], "node"), "node reads phicrypt", len(fx["cases"]))
-        # node -> phicrypt, JSONL vault and the shared mongodb:// vault
+        ok &= report(compare(fx, r["decrypted"], r["reencrypted"], name), name + " reads phicrypt", len(fx["cases"]))
+        # driver -> phicrypt, JSONL vault and the shared mongodb:// vault
         rq_path = os.path.join(work, "request.json")
         write_json(rq_path, request())
-        theirs_path = os.path.join(work, "fixture-node.json")
-        run(["node", js, "produce", rq_path, theirs_path], env=env, what="node produce")
+        theirs_path = os.path.join(work, "fixture-%s.json" % name)
+        run(cmd + ["produce", rq_path, theirs_path], env=env, what=name + " produce")
         theirs = read_json(theirs_path)
-        print("interop: node producer: %s" % theirs["producer"]["version"])
-        ok &= report(aead_check.check_fixture(theirs), "python recomputes node", len(theirs["cases"]))
-        dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-node-file"))
-        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads node (JSONL vault)", len(theirs["cases"]))
-        dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-node-mongo"), key_vault=srv.uri)
-        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads node (--key-vault mongodb://)", len(theirs["cases"]))
+        print("interop: %s producer: %s" % (name, theirs["producer"]["version"]))
+        ok &= report(aead_check.check_fixture(theirs), "python recomputes " + name, len(theirs["cases"]))
+        dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-%s-file" % name))
+        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads %s (JSONL vault)" % name, len(theirs["cases"]))
+        dec, reenc = phicrypt_check(args.phicrypt, theirs, os.path.join(work, "pc-%s-mongo" % name), key_vault=srv.uri)
+        ok &= report(compare(theirs, dec, reenc, "phicrypt"), "phicrypt reads %s (--key-vault mongodb://)" % name,
+                     len(theirs["cases"]))
     return ok
 
 
@@ -361,7 +380,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=["fixture", "run", "selftest"])
     ap.add_argument("--phicrypt", required=True, help="the phicrypt CLI binary")
-    ap.add_argument("--driver", choices=["python", "node"])
+    ap.add_argument("--driver", choices=["python"] + sorted(DRIVERS))
     ap.add_argument("--out", help="fixture: where to write it")
     ap.add_argument("--workdir", help="scratch directory (default: a temporary one, removed)")
     args = ap.parse_args()
@@ -377,7 +396,7 @@ def main():
             return 0 if selftest(args, work) else 1
         if not args.driver:
             ap.error("run needs --driver")
-        ok = {"python": run_python, "node": run_node}[args.driver](args, work)
+        ok = run_python(args, work) if args.driver == "python" else run_driver(args, work)
         return SKIP if ok is None else (0 if ok else 1)
     except Failed as e:
         print("FAIL " + str(e))

@@ -261,7 +261,24 @@ def php_cmd():
     return [php, os.path.join(HERE, "php", "interop.php")], None
 
 
-DRIVERS = {"node": node_cmd, "php": php_cmd}
+GOCODE = "/usr/share/gocode"
+
+
+def go_cmd(work):
+    """Builds go/interop.go against Debian's mongo-driver (GOPATH mode, -tags cse)."""
+    go = shutil.which("go")
+    if not go or not os.path.isdir(os.path.join(GOCODE, "src", "go.mongodb.org", "mongo-driver")):
+        return None, "go and the Go driver are not installed (Debian golang-go golang-mongodb-mongo-driver-dev)"
+    exe = os.path.join(work, "interop-go")
+    env = dict(os.environ, GO111MODULE="off", GOPATH=os.path.join(work, "gopath") + ":" + GOCODE, GOFLAGS="")
+    if "GOCACHE" not in env and not os.access(os.path.expanduser("~"), os.W_OK):
+        env["GOCACHE"] = os.path.join(work, "gocache")
+    run([go, "build", "-tags", "cse", "-o", exe, os.path.join(HERE, "go", "interop.go")], env=env,
+        what="go build -tags cse")
+    return [exe], None
+
+
+DRIVERS = {"node": lambda work: node_cmd(), "php": lambda work: php_cmd(), "go": go_cmd}
 
 
 def run_python(args, work):
@@ -281,7 +298,7 @@ def run_python(args, work):
 def run_driver(args, work):
     """Both directions with one official driver, against the suite's test server."""
     name = args.driver
-    cmd, why = DRIVERS[name]()
+    cmd, why = DRIVERS[name](work)
     if not cmd:
         print("interop: " + why)
         return None

@@ -8,6 +8,7 @@
 //       Checking is interop.py's job: this script only reports what the driver did.
 //   node interop.js produce REQUEST OUT   create a data key (local KMS, REQUEST's master key)
 //       in the server's key vault and encrypt REQUEST's cases: a fixture v1 in OUT.
+//   node interop.js command SPEC OUT / write SPEC OUT   the automatic-encryption path (below).
 'use strict';
 const fs = require('fs');
 const { MongoClient, ClientEncryption, BSON, ObjectId } = require('mongodb');
@@ -112,10 +113,67 @@ async function produce(requestPath, outPath) {
   }
 }
 
+// The commands phicrypt encrypt-command wrote (an insert, then a find by the encrypted SSN)
+// are sent with the plain driver; the documents are read back through an auto-decrypting
+// client with bypassAutoEncryption. SPEC: {"fixture": F, "db": D, "commands": [...]}.
+// OUT: {"found": [docs the find returned, raw], "decrypted": [every document, decrypted]}.
+async function command(specPath, outPath) {
+  const spec = readEjson(specPath);
+  const fx = readEjson(spec.fixture);
+  const plain = new MongoClient(uri);
+  const auto = new MongoClient(uri, {
+    autoEncryption: { keyVaultNamespace: fx.key_vault_namespace, kmsProviders: fx.kms_providers, bypassAutoEncryption: true },
+  });
+  try {
+    await plain.connect();
+    await auto.connect();
+    const db = plain.db(spec.db);
+    const replies = [];
+    for (const c of spec.commands) replies.push(await db.command(c));
+    const found = replies[replies.length - 1].cursor.firstBatch;
+    const coll = spec.commands[0].insert;
+    const ids = spec.commands[0].documents.map((d) => d._id);
+    const decrypted = await auto
+      .db(spec.db)
+      .collection(coll)
+      .find({ _id: { $in: ids } }, { promoteValues: false, promoteLongs: false, bsonRegExp: true, sort: { _id: 1 } })
+      .toArray();
+    fs.writeFileSync(outPath, EJSON.stringify({ found, decrypted }, { relaxed: false }));
+  } finally {
+    await auto.close();
+    await plain.close();
+  }
+}
+
+// A document written by the driver: ssn encrypted deterministically and diagnosis randomly
+// (explicit encryption with the fixture's key), inserted, and read back raw for phicrypt
+// decrypt-document. SPEC: {"fixture": F, "db": D, "coll": C, "doc": {...}}; OUT: the raw
+// document as canonical Extended JSON.
+async function write(specPath, outPath) {
+  const spec = readEjson(specPath);
+  const fx = readEjson(spec.fixture);
+  const plain = new MongoClient(uri);
+  try {
+    await plain.connect();
+    const ce = new ClientEncryption(plain, { keyVaultNamespace: fx.key_vault_namespace, kmsProviders: fx.kms_providers });
+    const keyId = fx.keys[0]._id;
+    const doc = Object.assign({}, spec.doc);
+    doc.ssn = await ce.encrypt(doc.ssn, { keyId, algorithm: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic' });
+    doc.diagnosis = await ce.encrypt(doc.diagnosis, { keyId, algorithm: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random' });
+    const coll = plain.db(spec.db).collection(spec.coll);
+    await coll.insertOne(doc); // the driver adds a client-generated ObjectId _id
+    const raw = await coll.findOne({ _id: doc._id }, { promoteValues: false, promoteLongs: false, bsonRegExp: true });
+    fs.writeFileSync(outPath, EJSON.stringify(raw, { relaxed: false }));
+  } finally {
+    await plain.close();
+  }
+}
+
 const [cmd, a, b] = process.argv.slice(2);
-const run = cmd === 'check' ? check : cmd === 'produce' ? produce : null;
+const cmds = { check, produce, command, write };
+const run = Object.prototype.hasOwnProperty.call(cmds, cmd) ? cmds[cmd] : null;
 if (!run || !a || !b) {
-  console.error('usage: node interop.js check FIXTURE OUT | produce REQUEST OUT');
+  console.error('usage: node interop.js check FIXTURE OUT | produce REQUEST OUT | command SPEC OUT | write SPEC OUT');
   process.exit(2);
 }
 run(a, b).catch((e) => {

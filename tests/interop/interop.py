@@ -463,6 +463,23 @@ def selftest(args, work):
         print("selftest %-24s python: %s, phicrypt: %s" % (label, "refused" if py else "ACCEPTED",
                                                          "refused" if pc else "ACCEPTED"))
         ok &= bool(py) and bool(pc)
+    # A driver's report is checked by the same compare(): the Node driver, given a fixture
+    # whose expected value was changed, must produce a report that compare() refuses (a
+    # script that echoed the fixture instead of decrypting would pass here and be caught).
+    cmd, why = node_cmd()
+    if cmd:
+        bad = dict(corruptions(fx))["changed expected value"]
+        path = os.path.join(work, "fixture-bad.json")
+        write_json(path, bad)
+        with Server(work) as srv:
+            out = os.path.join(work, "node-read-bad.json")
+            run(cmd + ["check", path, out], env=dict(os.environ, MONGODB_URI=srv.uri), what="node check")
+            r = read_json(out)
+            refused = compare(bad, r["decrypted"], r["reencrypted"], "node")
+        print("selftest %-24s node: %s" % ("changed expected value", "refused" if refused else "ACCEPTED"))
+        ok &= bool(refused)
+    else:
+        print("selftest: node not installed, its check not exercised (" + why + ")")
     return ok
 
 

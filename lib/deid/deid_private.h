@@ -311,6 +311,7 @@ typedef struct phi_deid_rec {
      * made on first use and freed with the record context (once per
      * batch), which is when keyring changes are picked up. */
     struct phi_kr_local *keys;
+    struct phi_gate *gate; /* the residual-PHI gate (gate.c), or NULL */
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in

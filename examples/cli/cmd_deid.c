@@ -14,6 +14,7 @@
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
     "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
+    "                     [--gate fail|warn|off]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -36,6 +37,10 @@ static const char deid_usage[] =
     "                   output file (without it, each is a warning on stderr)\n"
     "  --delimiter C    CSV field separator: one character, or \\t (tab); default ','. A one-column\n"
     "                   header holding ';', '|' or a tab is refused unless the delimiter is given\n"
+    "  --gate MODE      residual-PHI gate: a value the policy transforms found anywhere in its\n"
+    "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
+    "                   field, class and place, never the value); warn: a warning. Default: fail\n"
+    "                   with the Safe Harbor preset, else off\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -80,7 +85,7 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter;
+    int skip_bad, strict, delimiter, gate;
     cli_session_opts sess;
 } dopts;
 
@@ -95,6 +100,7 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
                                           { "skip-bad", no_argument, NULL, 's' },
                                           { "strict", no_argument, NULL, 'S' },
                                           { "delimiter", required_argument, NULL, 'd' },
+                                          { "gate", required_argument, NULL, 'g' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -113,6 +119,16 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
         case 'r': o->report = optarg; break;
         case 's': o->skip_bad = 1; break;
         case 'S': o->strict = 1; break;
+        case 'g':
+            if (strcmp(optarg, "fail") == 0)
+                o->gate = PHICRYPT_DEID_GATE_FAIL;
+            else if (strcmp(optarg, "warn") == 0)
+                o->gate = PHICRYPT_DEID_GATE_WARN;
+            else if (strcmp(optarg, "off") == 0)
+                o->gate = PHICRYPT_DEID_GATE_OFF;
+            else
+                return cli_usage_error(cmd, "--gate must be fail, warn or off");
+            break;
         case 'd':
             if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
                 o->delimiter = '\t';
@@ -322,6 +338,7 @@ static int run(int argc, char **argv, int reid)
     opts.skip_bad = o.skip_bad;
     opts.strict = o.strict;
     opts.csv_delimiter = o.delimiter;
+    opts.gate = (phicrypt_deid_gate)o.gate;
     opts.warn = show_warning;
     progress pr = { now_s(), 0 };
     int tty = isatty(STDERR_FILENO) && strcmp(o.out, "-") != 0;

@@ -8,6 +8,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/gate_private.h"
 #include "fle/fle_private.h"
 
 /* The 17 three-digit ZIP prefixes whose areas had 20,000 people or fewer
@@ -372,7 +373,7 @@ static int generalize(phi_deid_rec *r, const phi_deid_rule *rule, const char *pa
     return 0;
 }
 
-int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+static int action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
 {
     const char *s;
     size_t n;
@@ -489,6 +490,15 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
         return phi_scrub(r, rule, v->s, v->n, &o->text);
     }
     return 0;
+}
+
+int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+{
+    int rc = action_apply(r, rule, path, v, o);
+    /* What the policy changed is what must not survive anywhere in the record. */
+    if (rc == 0 && r->gate && !r->reid && o->op != PHI_OUT_SAME)
+        phi_gate_remember(r->gate, rule, path, v, o);
+    return rc;
 }
 
 /* ---- per-record identifiers (for scrub) and date_shift subjects ---- */

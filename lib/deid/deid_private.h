@@ -328,6 +328,7 @@ typedef struct phi_deid_rec {
     struct phi_id_index *idx;
     unsigned ids_gen, idx_gen;
     struct phi_scrub_memo *memo;
+    struct phi_gate *gate; /* the residual-PHI gate (gate.c), or NULL */
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in

@@ -307,6 +307,75 @@ static void test_kms_named__named_remote_needs_libmongocrypt_19(void **state)
     assert_int_equal(client(f, &ph, "\"awz:eu\": {}"), PHICRYPT_ECONFIG);
 }
 
+static const char *provider_of(phicrypt_t *ph, const char *alt)
+{
+    static char name[64];
+    phicrypt_buf kd = PHICRYPT_BUF_INIT;
+    bson_t view;
+    bson_iter_t it;
+    assert_int_equal(phicrypt_datakey_get_by_alt_name(ph, &kd, alt), 0);
+    assert_true(bson_init_static(&view, kd.data, kd.len));
+    assert_true(bson_iter_init(&it, &view) && bson_iter_find_descendant(&it, "masterKey.provider", &it));
+    snprintf(name, sizeof name, "%s", bson_iter_utf8(&it, NULL));
+    phicrypt_buf_dispose(&kd);
+    return name;
+}
+
+/* Rewrapping moves keys between a named key, the standard "local" provider
+ * and back, and a rewrap under each key's own master key keeps each where
+ * it was: never under the bridge key, which dies with the client. */
+static void test_kms_named__rewrap_moves_keys_and_never_leaves_them_under_the_bridge(void **state)
+{
+    fx *f = *state;
+    char prov[800], *c1, *c2;
+    phicrypt_t *ph = NULL, *plain = NULL;
+    phicrypt_buf out = PHICRYPT_BUF_INIT;
+    uint8_t id[16];
+    size_t n = 0;
+    snprintf(prov, sizeof prov,
+             "\"local\": {\"key\": \"%s\"}, \"local:ward-a\": {\"key\": \"%s\"}, \"local:ward-b\": {\"key\": \"%s\"}",
+             f->a64, f->b64, f->a64);
+    assert_int_equal(client(f, &ph, prov), 0);
+    make_key(ph, "local:ward-a", "k1", id);
+    make_key(ph, "local:ward-b", "k2", id);
+    c1 = encrypt(ph, "\"one\"", "k1");
+    c2 = encrypt(ph, "\"two\"", "k2");
+    /* To the standard provider: then any MongoDB driver reads it. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{\"keyAltNames\": \"k1\"}", "local", NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(provider_of(ph, "k1"), "local");
+    /* Under each key's own master key. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{}", NULL, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(provider_of(ph, "k1"), "local");
+    assert_string_equal(provider_of(ph, "k2"), "local:ward-b");
+    phicrypt_free(ph);
+    snprintf(prov, sizeof prov, "\"local\": {\"key\": \"%s\"}", f->a64);
+    assert_int_equal(client(f, &plain, prov), 0);
+    assert_int_equal(phicrypt_decrypt_json(plain, &out, c1, 0), 0);
+    assert_string_equal((const char *)out.data, "\"one\"");
+    phicrypt_free(plain);
+    /* And back under a name; a fresh client reads both. */
+    snprintf(prov, sizeof prov,
+             "\"local\": {\"key\": \"%s\"}, \"local:ward-a\": {\"key\": \"%s\"}, \"local:ward-b\": {\"key\": \"%s\"}",
+             f->a64, f->b64, f->a64);
+    assert_int_equal(client(f, &ph, prov), 0);
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{\"keyAltNames\": \"k1\"}", "local:ward-a", NULL), 0);
+    assert_string_equal(provider_of(ph, "k1"), "local:ward-a");
+    phicrypt_free(ph);
+    assert_int_equal(client(f, &ph, prov), 0);
+    assert_int_equal(phicrypt_decrypt_json(ph, &out, c1, 0), 0);
+    assert_string_equal((const char *)out.data, "\"one\"");
+    assert_int_equal(phicrypt_decrypt_json(ph, &out, c2, 0), 0);
+    assert_string_equal((const char *)out.data, "\"two\"");
+    /* A name that is not configured. */
+    assert_int_equal(phicrypt_datakey_rewrap(ph, &n, "{}", "local:ward-z", NULL), PHICRYPT_ECONFIG);
+    phicrypt_buf_dispose(&out);
+    phicrypt_free(ph);
+    free(c1);
+    free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +385,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms_named__tampered_key_material_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_named__bad_names_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_named__named_remote_needs_libmongocrypt_19, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms_named__rewrap_moves_keys_and_never_leaves_them_under_the_bridge,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

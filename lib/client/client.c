@@ -23,6 +23,7 @@ static int new_mcrypt(phicrypt_t *ph, phi_mcrypt **out)
     o.key_cache_ttl_ms = ph->cfg->key_cache_ttl_ms;
     o.kms_remote = ph->cfg->kms_remote;
     o.kms_on_demand = ph->cfg->kms_on_demand;
+    o.registry = ph->cfg->kms_registry;
     return phi_mcrypt_new(out, ph, &o);
 }
 

@@ -48,6 +48,9 @@ tests/bench/bench_names.sh "$P" "$NAMES" | tee -a "$W/out"
 echo
 tests/bench/bench_dask.sh "$P" "$MB" tests/bench/policy-keyed.json | tee -a "$W/out"
 echo
+echo "decrypt-document --lines on a mongoexport stream of $MB MB (issue 20)"
+tests/bench/bench_stream.sh "$P" "$MB" $((MB < 10 ? MB : 10)) $((MB < 100 ? MB : 100)) | tee -a "$W/out"
+echo
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 

@@ -8,13 +8,15 @@
         both directions with one driver: the driver decrypts phicrypt's fixture and
         re-encrypts its deterministic cases byte for byte; the driver writes its own
         fixture (its own key document and ciphertexts) and phicrypt decrypts and
-        re-encrypts it, through a JSONL vault and (node) through the shared mongodb://
-        vault of the test server (read with the CLI's --key-vault). python3-cryptography
-        recomputes both fixtures.
+        re-encrypts it, through a JSONL vault and (node, php, go) through the shared
+        mongodb:// vault of the test server (read with the CLI's --key-vault).
+        python3-cryptography recomputes both fixtures. node also runs the
+        encrypt-command / bypassAutoEncryption / decrypt-document path.
   interop.py selftest --phicrypt BIN [--workdir DIR]
         proves the checks can fail: corrupted fixtures (a flipped tag byte, a changed
-        expected value, a damaged key document, a wrong blob subtype) must be refused by
-        the Python recomputation and by phicrypt's checks.
+        expected value or type, a damaged key document, a wrong blob subtype) must be
+        refused by the Python recomputation and by phicrypt's checks, and (when
+        installed) the Node driver's report on a changed value by compare().
 
 Exit status 0 pass, 1 a check failed, 77 (meson's skip) when a driver is not installed.
 Messages name cases, never values or keys (the values are synthetic, but the habit holds).

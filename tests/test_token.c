@@ -1297,6 +1297,56 @@ static void test_token__pseudonym_properties(void **state)
 
 /* ---------------------------------------------------------- token text */
 
+/* The encoders that take whole groups at once (5 bytes for base32, 3 for
+ * base64url) against a bit-at-a-time reference written here, on every
+ * length from 0 to 80 (each tail length) of pseudo-random bytes, and back
+ * through the decoders. */
+static void ref_encode(char *out, const uint8_t *in, size_t n, const char *alpha, unsigned bits)
+{
+    size_t nbits = n * 8, sym = (nbits + bits - 1) / bits;
+    for (size_t s = 0; s < sym; s++) {
+        unsigned v = 0;
+        for (unsigned b = 0; b < bits; b++) {
+            size_t pos = s * bits + b;
+            unsigned bit = pos < nbits ? (in[pos / 8] >> (7 - pos % 8)) & 1u : 0u;
+            v = (v << 1) | bit;
+        }
+        out[s] = alpha[v];
+    }
+    out[sym] = '\0';
+}
+
+static void test_token__text_group_encoders(void **state)
+{
+    static const char b32a[] = "abcdefghijklmnopqrstuvwxyz234567";
+    static const char b64a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t in[80], back[80];
+    char got[200], want[200];
+    uint32_t x = 12345;
+    size_t bn;
+    (void)state;
+    for (size_t n = 0; n <= sizeof in; n++) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+        memset(got, 'X', sizeof got);
+        phi_base32_encode(got, in, n);
+        ref_encode(want, in, n, b32a, 5);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), phi_base32_len(n));
+        assert_int_equal(phi_base32_decode(back, sizeof back, &bn, got, strlen(got)), 0);
+        assert_int_equal(bn, n);
+        assert_memory_equal(back, in, n);
+        memset(got, 'X', sizeof got);
+        phi_base64url_encode(got, in, n);
+        ref_encode(want, in, n, b64a, 6);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), phi_base64url_len(n));
+        assert_int_equal(phi_base64url_decode(back, sizeof back, &bn, got, strlen(got)), 0);
+        assert_int_equal(bn, n);
+        assert_memory_equal(back, in, n);
+    }
+}
+
 static void test_token__text_rfc4648(void **state)
 {
     /* RFC 4648 section 10 vectors, lower-case base32 and unpadded. */
@@ -1461,6 +1511,7 @@ int main(void)
         cmocka_unit_test(test_token__hkdf_wycheproof),
         cmocka_unit_test(test_token__pseudonym_properties),
         cmocka_unit_test(test_token__text_rfc4648),
+        cmocka_unit_test(test_token__text_group_encoders),
         cmocka_unit_test(test_token__text_roundtrip),
         cmocka_unit_test(test_token__text_malformed),
     };

@@ -480,6 +480,48 @@ static void test_deid__date_shift_subjects_per_record(void **state)
     assert_true(tu_contains(phicrypt_errmsg(f->ph), "subject"));
 }
 
+/* A date_shift rule does not change what the scrubber sees: with one, the
+ * record's subjects are found by a first pass that stops at the last
+ * subject, and identifiers are gathered while rewriting (free text is
+ * scrubbed at the end of the record), as without one. The notes come out
+ * byte for byte as under the same policy without the date_shift, whether
+ * the identifiers sit before or after the notes, inside a redacted object
+ * (skipped whole) or not, and whether the subject comes first or last. */
+static void test_deid__date_shift_keeps_scrub_identifiers(void **state)
+{
+    fx *f = *state;
+    const char *base = "\"pid\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\"},"
+                       "\"name\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\"},"
+                       "\"addr\":{\"action\":\"redact\"},"
+                       "\"notes\":{\"action\":\"scrub\",\"key\":\"ps:patient\"}";
+    char with[1024], without[1024];
+    snprintf(without, sizeof without, "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{%s}}", base);
+    snprintf(with, sizeof with,
+             "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{%s,"
+             "\"d\":{\"action\":\"date_shift\",\"subject\":\"pid\",\"key\":\"ps:patient\",\"max_days\":30}}}",
+             base);
+    const char *docs[] = {
+        "{\"pid\":\"P7\",\"notes\":\"Zebulon Quarrington lives at 12 Elmwood Crescent\",\"d\":\"2020-03-01\","
+        "\"addr\":{\"street\":\"12 Elmwood Crescent\",\"city\":\"Quillfield\"},\"name\":\"Zebulon Quarrington\"}",
+        "{\"notes\":\"Zebulon Quarrington lives at 12 Elmwood Crescent, Quillfield\",\"d\":\"2020-03-01\","
+        "\"addr\":{\"street\":\"12 Elmwood Crescent\",\"city\":\"Quillfield\"},\"name\":\"Zebulon Quarrington\","
+        "\"pid\":\"P7\"}",
+        "{\"name\":\"Zebulon Quarrington\",\"pid\":\"P7\",\"addr\":{\"street\":\"12 Elmwood Crescent\"},"
+        "\"d\":\"2020-03-01\",\"notes\":\"Zebulon at 12 Elmwood Crescent\"}",
+    };
+    char a[256], b[256];
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        char *x = deid1(f, with, docs[i]), *y = deid1(f, without, docs[i]);
+        assert_string_equal(nth_str(x, "notes", 0, a, sizeof a), nth_str(y, "notes", 0, b, sizeof b));
+        assert_null(strstr(a, "Zebulon"));
+        assert_null(strstr(a, "Elmwood"));
+        assert_non_null(strstr(a, "ps1."));
+        assert_null(strstr(x, "2020-03-01")); /* the date did move */
+        free(x);
+        free(y);
+    }
+}
+
 static char *public_call(fx *f, int pseudo, const char *key, const char *format, const char *context, const char *v)
 {
     phicrypt_buf b = PHICRYPT_BUF_INIT;
@@ -1899,6 +1941,7 @@ int main(void)
         cmocka_unit_test(test_deid__scrub_finds_identifiers_in_free_text),
         cmocka_unit_test(test_deid__keyed_actions_and_reid),
         cmocka_unit_test(test_deid__date_shift_subjects_per_record),
+        cmocka_unit_test(test_deid__date_shift_keeps_scrub_identifiers),
         cmocka_unit_test(test_deid__csv_quoting_and_columns),
         cmocka_unit_test(test_deid__json_array_and_bson_round_trip),
         cmocka_unit_test(test_deid__same_output_with_any_thread_count),

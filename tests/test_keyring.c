@@ -248,6 +248,50 @@ static void test_keyring__pseudonym_text_into_buffer(void **state)
     phi_kr_local_free(local);
 }
 
+/* Tokens into the caller's buffer (de-identification's per-value path)
+ * equal the public call's, for FF1 formats, SIV and an FF1 value too short
+ * for FF1 (a tk1 token instead); nothing is allocated once the worker's key
+ * copies exist; a buffer one byte short is refused. */
+static void test_keyring__token_text_into_buffer(void **state)
+{
+    fx *f = *state;
+    struct { const char *key, *format, *value; } cases[] = {
+        { "tok:ssn", "ssn", "123-45-6789" }, { "tok:ssn", "digits", "4111111111111111" },
+        { "tok:ssn", "digits", "12" }, /* too short for FF1 */
+        { "tok:ssn", "mrn", "MRN-0042-X" }, { "tok:opaque", NULL, "MRN-0042" }, { "tok:opaque", NULL, "" },
+    };
+    phi_kr_local *local = NULL;
+    char buf[512];
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            phicrypt_token_opts o = PHICRYPT_TOKEN_OPTS_INIT;
+            phicrypt_buf want = PHICRYPT_BUF_INIT;
+            size_t n = 0, len = strlen(cases[i].value);
+            o.format = cases[i].format;
+            o.context = "ctx";
+            assert_int_equal(phicrypt_tokenize(f->ph, &want, cases[i].key, cases[i].value, len, &o), 0);
+            assert_true(phi_kr_token_text_max(len) >= want.len + 1);
+            if (round)
+                phi_test_fail_alloc_after(0); /* count */
+            assert_int_equal(phi_kr_tokenize_text(f->ph, &local, buf, sizeof buf, &n, cases[i].key, cases[i].value, len,
+                                                  &o), 0);
+            if (round)
+                assert_int_equal(phi_test_alloc_count(), 0);
+            assert_int_equal(n, want.len);
+            assert_int_equal(buf[n], '\0');
+            assert_memory_equal(buf, want.data, n);
+            assert_int_equal(phi_kr_tokenize_text(f->ph, &local, buf, n, &n, cases[i].key, cases[i].value, len, &o),
+                             PHICRYPT_EBUFSIZE);
+            phicrypt_buf_dispose(&want);
+        }
+    phicrypt_token_opts o = PHICRYPT_TOKEN_OPTS_INIT;
+    size_t n;
+    o.format = "nosuch";
+    assert_int_equal(phi_kr_tokenize_text(f->ph, &local, buf, sizeof buf, &n, "tok:ssn", "123", 3, &o), PHICRYPT_EINVAL);
+    assert_int_equal(phi_kr_tokenize_text(f->ph, &local, NULL, sizeof buf, &n, "tok:ssn", "123", 3, &o), PHICRYPT_EINVAL);
+    phi_kr_local_free(local);
+}
+
 static void test_keyring__rotation_keeps_old_tokens(void **state)
 {
     fx *f = *state;
@@ -432,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyring__siv_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__pseudonyms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__pseudonym_text_into_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyring__token_text_into_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__rotation_keeps_old_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__destroy_whole_key_is_crypto_shredding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__material_is_wrapped, setup, teardown),

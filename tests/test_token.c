@@ -117,6 +117,45 @@ static const struct {
      "xs8a0azh2avyalyzuwd"},
 };
 
+/* One key used with tweaks, radixes and lengths that change from call to
+ * call (the key keeps the MAC state of the last (radix, length, tweak)):
+ * every result equals a fresh key's, and decrypts back, including tweaks
+ * that differ only in their last byte, a longer tweak sharing a prefix,
+ * and tweaks longer than what the key keeps. */
+static void test_token__ff1_prefix_cache(void **state)
+{
+    uint8_t key[32], tw[3][100];
+    uint16_t x[40], y[40], z[40], back[40];
+    const size_t tlens[] = { 0, 1, 7, 16, 17, 64, 65, 99 };
+    const uint32_t radixes[] = { 10, 36, 2, 65536 };
+    uint32_t r = 7;
+    phi_ff1_key *k;
+    (void)state;
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 13 + 5);
+    for (size_t i = 0; i < sizeof tw[0]; i++)
+        tw[0][i] = tw[1][i] = tw[2][i] = (uint8_t)(i * 3 + 1);
+    assert_int_equal(phi_ff1_key_new(&k, key, sizeof key), 0);
+    for (int iter = 0; iter < 400; iter++) {
+        r = r * 1103515245u + 12345u;
+        uint32_t radix = radixes[(r >> 8) % 4];
+        size_t n = radix == 2 ? 20 + (r >> 12) % 20 : radix == 65536 ? 2 + (r >> 12) % 10 : 6 + (r >> 12) % 30;
+        size_t tl = tlens[(r >> 20) % 8], which = (r >> 24) % 3;
+        tw[1][tl ? tl - 1 : 0] = (uint8_t)(tw[0][tl ? tl - 1 : 0] ^ 1); /* differs in the last byte */
+        for (size_t i = 0; i < n; i++)
+            x[i] = (uint16_t)(((r = r * 1103515245u + 12345u) >> 8) % radix);
+        phi_ff1_key *fresh;
+        assert_int_equal(phi_ff1_key_new(&fresh, key, sizeof key), 0);
+        assert_int_equal(phi_ff1_encrypt(k, radix, tw[which], tl, x, n, y), 0);
+        assert_int_equal(phi_ff1_encrypt(fresh, radix, tw[which], tl, x, n, z), 0);
+        assert_memory_equal(y, z, n * sizeof *y);
+        assert_int_equal(phi_ff1_decrypt(k, radix, tw[which], tl, y, n, back), 0);
+        assert_memory_equal(back, x, n * sizeof *x);
+        phi_ff1_key_free(fresh);
+    }
+    phi_ff1_key_free(k);
+}
+
 static void test_token__ff1_nist_samples(void **state)
 {
     size_t i;
@@ -1297,6 +1336,56 @@ static void test_token__pseudonym_properties(void **state)
 
 /* ---------------------------------------------------------- token text */
 
+/* The encoders that take whole groups at once (5 bytes for base32, 3 for
+ * base64url) against a bit-at-a-time reference written here, on every
+ * length from 0 to 80 (each tail length) of pseudo-random bytes, and back
+ * through the decoders. */
+static void ref_encode(char *out, const uint8_t *in, size_t n, const char *alpha, unsigned bits)
+{
+    size_t nbits = n * 8, sym = (nbits + bits - 1) / bits;
+    for (size_t s = 0; s < sym; s++) {
+        unsigned v = 0;
+        for (unsigned b = 0; b < bits; b++) {
+            size_t pos = s * bits + b;
+            unsigned bit = pos < nbits ? (in[pos / 8] >> (7 - pos % 8)) & 1u : 0u;
+            v = (v << 1) | bit;
+        }
+        out[s] = alpha[v];
+    }
+    out[sym] = '\0';
+}
+
+static void test_token__text_group_encoders(void **state)
+{
+    static const char b32a[] = "abcdefghijklmnopqrstuvwxyz234567";
+    static const char b64a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t in[80], back[80];
+    char got[200], want[200];
+    uint32_t x = 12345;
+    size_t bn;
+    (void)state;
+    for (size_t n = 0; n <= sizeof in; n++) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
+        memset(got, 'X', sizeof got);
+        phi_base32_encode(got, in, n);
+        ref_encode(want, in, n, b32a, 5);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), phi_base32_len(n));
+        assert_int_equal(phi_base32_decode(back, sizeof back, &bn, got, strlen(got)), 0);
+        assert_int_equal(bn, n);
+        assert_memory_equal(back, in, n);
+        memset(got, 'X', sizeof got);
+        phi_base64url_encode(got, in, n);
+        ref_encode(want, in, n, b64a, 6);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), phi_base64url_len(n));
+        assert_int_equal(phi_base64url_decode(back, sizeof back, &bn, got, strlen(got)), 0);
+        assert_int_equal(bn, n);
+        assert_memory_equal(back, in, n);
+    }
+}
+
 static void test_token__text_rfc4648(void **state)
 {
     /* RFC 4648 section 10 vectors, lower-case base32 and unpadded. */
@@ -1433,6 +1522,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token__ff1_nist_samples),
+        cmocka_unit_test(test_token__ff1_prefix_cache),
         cmocka_unit_test(test_token__ff1_nist_samples_numerals),
         cmocka_unit_test(test_token__ff1_wycheproof_numerals),
         cmocka_unit_test(test_token__ff1_wycheproof_strings),
@@ -1461,6 +1551,7 @@ int main(void)
         cmocka_unit_test(test_token__hkdf_wycheproof),
         cmocka_unit_test(test_token__pseudonym_properties),
         cmocka_unit_test(test_token__text_rfc4648),
+        cmocka_unit_test(test_token__text_group_encoders),
         cmocka_unit_test(test_token__text_roundtrip),
         cmocka_unit_test(test_token__text_malformed),
     };

@@ -24,12 +24,22 @@ static int put_result(phi_deid_rec *r, int rc, const char *path, phicrypt_buf *b
 int phi_act_tokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const char *s, size_t n,
                      phi_sbuf *out)
 {
-    phicrypt_buf b = PHICRYPT_BUF_INIT;
     phicrypt_token_opts o = PHICRYPT_TOKEN_OPTS_INIT;
+    size_t cap = phi_kr_token_text_max(n), tl = 0;
     o.format = rule->format;
     o.context = rule->context;
     o.key_version = rule->key_version;
-    return put_result(r, phi_kr_tokenize(r->ph, &r->keys, &b, rule->key, s, n, &o, 0), path, &b, out);
+    /* Straight into the output buffer: no allocation, copy or wipe of a
+     * token per value. */
+    out->len = 0;
+    phi_sbuf_reserve(out, cap);
+    if (out->oom)
+        return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    int rc = phi_kr_tokenize_text(r->ph, &r->keys, out->p, cap, &tl, rule->key, s, n, &o);
+    if (rc)
+        return phi_error_adopt(r->ph, r->eh, rc, path);
+    out->len = tl;
+    return 0;
 }
 
 int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const char *s, size_t n,

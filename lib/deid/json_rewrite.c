@@ -24,7 +24,14 @@ typedef struct jw {
      * them are known (in r->dfr). */
     int defer;
     size_t ndfr;
+    /* First pass for date_shift only: collects subjects (no identifiers:
+     * the rewrite pass does, deferred) and stops with JW_STOP once every
+     * date_shift rule has its subject, usually a few fields in. */
+    int subjects_only;
 } jw;
+
+/* Not an error: the subjects-only pass found all it looks for. */
+#define JW_STOP 1
 
 static int bad(jw *w, const char *why)
 {
@@ -409,7 +416,8 @@ static int apply(jw *w, const phi_deid_rule *rule, phi_dv *v, size_t v0, int *dr
 {
     phi_deid_rec *r = w->r;
     if (r->collecting) {
-        phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, v);
+        if (!w->subjects_only)
+            phi_rec_collect(r, rule, 0, w->ps.comps, w->ps.nc, v);
         return 0;
     }
     if (w->defer && phi_deid_act_is_identifier(rule->act))
@@ -577,7 +585,7 @@ static int skip_container(jw *w, int depth, const phi_deid_rule *as)
     /* No rules inside: a private walk with the unknown-field policy off. */
     const phi_deid_rule keep = { .act = PHI_ACT_KEEP };
     int collect_ids = as && phi_deid_act_is_identifier(as->act) && w->r->pol->needs_identifiers &&
-                      (collecting || w->defer);
+                      ((collecting && !w->subjects_only) || w->defer);
     w->r->collecting = 1;
     int rc = container(w, depth, collect_ids ? as : &keep);
     w->r->collecting = collecting;
@@ -687,8 +695,11 @@ static int value(jw *w, int depth, const phi_deid_rule *inherited, int *drop)
     } else {
         return bad(w, "unexpected character");
     }
-    if (r->collecting && p->needs_subjects && (v.kind == PHI_DV_STR || v.kind == PHI_DV_NUM || v.kind == PHI_DV_EXT))
+    if (r->collecting && p->needs_subjects && (v.kind == PHI_DV_STR || v.kind == PHI_DV_NUM || v.kind == PHI_DV_EXT)) {
         phi_rec_collect_subject(r, w->ps.comps, w->ps.nc, &v);
+        if (w->subjects_only && r->nsubjects_found == p->nshift)
+            return JW_STOP; /* unwinds the path stack on its way up */
+    }
     rule = phi_rule_for_value(p, rule, &v);
     if (!rule)
         return unknown_leaf(w, drop);
@@ -760,12 +771,28 @@ int phi_json_rewrite(phi_deid_rec *r, const char *s, size_t n, phi_sbuf *out)
     ws(&w);
     if (w.i >= n || s[w.i] != '{')
         return bad(&w, "a record must be a JSON object");
-    w.defer = r->pol->needs_identifiers && !r->pol->needs_subjects && !r->reid;
+    w.defer = r->pol->needs_identifiers && !r->reid;
     if (!w.defer && (r->pol->needs_identifiers || r->pol->needs_subjects)) {
         /* First pass: the record's own identifiers and date_shift subjects. */
         r->collecting = 1;
         rc = container(&w, 0, NULL);
         r->collecting = 0;
+        w.i = 0;
+        ws(&w);
+    } else if (r->pol->needs_subjects) {
+        /* First pass for the date_shift subjects alone, up to the last one
+         * found (a date may come before its subject). Identifiers are
+         * collected by the rewrite pass, which defers scrubs (w.defer). */
+        int defer = w.defer;
+        w.defer = 0; /* skipped containers' identifiers wait for the rewrite pass */
+        w.subjects_only = 1;
+        r->collecting = 1;
+        rc = container(&w, 0, NULL);
+        if (rc == JW_STOP)
+            rc = 0;
+        r->collecting = 0;
+        w.subjects_only = 0;
+        w.defer = defer;
         w.i = 0;
         ws(&w);
     }

@@ -1,7 +1,8 @@
 /* FF1 (NIST SP 800-38G Rev. 1, section 6.1) over numeral strings.
  *
  * Speed: the key is scheduled once in an EVP ECB context; the CBC-MAC state
- * after P || T || padding is computed once per call, so each of the ten
+ * after P || T || padding is computed once per call (and kept in the key
+ * for the next call with the same radix, length and tweak), so each of the ten
  * rounds costs one AES call for short tweaks (plus one more when d > 16).
  * When radix^ceil(n/2) < 2^128 the halves are kept as unsigned __int128
  * numbers throughout and the call allocates nothing; larger domains use
@@ -19,8 +20,30 @@
 
 __extension__ typedef unsigned __int128 u128; /* GCC/Clang; -Wpedantic-clean */
 
+/* The CBC-MAC state after P || T || padding depends only on the key,
+ * radix, length and tweak, which repeat value after value (a policy's
+ * formats and contexts under one key): the last PRE_SLOTS are kept,
+ * saving an AES call and the absorbing of P and T per token (a tenth of
+ * an SSN token). */
+#define PRE_TWEAK_MAX 64
+#define PRE_SLOTS 4
+typedef struct {
+    uint8_t x[16];
+    unsigned fill;
+} cbcmac;
+
+struct ff1_pre {
+    int valid;
+    uint32_t radix;
+    size_t n, t;
+    uint8_t tweak[PRE_TWEAK_MAX];
+    cbcmac m;
+};
+
 struct phi_ff1_key {
     EVP_CIPHER_CTX *ecb;
+    struct ff1_pre pre[PRE_SLOTS]; /* wiped with the key */
+    unsigned pre_next;             /* the slot to replace next */
 };
 
 int phi_ff1_key_new(phi_ff1_key **out, const uint8_t *key, size_t key_len)
@@ -46,6 +69,7 @@ int phi_ff1_key_new(phi_ff1_key **out, const uint8_t *key, size_t key_len)
     k = phi_secure_alloc(sizeof *k);
     if (!k)
         return phi_error(NULL, PHICRYPT_ENOMEM, "ff1: out of memory");
+    memset(k, 0, sizeof *k);
     k->ecb = EVP_CIPHER_CTX_new();
     c = EVP_CIPHER_fetch(NULL, name, NULL);
     ok = k->ecb && c && EVP_EncryptInit_ex2(k->ecb, c, key, NULL, NULL) == 1 &&
@@ -69,6 +93,7 @@ int phi_ff1_key_dup(phi_ff1_key **out, const phi_ff1_key *k)
     d = phi_secure_alloc(sizeof *d);
     if (!d)
         return phi_error(NULL, PHICRYPT_ENOMEM, "ff1: out of memory");
+    memset(d, 0, sizeof *d);
     d->ecb = EVP_CIPHER_CTX_new();
     if (!d->ecb || EVP_CIPHER_CTX_copy(d->ecb, k->ecb) != 1) {
         phi_ff1_key_free(d);
@@ -102,11 +127,6 @@ int phi_ff1_domain_ok(uint32_t radix, size_t n)
 }
 
 /* ---- CBC-MAC (the PRF of SP 800-38G) absorbing a byte stream */
-
-typedef struct {
-    uint8_t x[16];
-    unsigned fill;
-} cbcmac;
 
 static int aes_block(phi_ff1_key *k, uint8_t blk[16])
 {
@@ -153,8 +173,8 @@ static int mac_zeros(phi_ff1_key *k, cbcmac *m, size_t n)
 }
 
 /* State after P || T || [0]^pad, shared by the ten rounds. */
-static int mac_prefix(phi_ff1_key *k, cbcmac *m, uint32_t radix, size_t n, size_t u,
-                      const uint8_t *tweak, size_t t, size_t b)
+static int mac_prefix_compute(phi_ff1_key *k, cbcmac *m, uint32_t radix, size_t n, size_t u,
+                              const uint8_t *tweak, size_t t, size_t b)
 {
     uint8_t p[16] = {1, 2, 1, (uint8_t)(radix >> 16), (uint8_t)(radix >> 8), (uint8_t)radix,
                      10, (uint8_t)u,
@@ -163,6 +183,36 @@ static int mac_prefix(phi_ff1_key *k, cbcmac *m, uint32_t radix, size_t n, size_
     memset(m, 0, sizeof *m);
     return mac_absorb(k, m, p, 16) && mac_absorb(k, m, tweak, t) &&
            mac_zeros(k, m, (16 - (t + b + 1) % 16) % 16);
+}
+
+/* mac_prefix_compute through the key's one-entry cache (u and b follow
+ * from radix and n). */
+static int mac_prefix(phi_ff1_key *k, cbcmac *m, uint32_t radix, size_t n, size_t u,
+                      const uint8_t *tweak, size_t t, size_t b)
+{
+    struct ff1_pre *pre;
+    for (unsigned i = 0; i < PRE_SLOTS; i++) {
+        pre = &k->pre[i];
+        if (pre->valid && pre->radix == radix && pre->n == n && pre->t == t &&
+            (t == 0 || memcmp(pre->tweak, tweak, t) == 0)) {
+            *m = pre->m;
+            return 1;
+        }
+    }
+    if (!mac_prefix_compute(k, m, radix, n, u, tweak, t, b))
+        return 0;
+    if (t <= PRE_TWEAK_MAX) {
+        pre = &k->pre[k->pre_next];
+        k->pre_next = (k->pre_next + 1) % PRE_SLOTS;
+        pre->valid = 1;
+        pre->radix = radix;
+        pre->n = n;
+        pre->t = t;
+        if (t)
+            memcpy(pre->tweak, tweak, t);
+        pre->m = *m;
+    }
+    return 1;
 }
 
 /* S (d bytes): R || CIPH(R xor [1]^16) || CIPH(R xor [2]^16) ... */
@@ -501,6 +551,8 @@ int phi_ff1_oneshot(int enc, const uint8_t *key, size_t key_len, uint32_t radix,
 {
     phi_ff1_key k;
     int rc;
+    memset(k.pre, 0, sizeof k.pre); /* this call's key only: no cache across calls */
+    k.pre_next = 0;
     if (!key || (key_len != 16 && key_len != 24 && key_len != 32))
         return phi_error(NULL, PHICRYPT_EINVAL, "ff1: key length %zu is not 16, 24 or 32 bytes", key_len);
     if (pthread_once(&raw_once, raw_init) != 0 || !raw_ready)
@@ -520,5 +572,6 @@ int phi_ff1_oneshot(int enc, const uint8_t *key, size_t key_len, uint32_t radix,
     else
         rc = ff1(&k, enc, radix, tweak, tweak_len, x, n, out);
     EVP_CIPHER_CTX_reset(k.ecb); /* cleanses the key schedule */
+    phi_wipe(k.pre, sizeof k.pre);
     return rc;
 }

@@ -84,6 +84,13 @@ int phi_kr_tokenize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const 
                     size_t value_len, const phicrypt_token_opts *opts, int decrypt);
 int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
                         size_t value_len, const phicrypt_pseudonym_opts *opts);
+/* phi_kr_tokenize (decrypt 0) into the caller's buffer: the token text,
+ * NUL-terminated, its length in *out_len; PHICRYPT_EBUFSIZE when out_cap is
+ * below what the value needs (phi_kr_token_text_max(value_len) always
+ * suffices). No allocation for values under 240 bytes. */
+int phi_kr_tokenize_text(phicrypt_t *ph, phi_kr_local **lp, char *out, size_t out_cap, size_t *out_len,
+                         const char *key_name, const char *value, size_t value_len, const phicrypt_token_opts *opts);
+size_t phi_kr_token_text_max(size_t value_len);
 /* The longest pseudonym text: "ps1." + a 10-digit version + "." + 32
  * bytes in base32. */
 #define PHI_KR_PSEUDONYM_TEXT_MAX (4 + 10 + 1 + 52)

@@ -82,13 +82,36 @@ static int decode_bits(uint8_t *out, size_t out_cap, size_t *out_len, const char
     return 0;
 }
 
+/* Whole groups (5 bytes -> 8 base32 symbols, 3 bytes -> 4 base64url
+ * symbols) as one integer each; the generic bit packer only finishes the
+ * tail. A pseudonym's 16 bytes were a bit-at-a-time loop of about 430
+ * instructions, a tenth of the pseudonym. Same output (tests compare). */
 void phi_base32_encode(char *out, const uint8_t *in, size_t n)
 {
+    while (n >= 5) {
+        uint64_t g = ((uint64_t)in[0] << 32) | ((uint64_t)in[1] << 24) | ((uint64_t)in[2] << 16) |
+                     ((uint64_t)in[3] << 8) | in[4];
+        for (int i = 7; i >= 0; i--, g >>= 5)
+            out[i] = b32[g & 31];
+        in += 5;
+        n -= 5;
+        out += 8;
+    }
     encode_bits(out, in, n, b32, 5);
 }
 
 void phi_base64url_encode(char *out, const uint8_t *in, size_t n)
 {
+    while (n >= 3) {
+        uint32_t g = ((uint32_t)in[0] << 16) | ((uint32_t)in[1] << 8) | in[2];
+        out[0] = b64u[g >> 18];
+        out[1] = b64u[(g >> 12) & 63];
+        out[2] = b64u[(g >> 6) & 63];
+        out[3] = b64u[g & 63];
+        in += 3;
+        n -= 3;
+        out += 4;
+    }
     encode_bits(out, in, n, b64u, 6);
 }
 

@@ -177,30 +177,43 @@ static void kref_put(kref *r)
 }
 
 /* A tk1 token of value under k->siv (the caller holds k: for an FF1 key,
- * its derived SIV key). */
-static int siv_seal(phicrypt_t *ph, phicrypt_buf *out, const kref *k, const char *ctx, const char *value, size_t len)
+ * its derived SIV key), into text (cap bytes, PHICRYPT_EBUFSIZE when short;
+ * phi_kr_token_text_max(len) always suffices). Short values go through a
+ * stack buffer: de-identification makes one token per value. */
+static int siv_seal_into(phicrypt_t *ph, char *text, size_t cap, size_t *text_len, const kref *k, const char *ctx,
+                         const char *value, size_t len)
 {
-    uint8_t *raw;
-    char *text;
+    uint8_t stack_raw[256], *raw = stack_raw;
     size_t tl;
     int rc;
     if (!k->siv)
         return phi_error(ph, PHICRYPT_EINVAL, "tokenize: the key has no SIV key");
-    raw = phi_malloc(PHI_SIV_TAG_LEN + len);
     tl = phi_tk_text_len(k->version, PHI_SIV_TAG_LEN + len);
-    text = phi_malloc(tl + 1);
-    if (!raw || !text) {
-        phi_free(raw);
-        phi_free(text);
+    if (tl + 1 > cap)
+        return phi_error(ph, PHICRYPT_EBUFSIZE, "tokenize: %zu bytes needed for the token", tl + 1);
+    if (PHI_SIV_TAG_LEN + len > sizeof stack_raw && !(raw = phi_malloc(PHI_SIV_TAG_LEN + len)))
         return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
-    }
     rc = phi_siv_encrypt(k->siv, (const uint8_t *)ctx, strlen(ctx), (const uint8_t *)value, len, raw);
     if (rc == 0)
         rc = phi_tk_text_encode(text, tl + 1, k->version, raw, PHI_SIV_TAG_LEN + len);
-    phi_free(raw);
-    if (rc != 0) {
-        phi_free(text);
+    if (raw != stack_raw)
+        phi_free(raw); /* ciphertext, nothing to wipe */
+    if (rc != 0)
         return phi_error_adopt(NULL, ph, rc, "tokenize");
+    *text_len = tl;
+    return 0;
+}
+
+static int siv_seal(phicrypt_t *ph, phicrypt_buf *out, const kref *k, const char *ctx, const char *value, size_t len)
+{
+    size_t cap = phi_kr_token_text_max(len), tl = 0;
+    char *text = phi_malloc(cap);
+    int rc;
+    if (!text)
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    if ((rc = siv_seal_into(ph, text, cap, &tl, k, ctx, value, len)) != 0) {
+        phi_free(text);
+        return rc;
     }
     return out_text(ph, out, text, tl);
 }
@@ -218,6 +231,24 @@ static int siv_tokenize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, co
         return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
     }
     rc = siv_seal(ph, out, &k, ctx, value, len);
+    kref_put(&k);
+    return rc;
+}
+
+/* siv_tokenize into the caller's buffer. */
+static int siv_tokenize_into(phicrypt_t *ph, phi_kr_local **lp, char *text, size_t cap, size_t *tl, const char *name,
+                             const char *value, size_t len, const phicrypt_token_opts *o)
+{
+    const char *ctx = (o && o->context) ? o->context : "";
+    kref k;
+    int rc;
+    if ((rc = kref_get(ph, lp, name, o ? o->key_version : 0, PHICRYPT_KEYRING_SIV, NULL, &k)) != 0)
+        return rc;
+    if (k.retired && (!o || o->key_version == 0)) {
+        kref_put(&k);
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
+    }
+    rc = siv_seal_into(ph, text, cap, tl, &k, ctx, value, len);
     kref_put(&k);
     return rc;
 }
@@ -346,6 +377,52 @@ static int ff1_run(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const c
     return out_text(ph, out, text, len);
 }
 
+/* ff1_run's encryption into the caller's buffer (a value too short for
+ * FF1 gets a tk1 token there instead). */
+static int ff1_encrypt_into(phicrypt_t *ph, phi_kr_local **lp, char *text, size_t cap, size_t *tl, const char *name,
+                            const char *in, size_t len, const phicrypt_token_opts *o)
+{
+    phi_fpe_format f;
+    kref k;
+    const char *ctx = o->context ? o->context : "";
+    int rc, too_short = 0;
+    if (phi_fpe_format_from_name(o->format, &f) != 0)
+        return phi_error(ph, PHICRYPT_EINVAL,
+                         "token format '%s' unknown (siv, digits, ssn, phone, mrn, alnum, credit_card, email, email_full, custom)",
+                         o->format);
+    if (f == PHI_FPE_CUSTOM && !o->alphabet)
+        return phi_error(ph, PHICRYPT_EINVAL, "token format custom needs an alphabet");
+    if (cap < len + 1)
+        return phi_error(ph, PHICRYPT_EBUFSIZE, "tokenize: %zu bytes needed for the token", len + 1);
+    if ((rc = kref_get(ph, lp, name, o->key_version, PHICRYPT_KEYRING_FF1, NULL, &k)) != 0)
+        return rc;
+    if (k.retired && o->key_version == 0) {
+        kref_put(&k);
+        return phi_error(ph, PHICRYPT_EINVAL, "keyring key '%s': the primary version is retired", name);
+    }
+    rc = phi_fpe_run(k.ff1, 1, f, f == PHI_FPE_CUSTOM ? o->alphabet : NULL, (const uint8_t *)ctx, strlen(ctx), in,
+                     len, text, cap, &too_short);
+    if (rc != 0 && too_short) {
+        phi_wipe(text, len + 1);
+        rc = siv_seal_into(ph, text, cap, tl, &k, ctx, in, len);
+        kref_put(&k);
+        return rc;
+    }
+    kref_put(&k);
+    if (rc != 0) {
+        phi_wipe(text, len + 1);
+        return phi_error_adopt(NULL, ph, rc, "tokenize");
+    }
+    *tl = len;
+    return 0;
+}
+
+size_t phi_kr_token_text_max(size_t value_len)
+{
+    size_t siv = 4 + 10 + 1 + phi_base64url_len(PHI_SIV_TAG_LEN + value_len);
+    return (siv > value_len ? siv : value_len) + 1;
+}
+
 static int common_checks(phicrypt_t *ph, phicrypt_buf *out, const char *name, const char *value, size_t len,
                          const phicrypt_token_opts *o)
 {
@@ -370,6 +447,20 @@ int phi_kr_tokenize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const 
     if (is_siv(opts))
         return (decrypt ? siv_detokenize : siv_tokenize)(ph, lp, out, key_name, value ? value : "", value_len, opts);
     return ff1_run(ph, lp, out, key_name, value, value_len, opts, decrypt);
+}
+
+int phi_kr_tokenize_text(phicrypt_t *ph, phi_kr_local **lp, char *out, size_t out_cap, size_t *out_len,
+                         const char *key_name, const char *value, size_t value_len, const phicrypt_token_opts *opts)
+{
+    phicrypt_buf dummy = PHICRYPT_BUF_INIT;
+    int rc;
+    if (!out || !out_len)
+        return phi_error(ph, PHICRYPT_EINVAL, "tokenize: NULL argument");
+    if ((rc = common_checks(ph, &dummy, key_name, value ? value : "", value_len, opts)) != 0)
+        return rc;
+    if (is_siv(opts))
+        return siv_tokenize_into(ph, lp, out, out_cap, out_len, key_name, value ? value : "", value_len, opts);
+    return ff1_encrypt_into(ph, lp, out, out_cap, out_len, key_name, value, value_len, opts);
 }
 
 int phicrypt_tokenize(phicrypt_t *ph, phicrypt_buf *out, const char *key_name, const char *value, size_t value_len,

@@ -330,6 +330,30 @@ static void test_kms_pkcs11__tampered_or_relabelled_refused(void **state)
     free(c);
 }
 
+/* The token's files vanish while a client uses it: the next wrap fails
+ * with a clear error and no key document is stored. */
+static void test_kms_pkcs11__token_removed_mid_run(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph;
+    phicrypt_buf kd = PHICRYPT_BUF_INIT;
+    char path[4096];
+    uint8_t id[16];
+    int rc;
+    NEED_SOFTHSM();
+    ph = hsm_client(f, NULL);
+    assert_int_equal(make_key(ph, "hsm", NULL, "before", id), 0);
+    snprintf(path, sizeof path, "%s/tokens", f->dir);
+    tu_rm_rf(path);
+    rc = make_key(ph, "hsm", NULL, "after", id);
+    /* SoftHSM2 then finds no key object (a pulled hardware token answers
+     * CKR_DEVICE_REMOVED instead: PHICRYPT_EKMS). */
+    assert_true(rc == PHICRYPT_ECONFIG || rc == PHICRYPT_EKMS);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "kms hsm"));
+    assert_int_equal(phicrypt_datakey_get_by_alt_name(ph, &kd, "after"), PHICRYPT_EKEYNOTFOUND);
+    phicrypt_free(ph);
+}
+
 typedef struct worker {
     phicrypt_t *ph;
     int index, failures;
@@ -392,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__extractable_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__tampered_or_relabelled_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__threads_share_the_session_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms_pkcs11__token_removed_mid_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ typedef struct phicrypt_kms_plugin {
     /** Unwraps @c wrapped into exactly @c key_len bytes at @c key. */
     int (*unwrap)(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const char *master_key_json, uint8_t *key,
                   size_t key_len, char *err);
-    /** Optional: one line describing the backend (no secrets), for `phicrypt kms list`. */
+    /** Optional: one line describing the backend (no secrets). */
     int (*describe)(void *ctx, char *out, size_t out_cap);
     /** Optional: releases the state @c open made (or the registered @c ctx). */
     void (*close)(void *ctx);

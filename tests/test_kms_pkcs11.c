@@ -22,6 +22,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "kms_provider_suite.h"
 #include "test_util.h"
 
 #define USER_PIN "4711-test-pin"
@@ -407,6 +408,54 @@ static void test_kms_pkcs11__threads_share_the_session_pool(void **state)
     phicrypt_free(ph);
 }
 
+/* ---- the shared provider suite (kms_provider_suite.c) with this plug-in ---- */
+
+typedef struct suite_fx {
+    kps_fixture k; /* first: the suite's state */
+    fx *base;
+} suite_fx;
+
+static phicrypt_t *suite_open(void *ctx)
+{
+    suite_fx *s = ctx;
+    char *cfg;
+    phicrypt_t *ph = NULL;
+    if (!softhsm())
+        return NULL;
+    /* A fixed plain local key for the rewrap case: 128 base64 "0" characters are 96 bytes. */
+    assert_true(asprintf(&cfg,
+                         "{\"kms_providers\": {\"local\": {\"key\": \"%0128d\"}}, \"kms_plugins\": {\"hsm\": "
+                         "{\"module\": \"%s\", \"options\": {\"module\": \"%s\", \"token_label\": "
+                         "\"phicrypt-test\", \"pin_file\": \"%s\", \"sessions\": 2}}}, "
+                         "\"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                         0, plugin_path(), softhsm(), s->base->pin_file, s->base->dir) > 0);
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(cfg);
+    return ph;
+}
+
+static int suite_setup(void **state)
+{
+    suite_fx *s = calloc(1, sizeof *s);
+    setup(state);
+    s->base = *state;
+    s->k.dir = s->base->dir;
+    s->k.provider = "hsm";
+    s->k.open = suite_open;
+    s->k.ctx = s;
+    *state = s;
+    return 0;
+}
+
+static int suite_teardown(void **state)
+{
+    suite_fx *s = *state;
+    *state = s->base;
+    free(s);
+    return teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +466,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__tampered_or_relabelled_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__threads_share_the_session_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__token_removed_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(kps__roundtrip_two_names, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__relabelled_and_tampered_refused, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__rewrap_to_local_and_back, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__threads_create_keys, suite_setup, suite_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

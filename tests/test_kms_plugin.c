@@ -137,6 +137,12 @@ static void test_kms_plugin__module_from_config_roundtrip(void **state)
     assert_string_equal((const char *)out.data, "\"beta\"");
     phicrypt_free(ph);
 
+    /* A client without the plug-in: a configuration error naming it. */
+    ph = tu_client(f->dir);
+    assert_int_equal(phicrypt_decrypt_json(ph, &out, c2, 0), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "'xc:ward-a' is not configured"));
+    phicrypt_free(ph);
+
     /* Another wrap key: the plug-in's refusal comes through as EAUTH,
      * naming the key's provider. */
     new_wrap_key(f);

@@ -22,6 +22,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "kms_provider_suite.h"
 #include "test_util.h"
 
 #define USER_PIN "4711-test-pin"
@@ -330,6 +331,30 @@ static void test_kms_pkcs11__tampered_or_relabelled_refused(void **state)
     free(c);
 }
 
+/* The token's files vanish while a client uses it: the next wrap fails
+ * with a clear error and no key document is stored. */
+static void test_kms_pkcs11__token_removed_mid_run(void **state)
+{
+    fx *f = *state;
+    phicrypt_t *ph;
+    phicrypt_buf kd = PHICRYPT_BUF_INIT;
+    char path[4096];
+    uint8_t id[16];
+    int rc;
+    NEED_SOFTHSM();
+    ph = hsm_client(f, NULL);
+    assert_int_equal(make_key(ph, "hsm", NULL, "before", id), 0);
+    snprintf(path, sizeof path, "%s/tokens", f->dir);
+    tu_rm_rf(path);
+    rc = make_key(ph, "hsm", NULL, "after", id);
+    /* SoftHSM2 then finds no key object (a pulled hardware token answers
+     * CKR_DEVICE_REMOVED instead: PHICRYPT_EKMS). */
+    assert_true(rc == PHICRYPT_ECONFIG || rc == PHICRYPT_EKMS);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "kms hsm"));
+    assert_int_equal(phicrypt_datakey_get_by_alt_name(ph, &kd, "after"), PHICRYPT_EKEYNOTFOUND);
+    phicrypt_free(ph);
+}
+
 typedef struct worker {
     phicrypt_t *ph;
     int index, failures;
@@ -383,6 +408,54 @@ static void test_kms_pkcs11__threads_share_the_session_pool(void **state)
     phicrypt_free(ph);
 }
 
+/* ---- the shared provider suite (kms_provider_suite.c) with this plug-in ---- */
+
+typedef struct suite_fx {
+    kps_fixture k; /* first: the suite's state */
+    fx *base;
+} suite_fx;
+
+static phicrypt_t *suite_open(void *ctx)
+{
+    suite_fx *s = ctx;
+    char *cfg;
+    phicrypt_t *ph = NULL;
+    if (!softhsm())
+        return NULL;
+    /* A fixed plain local key for the rewrap case: 128 base64 "0" characters are 96 bytes. */
+    assert_true(asprintf(&cfg,
+                         "{\"kms_providers\": {\"local\": {\"key\": \"%0128d\"}}, \"kms_plugins\": {\"hsm\": "
+                         "{\"module\": \"%s\", \"options\": {\"module\": \"%s\", \"token_label\": "
+                         "\"phicrypt-test\", \"pin_file\": \"%s\", \"sessions\": 2}}}, "
+                         "\"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                         0, plugin_path(), softhsm(), s->base->pin_file, s->base->dir) > 0);
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(cfg);
+    return ph;
+}
+
+static int suite_setup(void **state)
+{
+    suite_fx *s = calloc(1, sizeof *s);
+    setup(state);
+    s->base = *state;
+    s->k.dir = s->base->dir;
+    s->k.provider = "hsm";
+    s->k.open = suite_open;
+    s->k.ctx = s;
+    *state = s;
+    return 0;
+}
+
+static int suite_teardown(void **state)
+{
+    suite_fx *s = *state;
+    *state = s->base;
+    free(s);
+    return teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +465,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__extractable_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__tampered_or_relabelled_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_pkcs11__threads_share_the_session_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms_pkcs11__token_removed_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(kps__roundtrip_two_names, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__relabelled_and_tampered_refused, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__rewrap_to_local_and_back, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__threads_create_keys, suite_setup, suite_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

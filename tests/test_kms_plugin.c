@@ -16,6 +16,7 @@
 #include <bson/bson.h>
 #include <sodium.h>
 
+#include "kms_provider_suite.h"
 #include "test_util.h"
 
 typedef struct fx {
@@ -134,6 +135,12 @@ static void test_kms_plugin__module_from_config_roundtrip(void **state)
     assert_string_equal((const char *)out.data, "\"alpha\"");
     assert_int_equal(phicrypt_decrypt_json(ph, &out, c2, 0), 0);
     assert_string_equal((const char *)out.data, "\"beta\"");
+    phicrypt_free(ph);
+
+    /* A client without the plug-in: a configuration error naming it. */
+    ph = tu_client(f->dir);
+    assert_int_equal(phicrypt_decrypt_json(ph, &out, c2, 0), PHICRYPT_ECONFIG);
+    assert_true(tu_contains(phicrypt_errmsg(ph), "'xc:ward-a' is not configured"));
     phicrypt_free(ph);
 
     /* Another wrap key: the plug-in's refusal comes through as EAUTH,
@@ -343,6 +350,54 @@ static void test_kms_plugin__bad_registration_refused(void **state)
     phicrypt_free(ph);
 }
 
+/* ---- the shared provider suite (kms_provider_suite.c) with this plug-in ---- */
+
+typedef struct suite_fx {
+    kps_fixture k; /* first: the suite's state */
+    fx *base;
+    char local64[200];
+} suite_fx;
+
+static phicrypt_t *suite_open(void *ctx)
+{
+    suite_fx *s = ctx;
+    char *cfg;
+    phicrypt_t *ph = NULL;
+    assert_true(asprintf(&cfg,
+                         "{\"kms_providers\": {\"local\": {\"key\": \"%s\"}}, \"kms_plugins\": {\"xc\": "
+                         "{\"module\": \"%s\", \"options\": {\"key_file\": \"%s\"}}}, "
+                         "\"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                         s->local64, module_path(), s->base->wrapkey, s->base->dir) > 0);
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    free(cfg);
+    return ph;
+}
+
+static int suite_setup(void **state)
+{
+    suite_fx *s = calloc(1, sizeof *s);
+    uint8_t k[96];
+    setup(state);
+    s->base = *state;
+    randombytes_buf(k, sizeof k);
+    sodium_bin2base64(s->local64, sizeof s->local64, k, sizeof k, sodium_base64_VARIANT_ORIGINAL);
+    s->k.dir = s->base->dir;
+    s->k.provider = "xc";
+    s->k.open = suite_open;
+    s->k.ctx = s;
+    *state = s;
+    return 0;
+}
+
+static int suite_teardown(void **state)
+{
+    suite_fx *s = *state;
+    *state = s->base;
+    free(s);
+    return teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +407,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms_plugin__bad_configuration_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_plugin__registered_in_c, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms_plugin__bad_registration_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(kps__roundtrip_two_names, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__relabelled_and_tampered_refused, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__rewrap_to_local_and_back, suite_setup, suite_teardown),
+        cmocka_unit_test_setup_teardown(kps__threads_create_keys, suite_setup, suite_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ typedef struct phicrypt_kms_plugin {
     /** Unwraps @c wrapped into exactly @c key_len bytes at @c key. */
     int (*unwrap)(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const char *master_key_json, uint8_t *key,
                   size_t key_len, char *err);
-    /** Optional: one line describing the backend (no secrets), for `phicrypt kms list`. */
+    /** Optional: one line describing the backend (no secrets). */
     int (*describe)(void *ctx, char *out, size_t out_cap);
     /** Optional: releases the state @c open made (or the registered @c ctx). */
     void (*close)(void *ctx);
@@ -81,7 +81,9 @@ typedef struct phicrypt_kms_plugin {
  * @p name is `[a-z0-9_-]{1,32}`, not a standard provider (local, aws, azure,
  * gcp, kmip); key documents name it as `"name"` or `"name:<anything>"`.
  * @p plugin is copied; @p ctx is handed to every callback and, when the
- * table has @c close, released with it by phicrypt_free().
+ * table has @c close, released with it by phicrypt_free(). Register before
+ * the client is shared between threads (it swaps the client's libmongocrypt
+ * instance, and lookups of providers take no lock).
  * @return 0, PHICRYPT_EINVAL (bad name or table), PHICRYPT_EEXIST (name taken).
  */
 PHICRYPT_API

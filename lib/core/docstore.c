@@ -31,6 +31,7 @@ struct phi_docstore {
     int loaded;
     uint64_t recheck_ns; /* 0: stat the file on every read */
     uint64_t checked_at; /* CLOCK_MONOTONIC ns of the last stat */
+    uint64_t generation; /* +1 at every (re)load: the file changed */
     const char *index_field; /* documents found by this string field, or NULL */
     uint32_t *slots;         /* open addressing: 1 + document index, 0 empty */
     size_t nslots;
@@ -247,6 +248,7 @@ static int refresh(phi_docstore *s, const void *eh)
     s->st = now;
     s->loaded = 1;
     s->checked_at = t;
+    s->generation++;
     index_build(s);
     return 0;
 }
@@ -301,6 +303,16 @@ int phi_docstore_each(phi_docstore *s, const void *eh, phi_doc_each_fn fn, void 
     rc = refresh(s, eh);
     for (size_t i = 0; rc == 0 && i < s->cache.n; i++)
         rc = fn(arg, s->cache.docs[i]);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int phi_docstore_generation(phi_docstore *s, const void *eh, uint64_t *gen)
+{
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    rc = refresh(s, eh);
+    *gen = s->generation;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

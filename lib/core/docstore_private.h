@@ -31,6 +31,11 @@ typedef int (*phi_doc_each_fn)(void *arg, const bson_t *doc);
  * the first non-zero return and returns it. */
 int phi_docstore_each(phi_docstore *s, const void *eh, phi_doc_each_fn fn, void *arg);
 
+/* A number that changes whenever the file does (this process's writes and
+ * other processes' alike), subject to the recheck interval below; what
+ * lets a client drop caches of what the file held. */
+int phi_docstore_generation(phi_docstore *s, const void *eh, uint64_t *gen);
+
 /* Reads check the file's identity at most once per `ms` (0, the default:
  * on every read). Writes through this store are seen at once; a change
  * made by another process is seen within `ms`. */

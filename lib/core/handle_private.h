@@ -22,6 +22,11 @@ struct phicrypt {
      * the change is seen at once. Operations hold the read side. */
     pthread_rwlock_t mc_lock;
     struct phi_mcrypt *mc;
+    /* Changes other processes make to the key vault: its generation when
+     * last looked at, and when (CLOCK_MONOTONIC ns); lib/fle swaps in a
+     * fresh instance when it moved (see phi_fle_acquire). */
+    _Atomic uint64_t kv_generation;
+    _Atomic uint64_t kv_checked_ns;
     /* Set by lib/client: replaces `mc` with a fresh instance. Modules call
      * it through the handle so that they need not include the client. */
     int (*reset_mcrypt)(struct phicrypt *ph);

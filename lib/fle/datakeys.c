@@ -1,5 +1,7 @@
 /* Data key management: the public phicrypt_datakey_* functions. */
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <phicrypt.h>
 #include "core/events_private.h"
@@ -31,8 +33,39 @@ void phi_fle_io(phicrypt_t *ph, phi_mcrypt_io *io)
     io->kms = ph->cfg->kms;
 }
 
+/* Calls of phi_fle_acquire this thread is inside (they may nest). */
+static _Thread_local int acquire_depth;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* libmongocrypt keeps data keys for 60 s; a key another process deleted,
+ * rotated or rewrapped would stay usable here that long. At most once per
+ * PHI_FLE_KEYVAULT_RECHECK_MS, look whether the key vault changed and if
+ * so start from a fresh libmongocrypt instance (an empty key cache). */
+static void see_other_processes(phicrypt_t *ph)
+{
+    uint64_t now = mono_ns(), gen = 0, seen;
+    if (now - atomic_load(&ph->kv_checked_ns) < (uint64_t)PHI_FLE_KEYVAULT_RECHECK_MS * 1000000u)
+        return;
+    atomic_store(&ph->kv_checked_ns, now);
+    /* A damaged or vanished vault: the operation itself reports it. */
+    if (phi_keyvault_generation(ph->kv, ph, &gen) != 0 || gen == 0)
+        return;
+    seen = atomic_exchange(&ph->kv_generation, gen);
+    if (seen != 0 && seen != gen)
+        (void)ph->reset_mcrypt(ph);
+}
+
 phi_mcrypt *phi_fle_acquire(phicrypt_t *ph)
 {
+    /* Not inside another acquire: the reset takes the write side. */
+    if (acquire_depth++ == 0)
+        see_other_processes(ph);
     pthread_rwlock_rdlock(&ph->mc_lock);
     return ph->mc;
 }
@@ -40,6 +73,7 @@ phi_mcrypt *phi_fle_acquire(phicrypt_t *ph)
 void phi_fle_release(phicrypt_t *ph)
 {
     pthread_rwlock_unlock(&ph->mc_lock);
+    acquire_depth--;
 }
 
 static int check_alt_name(phicrypt_t *ph, const char *name)

@@ -12,7 +12,13 @@ void phi_fle_io(phicrypt_t *ph, phi_mcrypt_io *io);
 /* The same, plus in-process query analysis for automatic encryption. */
 void phi_fle_auto_io(phicrypt_t *ph, phi_mcrypt_io *io);
 
-/* Holds the client's libmongocrypt instance for the length of one call. */
+/* How often an operation looks whether another process changed the key
+ * vault (delete, rotate, rewrap, shred): such a change is seen by the
+ * next operation after at most this long (docs/kms.md). */
+#define PHI_FLE_KEYVAULT_RECHECK_MS 250
+
+/* Holds the client's libmongocrypt instance for the length of one call;
+ * first drops cached keys when another process changed the key vault. */
 phi_mcrypt *phi_fle_acquire(phicrypt_t *ph);
 void phi_fle_release(phicrypt_t *ph);
 

@@ -204,6 +204,16 @@ int phi_keyvault_each(phi_keyvault *kv, const void *eh, phi_key_emit_fn emit, vo
     return phi_docstore_each(kv->store, eh, find_one, &a);
 }
 
+int phi_keyvault_generation(phi_keyvault *kv, const void *eh, uint64_t *gen)
+{
+    *gen = 0;
+#ifdef PHI_HAVE_MONGOC
+    if (kv->mongo)
+        return 0; /* not tracked: libmongocrypt's 60 s cache applies (docs/kms.md) */
+#endif
+    return phi_docstore_generation(kv->store, eh, gen);
+}
+
 static ssize_t find_index(const phi_doclist *l, const uint8_t id[16])
 {
     for (size_t i = 0; i < l->n; i++) {

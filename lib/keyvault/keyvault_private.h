@@ -21,6 +21,10 @@ extern void (*phi_keyvault_test_hook)(const phi_key_request *req);
 void phi_keyvault_close(phi_keyvault *kv);
 const char *phi_keyvault_describe(const phi_keyvault *kv);
 
+/* A number that changes whenever the key vault does, in any process; 0
+ * when the backend cannot tell (a mongodb:// key vault). */
+int phi_keyvault_generation(phi_keyvault *kv, const void *eh, uint64_t *gen);
+
 /* Emits every key matching one of the ids or alt names. */
 int phi_keyvault_find(phi_keyvault *kv, const void *eh, const phi_key_request *req, phi_key_emit_fn emit,
                       void *ectx);

@@ -151,12 +151,26 @@ int phi_mcrypt_bridge_in(phi_mcrypt *m, const void *eh, const bson_t *doc, bson_
     int rc;
 
     *translated = 0;
-    if (!phi_mcrypt_bridged(m))
+    if (!phi_mcrypt_bridged(m)) {
+        /* libmongocrypt would only say "unrecognized KMS provider". */
+        bson_iter_t p;
+        if (bson_iter_init(&p, doc) && bson_iter_find_descendant(&p, "masterKey.provider", &p) &&
+            BSON_ITER_HOLDS_UTF8(&p) && !is_remote(bson_iter_utf8(&p, NULL)) &&
+            !is_remote_prefix(bson_iter_utf8(&p, NULL)) && strcmp(bson_iter_utf8(&p, NULL), "local") != 0) {
+            id_text(doc, u);
+            return phi_error(eh, PHICRYPT_ECONFIG,
+                             "data key %s: KMS provider '%s' is not configured (kms_providers or kms_plugins)", u,
+                             bson_iter_utf8(&p, NULL));
+        }
         return 0;
+    }
     id_text(doc, u);
     if ((rc = master_key_of(eh, doc, u, &mk, &provider)) != 0)
         return rc;
-    if (is_remote(provider))
+    /* libmongocrypt's own: the standard remote providers, and named ones
+     * ("aws:eu", libmongocrypt 1.9 and later; refused by the configuration
+     * before that). */
+    if (is_remote(provider) || is_remote_prefix(provider))
         return 0;
     if ((rc = key_material_of(eh, doc, u, &material, &len)) != 0)
         return rc;

@@ -182,6 +182,8 @@ static void test_deid__policy_errors_name_the_location(void **state)
         { "{\"version\":1,\"preset\":\"gdpr\"}", "preset", PHICRYPT_EINVAL },
         { "{\"version\":1,\"field\":{}}", "did you mean 'fields'", PHICRYPT_EINVAL },
         { "{\"version\":1,\"fields\":{\"a\":\"drop\"}}", "fields.\"a\"", PHICRYPT_EINVAL },
+        { "{\"version\":1,\"fields\":{\"d\":{\"action\":\"date_shift\",\"key\":\"ps:patient\",\"subject\":\"m\","
+          "\"max_days\":1e21}}}", "fields.\"d\".max_days: must be an integer", PHICRYPT_EINVAL },
         { "{\"version\":1,", NULL, PHICRYPT_EBADDATA },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <bson/bson.h>
 
@@ -1004,6 +1007,106 @@ static void test_kms__on_demand_only_when_needed(void **state)
     free(cfg);
 }
 
+/* Requests the metadata peer (META) has answered whose path starts with
+ * `prefix` (its /stats page). */
+static long meta_hits(const char *prefix)
+{
+    struct sockaddr_in a;
+    char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    long hits = 0;
+    const char *body;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bson_t *doc;
+    bson_iter_t it;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port("META"));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail_msg("cannot reach the metadata peer");
+    if (write(fd, "GET /stats HTTP/1.0\r\n\r\n", 23) != 23)
+        fail_msg("write");
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    if (!(body = strstr(buf, "\r\n\r\n")) || !(doc = bson_new_from_json((const uint8_t *)body + 4, -1, NULL)))
+        fail_msg("metadata peer: no stats");
+    if (bson_iter_init(&it, doc))
+        while (bson_iter_next(&it))
+            if (strncmp(bson_iter_key(&it), prefix, strlen(prefix)) == 0)
+                hits += (long)bson_iter_as_int64(&it);
+    bson_destroy(doc);
+    return hits;
+}
+
+/* Issue 19 item 7: with aws, azure and gcp all {}, an operation fetches
+ * credentials only for the providers its keys name. The Azure and GCP
+ * metadata endpoints count their requests: AWS and local keys (create,
+ * encrypt, decrypt) never ask them; an Azure key then asks Azure's and
+ * still not GCP's (so the count is no vacuous zero). */
+static void test_kms__on_demand_not_fetched_for_other_keys(void **state)
+{
+    fx *f = *state;
+    const char *d = env("PHI_KMS_DIR");
+    const char *az = "/metadata/identity/oauth2/token", *gcp = "/computeMetadata/";
+    char *cfg, *mk;
+    phicrypt_t *ph = NULL;
+    phicrypt_buf ct = PHICRYPT_BUF_INIT, pt = PHICRYPT_BUF_INIT;
+    phicrypt_datakey_opts o = PHICRYPT_DATAKEY_OPTS_INIT;
+    uint8_t local_id[16], aws_id[16], az_id[16];
+    long az0, gcp0;
+    int meta = port("META");
+    clear_cloud_env();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDPHICRYPTTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET, 1);
+    if (asprintf(&cfg,
+                 "{\"kms_providers\": {\"local\": {\"key_file\": \"%s/master.key\"}, \"aws\": {}, \"azure\": {},"
+                 "   \"gcp\": {}},"
+                 " \"tls\": {\"aws\": {\"ca_file\": \"%s/ca.pem\"}, \"azure\": {\"ca_file\": \"%s/ca.pem\"},"
+                 "         \"gcp\": {\"ca_file\": \"%s/ca.pem\"}},"
+                 " \"kms_options\": {\"connect_timeout_ms\": 1000, \"read_timeout_ms\": 1000, \"total_timeout_ms\": 3000,"
+                 "   \"max_attempts\": 1, \"azure_imds_endpoint\": \"127.0.0.1:%d\","
+                 "   \"gcp_metadata_endpoint\": \"127.0.0.1:%d\", %s},"
+                 " \"key_vault\": \"file:%s/keyvault.jsonl\"}",
+                 f->dir, d, d, d, meta, meta, loopback_allow(), f->dir) < 0)
+        fail_msg("asprintf");
+    if (phicrypt_new(&ph, cfg) != 0)
+        fail_msg("phicrypt_new: %s", phicrypt_errmsg(NULL));
+    az0 = meta_hits(az);
+    gcp0 = meta_hits(gcp);
+    if (phicrypt_datakey_create(ph, local_id, &o) != 0)
+        fail_msg("create local: %s", phicrypt_errmsg(ph));
+    encrypt_with(ph, local_id, &ct);
+    if (phicrypt_decrypt(ph, &pt, ct.data, ct.len) != 0)
+        fail_msg("decrypt local: %s", phicrypt_errmsg(ph));
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    if (on_demand_key(ph, "aws", aws_id) != 0)
+        fail_msg("create aws: %s", phicrypt_errmsg(ph));
+    encrypt_with(ph, aws_id, &ct);
+    phicrypt_free(ph);
+    assert_int_equal(phicrypt_new(&ph, cfg), 0); /* nothing cached */
+    if (phicrypt_decrypt(ph, &pt, ct.data, ct.len) != 0)
+        fail_msg("decrypt aws: %s", phicrypt_errmsg(ph));
+    assert_int_equal(meta_hits(az), az0);
+    assert_int_equal(meta_hits(gcp), gcp0);
+    /* An Azure key asks Azure's endpoint, and still not GCP's. */
+    if (asprintf(&mk, "{\"keyVaultEndpoint\": \"127.0.0.1:%d\", \"keyName\": \"phi-key\"}", port("OK")) < 0)
+        fail_msg("asprintf");
+    (void)create_key(ph, az_id, "azure", mk);
+    assert_true(meta_hits(az) > az0);
+    assert_int_equal(meta_hits(gcp), gcp0);
+    phicrypt_buf_dispose(&ct);
+    phicrypt_buf_dispose(&pt);
+    phicrypt_free(ph);
+    free(mk);
+    free(cfg);
+    clear_cloud_env();
+}
+
 static void test_kms__on_demand_azure_imds(void **state)
 {
     clear_cloud_env();
@@ -1424,6 +1527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kms__on_demand_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_azure_imds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_only_when_needed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kms__on_demand_not_fetched_for_other_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kms__on_demand_gcp_metadata, setup, teardown),
     };
     return cmocka_run_group_tests_name("kms", tests, NULL, NULL);

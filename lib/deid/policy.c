@@ -71,8 +71,11 @@ static int want_string(const void *eh, bson_iter_t *it, const char *loc, char **
 
 static int want_int(const void *eh, bson_iter_t *it, const char *loc, int64_t lo, int64_t hi, int64_t *out)
 {
+    /* A double is converted only inside int64's range: converting 1e21
+     * is undefined behaviour (found by the policy fuzzer, issue 19). */
     if (!BSON_ITER_HOLDS_INT32(it) && !BSON_ITER_HOLDS_INT64(it) &&
-        !(BSON_ITER_HOLDS_DOUBLE(it) && bson_iter_double(it) == (double)(int64_t)bson_iter_double(it)))
+        !(BSON_ITER_HOLDS_DOUBLE(it) && bson_iter_double(it) > -9.2e18 && bson_iter_double(it) < 9.2e18 &&
+          bson_iter_double(it) == (double)(int64_t)bson_iter_double(it)))
         return phi_error(eh, PHICRYPT_EINVAL, "%s: must be an integer", loc);
     int64_t v = BSON_ITER_HOLDS_DOUBLE(it) ? (int64_t)bson_iter_double(it) : bson_iter_as_int64(it);
     if (v < lo || v > hi)

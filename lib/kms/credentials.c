@@ -386,12 +386,30 @@ static int one(phi_kms *k, const void *eh, const char *name, phi_kms_cached *c, 
     return rc;
 }
 
+unsigned phi_kms_on_demand_cached(phi_kms *k)
+{
+    unsigned m = 0;
+    int64_t now = (int64_t)time(NULL);
+    if (!k)
+        return 0;
+    pthread_mutex_lock(&k->mu);
+    if (k->aws.doc && k->aws.expires - REFRESH_MARGIN_S > now)
+        m |= PHI_KMS_AWS;
+    if (k->azure.doc && k->azure.expires - REFRESH_MARGIN_S > now)
+        m |= PHI_KMS_AZURE;
+    if (k->gcp.doc && k->gcp.expires - REFRESH_MARGIN_S > now)
+        m |= PHI_KMS_GCP;
+    pthread_mutex_unlock(&k->mu);
+    return m;
+}
+
 unsigned phi_kms_on_demand_mask(const phi_kms *k)
 {
     return k ? k->s.on_demand : 0;
 }
 
-int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len)
+int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, unsigned want, bson_t *out, char *left_out,
+                                  size_t left_out_len)
 {
     static const struct {
         unsigned bit;
@@ -411,7 +429,7 @@ int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char 
     pthread_mutex_lock(&k->mu);
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         int rc;
-        if (!(k->s.on_demand & order[i].bit))
+        if (!(k->s.on_demand & want & order[i].bit))
             continue;
         rc = one(k, eh, order[i].name, (phi_kms_cached *)((char *)k + order[i].off), out);
         if (rc == 0)

@@ -110,6 +110,10 @@ int phi_kms_exchange(phi_kms *k, const void *eh, const char *provider, const cha
  * `out` holds secrets: wipe it. */
 /* The providers configured as {} (PHI_KMS_AWS | ...). */
 unsigned phi_kms_on_demand_mask(const phi_kms *k);
-int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, bson_t *out, char *left_out, size_t left_out_len);
+/* The on-demand providers whose credentials are cached and fresh. */
+unsigned phi_kms_on_demand_cached(phi_kms *k);
+/* Credentials of the on-demand providers in `want` (PHI_KMS_AWS | ...). */
+int phi_kms_on_demand_credentials(phi_kms *k, const void *eh, unsigned want, bson_t *out, char *left_out,
+                                  size_t left_out_len);
 
 #endif

@@ -106,6 +106,7 @@ static int emit_key(void *ectx, const bson_t *doc)
                     kl->found_name[i] = 1;
         }
     }
+    phi_mcrypt_kms_note_key(doc);
     /* Keys of providers libmongocrypt does not know go re-wrapped. */
     if ((rc = phi_mcrypt_bridge_in(kl->m, kl->eh, doc, &bridged, &translated)) != 0)
         return rc;
@@ -240,9 +241,17 @@ static int run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_m
 int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
                    const char *what, bson_t *out)
 {
+    return phi_mcrypt_run_for(m, ctx, eh, io, what, NULL, out);
+}
+
+int phi_mcrypt_run_for(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
+                       const char *what, const char *kek_provider, bson_t *out)
+{
     phi_mcrypt_kms_run saved;
     int rc;
     phi_mcrypt_kms_run_begin(&saved);
+    if (kek_provider)
+        phi_mcrypt_kms_note_provider(kek_provider);
     rc = run(m, ctx, eh, io, what, out);
     phi_mcrypt_kms_run_end(&saved);
     return rc;
@@ -303,21 +312,53 @@ static int run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_m
     }
 }
 
+/* One run that may end in PHI_MCRYPT_RERUN; *want grows by the on-demand
+ * providers it found missing. */
+static int run_lazy(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, unsigned *want,
+                    bson_t *out)
+{
+    phi_mcrypt_kms_run saved;
+    int rc;
+    phi_mcrypt_kms_run_begin(&saved);
+    phi_mcrypt_kms_run_lazy(*want);
+    rc = run(ctx, eh, io, what, out);
+    *want |= phi_mcrypt_kms_run_missing();
+    phi_mcrypt_kms_run_end(&saved);
+    return rc;
+}
+
 int phi_mcrypt_run_with(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const char *what, const bson_t *doc,
                         phi_ctx_init_fn init, void *arg, bson_t *out)
 {
-    mongocrypt_ctx_t *ctx = mongocrypt_ctx_new(m->crypt);
     mongocrypt_binary_t *bin = NULL;
+    unsigned want = 0;
     int rc;
-    if (!ctx)
-        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory creating a libmongocrypt context");
-    if ((rc = phi_mcrypt_binary_of(eh, doc, &bin)) == 0) {
+    if ((rc = phi_mcrypt_binary_of(eh, doc, &bin)) != 0)
+        return rc;
+    /* Credentials of on-demand providers are fetched only once a KMS
+     * request needs them: the context is run again, at most once per
+     * provider, with them (issue 19). */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        mongocrypt_ctx_t *ctx = mongocrypt_ctx_new(m->crypt);
+        unsigned before = want;
+        if (!ctx) {
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory creating a libmongocrypt context");
+            break;
+        }
         if (!init(ctx, bin, arg))
             rc = phi_mcrypt_ctx_error(ctx, eh, what);
         else
-            rc = phi_mcrypt_run(m, ctx, eh, io, what, out);
+            rc = run_lazy(ctx, eh, io, what, &want, out);
+        mongocrypt_ctx_destroy(ctx);
+        if (rc != PHI_MCRYPT_RERUN)
+            break;
+        if (want == before) {
+            rc = phi_error(eh, PHICRYPT_EINTERNAL, "%s: on-demand credentials: no progress", what);
+            break;
+        }
     }
+    if (rc == PHI_MCRYPT_RERUN)
+        rc = phi_error(eh, PHICRYPT_EINTERNAL, "%s: on-demand credentials: too many providers", what);
     mongocrypt_binary_destroy(bin);
-    mongocrypt_ctx_destroy(ctx);
     return rc;
 }

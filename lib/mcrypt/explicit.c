@@ -64,7 +64,7 @@ int phi_mcrypt_datakey(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, c
         rc = phi_mcrypt_ctx_error(ctx, eh, "data key creation");
         goto out;
     }
-    rc = phi_mcrypt_run(m, ctx, eh, io, "data key creation", out);
+    rc = phi_mcrypt_run_for(m, ctx, eh, io, "data key creation", req->provider ? req->provider : "local", out);
 out:
     bson_destroy(&kek);
     mongocrypt_ctx_destroy(ctx);

@@ -77,12 +77,52 @@ void phi_mcrypt_kms_run_end(const phi_mcrypt_kms_run *saved)
     run_state = *saved;
 }
 
+void phi_mcrypt_kms_run_lazy(unsigned want)
+{
+    run_state.lazy = 1;
+    run_state.want = want;
+}
+
+unsigned phi_mcrypt_kms_run_missing(void)
+{
+    return run_state.missing;
+}
+
+void phi_mcrypt_kms_note_provider(const char *provider)
+{
+    run_state.needed_known = 1;
+    if (!provider)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(provider, placeholder_names[i]) == 0)
+            run_state.needed |= i == 0 ? PHI_KMS_AWS : i == 1 ? PHI_KMS_AZURE : PHI_KMS_GCP;
+}
+
+void phi_mcrypt_kms_note_key(const bson_t *key_doc)
+{
+    bson_iter_t it, mk;
+    if (bson_iter_init_find(&it, key_doc, "masterKey") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+        bson_iter_recurse(&it, &mk) && bson_iter_find(&mk, "provider") && BSON_ITER_HOLDS_UTF8(&mk))
+        phi_mcrypt_kms_note_provider(bson_iter_utf8(&mk, NULL));
+    else
+        run_state.needed_known = 1; /* libmongocrypt refuses it: nothing to fetch for it */
+}
+
 static int placeholder_refused(const void *eh, const char *what, const char *provider)
 {
-    for (int i = 0; i < 3; i++)
-        if ((run_state.placeholders & (1u << i)) && strcmp(provider, placeholder_names[i]) == 0)
-            return phi_error(eh, PHICRYPT_EKMS, "%s: on-demand credentials: %s", what,
-                             run_state.reason[0] ? run_state.reason : "none found");
+    for (int i = 0; i < 3; i++) {
+        if (!(run_state.placeholders & (1u << i)) || strcmp(provider, placeholder_names[i]) != 0)
+            continue;
+        if (run_state.lazy && (run_state.skipped & (1u << i))) {
+            /* Not fetched because unknown to be needed: run again with it. */
+            run_state.missing |= i == 0 ? PHI_KMS_AWS : i == 1 ? PHI_KMS_AZURE : PHI_KMS_GCP;
+            return PHI_MCRYPT_RERUN;
+        }
+        return phi_error(eh, PHICRYPT_EKMS, "%s: on-demand credentials: %s", what,
+                             (run_state.skipped & (1u << i)) ? "not fetched (no key of this operation named the provider)"
+                             : run_state.reason[0]           ? run_state.reason
+                                                             : "none found");
+    }
     return 0;
 }
 
@@ -185,7 +225,23 @@ int phi_mcrypt_need_kms_credentials(mongocrypt_ctx_t *ctx, const void *eh, const
     if (!io || !io->kms)
         return phi_error(eh, PHICRYPT_ECONFIG, "%s: on-demand KMS credentials are needed but no KMS is configured",
                          what);
-    if ((rc = phi_kms_on_demand_credentials(io->kms, eh, &creds, left_out, sizeof left_out)) != 0) {
+    /* libmongocrypt 1.7 asks for every {} provider, for encryption and
+     * decryption before it has asked for the keys. Only providers known to
+     * be needed are fetched (a metadata server is not asked for what is
+     * not used): those the master key or key documents name; in a run
+     * that can be repeated (lazy), those cached or found missing by the
+     * previous run; otherwise, all of them. */
+    unsigned want = phi_kms_on_demand_mask(io->kms);
+    if (run_state.needed_known)
+        want &= run_state.needed;
+    else if (run_state.lazy)
+        want &= run_state.want | phi_kms_on_demand_cached(io->kms);
+    for (int i = 0; i < 3; i++) {
+        unsigned bit = i == 0 ? PHI_KMS_AWS : i == 1 ? PHI_KMS_AZURE : PHI_KMS_GCP;
+        if ((phi_kms_on_demand_mask(io->kms) & bit) && !(want & bit))
+            run_state.skipped |= 1u << i;
+    }
+    if ((rc = phi_kms_on_demand_credentials(io->kms, eh, want, &creds, left_out, sizeof left_out)) != 0) {
         phi_error_wrap(eh, rc, "%s", what);
         goto out;
     }

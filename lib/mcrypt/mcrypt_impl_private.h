@@ -19,14 +19,34 @@ struct phi_mcrypt {
 /* Runs ctx to completion; on success *out holds the finalized document. */
 int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
                    const char *what, bson_t *out);
+/* The same for a context that wraps under a new master key of
+ * `kek_provider` (its on-demand credentials are needed too). */
+int phi_mcrypt_run_for(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
+                       const char *what, const char *kek_provider, bson_t *out);
 
 /* State handlers, one file each: kms_states.c, markings.c. */
 /* Per-thread state of one context's KMS steps (kms_states.c); saved and
  * restored around each phi_mcrypt_run, which may nest. */
 typedef struct phi_mcrypt_kms_run {
     unsigned placeholders; /* 1 << (0 aws, 1 azure, 2 gcp) */
+    unsigned needed;       /* providers this run's keys name (PHI_KMS_AWS | ...), */
+    int needed_known;      /* ... once a key document or master key was seen */
+    unsigned skipped;      /* on-demand providers not fetched: no key named them */
+    int lazy;              /* the run can be repeated: fetch nothing unknown ... */
+    unsigned want;         /* ... but these (found missing by an earlier run) */
+    unsigned missing;      /* providers a KMS request needed but were not fetched */
     char reason[256];
 } phi_mcrypt_kms_run;
+/* phi_mcrypt_run_with's signal that the context must be run again with
+ * the providers in `missing` fetched (never returned to callers). */
+#define PHI_MCRYPT_RERUN 0x5245 /* positive like ANALYZE_CAPTURED (fle/analyze.c), and unlike it */
+/* The provider a key document's masterKey names, or a master key's
+ * provider: only those get on-demand credentials in this run. */
+void phi_mcrypt_kms_note_key(const bson_t *key_doc);
+/* This thread's run can be repeated; `want`: providers to fetch anyway. */
+void phi_mcrypt_kms_run_lazy(unsigned want);
+unsigned phi_mcrypt_kms_run_missing(void);
+void phi_mcrypt_kms_note_provider(const char *provider);
 void phi_mcrypt_kms_run_begin(phi_mcrypt_kms_run *saved);
 void phi_mcrypt_kms_run_end(const phi_mcrypt_kms_run *saved);
 int phi_mcrypt_need_kms(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what);

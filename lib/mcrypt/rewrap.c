@@ -136,7 +136,7 @@ int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, co
         rc = phi_mcrypt_ctx_error(ctx, eh, "rewrap");
         goto out;
     }
-    rc = phi_mcrypt_run(m, ctx, eh, io, "rewrap", phi_mcrypt_bridged(m) ? &raw : out);
+    rc = phi_mcrypt_run_for(m, ctx, eh, io, "rewrap", provider, phi_mcrypt_bridged(m) ? &raw : out);
     /* No key matched: libmongocrypt ends without a result. */
     if (rc != 0 && mongocrypt_ctx_state(ctx) == MONGOCRYPT_CTX_DONE) {
         bson_t arr;

@@ -5,7 +5,7 @@
 set -u
 PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev libmongoc-dev libssl-dev
       libsodium-dev libcmocka-dev python3 jq python3-pytest python3-bson python3-dask python3-distributed golang-go
-      python3-cryptography python3-botocore python3-jwt python3-pykmip
+      python3-cryptography python3-botocore python3-jwt python3-pykmip python3-fake-factory
       softhsm2 libp11-kit-dev
       "$@")
 # the interop suite's official drivers (tests/interop/): PHP (ext-mongodb bundles its own

@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_adversarial  # noqa: E402
 import gen_hospital  # noqa: E402
+import gen_faker  # noqa: E402
 from phimodel import Haystack, canon, csv_cell_value, flatten, from_ext, read_bson_docs  # noqa: E402
 
 csv.field_size_limit(1 << 26)
@@ -130,8 +131,8 @@ def generate_cached(name, mod, args, work):
         plants, files = mod.write(work, args.records, args.seed)
         return plants, files, False
     h = hashlib.sha256()
-    for f in ("phimodel.py", "gen_adversarial.py", "gen_hospital.py"):
-        with open(os.path.join(HERE, f), "rb") as fh:
+    for f in (os.path.join(HERE, "phimodel.py"), mod.__file__):  # the model and this generator
+        with open(f, "rb") as fh:
             h.update(fh.read())
     cache = os.path.abspath(args.cache)
     tag = "%s-%d-%d-" % (name, args.records, args.seed)
@@ -314,7 +315,9 @@ def main():
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--hospital-records", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--style", choices=["adversarial", "hospital", "both"], default="both")
+    ap.add_argument("--faker-records", type=int, default=3000)
+    ap.add_argument("--style", choices=["adversarial", "hospital", "both", "faker"], default="both",
+                    help="both: the project's two generators; faker: the export Faker writes (gen_faker.py)")
     ap.add_argument("--cache", help="keep generated inputs here and reuse them while the generators are unchanged")
     ap.add_argument("--work", help="keep inputs and outputs here (default: a temporary directory, removed)")
     ap.add_argument("--forms", type=int, default=400, help="print at most this many surviving-form rows")
@@ -349,6 +352,13 @@ def main():
             a2 = argparse.Namespace(**vars(args))
             a2.records = args.hospital_records
             styles.append(("hospital", check_style("hospital", gen_hospital, a2, work, results)))
+        if args.style == "faker":
+            if gen_faker.Faker is None:
+                print("1..0 # SKIP Faker (python3-fake-factory) is not installed", file=REAL_STDOUT)
+                return 0
+            a3 = argparse.Namespace(**vars(args))
+            a3.records = args.faker_records
+            styles.append(("faker", check_style("faker", gen_faker, a3, work, results)))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

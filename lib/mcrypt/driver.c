@@ -314,14 +314,14 @@ static int run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_m
 
 /* One run that may end in PHI_MCRYPT_RERUN; *want grows by the on-demand
  * providers it found missing. */
-static int run_lazy(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, unsigned *want,
+static int run_lazy(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, unsigned *want,
                     bson_t *out)
 {
     phi_mcrypt_kms_run saved;
     int rc;
     phi_mcrypt_kms_run_begin(&saved);
     phi_mcrypt_kms_run_lazy(*want);
-    rc = run(ctx, eh, io, what, out);
+    rc = run(m, ctx, eh, io, what, out);
     *want |= phi_mcrypt_kms_run_missing();
     phi_mcrypt_kms_run_end(&saved);
     return rc;
@@ -348,7 +348,7 @@ int phi_mcrypt_run_with(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, 
         if (!init(ctx, bin, arg))
             rc = phi_mcrypt_ctx_error(ctx, eh, what);
         else
-            rc = run_lazy(ctx, eh, io, what, &want, out);
+            rc = run_lazy(m, ctx, eh, io, what, &want, out);
         mongocrypt_ctx_destroy(ctx);
         if (rc != PHI_MCRYPT_RERUN)
             break;

@@ -5,7 +5,8 @@
 set -u
 PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev libmongoc-dev libssl-dev
       libsodium-dev libcmocka-dev python3 jq python3-pytest python3-bson python3-dask python3-distributed golang-go
-      python3-cryptography python3-botocore python3-jwt python3-pykmip "$@")
+      python3-cryptography python3-botocore python3-jwt python3-pykmip
+      python3-pymongo python3-venv python3-wheel "$@")  # pymongo: bson.json_util imports it; venv, wheel: pip install test
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

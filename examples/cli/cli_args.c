@@ -32,7 +32,10 @@ static int bad_option(const cli_command *cmd, const char *what, const char *arg,
     else
         print_option_name(stderr, arg);
     fputc('\n', stderr);
-    print_usage_lines(stderr, cmd->usage);
+    if (cmd->synopsis)
+        fprintf(stderr, "%s\n", cmd->synopsis);
+    else
+        print_usage_lines(stderr, cmd->usage);
     return EXIT_USAGE;
 }
 

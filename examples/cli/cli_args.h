@@ -47,6 +47,7 @@ typedef struct cli_command {
     const cli_option *options; /* ends with CLI_OPT_END */
     int max_operands;          /* -1: any number */
     const char *operands_hint; /* said when there are too many, e.g. "values are read on standard input" */
+    const char *synopsis;      /* the usage line(s) for errors; NULL: the usage text up to its first blank line */
 } cli_command;
 
 enum { CLI_HELP_SHOWN = -1 };

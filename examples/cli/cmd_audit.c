@@ -56,7 +56,8 @@ static int64_t parse_since(const char *s)
 static const cli_option verify_options[] = { CLI_OPT_STR(phicrypt_audit_verify_opts, "public-key", public_key_file),
                                              CLI_OPT_STR(phicrypt_audit_verify_opts, "anchors", anchors_file),
                                              CLI_OPT_END };
-const cli_command cli_spec_audit_verify = { "audit", usage, verify_options, 1, NULL };
+const cli_command cli_spec_audit_verify = { "audit", usage, verify_options, 1, NULL,
+                                            "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE]" };
 
 static int verify(int argc, char **argv)
 {
@@ -272,7 +273,10 @@ static const cli_option disclosures_options[] = { CLI_OPT_STR(dsopts, "subject",
                                                   CLI_OPT_STR(dsopts, "format", format),
                                                   CLI_OPT_FLAG(dsopts, "unverified", ao.unverified),
                                                   CLI_OPT_END };
-const cli_command cli_spec_audit_disclosures = { "audit", usage, disclosures_options, 0, NULL };
+const cli_command cli_spec_audit_disclosures = {
+    "audit", usage, disclosures_options, 0, NULL,
+    "Usage: phicrypt audit disclosures --subject VALUE [--since DATE] [--format table|json|csv|html] [--unverified]"
+};
 
 static int disclosures(int argc, char **argv)
 {
@@ -337,7 +341,10 @@ typedef struct adopts {
 
 static const cli_option admin_options[] = { CLI_OPT_FLAG(adopts, "subject", subject),
                                             CLI_OPT_STR(adopts, "reason", reason), CLI_OPT_END };
-const cli_command cli_spec_audit_admin = { "audit", usage, admin_options, 0, NULL };
+const cli_command cli_spec_audit_admin = {
+    "audit", usage, admin_options, 0, NULL,
+    "Usage: phicrypt audit public-key | checkpoint | rotate-key [--subject] | resume --reason TEXT"
+};
 
 static int admin(const char *sub, int argc, char **argv)
 {

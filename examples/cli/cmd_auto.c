@@ -75,10 +75,10 @@ static const cli_option dd_options[] = { CLI_OPT_FLAG(aopts, "canonical", canoni
                                          CLI_OPT_FLAG(aopts, "lines", lines), CLI_OPT_STR(aopts, "out", out),
                                          CLI_OPT_SESSION(aopts, sess), CLI_OPT_STR(aopts, "ns", ns), CLI_OPT_END };
 static const cli_option an_options[] = { CLI_OPT_STR(aopts, "db", db), CLI_OPT_END };
-const cli_command cli_spec_encrypt_command = { "encrypt-command", ec_usage, ec_options, 0, INPUT_ON_STDIN };
-const cli_command cli_spec_encrypt_document = { "encrypt-document", ed_usage, ed_options, 0, INPUT_ON_STDIN };
-const cli_command cli_spec_decrypt_document = { "decrypt-document", dd_usage, dd_options, 0, INPUT_ON_STDIN };
-const cli_command cli_spec_analyze = { "analyze", an_usage, an_options, 0, INPUT_ON_STDIN };
+const cli_command cli_spec_encrypt_command = { "encrypt-command", ec_usage, ec_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_encrypt_document = { "encrypt-document", ed_usage, ed_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_decrypt_document = { "decrypt-document", dd_usage, dd_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_analyze = { "analyze", an_usage, an_options, 0, INPUT_ON_STDIN, NULL };
 
 /* Parses one Extended JSON document; the text may hold PHI, so parse
  * errors are reported by position only. */

@@ -50,8 +50,8 @@ static const cli_option dec_options[] = { CLI_OPT_FLAG(copts, "canonical", canon
                                           CLI_OPT_SESSION(copts, sess),
                                           CLI_OPT_STR(copts, "ns", sess.ns),
                                           CLI_OPT_END };
-const cli_command cli_spec_encrypt = { "encrypt", enc_usage, enc_options, 0, VALUES_ON_STDIN };
-const cli_command cli_spec_decrypt = { "decrypt", dec_usage, dec_options, 0, VALUES_ON_STDIN };
+const cli_command cli_spec_encrypt = { "encrypt", enc_usage, enc_options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_decrypt = { "decrypt", dec_usage, dec_options, 0, VALUES_ON_STDIN, NULL };
 
 static int parse(int argc, char **argv, copts *o, const cli_command *cmd)
 {

@@ -119,8 +119,8 @@ static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_SESSION(dopts, sess),
                                       CLI_OPT_STR(dopts, "ns", sess.ns),
                                       CLI_OPT_END };
-const cli_command cli_spec_deid = { "deid", deid_usage, options, 0, NULL };
-const cli_command cli_spec_reid = { "reid", reid_usage, options, 0, NULL };
+const cli_command cli_spec_deid = { "deid", deid_usage, options, 0, NULL, NULL };
+const cli_command cli_spec_reid = { "reid", reid_usage, options, 0, NULL, NULL };
 
 static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
 {

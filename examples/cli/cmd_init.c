@@ -126,7 +126,7 @@ typedef struct iopts {
 
 static const cli_option options[] = { CLI_OPT_STR(iopts, "dir", dir), CLI_OPT_FLAG(iopts, "force", force),
                                       CLI_OPT_END };
-const cli_command cli_spec_init = { "init", usage, options, 0, NULL };
+const cli_command cli_spec_init = { "init", usage, options, 0, NULL, NULL };
 
 int cmd_init(int argc, char **argv)
 {

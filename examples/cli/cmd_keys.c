@@ -69,7 +69,7 @@ static const cli_option options[] = { CLI_OPT_STR(kopts, "provider", provider),
                                       CLI_OPT_FLAG(kopts, "yes", yes),
                                       CLI_OPT_FLAG(kopts, "shred-keyring", shred),
                                       CLI_OPT_END };
-const cli_command cli_spec_keys = { "keys", usage, options, 0, NULL };
+const cli_command cli_spec_keys = { "keys", usage, options, 0, NULL, NULL };
 
 static int parse(int argc, char **argv, kopts *o)
 {

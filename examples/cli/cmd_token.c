@@ -82,10 +82,10 @@ static const cli_option options[] = { CLI_OPT_STR(topts, "key", key),
                                       CLI_OPT_STR(topts, "ns", sess.ns),
                                       CLI_OPT_END };
 #define VALUES_ON_STDIN "values are read on standard input"
-const cli_command cli_spec_token = { "token", token_usage, options, 1, NULL };
-const cli_command cli_spec_tokenize = { "tokenize", tok_usage, options, 0, VALUES_ON_STDIN };
-const cli_command cli_spec_detokenize = { "detokenize", tok_usage, options, 0, VALUES_ON_STDIN };
-const cli_command cli_spec_pseudonymize = { "pseudonymize", ps_usage, options, 0, VALUES_ON_STDIN };
+const cli_command cli_spec_token = { "token", token_usage, options, 1, NULL, NULL };
+const cli_command cli_spec_tokenize = { "tokenize", tok_usage, options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_detokenize = { "detokenize", tok_usage, options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_pseudonymize = { "pseudonymize", ps_usage, options, 0, VALUES_ON_STDIN, NULL };
 
 static int parse(int argc, char **argv, topts *o, const cli_command *spec, int *first)
 {

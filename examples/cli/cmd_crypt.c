@@ -70,8 +70,15 @@ static int encrypt_one(char *in, size_t lineno, void *arg)
     enc_ctx *e = arg;
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     int rc = phicrypt_encrypt_json(e->ph, &out, in, e->opts);
-    if (rc != 0)
-        return cli_fail_input(e->ph, rc, lineno);
+    if (rc != 0) {
+        const char *p = in + strspn(in, " \t\r\n");
+        int status = cli_fail_input(e->ph, rc, lineno);
+        /* `echo 123-45-6789 | phicrypt encrypt`: a bare word is not JSON (the value is not repeated) */
+        if (rc == PHICRYPT_EBADDATA && *p && !strchr("{[\"", *p))
+            fputs("phicrypt: hint: values are Extended JSON: quote strings, "
+                  "e.g. echo '\"123-45-6789\"' | phicrypt encrypt ...\n", stderr);
+        return status;
+    }
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
     phicrypt_buf_dispose(&out);

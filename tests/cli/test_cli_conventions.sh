@@ -83,6 +83,21 @@ run "$P" encrypt --key-alt-name nobody --algorithm random < "$T/v"
 if [ "$(rc)" = 1 ] && [ ! -s "$T/out" ] && grep -q "^phicrypt: error:" "$T/err"; then ok "test_cli_conventions__errors_on_stderr_exit_1"
 else notok "test_cli_conventions__errors_on_stderr_exit_1" "exit $(rc)" "$(cat "$T/out" "$T/err")"; fi
 
+# messages that say what to do (README for a newcomer)
+printf '987-65-4321\n' > "$T/bare"
+run "$P" encrypt --key-alt-name patients --algorithm random < "$T/bare"
+if [ "$(rc)" = 1 ] && grep -q "values are Extended JSON: quote strings" "$T/err" && ! grep -q "987-65-4321" "$T/err"; then
+  ok "test_cli_conventions__bare_value_hint_without_echoing_it"
+else notok "test_cli_conventions__bare_value_hint_without_echoing_it" "exit $(rc)" "$(cat "$T/err")"; fi
+printf '{\n  "key_vault": "file:x",\n  oops\n}\n' > "$T/bad.json"
+run "$P" --config "$T/bad.json" keys list
+if [ "$(rc)" = 1 ] && grep -q "invalid JSON at line 3, column " "$T/err"; then ok "test_cli_conventions__config_error_line_and_column"
+else notok "test_cli_conventions__config_error_line_and_column" "exit $(rc)" "$(cat "$T/err")"; fi
+/usr/bin/python3 -c "print('[' * 150 + ']' * 150)" > "$T/deep"
+run "$P" encrypt --key-alt-name patients --algorithm random < "$T/deep"
+if [ "$(rc)" = 1 ] && grep -q "nested deeper than 100 levels" "$T/err"; then ok "test_cli_conventions__nesting_limit_named"
+else notok "test_cli_conventions__nesting_limit_named" "exit $(rc)" "$(cat "$T/err")"; fi
+
 # bash completion from the tables
 run "$P" completion bash
 cp "$T/out" "$T/compl.bash"

@@ -1,0 +1,90 @@
+'use strict';
+// node --test: the binding against the libphicrypt under test (PHICRYPT_BUILD_DIR's).
+const { test } = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const phicrypt = require('..');
+
+function keySet() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'phicrypt-node-'));
+  phicrypt.createLocalKeyFile(path.join(d, 'master.key'));
+  fs.writeFileSync(path.join(d, 'keyvault.jsonl'), '');
+  fs.writeFileSync(path.join(d, 'keyring.jsonl'), '');
+  const cfg = { kms_providers: { local: { key_file: 'master.key' } }, key_vault: 'file:keyvault.jsonl',
+                keyring: 'file:keyring.jsonl' };
+  fs.writeFileSync(path.join(d, 'phicrypt.json'), JSON.stringify(cfg));
+  return d;
+}
+
+test('test_node__encrypt_decrypt_round_trip', async () => {
+  const d = keySet();
+  const c = await phicrypt.Client.open(path.join(d, 'phicrypt.json'));
+  try {
+    const id = await c.createDataKey('local', { keyAltName: 'patients' });
+    assert.strictEqual(id.length, 16);
+    for (const v of ['123-45-6789', 42, { a: [1, 'x'] }, true]) {
+      const ct = await c.encrypt(v, { keyAltName: 'patients', algorithm: 'random' });
+      assert.ok(Buffer.isBuffer(ct) && ct[0] === 2, 'random ciphertext (subtype 6, algorithm byte 2)');
+      assert.deepStrictEqual(await c.decrypt(ct), v);
+    }
+    const a = await c.encrypt('x', { keyId: id, algorithm: 'deterministic' });
+    const b = await c.encrypt('x', { keyAltName: 'patients', algorithm: 'deterministic' });
+    assert.ok(a.equals(b) && a[0] === 1);
+  } finally { c.close(); }
+});
+
+test('test_node__algorithm_is_required', async () => {
+  const c = await phicrypt.Client.open(path.join(keySet(), 'phicrypt.json'));
+  try {
+    await assert.rejects(c.encrypt('x', { keyAltName: 'patients' }), TypeError);
+    await assert.rejects(c.decrypt('hello'), /ciphertext must be a Buffer/);
+  } finally { c.close(); }
+});
+
+test('test_node__error_class_per_code', async () => {
+  const c = await phicrypt.Client.open(path.join(keySet(), 'phicrypt.json'));
+  try {
+    await assert.rejects(c.encrypt('x', { keyAltName: 'nobody', algorithm: 'random' }), (e) =>
+      e instanceof phicrypt.KeyNotFound && e instanceof phicrypt.PhicryptError && e.code === -4 && !/\bx\b/.test(e.message));
+    await assert.rejects(c.decrypt(Buffer.from('not a ciphertext')), (e) => e instanceof phicrypt.PhicryptError);
+  } finally { c.close(); }
+  await assert.rejects(phicrypt.Client.open({ kms_providers: {} , nonsense: 1 }), (e) => e instanceof phicrypt.PhicryptError);
+  await assert.rejects(c.encrypt('x', { keyAltName: 'k', algorithm: 'random' }), /closed/);
+});
+
+test('test_node__tokens_and_pseudonyms', async () => {
+  const c = await phicrypt.Client.open(path.join(keySet(), 'phicrypt.json'));
+  try {
+    await c.createTokenKey('tok:ssn', 'ff1');
+    await c.createTokenKey('ps:patient', 'hmac');
+    const t = await c.tokenize('tok:ssn', '123-45-6789', { format: 'ssn' });
+    assert.match(t, /^\d{3}-\d{2}-\d{4}$/);
+    assert.notStrictEqual(t, '123-45-6789');
+    assert.strictEqual(await c.detokenize('tok:ssn', t, { format: 'ssn' }), '123-45-6789');
+    const p = await c.pseudonymize('ps:patient', 'MRN-1', { context: 'patient' });
+    assert.match(p, /^ps1\./);
+    await assert.rejects(c.tokenize('tok:ssn', 123456789), /value must be a string/);
+  } finally { c.close(); }
+});
+
+test('test_node__work_runs_off_the_event_loop', async () => {
+  // Many encryptions in flight at once: the loop keeps ticking while the pool works.
+  const c = await phicrypt.Client.open(path.join(keySet(), 'phicrypt.json'));
+  try {
+    await c.createDataKey('local', { keyAltName: 'k' });
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 0);
+    const cts = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      c.encrypt(`v${i}`, { keyAltName: 'k', algorithm: 'random' })));
+    clearInterval(timer);
+    assert.strictEqual(cts.length, 200);
+    assert.ok(ticks > 0, 'the event loop ran while the work was in flight');
+    assert.strictEqual(await c.decrypt(cts[123]), 'v123');
+  } finally { c.close(); }
+});
+
+test('test_node__version', () => {
+  assert.strictEqual(phicrypt.version(), require('../package.json').version);
+});

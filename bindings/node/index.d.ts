@@ -19,6 +19,9 @@ export class Client {
   createDataKey(provider?: string, options?: { keyAltName?: string }): Promise<Buffer>;
   encrypt(value: Json, options: EncryptOptions): Promise<Buffer>;
   decrypt(ciphertext: Buffer): Promise<Json>;
+  encryptCommand(db: string, command: Record<string, unknown> | string): Promise<Record<string, unknown>>;
+  encryptDocument(ns: string, document: Record<string, unknown> | string): Promise<Record<string, unknown>>;
+  decryptDocument(document: Record<string, unknown> | string): Promise<Record<string, unknown>>;
   createTokenKey(name: string, algorithm?: 'ff1' | 'siv' | 'hmac'): Promise<void>;
   tokenize(keyName: string, value: string, options?: TokenOptions): Promise<string>;
   detokenize(keyName: string, token: string, options?: TokenOptions): Promise<string>;

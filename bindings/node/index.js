@@ -42,7 +42,15 @@ function need(fn, name, v, type) {
 function optional(fn, name, v, type) { if (v !== undefined && v !== null) need(fn, name, v, type); }
 
 const OP = { ENCRYPT: 0, DECRYPT: 1, TOKENIZE: 2, DETOKENIZE: 3, PSEUDONYMIZE: 4, CREATE_DATA_KEY: 5,
-             CREATE_TOKEN_KEY: 6 };
+             CREATE_TOKEN_KEY: 6, ENCRYPT_COMMAND: 7, ENCRYPT_DOCUMENT: 8, DECRYPT_DOCUMENT: 9 };
+
+// A document given as Extended JSON text or as an object in Extended JSON form (what
+// bson's EJSON.serialize gives, or plain JSON values).
+function ejsonText(fn, name, doc) {
+  if (typeof doc === 'string') return doc;
+  if (doc && typeof doc === 'object' && !Buffer.isBuffer(doc) && !Array.isArray(doc)) return JSON.stringify(doc);
+  throw new TypeError(`${fn}(): ${name} must be an object or Extended JSON text, not ${doc === null ? 'null' : typeof doc}`);
+}
 
 class Client {
   constructor(native) { this._n = native; }
@@ -94,6 +102,25 @@ class Client {
       throw new TypeError(`decrypt(): ciphertext must be a Buffer (what encrypt() returned), not ${typeof ciphertext}`);
     const ext = JSON.stringify({ $binary: { base64: ciphertext.toString('base64'), subType: '06' } });
     return JSON.parse(await settle(this._call(OP.DECRYPT, [ext])));
+  }
+
+  /** Encrypt a MongoDB command per the schema map (no mongocryptd); resolves to the command to send,
+   * as an object in canonical Extended JSON form (EJSON.deserialize gives the driver's types). */
+  async encryptCommand(db, command) {
+    need('encryptCommand', 'db', db, 'string');
+    return JSON.parse(await settle(this._call(OP.ENCRYPT_COMMAND, [db, ejsonText('encryptCommand', 'command', command)])));
+  }
+
+  /** The document as it would be inserted into `ns` ("db.collection"), encrypted per the schema map. */
+  async encryptDocument(ns, document) {
+    need('encryptDocument', 'ns', ns, 'string');
+    return JSON.parse(await settle(this._call(OP.ENCRYPT_DOCUMENT, [ns, ejsonText('encryptDocument', 'document', document)])));
+  }
+
+  /** Decrypt every encrypted value of a document (a reply, a found document), at any depth;
+   * resolves to relaxed Extended JSON form. */
+  async decryptDocument(document) {
+    return JSON.parse(await settle(this._call(OP.DECRYPT_DOCUMENT, [ejsonText('decryptDocument', 'document', document)])));
   }
 
   async createTokenKey(name, algorithm = 'ff1') {

@@ -115,7 +115,22 @@ class OpenWork : public Work {
     bool is_path_;
 };
 
-enum Op { ENCRYPT, DECRYPT, TOKENIZE, DETOKENIZE, PSEUDONYMIZE, CREATE_DATA_KEY, CREATE_TOKEN_KEY };
+enum Op { ENCRYPT, DECRYPT, TOKENIZE, DETOKENIZE, PSEUDONYMIZE, CREATE_DATA_KEY, CREATE_TOKEN_KEY, ENCRYPT_COMMAND,
+          ENCRYPT_DOCUMENT, DECRYPT_DOCUMENT };
+
+// Extended JSON document -> fn(BSON) -> Extended JSON (canonical keeps types exact for the driver).
+template <typename F> int via_bson(phicrypt_t *ph, phicrypt_buf *out, const std::string &json, int canonical, F fn)
+{
+    phicrypt_buf in = PHICRYPT_BUF_INIT, res = PHICRYPT_BUF_INIT;
+    int rc = phicrypt_json_to_bson(ph, &in, json.data(), json.size());
+    if (rc == 0)
+        rc = fn(in.data, in.len, &res);
+    if (rc == 0)
+        rc = phicrypt_bson_to_json(ph, out, res.data, res.len, canonical);
+    phicrypt_buf_dispose(&in);
+    phicrypt_buf_dispose(&res);
+    return rc;
+}
 
 class CallWork : public Work {
   public:
@@ -169,6 +184,21 @@ class CallWork : public Work {
                 result_.assign(reinterpret_cast<const char *>(id), sizeof id);
             break;
         }
+        case ENCRYPT_COMMAND: // args: db, command (Extended JSON)
+            rc = via_bson(ph, &out, args_[1], 1, [&](const uint8_t *d, size_t n, phicrypt_buf *r) {
+                return phicrypt_encrypt_command(ph, r, args_[0].c_str(), d, n);
+            });
+            break;
+        case ENCRYPT_DOCUMENT: // args: ns, document
+            rc = via_bson(ph, &out, args_[1], 1, [&](const uint8_t *d, size_t n, phicrypt_buf *r) {
+                return phicrypt_encrypt_document(ph, r, args_[0].c_str(), d, n);
+            });
+            break;
+        case DECRYPT_DOCUMENT: // args: document; relaxed out (plain JSON values where they fit)
+            rc = via_bson(ph, &out, args_[0], 0, [&](const uint8_t *d, size_t n, phicrypt_buf *r) {
+                return phicrypt_decrypt_document(ph, r, d, n);
+            });
+            break;
         case CREATE_TOKEN_KEY: { // args: name, algorithm
             phicrypt_keyring_algorithm a = args_[1] == "siv"    ? PHICRYPT_KEYRING_SIV
                                            : args_[1] == "hmac" ? PHICRYPT_KEYRING_HMAC

@@ -88,3 +88,30 @@ test('test_node__work_runs_off_the_event_loop', async () => {
 test('test_node__version', () => {
   assert.strictEqual(phicrypt.version(), require('../package.json').version);
 });
+
+test('test_node__automatic_encryption_of_commands_and_documents', async () => {
+  const d = keySet();
+  const c0 = await phicrypt.Client.open(path.join(d, 'phicrypt.json'));
+  const id = await c0.createDataKey('local', { keyAltName: 'patients' });
+  c0.close();
+  const cfg = JSON.parse(fs.readFileSync(path.join(d, 'phicrypt.json'), 'utf8'));
+  cfg.kms_providers.local.key_file = path.join(d, 'master.key');
+  cfg.key_vault = 'file:' + path.join(d, 'keyvault.jsonl');
+  cfg.keyring = 'file:' + path.join(d, 'keyring.jsonl');
+  cfg.schema_map = { 'hospital.patients': { bsonType: 'object',
+    encryptMetadata: { keyId: [{ $binary: { base64: id.toString('base64'), subType: '04' } }] },
+    properties: { ssn: { encrypt: { bsonType: 'string', algorithm: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic' } } } } };
+  const c = await phicrypt.Client.open(cfg);
+  try {
+    const cmd = await c.encryptCommand('hospital', { insert: 'patients', documents: [{ name: 'Ada', ssn: '123-45-6789' }] });
+    const enc = cmd.documents[0];
+    assert.strictEqual(enc.name, 'Ada');
+    assert.strictEqual(enc.ssn.$binary.subType, '06');
+    assert.ok(!JSON.stringify(cmd).includes('123-45-6789'));
+    const doc = await c.encryptDocument('hospital.patients', { _id: 1, ssn: '123-45-6789' });
+    assert.deepStrictEqual(doc.ssn, enc.ssn);  // deterministic: the same ciphertext
+    assert.deepStrictEqual(await c.decryptDocument(doc), { _id: 1, ssn: '123-45-6789' });
+    await assert.rejects(c.encryptCommand('hospital', 42), TypeError);
+    await assert.rejects(c.decryptDocument('{"a": oops}'), (e) => e instanceof phicrypt.BadData);
+  } finally { c.close(); }
+});

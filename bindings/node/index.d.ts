@@ -11,6 +11,8 @@ export interface EncryptOptions {
   keyId?: Buffer;
 }
 
+export interface DeidOptions { threads?: number; format?: 'auto' | 'jsonl' | 'json' | 'bson' | 'csv'; }
+export interface Session { actor: string; role: string; purpose: string; subject?: string; }
 export interface TokenOptions { format?: string; context?: string; keyVersion?: number; }
 
 export class Client {
@@ -22,6 +24,12 @@ export class Client {
   encryptCommand(db: string, command: Record<string, unknown> | string): Promise<Record<string, unknown>>;
   encryptDocument(ns: string, document: Record<string, unknown> | string): Promise<Record<string, unknown>>;
   decryptDocument(document: Record<string, unknown> | string): Promise<Record<string, unknown>>;
+  deidentifyFile(policy: Record<string, unknown> | string, inPath: string, outPath: string,
+                 options?: DeidOptions): Promise<Record<string, unknown>>;
+  reidentifyFile(policy: Record<string, unknown> | string, inPath: string, outPath: string,
+                 options?: DeidOptions): Promise<Record<string, unknown>>;
+  decryptDocumentAs(session: Session, ns: string | null,
+                    document: Record<string, unknown> | string): Promise<Record<string, unknown>>;
   createTokenKey(name: string, algorithm?: 'ff1' | 'siv' | 'hmac'): Promise<void>;
   tokenize(keyName: string, value: string, options?: TokenOptions): Promise<string>;
   detokenize(keyName: string, token: string, options?: TokenOptions): Promise<string>;

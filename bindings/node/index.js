@@ -42,7 +42,15 @@ function need(fn, name, v, type) {
 function optional(fn, name, v, type) { if (v !== undefined && v !== null) need(fn, name, v, type); }
 
 const OP = { ENCRYPT: 0, DECRYPT: 1, TOKENIZE: 2, DETOKENIZE: 3, PSEUDONYMIZE: 4, CREATE_DATA_KEY: 5,
-             CREATE_TOKEN_KEY: 6, ENCRYPT_COMMAND: 7, ENCRYPT_DOCUMENT: 8, DECRYPT_DOCUMENT: 9 };
+             CREATE_TOKEN_KEY: 6, ENCRYPT_COMMAND: 7, ENCRYPT_DOCUMENT: 8, DECRYPT_DOCUMENT: 9, DEID_FILE: 10,
+             REID_FILE: 11, DECRYPT_DOCUMENT_AS: 12 };
+const FORMATS = ['auto', 'jsonl', 'json', 'bson', 'csv'];
+
+function policyText(fn, policy) {
+  if (policy && typeof policy === 'object' && !Array.isArray(policy)) return JSON.stringify(policy);
+  if (typeof policy === 'string') return policy.trimStart().startsWith('{') ? policy : fs.readFileSync(policy, 'utf8');
+  throw new TypeError(`${fn}(): policy must be an object, JSON text or a path`);
+}
 
 // A document given as Extended JSON text or as an object in Extended JSON form (what
 // bson's EJSON.serialize gives, or plain JSON values).
@@ -121,6 +129,38 @@ class Client {
    * resolves to relaxed Extended JSON form. */
   async decryptDocument(document) {
     return JSON.parse(await settle(this._call(OP.DECRYPT_DOCUMENT, [ejsonText('decryptDocument', 'document', document)])));
+  }
+
+  /** De-identify a file (JSON lines, JSON array, BSON, CSV) with a policy into outPath (atomic);
+   * resolves to the report. The file work runs on the thread pool. */
+  async deidentifyFile(policy, inPath, outPath, options = {}) {
+    return this._deid(OP.DEID_FILE, 'deidentifyFile', policy, inPath, outPath, options);
+  }
+
+  /** Reverse the reversible actions (tokens, ciphertexts) of deidentifyFile. */
+  async reidentifyFile(policy, inPath, outPath, options = {}) {
+    return this._deid(OP.REID_FILE, 'reidentifyFile', policy, inPath, outPath, options);
+  }
+
+  /** decryptDocument for a session {actor, role, purpose, subject?}: only the fields the role may see
+   * in `ns` (or null); audited when the configuration has an audit log. */
+  async decryptDocumentAs(session, ns, document) {
+    const fn = 'decryptDocumentAs';
+    if (!session || typeof session !== 'object') throw new TypeError(`${fn}(): session must be {actor, role, purpose}`);
+    for (const k of ['actor', 'role', 'purpose']) need(fn, `session.${k}`, session[k], 'string');
+    optional(fn, 'session.subject', session.subject, 'string');
+    optional(fn, 'ns', ns, 'string');
+    return JSON.parse(await settle(this._call(OP.DECRYPT_DOCUMENT_AS, [session.actor, session.role, session.purpose,
+      session.subject || '', ns || '', ejsonText(fn, 'document', document)])));
+  }
+
+  _deid(op, fn, policy, inPath, outPath, { threads = 1, format = 'auto' } = {}) {
+    need(fn, 'inPath', inPath, 'string');
+    need(fn, 'outPath', outPath, 'string');
+    if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw new TypeError(`${fn}(): threads must be an integer 0..1024`);
+    if (!FORMATS.includes(format)) throw new TypeError(`${fn}(): format must be one of ${FORMATS.join(', ')}`);
+    const text = policyText(fn, policy);
+    return settle(this._call(op, [text, inPath, outPath, format], threads)).then(JSON.parse);
   }
 
   async createTokenKey(name, algorithm = 'ff1') {

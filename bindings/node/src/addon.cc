@@ -116,7 +116,25 @@ class OpenWork : public Work {
 };
 
 enum Op { ENCRYPT, DECRYPT, TOKENIZE, DETOKENIZE, PSEUDONYMIZE, CREATE_DATA_KEY, CREATE_TOKEN_KEY, ENCRYPT_COMMAND,
-          ENCRYPT_DOCUMENT, DECRYPT_DOCUMENT };
+          ENCRYPT_DOCUMENT, DECRYPT_DOCUMENT, DEID_FILE, REID_FILE, DECRYPT_DOCUMENT_AS };
+
+const char *opt(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
+
+// deid/reid of a file with a policy (JSON text): the report JSON in *out.
+int deid_file(phicrypt_t *ph, phicrypt_buf *out, bool reid, const std::vector<std::string> &a, unsigned long threads)
+{
+    phicrypt_deid_policy *p = nullptr;
+    phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
+    const std::string &f = a[3];
+    o.format = f == "jsonl" ? PHICRYPT_DEID_JSONL : f == "json" ? PHICRYPT_DEID_JSON : f == "bson" ? PHICRYPT_DEID_BSON
+               : f == "csv" ? PHICRYPT_DEID_CSV : PHICRYPT_DEID_AUTO;
+    o.threads = static_cast<unsigned>(threads);
+    int rc = phicrypt_deid_policy_new(&p, ph, a[0].c_str());
+    if (rc == 0)
+        rc = (reid ? phicrypt_reid_file : phicrypt_deid_file)(ph, out, p, a[1].c_str(), a[2].c_str(), &o);
+    phicrypt_deid_policy_free(p);
+    return rc;
+}
 
 // Extended JSON document -> fn(BSON) -> Extended JSON (canonical keeps types exact for the driver).
 template <typename F> int via_bson(phicrypt_t *ph, phicrypt_buf *out, const std::string &json, int canonical, F fn)
@@ -199,6 +217,21 @@ class CallWork : public Work {
                 return phicrypt_decrypt_document(ph, r, d, n);
             });
             break;
+        case DEID_FILE:
+        case REID_FILE: // args: policy JSON, in path, out path, format
+            rc = deid_file(ph, &out, op_ == REID_FILE, args_, num_);
+            break;
+        case DECRYPT_DOCUMENT_AS: { // args: actor, role, purpose, subject, ns, document
+            phicrypt_session se = PHICRYPT_SESSION_INIT;
+            se.actor = args_[0].c_str();
+            se.role = args_[1].c_str();
+            se.purpose = args_[2].c_str();
+            se.subject = opt(args_[3]);
+            rc = via_bson(ph, &out, args_[5], 0, [&](const uint8_t *d, size_t n, phicrypt_buf *r) {
+                return phicrypt_decrypt_document_as(ph, r, &se, opt(args_[4]), d, n);
+            });
+            break;
+        }
         case CREATE_TOKEN_KEY: { // args: name, algorithm
             phicrypt_keyring_algorithm a = args_[1] == "siv"    ? PHICRYPT_KEYRING_SIV
                                            : args_[1] == "hmac" ? PHICRYPT_KEYRING_HMAC

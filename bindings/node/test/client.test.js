@@ -115,3 +115,52 @@ test('test_node__automatic_encryption_of_commands_and_documents', async () => {
     await assert.rejects(c.decryptDocument('{"a": oops}'), (e) => e instanceof phicrypt.BadData);
   } finally { c.close(); }
 });
+
+test('test_node__deidentify_and_reidentify_a_file', async () => {
+  const d = keySet();
+  const c = await phicrypt.Client.open(path.join(d, 'phicrypt.json'));
+  try {
+    await c.createTokenKey('tok:ssn', 'siv');
+    const src = path.join(d, 'in.jsonl');
+    fs.writeFileSync(src, '{"name": "Ada", "ssn": "123-45-6789", "age": 36}\n{"name": "Bo", "ssn": "987-65-4321", "age": 41}\n');
+    const policy = { version: 1, unknown_fields: 'keep', fields: { name: { action: 'redact' },
+                                                                  ssn: { action: 'tokenize', key: 'tok:ssn' } } };
+    const rep = await c.deidentifyFile(policy, src, path.join(d, 'deid.jsonl'), { threads: 2 });
+    assert.strictEqual(rep.records_out, 2);
+    const out = fs.readFileSync(path.join(d, 'deid.jsonl'), 'utf8');
+    assert.ok(!out.includes('123-45-6789') && !out.includes('Ada'));
+    await c.reidentifyFile(policy, path.join(d, 'deid.jsonl'), path.join(d, 'reid.jsonl'));
+    const back = fs.readFileSync(path.join(d, 'reid.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepStrictEqual(back.map((r) => r.ssn), ['123-45-6789', '987-65-4321']);
+    await assert.rejects(c.deidentifyFile(policy, path.join(d, 'missing.jsonl'), path.join(d, 'x.jsonl')),
+                         (e) => e instanceof phicrypt.PhicryptError);
+    assert.ok(!fs.existsSync(path.join(d, 'x.jsonl')), 'nothing partial is written');
+    await assert.rejects(c.deidentifyFile(policy, src, path.join(d, 'y.jsonl'), { threads: 'two' }), TypeError);
+  } finally { c.close(); }
+});
+
+test('test_node__session_decrypt_is_checked', async () => {
+  const d = keySet();
+  const c0 = await phicrypt.Client.open(path.join(d, 'phicrypt.json'));
+  const kssn = await c0.createDataKey('local', { keyAltName: 'k_ssn' });
+  const kdx = await c0.createDataKey('local', { keyAltName: 'k_dx' });
+  c0.close();
+  const enc = (k, alg) => ({ encrypt: { keyId: [{ $binary: { base64: k.toString('base64'), subType: '04' } }],
+    bsonType: 'string', algorithm: `AEAD_AES_256_CBC_HMAC_SHA_512-${alg}` } });
+  const cfg = { kms_providers: { local: { key_file: path.join(d, 'master.key') } },
+    key_vault: 'file:' + path.join(d, 'keyvault.jsonl'), keyring: 'file:' + path.join(d, 'keyring.jsonl'),
+    schema_map: { 'hospital.patients': { bsonType: 'object',
+      properties: { ssn: enc(kssn, 'Deterministic'), diagnosis: enc(kdx, 'Random') } } },
+    access: { roles: { billing: { purposes: ['PAYMENT'], fields: ['ssn'] } } } };
+  const c = await phicrypt.Client.open(cfg);
+  try {
+    const doc = await c.encryptDocument('hospital.patients', { ssn: '123-45-6789', diagnosis: 'flu' });
+    await assert.rejects(c.decryptDocument(doc), (e) => e instanceof phicrypt.AccessDenied);
+    const seen = await c.decryptDocumentAs({ actor: 'clerk', role: 'billing', purpose: 'PAYMENT' }, 'hospital.patients', doc);
+    assert.strictEqual(seen.ssn, '123-45-6789');
+    assert.notStrictEqual(seen.diagnosis, 'flu');  // not the role's field: withheld
+    await assert.rejects(c.decryptDocumentAs({ actor: 'clerk', role: 'billing', purpose: 'TREATMENT' }, 'hospital.patients', doc),
+                         (e) => e instanceof phicrypt.AccessDenied);
+    await assert.rejects(c.decryptDocumentAs({ actor: 'clerk', role: 'billing' }, null, doc), TypeError);
+  } finally { c.close(); }
+});

@@ -47,8 +47,8 @@ static int store(const cli_command *cmd, const cli_option *o, void *opts, const 
     case CLI_FLAG: *(int *)(base + o->offset) = 1; return 0;
     case CLI_STRING: *(const char **)(base + o->offset) = value; return 0;
     case CLI_UINT32:
-        v = strtoul(value, &end, 10);
-        if (!*value || *end || value[0] == '-' || v > 0xffffffffUL)
+        v = strtoul(value, &end, 10); /* digits only: no sign, no blanks */
+        if (!*value || *end || value[strspn(value, "0123456789")] || v > 0xffffffffUL)
             return cli_usage_error(cmd->name, "--%s: '%s' is not a number", o->name, value);
         *(unsigned long *)(base + o->offset) = v;
         return 0;

@@ -18,6 +18,7 @@
 #include <phicrypt/common.h>
 #include <phicrypt/client.h>
 #include <phicrypt/keys.h>
+#include <phicrypt/kms.h>
 #include <phicrypt/fle.h>
 #include <phicrypt/keyring.h>
 #include <phicrypt/token.h>

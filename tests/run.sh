@@ -63,6 +63,18 @@ if [ -z "${PHICRYPT_TEST_MONGODB_URI:-}" ]; then
   fi
 fi
 
+# The official Node.js driver for the interop suite (tests/interop/): pinned in
+# tests/interop/node/package-lock.json; mongodb-client-encryption is built from
+# source against Debian's libmongocrypt (no prebuilt download). Without it,
+# interop_node skips.
+nd=tests/interop/node
+if [ ! -e $nd/node_modules/mongodb-client-encryption/build/Release/mongocrypt.node ] && command -v npm >/dev/null; then
+  echo "== npm ci ($nd)"
+  (cd $nd && BUILD_TYPE=dynamic npm_config_nodedir=/usr npm_config_build_from_source=true \
+    npm ci --no-audit --no-fund) >"$B.interop-npm.log" 2>&1 ||
+    echo "run.sh: npm ci in $nd failed (see $B.interop-npm.log); interop_node will skip" >&2
+fi
+
 logs=()
 status=0
 echo "== build"

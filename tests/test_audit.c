@@ -18,6 +18,7 @@
 #include "access_fixture.h"
 #include "audit/audit_private.h"
 #include "core/json_private.h"
+#include "core/mem_private.h"
 
 static void write_event(phicrypt_t *ph, const char *actor, const char *op, const char *subject)
 {
@@ -685,6 +686,86 @@ static void test_audit__verify_bad_inputs(void **state)
     }
 }
 
+/* Issue 19 item 6: a phicrypt_buf passed again as an out-parameter has
+ * its old bytes wiped and freed (seen through the free observer), not
+ * leaked or overwritten, on success and (for reports) on failure. */
+#define STALE_LEN 48
+static const void *stale;
+static int stale_seen, stale_dirty;
+
+static void note_free(const void *p, size_t n)
+{
+    if (p != stale)
+        return;
+    stale_seen++;
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i])
+            stale_dirty++;
+}
+
+/* Fills `b` with stale bytes (freed by phicrypt_buf_dispose: malloc'd). */
+static void stale_fill(phicrypt_buf *b)
+{
+    phicrypt_buf_dispose(b);
+    b->data = malloc(STALE_LEN);
+    assert_non_null(b->data);
+    memset(b->data, 'S', STALE_LEN);
+    b->len = STALE_LEN;
+    stale = b->data;
+    stale_seen = stale_dirty = 0;
+    phi_test_set_free_observer(note_free);
+}
+
+static void stale_check(const char *call)
+{
+    phi_test_set_free_observer(NULL);
+    if (stale_seen != 1 || stale_dirty)
+        fail_msg("%s: the buffer's old bytes were %s", call, stale_seen ? "not wiped" : "not freed (leaked)");
+}
+
+static void test_audit__out_buffers_reused_are_wiped(void **state)
+{
+    afx *f = *state;
+    phicrypt_session doc = afx_session("dr.house", "physician", "TREATMENT");
+    phicrypt_buf b = PHICRYPT_BUF_INIT;
+    char missing[4096];
+    assert_int_equal(phicrypt_decrypt_document_as(f->ph, &b, &doc, "hospital.patients", f->doc, f->doc_len), 0);
+    assert_int_equal(phicrypt_audit_checkpoint(f->ph), 0);
+
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_public_keys(f->ph, &b), 0);
+    stale_check("phicrypt_audit_public_keys");
+    assert_true(tu_contains((const char *)b.data, "\"ed25519\""));
+
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_subject_id(f->ph, &b, PT_MRN), 0);
+    stale_check("phicrypt_audit_subject_id");
+
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_verify(f->ph, &b, NULL), 0);
+    stale_check("phicrypt_audit_verify");
+    assert_true(tu_contains((const char *)b.data, "intact"));
+
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_disclosures(f->ph, &b, PT_MRN, 0), 0);
+    stale_check("phicrypt_audit_disclosures");
+
+    /* A report is written on failure too: the stale one is gone either way. */
+    snprintf(missing, sizeof missing, "%s/missing.jsonl", f->dir);
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_verify(f->ph, &b, missing), PHICRYPT_EIO);
+    stale_check("phicrypt_audit_verify (failing)");
+    assert_null(b.data);
+
+    /* Other calls keep the documented rule: on failure, left as it was. */
+    stale_fill(&b);
+    assert_int_equal(phicrypt_audit_disclosures(f->ph, &b, NULL, 0), PHICRYPT_EINVAL);
+    phi_test_set_free_observer(NULL);
+    assert_int_equal(stale_seen, 0);
+    assert_ptr_equal(b.data, stale);
+    phicrypt_buf_dispose(&b);
+}
+
 static void test_audit__without_configuration(void **state)
 {
     afx *f = *state;
@@ -722,6 +803,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit__key_operations_are_logged, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__verify_bad_inputs, afx_setup, afx_teardown),
         cmocka_unit_test_setup_teardown(test_audit__without_configuration, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit__out_buffers_reused_are_wiped, afx_setup, afx_teardown),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

@@ -228,6 +228,45 @@ static void test_config__from_file_resolves_relative_paths(void **state)
     assert_true(tu_contains(phicrypt_errmsg(NULL), "/nonexistent/phicrypt.json"));
 }
 
+/* phicrypt_new_from_file_opts: the overrides replace the file's key vault
+ * (relative to the file's directory) and namespace; bad ones are refused. */
+static void test_config__open_opts_override_key_vault(void **state)
+{
+    fx *f = *state;
+    char path[4096], other[4096];
+    phicrypt_t *ph = NULL;
+    phicrypt_open_opts o = PHICRYPT_OPEN_OPTS_INIT;
+    static const char cfg[] = "{\"kms_providers\": {\"local\": {\"key_file\": \"master.key\"}},"
+                              " \"key_vault\": \"file:keyvault.jsonl\"}";
+    snprintf(path, sizeof path, "%s/phicrypt.json", f->dir);
+    tu_write_file(path, cfg, strlen(cfg), 0600);
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, NULL), 0);
+    phicrypt_free(ph);
+    /* a vault that does not exist: the override is what is opened */
+    o.key_vault = "file:missing.jsonl";
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, &o), PHICRYPT_EKEYVAULT);
+    assert_null(ph);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "missing.jsonl"));
+    snprintf(other, sizeof other, "%s/other.jsonl", f->dir);
+    tu_write_file(other, "", 0, 0600);
+    o.key_vault = "file:other.jsonl";
+    o.key_vault_namespace = "kv.keys";
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, &o), 0);
+    phicrypt_free(ph);
+    ph = NULL;
+    o.key_vault_namespace = "nodot";
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, &o), PHICRYPT_ECONFIG);
+    assert_null(ph);
+    assert_true(tu_contains(phicrypt_errmsg(NULL), "db.collection"));
+    o.key_vault_namespace = NULL;
+    o.key_vault = "http://127.0.0.1/";
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, &o), PHICRYPT_ECONFIG);
+    o.key_vault = NULL;
+    o.version = 99;
+    assert_int_equal(phicrypt_new_from_file_opts(&ph, path, &o), PHICRYPT_EINVAL);
+    assert_null(ph);
+}
+
 static void test_config__inline_key_never_in_messages(void **state)
 {
     fx *f = *state;
@@ -260,6 +299,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__remote_providers_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__from_file_resolves_relative_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__inline_key_never_in_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__open_opts_override_key_vault, setup, teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -238,6 +238,36 @@ static void test_core__json_type_operator_is_not_legacy_binary(void **state)
     assert_int_equal(phi_json_to_bson(&h, "t", bad, strlen(bad), &b), PHICRYPT_EBADDATA);
 }
 
+/* Found by the fuzzers (issue 19): the "$type" retry scanned an array
+ * holding a stray '}' or ']' forever. Each input must fail, and quickly:
+ * the alarm ends a scan that loops (the test then fails). */
+static void test_core__json_type_scan_stray_closer(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "{\"$type\": [}]}",
+        "{\"x\": {\"$type\": 2}, \"y\": [1, }]}",
+        "[{\"$type\": 2}, }",
+        "{\"a\": [[{\"$type\": 2}] }]}",
+        "{\"$type\": [ ] ]}",
+    };
+    int h = 0;
+    alarm(20);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bson_t b;
+        if (phi_json_to_bson(&h, "t", bad[i], strlen(bad[i]), &b) != PHICRYPT_EBADDATA)
+            fail_msg("input %zu was accepted", i);
+    }
+    alarm(0);
+    /* A well-formed query with the operator in an array still parses. */
+    {
+        static const char ok[] = "{\"y\": [1, {\"$type\": 2}, []]}";
+        bson_t b;
+        assert_int_equal(phi_json_to_bson(&h, "t", ok, strlen(ok), &b), 0);
+        bson_destroy(&b);
+    }
+}
+
 /* issue 20: doubles as the shortest text that reads back the same (the
  * Extended JSON specification's form: 1.0, -0.0, 98.6, 1e+21), in both
  * modes; expected texts written by hand from the specification */
@@ -463,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_core__json_error_line_and_column),
         cmocka_unit_test(test_core__json_nesting_depth_is_named),
         cmocka_unit_test(test_core__json_type_operator_is_not_legacy_binary),
+        cmocka_unit_test(test_core__json_type_scan_stray_closer),
         cmocka_unit_test(test_core__json_doubles_are_shortest),
         cmocka_unit_test(test_core__bson_to_json_is_compact),
         cmocka_unit_test(test_core__atomic_write_and_permissions),

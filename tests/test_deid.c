@@ -15,6 +15,7 @@
 
 #include <bson/bson.h>
 #include <phicrypt.h>
+#include "core/mem_private.h"
 #include "deid/scan_private.h"
 #include "test_util.h"
 
@@ -210,6 +211,38 @@ static void test_deid__policy_errors_name_the_location(void **state)
     phicrypt_deid_policy_free(NULL);
 }
 
+/* Found by the policy fuzzer (issue 19): a rule naming a member twice
+ * leaked the first copy and silently used the second. Every object of a
+ * policy names each member once; the error says where. */
+static void test_deid__policy_member_given_twice(void **state)
+{
+    fx *f = *state;
+    phicrypt_deid_policy *p = NULL;
+    struct { const char *json, *msg; } cases[] = {
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"pseudonymize\",\"key\":\"ps:patient\",\"key\":\"tok:mrn\"}}}",
+          "fields.\"n\".key: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"keep\",\"action\":\"drop\"}}}", "fields.\"n\".action: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"mask\",\"char\":\"#\",\"char\":\"*\"}}}",
+          "fields.\"n\".char: given twice" },
+        { "{\"version\":1,\"fields\":{\"n\":{\"action\":\"keep\"},\"n\":{\"action\":\"drop\"}}}", "fields.\"n\": given twice" },
+        { "{\"version\":1,\"version\":1,\"fields\":{}}", "version: given twice" },
+        { "{\"version\":1,\"fields\":{},\"fields\":{\"n\":{\"action\":\"keep\"}}}", "fields: given twice" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = phicrypt_deid_policy_new(&p, f->ph, cases[i].json);
+        if (rc != PHICRYPT_EINVAL)
+            fail_msg("case %zu: rc %d (%s)", i, rc, phicrypt_errmsg(f->ph));
+        assert_null(p);
+        if (!tu_contains(phicrypt_errmsg(f->ph), cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, phicrypt_errmsg(f->ph), cases[i].msg);
+    }
+    /* The same member name in two different objects is fine. */
+    assert_int_equal(phicrypt_deid_policy_new(&p, f->ph,
+                                              "{\"version\":1,\"fields\":{\"a\":{\"action\":\"keep\"},"
+                                              "\"b\":{\"action\":\"keep\"}}}"), 0);
+    phicrypt_deid_policy_free(p);
+}
+
 static void test_deid__simple_actions_rewrite_only_their_spans(void **state)
 {
     fx *f = *state;
@@ -381,6 +414,70 @@ static void test_deid__keyed_actions_and_reid(void **state)
     assert_true(tu_contains(back, "\"card\":\"4111\""));
     free(out);
     free(back);
+}
+
+/* The n-th (0-based) value of `"key":"..."` in s, copied into buf. */
+static const char *nth_str(const char *s, const char *key, int n, char *buf, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = s;
+    for (int i = 0; p && i <= n; i++)
+        if ((p = strstr(p, pat)) != NULL)
+            p += strlen(pat);
+    if (!p)
+        fail_msg("no value %d of '%s'", n, key);
+    const char *e = strchr(p, '"');
+    size_t len = (size_t)(e - p) < cap - 1 ? (size_t)(e - p) : cap - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return buf;
+}
+
+/* A date_shift offset is computed once per record and rule, and never
+ * carried to the next record: every record's dates move exactly as the
+ * same dates of a record alone with that subject move; two rules with
+ * two subjects in one record each keep their own; a subject written
+ * after its dates counts; a record without its subject is an error even
+ * right after one that had it. */
+static void test_deid__date_shift_subjects_per_record(void **state)
+{
+    fx *f = *state;
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{"
+                      "\"a[].d\":{\"action\":\"date_shift\",\"subject\":\"p\",\"key\":\"ps:patient\",\"max_days\":1000},"
+                      "\"b\":{\"action\":\"date_shift\",\"subject\":\"q\",\"key\":\"ps:patient\",\"max_days\":1000}}}";
+    const char *in = "{\"p\":\"P1\",\"q\":\"Q1\",\"a\":[{\"d\":\"2020-01-10\"},{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\"}\n"
+                     "{\"a\":[{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\",\"p\":\"P2\",\"q\":\"Q2\"}\n"
+                     "{\"p\":\"P1\",\"q\":\"Q2\",\"a\":[{\"d\":\"2020-01-10\"}],\"b\":\"2020-01-10\"}\n"
+                     "{\"q\":\"Q1\",\"b\":\"2020-01-10\"}\n";
+    const char *alone[] = {
+        "{\"p\":\"P1\",\"a\":[{\"d\":\"2020-01-10\"}]}", "{\"p\":\"P2\",\"a\":[{\"d\":\"2020-01-10\"}]}",
+        "{\"q\":\"Q1\",\"b\":\"2020-01-10\"}", "{\"q\":\"Q2\",\"b\":\"2020-01-10\"}",
+    };
+    char want[4][16], got[16], *out;
+    size_t n;
+    for (int i = 0; i < 4; i++) {
+        char *o = deid1(f, pol, alone[i]);
+        nth_str(o, i < 2 ? "d" : "b", 0, want[i], sizeof want[i]);
+        free(o);
+    }
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        assert_int_equal(run_file(f, pol, "ds.jsonl", in, strlen(in), "ds.out.jsonl", &out, &n, threads, 0, NULL), 0);
+        char *l2 = strchr(out, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
+        assert_string_equal(nth_str(out, "d", 0, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(out, "d", 1, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(out, "b", 0, got, sizeof got), want[2]);
+        assert_string_equal(nth_str(l2, "d", 0, got, sizeof got), want[1]);
+        assert_string_equal(nth_str(l2, "b", 0, got, sizeof got), want[3]);
+        assert_string_equal(nth_str(l3, "d", 0, got, sizeof got), want[0]);
+        assert_string_equal(nth_str(l3, "b", 0, got, sizeof got), want[3]);
+        assert_string_equal(nth_str(l4, "b", 0, got, sizeof got), want[2]);
+        free(out);
+    }
+    const char *missing = "{\"p\":\"P1\",\"a\":[{\"d\":\"2020-01-10\"}]}\n{\"a\":[{\"d\":\"2020-01-10\"}]}\n";
+    assert_int_not_equal(run_file(f, pol, "dm.jsonl", missing, strlen(missing), "dm.out.jsonl", NULL, NULL, 1, 0, NULL),
+                         0);
+    assert_true(tu_contains(phicrypt_errmsg(f->ph), "subject"));
 }
 
 static char *public_call(fx *f, int pseudo, const char *key, const char *format, const char *context, const char *v)
@@ -714,6 +811,65 @@ static void test_deid__skip_bad_lists_and_skips(void **state)
     phicrypt_deid_policy_free(p);
     free(ip);
     free(op);
+}
+
+/* Issue 19 item 6: a report buffer passed again has its old bytes wiped
+ * and freed (seen through the free observer), when the run succeeds and
+ * when it fails (its report says how far it got). */
+static const void *stale_rep;
+static int stale_seen, stale_dirty;
+
+static void note_free(const void *p, size_t n)
+{
+    if (p != stale_rep)
+        return;
+    stale_seen++;
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i])
+            stale_dirty++;
+}
+
+static void stale_fill(phicrypt_buf *b)
+{
+    phicrypt_buf_dispose(b);
+    b->data = malloc(64);
+    assert_non_null(b->data);
+    memset(b->data, 'S', 64);
+    b->len = 64;
+    stale_rep = b->data;
+    stale_seen = stale_dirty = 0;
+    phi_test_set_free_observer(note_free);
+}
+
+static void stale_check(const char *call)
+{
+    phi_test_set_free_observer(NULL);
+    if (stale_seen != 1 || stale_dirty)
+        fail_msg("%s: the report's old bytes were %s", call, stale_seen ? "not wiped" : "not freed (leaked)");
+}
+
+static void test_deid__report_buffer_reused_is_wiped(void **state)
+{
+    fx *f = *state;
+    char *ip = path_in(f, "ru.jsonl"), *op = path_in(f, "ru.out.jsonl"), *bad = path_in(f, "missing.jsonl");
+    const char *in = "{\"a\":\"x\"}\n";
+    tu_write_file(ip, in, strlen(in), 0600);
+    phicrypt_deid_policy *p = policy(f, "{\"version\":1,\"fields\":{\"a\":{\"action\":\"redact\"}}}");
+    phicrypt_buf rep = PHICRYPT_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        stale_fill(&rep);
+        assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, ip, op, NULL), 0);
+        stale_check("phicrypt_deid_file");
+        assert_true(tu_contains((const char *)rep.data, "\"records_out\":1"));
+    }
+    stale_fill(&rep);
+    assert_int_equal(phicrypt_deid_file(f->ph, &rep, p, bad, op, NULL), PHICRYPT_EIO);
+    stale_check("phicrypt_deid_file (failing)");
+    assert_null(rep.data);
+    phicrypt_deid_policy_free(p);
+    free(ip);
+    free(op);
+    free(bad);
 }
 
 static void test_deid__bad_arguments(void **state)
@@ -1151,11 +1307,67 @@ static void test_deid__preset_keep_on_a_container_walks_it(void **state)
     csv = "name,diagnoses,extra\n"
           "Elijah Nguyen-Tran,\"[{\"\"notedOn\"\":\"\"2023-11-13\"\",\"\"comment\"\":\"\"confirmed with Elijah Nguyen-Tran\"\"}]\","
           "\"{\"\"ssn\"\":\"\"123-45-6789\"\"}\"\n";
-    expect_csv(f, pol, "j.csv", csv, "name,diagnoses\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\"\n");
+    expect_csv(f, pol, "j.csv", csv, "name,diagnoses,extra\n[REDACTED],\"[{\"\"notedOn\"\":\"\"2023\"\",\"\"comment\"\":\"\"confirmed with [NAME]\"\"}]\","
+                                     "\"{\"\"ssn\"\":\"\"[REDACTED]\"\"}\"\n");
     char *j = deid1(f, pol, "{\"name\":\"Elijah Nguyen-Tran\",\"diagnoses\":[{\"notedOn\":\"2023-11-13\",\"comment\":"
-                            "\"confirmed with Elijah Nguyen-Tran\"}]}");
-    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}]}");
+                            "\"confirmed with Elijah Nguyen-Tran\"}],\"extra\":{\"ssn\":\"123-45-6789\"}}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"diagnoses\":[{\"notedOn\":\"2023\",\"comment\":\"confirmed with [NAME]\"}],"
+                           "\"extra\":{\"ssn\":\"[REDACTED]\"}}");
     free(j);
+}
+
+static void test_deid__csv_decides_unknown_columns_per_value_like_json(void **state)
+{
+    fx *f = *state;
+    /* One record as JSON and as mongoexport CSV: an unknown date becomes
+     * its year, an ObjectId goes (in a kept column too), any other unknown
+     * value follows "unknown_fields", a ZIP that lost its leading zero is
+     * padded before the ZIP3 rule, whatever the format. */
+    char *j = deid1(f, SH_DROP, "{\"name\":\"Ann Lee\",\"seenOn\":\"2023-11-13T08:00:00Z\","
+                                "\"ref\":{\"$oid\":\"5f1d7a4e8f1b2c3d4e000001\"},\"codes\":[\"E11.9\","
+                                "{\"$oid\":\"5f1d7a4e8f1b2c3d4e000002\"}],\"zip\":1970,\"postalCode\":\"3789\","
+                                "\"memo\":\"Ann Lee 617-432-0100\"}");
+    assert_string_equal(j, "{\"name\":\"[REDACTED]\",\"seenOn\":\"2023\",\"codes\":[\"E11.9\"],"
+                           "\"zip\":\"019\",\"postalCode\":\"037\"}");
+    free(j);
+    const char *csv = "name,seenOn,ref,codes.0,codes.1,zip,postalCode,memo\n"
+                      "Ann Lee,2023-11-13T08:00:00Z,ObjectId(5f1d7a4e8f1b2c3d4e000001),E11.9,"
+                      "ObjectId(5f1d7a4e8f1b2c3d4e000002),1970,3789,Ann Lee 617-432-0100\n";
+    expect_csv(f, SH_DROP, "u.csv", csv, "name,seenOn,ref,codes.0,codes.1,zip,postalCode,memo\n"
+                                        "[REDACTED],2023,,E11.9,,019,037,\n");
+    /* A column name that is not a plain name may itself be data: it goes
+     * whole, as before, when unknown fields are dropped. */
+    expect_csv(f, SH_DROP, "w.csv", "name,Ann Lee (617-432-0100)\nAnn,2023-11-13\n", "name\n[REDACTED]\n");
+    /* With "keep", the unknown value stays, dates and ObjectIds still do not. */
+    expect_csv(f, SH_KEEP, "k.csv", "seenOn,ref,memo\n2023-11-13,ObjectId(5f1d7a4e8f1b2c3d4e000001),x\n",
+               "seenOn,ref,memo\n2023,,x\n");
+}
+
+static void test_deid__text_inside_a_preset_identifier_is_that_identifier(void **state)
+{
+    fx *f = *state;
+    /* A FHIR HumanName's "text" under a key the preset does not know: the
+     * name is redacted (not scrubbed as notes, where nothing would know it
+     * as a name) and is one of the record's identifiers. */
+    const char *in = "{\"contact\":[{\"name\":{\"text\":\"Ryan Jackson\"},\"telecom\":[{\"system\":\"phone\","
+                     "\"value\":\"358.641.7689\"}]}],\"notes\":\"Spoke with Ryan Jackson today\"}";
+    char *out = deid_json_eq_bson(f, SH_DROP, in);
+    assert_true(tu_contains(out, "\"text\" : \"[REDACTED]\""));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
+    /* The same record as mongoexport CSV: a column is a value of the
+     * containers above it (telecom.0.value is the preset's "telecom"). */
+    const char *csv = "contact.0.name.text,contact.0.telecom.0.system,contact.0.telecom.0.value,notes\n"
+                      "Ryan Jackson,phone,358.641.7689,Spoke with Ryan Jackson today\n";
+    size_t n;
+    assert_int_equal(run_file(f, SH_DROP, "fhir.csv", csv, strlen(csv), "fhir.out.csv", &out, &n, 1, 0, NULL), 0);
+    assert_true(tu_contains(out, "\n[REDACTED],[REDACTED],[REDACTED],"));
+    assert_false(tu_contains(out, "Ryan"));
+    assert_false(tu_contains(out, "Jackson"));
+    assert_false(tu_contains(out, "7689"));
+    free(out);
 }
 
 static void test_deid__preset_treats_object_ids_and_timestamps_by_type(void **state)
@@ -1678,6 +1890,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deid__policy_errors_name_the_location),
+        cmocka_unit_test(test_deid__policy_member_given_twice),
         cmocka_unit_test(test_deid__simple_actions_rewrite_only_their_spans),
         cmocka_unit_test(test_deid__every_restricted_zip3_becomes_000),
         cmocka_unit_test(test_deid__path_forms),
@@ -1685,12 +1898,14 @@ int main(void)
         cmocka_unit_test(test_deid__unknown_fields_error_names_the_path),
         cmocka_unit_test(test_deid__scrub_finds_identifiers_in_free_text),
         cmocka_unit_test(test_deid__keyed_actions_and_reid),
+        cmocka_unit_test(test_deid__date_shift_subjects_per_record),
         cmocka_unit_test(test_deid__csv_quoting_and_columns),
         cmocka_unit_test(test_deid__json_array_and_bson_round_trip),
         cmocka_unit_test(test_deid__same_output_with_any_thread_count),
         cmocka_unit_test(test_deid__safe_harbor_reports_unrecognised_fields),
         cmocka_unit_test(test_deid__malformed_inputs_leave_no_output),
         cmocka_unit_test(test_deid__skip_bad_lists_and_skips),
+        cmocka_unit_test(test_deid__report_buffer_reused_is_wiped),
         cmocka_unit_test(test_deid__bad_arguments),
         cmocka_unit_test(test_deid__bson_and_csv_keyed_round_trip),
         cmocka_unit_test(test_deid__malformed_bson),
@@ -1699,6 +1914,8 @@ int main(void)
         cmocka_unit_test(test_deid__paths_beyond_the_path_table),
         cmocka_unit_test(test_deid__dates_beyond_range_are_redacted),
         cmocka_unit_test(test_deid__preset_keep_on_a_container_walks_it),
+        cmocka_unit_test(test_deid__csv_decides_unknown_columns_per_value_like_json),
+        cmocka_unit_test(test_deid__text_inside_a_preset_identifier_is_that_identifier),
         cmocka_unit_test(test_deid__preset_treats_object_ids_and_timestamps_by_type),
         cmocka_unit_test(test_deid__mask_never_shows_a_whole_value),
         cmocka_unit_test(test_deid__numeric_dates_are_dates),

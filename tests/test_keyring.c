@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "core/mem_private.h"
+#include "token/keyring_private.h"
 
 typedef struct fx {
     char *dir;
@@ -188,6 +190,62 @@ static void test_keyring__pseudonyms(void **state)
     assert_int_equal(phicrypt_pseudonymize(f->ph, &c, "ps:patient", "smith", 5, &o), PHICRYPT_EINVAL);
     phicrypt_buf_dispose(&a);
     phicrypt_buf_dispose(&b);
+}
+
+/* The in-buffer pseudonym (de-identification's per-value path) is the
+ * public call's text, through the shared cache and through a worker's
+ * own key copies; it allocates nothing once the copies exist; a buffer one
+ * byte short is refused and left as it was. */
+static void test_keyring__pseudonym_text_into_buffer(void **state)
+{
+    fx *f = *state;
+    const char *values[] = { "Smith", " smith  ", "", "x@example.org", "MRN-0042" };
+    const char *contexts[] = { "patient", "", "phicrypt.date_shift" };
+    unsigned norms[] = { 0, PHICRYPT_NORM_TRIM | PHICRYPT_NORM_CASEFOLD, PHICRYPT_NORM_COLLAPSE };
+    size_t lens[] = { 0, 16, 20, 32 };
+    phi_kr_local *local = NULL;
+    char buf[PHI_KR_PSEUDONYM_TEXT_MAX + 1];
+    for (size_t v = 0; v < 5; v++)
+        for (size_t c = 0; c < 3; c++)
+            for (size_t k = 0; k < 3; k++)
+                for (size_t l = 0; l < 4; l++) {
+                    phicrypt_pseudonym_opts o = PHICRYPT_PSEUDONYM_OPTS_INIT;
+                    phicrypt_buf want = PHICRYPT_BUF_INIT;
+                    size_t n = 0;
+                    o.context = contexts[c];
+                    o.normalize = norms[k];
+                    o.length = lens[l];
+                    assert_int_equal(phicrypt_pseudonymize(f->ph, &want, "ps:patient", values[v], strlen(values[v]), &o), 0);
+                    for (int shared = 0; shared < 2; shared++) {
+                        memset(buf, 'X', sizeof buf);
+                        if (!shared)
+                            phi_test_fail_alloc_after(0); /* count allocations */
+                        assert_int_equal(phi_kr_pseudonymize_text(f->ph, shared ? NULL : &local, buf, sizeof buf, &n,
+                                                                  "ps:patient", values[v], strlen(values[v]), &o), 0);
+                        /* only the first use of a (key, context) copies the key */
+                        if (!shared && (v > 0 || k > 0 || l > 0))
+                            assert_int_equal(phi_test_alloc_count(), 0);
+                        assert_int_equal(n, want.len);
+                        assert_int_equal(buf[n], '\0');
+                        assert_memory_equal(buf, want.data, n);
+                    }
+                    phicrypt_buf_dispose(&want);
+                }
+    /* One byte short of the text and its NUL: refused, buffer untouched. */
+    phicrypt_pseudonym_opts o = PHICRYPT_PSEUDONYM_OPTS_INIT;
+    size_t n = 0, need;
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, buf, sizeof buf, &need, "ps:patient", "a", 1, &o), 0);
+    memset(buf, 'X', sizeof buf);
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, buf, need, &n, "ps:patient", "a", 1, &o), PHICRYPT_EBUFSIZE);
+    for (size_t i = 0; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 'X');
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, buf, need + 1, &n, "ps:patient", "a", 1, &o), 0);
+    assert_int_equal(n, need);
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, NULL, sizeof buf, &n, "ps:patient", "a", 1, &o), PHICRYPT_EINVAL);
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, buf, sizeof buf, NULL, "ps:patient", "a", 1, &o), PHICRYPT_EINVAL);
+    assert_int_equal(phi_kr_pseudonymize_text(f->ph, &local, buf, sizeof buf, &n, "ps:nosuch", "a", 1, &o),
+                     PHICRYPT_EKEYNOTFOUND);
+    phi_kr_local_free(local);
 }
 
 static void test_keyring__rotation_keeps_old_tokens(void **state)
@@ -373,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyring__other_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__siv_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__pseudonyms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keyring__pseudonym_text_into_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__rotation_keeps_old_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__destroy_whole_key_is_crypto_shredding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keyring__material_is_wrapped, setup, teardown),

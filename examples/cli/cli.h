@@ -10,6 +10,8 @@
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
 
 extern const char *cli_config_path; /* from --config, or NULL */
+extern const char *cli_key_vault;    /* from --key-vault, or NULL */
+extern const char *cli_key_vault_ns; /* from --key-vault-namespace, or NULL */
 
 /* Prints "phicrypt: error: ..." to stderr; returns EXIT_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -18,7 +20,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Reports a failed library call on ph (or NULL) with context. */
 int cli_lib_fail(const phicrypt_t *ph, int rc, const char *what);
 
-/* Opens the client from --config, PHICRYPT_CONFIG or ./phicrypt.json. */
+/* Opens the client from --config, PHICRYPT_CONFIG or ./phicrypt.json, with
+ * --key-vault / --key-vault-namespace replacing the configuration's. */
 int cli_open(phicrypt_t **ph);
 
 /* Reads standard input (at most `limit` bytes) and calls fn on all of it

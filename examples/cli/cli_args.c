@@ -158,7 +158,7 @@ void cli_print_bash_completion(void)
           "            COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
           "    esac\n"
           "    case $cmd in\n"
-          "        '') words='--config --version --help",
+          "        '') words='--config --key-vault --key-vault-namespace --version --help",
           stdout);
     for (e = cli_commands; e->name; e++)
         printf(" %s", e->name);

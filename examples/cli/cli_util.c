@@ -11,6 +11,8 @@
 #include "cli.h"
 
 const char *cli_config_path;
+const char *cli_key_vault;
+const char *cli_key_vault_ns;
 
 int cli_fail(const char *fmt, ...)
 {
@@ -52,9 +54,14 @@ int cli_open(phicrypt_t **ph)
             return cli_fail("no configuration: pass --config FILE or set PHICRYPT_CONFIG "
                             "(create one with 'phicrypt init --dir DIR')");
     }
-    rc = phicrypt_new_from_file(ph, path);
-    if (rc != 0)
-        return cli_fail("%s (%s)", phicrypt_errmsg(NULL), phicrypt_strerror(rc));
+    phicrypt_open_opts opts = PHICRYPT_OPEN_OPTS_INIT;
+    opts.key_vault = cli_key_vault;
+    opts.key_vault_namespace = cli_key_vault_ns;
+    rc = phicrypt_new_from_file_opts(ph, path, &opts);
+    if (rc != 0) /* the message says key_vault: say where that value came from */
+        return cli_fail("%s (%s)%s", phicrypt_errmsg(NULL), phicrypt_strerror(rc),
+                        cli_key_vault || cli_key_vault_ns ? " (key vault given by --key-vault/--key-vault-namespace)"
+                                                          : "");
     return EXIT_OK;
 }
 

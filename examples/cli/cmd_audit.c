@@ -13,7 +13,7 @@
 #include "cli_args.h"
 
 static const char usage[] =
-    "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE]\n"
+    "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE|mongodb|URI]\n"
     "       phicrypt audit disclosures --subject VALUE [--since DATE] [--format table|json|csv|html]\n"
     "                                  [--unverified]\n"
     "       phicrypt audit public-key | checkpoint\n"
@@ -22,7 +22,8 @@ static const char usage[] =
     "\n"
     "  verify        check the audit log (LOG, or the configured audit.path): its SHA-256 chain, every\n"
     "                checkpoint's Ed25519 signature, and that it still holds every checkpoint in the\n"
-    "                anchors (--anchors FILE, or the configured ones). With --public-key FILE (the output\n"
+    "                anchors (--anchors FILE, mongodb or a mongodb:// URI, or the configured ones). With\n"
+    "                --public-key FILE (the output\n"
     "                of 'audit public-key') no configuration, keyring or master key is needed.\n"
     "                Exit 0 intact, 1 tampered (edited, deleted, reordered, forged, truncated, rolled\n"
     "                back), 3 intact but the last line is torn (a crash), 2 could not check.\n"

@@ -14,6 +14,7 @@
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
     "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
+    "                     [--gate fail|warn|off]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -36,6 +37,10 @@ static const char deid_usage[] =
     "                   output file (without it, each is a warning on stderr)\n"
     "  --delimiter C    CSV field separator: one character, or \\t (tab); default ','. A one-column\n"
     "                   header holding ';', '|' or a tab is refused unless the delimiter is given\n"
+    "  --gate MODE      residual-PHI gate: a value the policy transforms found anywhere in its\n"
+    "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
+    "                   field, class and place, never the value); warn: a warning. Default: fail\n"
+    "                   with the Safe Harbor preset, else off\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -80,7 +85,7 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter;
+    int skip_bad, strict, delimiter, gate;
     cli_session_opts sess;
 } dopts;
 
@@ -106,6 +111,20 @@ static int store_delimiter(void *opts, const char *cmd, const char *v)
     return 0;
 }
 
+static int store_gate(void *opts, const char *cmd, const char *v)
+{
+    dopts *o = opts;
+    if (strcmp(v, "fail") == 0)
+        o->gate = PHICRYPT_DEID_GATE_FAIL;
+    else if (strcmp(v, "warn") == 0)
+        o->gate = PHICRYPT_DEID_GATE_WARN;
+    else if (strcmp(v, "off") == 0)
+        o->gate = PHICRYPT_DEID_GATE_OFF;
+    else
+        return cli_usage_error(cmd, "--gate must be fail, warn or off");
+    return 0;
+}
+
 /* deid and reid take the same options (reid ignores none: --strict and --skip-bad apply to its reading). */
 static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_STR(dopts, "in", in),
@@ -116,6 +135,7 @@ static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_FLAG(dopts, "skip-bad", skip_bad),
                                       CLI_OPT_FLAG(dopts, "strict", strict),
                                       CLI_OPT_FN("delimiter", store_delimiter),
+                                      CLI_OPT_FN("gate", store_gate),
                                       CLI_OPT_SESSION(dopts, sess),
                                       CLI_OPT_STR(dopts, "ns", sess.ns),
                                       CLI_OPT_END };
@@ -311,6 +331,7 @@ static int run(int argc, char **argv, int reid)
     opts.skip_bad = o.skip_bad;
     opts.strict = o.strict;
     opts.csv_delimiter = o.delimiter;
+    opts.gate = (phicrypt_deid_gate)o.gate;
     opts.warn = show_warning;
     progress pr = { now_s(), 0 };
     int tty = isatty(STDERR_FILENO) && strcmp(o.out, "-") != 0;

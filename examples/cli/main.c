@@ -41,7 +41,7 @@ const cli_entry cli_commands[] = {
     { NULL, NULL, { NULL }, NULL, NULL },
 };
 
-static const char usage_line[] = "Usage: phicrypt [--config FILE] COMMAND [OPTIONS]\n";
+static const char usage_line[] = "Usage: phicrypt [--config FILE] [--key-vault URI] COMMAND [OPTIONS]\n";
 
 static void print_usage(FILE *f)
 {
@@ -52,6 +52,9 @@ static void print_usage(FILE *f)
     fputs("\n"
           "Options:\n"
           "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
+          "  --key-vault URI the key vault to use instead of the configuration's key_vault:\n"
+          "                  a mongodb:// URI or file:PATH (relative to the configuration's directory)\n"
+          "  --key-vault-namespace DB.COLL   instead of the configuration's key_vault_namespace\n"
           "  --version       print the versions of phicrypt, libmongocrypt, OpenSSL and libsodium\n"
           "  -h, --help      this help; 'phicrypt help COMMAND' or 'phicrypt COMMAND --help' for a command\n"
           "  --              end of options (what follows is the command and its arguments)\n"
@@ -129,6 +132,21 @@ int main(int argc, char **argv)
             i += 2;
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             cli_config_path = argv[i] + 9;
+            i++;
+        } else if (strcmp(argv[i], "--key-vault") == 0 || strcmp(argv[i], "--key-vault-namespace") == 0) {
+            int ns = strcmp(argv[i], "--key-vault-namespace") == 0;
+            if (i + 1 >= argc || !*argv[i + 1])
+                return cli_usage_error("", "%s needs %s", argv[i], ns ? "a DB.COLLECTION" : "a URI");
+            if (ns)
+                cli_key_vault_ns = argv[i + 1];
+            else
+                cli_key_vault = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--key-vault=", 12) == 0) {
+            cli_key_vault = argv[i] + 12;
+            i++;
+        } else if (strncmp(argv[i], "--key-vault-namespace=", 22) == 0) {
+            cli_key_vault_ns = argv[i] + 22;
             i++;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             print_usage(stdout);

@@ -137,7 +137,7 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=float(os.environ.get("PHIDASK_TEST_MB", "100")))
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    print("1..7", flush=True)
+    print("1..8", flush=True)
     missing = None
     if not phicrypt.has_function("phicrypt_deid_file"):
         missing = "libphicrypt has no de-identification engine yet"
@@ -145,7 +145,7 @@ def main() -> int:
         missing = "examples/data/generate_patients.py or policy-tokens.json is missing"
     if missing:
         for i, name in enumerate(("generate", "reference", "dask_run", "identical", "report_counts",
-                                  "small_partitions", "line_aligned_ranges"), 1):
+                                  "small_partitions", "line_aligned_ranges", "script_plain_workers"), 1):
             print(f"ok {i} - test_dask__{name} # SKIP {missing}")
         return 0
     from distributed import Client, LocalCluster
@@ -214,6 +214,27 @@ def main() -> int:
                 a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
             aligned = all(data[s - 1:s] == b"\n" for s, _ in ranges[1:])
             tap(contiguous and aligned, "line_aligned_ranges", f"{len(ranges)} ranges")
+
+            # deid_dask.py: plain workers (threads of the script's process) by default,
+            # nanny-supervised processes with --nanny; the same bytes either way.
+            kinds, same_out, times = [], True, []
+            for extra in ([], ["--nanny"]):
+                o, r = os.path.join(d, f"script{len(kinds)}.jsonl"), os.path.join(d, f"script{len(kinds)}.json")
+                t = time.perf_counter()
+                p = subprocess.run([sys.executable, os.path.join(HERE, "deid_dask.py"), "--config", cfg,
+                                    "--policy", POLICY, "--in", small, "--out", o, "--workers", "2",
+                                    "--partition-mb", "0.5", "--report", r] + extra, capture_output=True)
+                times.append(time.perf_counter() - t)
+                if p.returncode != 0:
+                    kinds.append(f"exit {p.returncode}")
+                    same_out = False
+                    continue
+                with open(r, encoding="utf-8") as f:
+                    kinds.append(json.load(f).get("workers_kind"))
+                same_out = same_out and sha256(o) == sha256(sref)
+            tap(kinds == ["plain", "nanny"] and same_out, "script_plain_workers",
+                f"worker kinds {kinds}, output identical to one process: {same_out}",
+                f"script wall time: plain {times[0]:.2f} s, nanny {times[1]:.2f} s")
         finally:
             dc.close()
             cluster.close()

@@ -303,13 +303,29 @@ int main(int argc, char **argv)
         printf("no MONGODB_URI: printing the commands, and keeping the documents in %s\n", s.store);
 
     printf("\ninsert two patients (SSN deterministic; diagnosis and notes random):\n");
-    if (run_command(&s, "{\"insert\": \"" COLL "\", \"documents\": ["
-                        "{\"mrn\": \"MRN-0042\", \"name\": \"Ada Quintero\", \"ssn\": \"123-45-6789\","
-                        " \"diagnosis\": \"Type 2 diabetes mellitus\", \"notes\": \"Follow-up in 3 months.\"},"
-                        "{\"mrn\": \"MRN-0043\", \"name\": \"Bo Lindqvist\", \"ssn\": \"987-65-4321\","
-                        " \"diagnosis\": \"Asthma\", \"notes\": \"Inhaler refilled.\"}]}",
-                    &found) != 0)
-        return 1;
+    {
+        /* Client-generated ObjectIds, as the MongoDB drivers make them: the
+         * service never relies on the server to add _id. */
+        bson_oid_t oid[2];
+        char hex[2][25], *insert;
+        for (int i = 0; i < 2; i++) {
+            bson_oid_init(&oid[i], NULL);
+            bson_oid_to_string(&oid[i], hex[i]);
+        }
+        if (asprintf(&insert,
+                     "{\"insert\": \"" COLL "\", \"documents\": ["
+                     "{\"_id\": {\"$oid\": \"%s\"}, \"mrn\": \"MRN-0042\", \"name\": \"Ada Quintero\","
+                     " \"ssn\": \"123-45-6789\", \"diagnosis\": \"Type 2 diabetes mellitus\","
+                     " \"notes\": \"Follow-up in 3 months.\"},"
+                     "{\"_id\": {\"$oid\": \"%s\"}, \"mrn\": \"MRN-0043\", \"name\": \"Bo Lindqvist\","
+                     " \"ssn\": \"987-65-4321\", \"diagnosis\": \"Asthma\", \"notes\": \"Inhaler refilled.\"}]}",
+                     hex[0], hex[1]) < 0)
+            return fprintf(stderr, "phicrypt-service: out of memory\n"), 1;
+        rc = run_command(&s, insert, &found);
+        free(insert);
+        if (rc != 0)
+            return 1;
+    }
     bson_destroy(&found);
 
     printf("\nfind the patient with SSN 123-45-6789 (the filter is encrypted too):\n");

@@ -67,7 +67,10 @@ typedef struct phicrypt_audit_verify_opts {
     /** A file of public keys (the output of phicrypt_audit_public_keys()),
      *  or NULL: the keyring's (needs a configured handle). */
     const char *public_key_file;
-    /** An anchor file to check the log against, or NULL: the configured ones. */
+    /** An anchor to check the log against: a file, "mongodb" (the configured
+     *  key vault's MongoDB deployment) or a mongodb:// URI (its checkpoints
+     *  of this log's id, in <db>.phicrypt_audit_anchors); NULL: the
+     *  configured anchors. */
     const char *anchors_file;
 } phicrypt_audit_verify_opts;
 

@@ -48,6 +48,36 @@ int phicrypt_new(phicrypt_t **out, const char *config_json);
 PHICRYPT_API
 int phicrypt_new_from_file(phicrypt_t **out, const char *config_path);
 
+/** Version of ::phicrypt_open_opts this header describes. */
+#define PHICRYPT_OPEN_OPTS_VERSION 1
+
+/** @brief Overrides of a configuration file, for phicrypt_new_from_file_opts(). */
+typedef struct phicrypt_open_opts {
+    unsigned int version; /**< #PHICRYPT_OPEN_OPTS_VERSION */
+    /** The key vault to use instead of the configuration's `key_vault`
+     *  (`file:PATH`, relative to the configuration's directory, or a
+     *  `mongodb://` URI), or NULL: the configuration's. */
+    const char *key_vault;
+    /** "db.collection" instead of the configuration's `key_vault_namespace`,
+     *  or NULL: the configuration's. */
+    const char *key_vault_namespace;
+} phicrypt_open_opts;
+
+/** Static initialiser: no override. */
+#define PHICRYPT_OPEN_OPTS_INIT { PHICRYPT_OPEN_OPTS_VERSION, NULL, NULL }
+
+/**
+ * @brief phicrypt_new_from_file() with overrides (the CLI's `--key-vault`).
+ *
+ * The file is checked exactly as by phicrypt_new_from_file(); an override
+ * replaces the value before the key vault is opened.
+ * @param opts  NULL means no override.
+ * @return as phicrypt_new_from_file(); PHICRYPT_EINVAL for an unknown
+ *         opts->version; PHICRYPT_ECONFIG for a malformed namespace.
+ */
+PHICRYPT_API
+int phicrypt_new_from_file_opts(phicrypt_t **out, const char *config_path, const phicrypt_open_opts *opts);
+
 /** @brief Destroy a client and wipe the keys it holds. NULL is ignored. */
 PHICRYPT_API
 void phicrypt_free(phicrypt_t *ph);

@@ -65,7 +65,10 @@ typedef enum phicrypt_error_code {
  * them (they may hold plaintext). A zero-initialised buffer is empty. A
  * buffer that still holds bytes may be passed again as an out-parameter:
  * on success the call wipes and frees what it held (its bytes may also be
- * the call's input); on failure it is left as it was.
+ * the call's input); on failure it is left as it was. Report buffers
+ * (phicrypt_audit_verify*, phicrypt_deid_file, phicrypt_reid_file and
+ * their _as forms), which are written on failure too, are wiped and
+ * emptied when the call starts.
  */
 typedef struct phicrypt_buf {
     uint8_t *data; /**< owned bytes, or NULL */

@@ -60,8 +60,26 @@ typedef void (*phicrypt_deid_progress_fn)(void *user, uint64_t records, uint64_t
  */
 typedef void (*phicrypt_deid_warn_fn)(void *user, const char *message);
 
-/** Version of ::phicrypt_deid_opts this header describes (1 is still accepted: its fields only). */
-#define PHICRYPT_DEID_OPTS_VERSION 2
+/** Version of ::phicrypt_deid_opts this header describes (1 and 2 are still accepted: their fields only). */
+#define PHICRYPT_DEID_OPTS_VERSION 3
+
+/**
+ * @brief The residual-PHI gate of a run (::phicrypt_deid_opts.gate).
+ *
+ * The gate remembers a keyed hash of every raw value the policy transforms
+ * in a record (never the value, in memory only, for that record only) and
+ * scans the record's output for any of them surviving: in any field, at
+ * any position of free text, in any ASCII case, with any separators between
+ * its words. A hit names the field path the value came from, its HIPAA
+ * identifier class and where it survived, never the value. Values shorter
+ * than 4 letters or digits (3 for names) are not checked.
+ */
+typedef enum phicrypt_deid_gate {
+    PHICRYPT_DEID_GATE_DEFAULT = 0, /**< FAIL with the Safe Harbor preset, else OFF */
+    PHICRYPT_DEID_GATE_OFF = 1,     /**< no check */
+    PHICRYPT_DEID_GATE_WARN = 2,    /**< hits are warnings and listed in the report */
+    PHICRYPT_DEID_GATE_FAIL = 3     /**< a hit fails the run (PHICRYPT_EINVAL, no output file) */
+} phicrypt_deid_gate;
 
 /** @brief Options of phicrypt_deid_file() and phicrypt_reid_file(). */
 typedef struct phicrypt_deid_opts {
@@ -79,10 +97,13 @@ typedef struct phicrypt_deid_opts {
                                           (`"unknown_fields": "keep"`), fails the run (PHICRYPT_EINVAL, no output) */
     phicrypt_deid_warn_fn warn;      /**< or NULL; the warnings are also listed in the report */
     void *warn_user;                 /**< passed to @c warn */
+    /* version 3 */
+    phicrypt_deid_gate gate;         /**< the residual-PHI gate (deid only; reid never checks) */
 } phicrypt_deid_opts;
 
 /** Static initialiser: format from the extension, one thread, stop at the first bad record. */
-#define PHICRYPT_DEID_OPTS_INIT { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL, 0, 0, NULL, NULL }
+#define PHICRYPT_DEID_OPTS_INIT                                                                                    \
+    { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL, 0, 0, NULL, NULL, PHICRYPT_DEID_GATE_DEFAULT }
 
 /** Largest record the engine accepts (16 MiB, MongoDB's document limit). */
 #define PHICRYPT_DEID_MAX_RECORD (16u * 1024u * 1024u)
@@ -121,7 +142,9 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
  *   `{"format", "threads", "records_in", "records_out", "bytes_in",
  *   "bytes_out", "elapsed_seconds", "completed", "fields": [{"path", "action", "count"}],
  *   "unknown_fields": [...], "unmatched_rules": [{"path", "action"}], "warnings": [...],
- *   "bad_records": [{"record", "line"|"offset", "reason"}]}`. Also filled on
+ *   "bad_records": [{"record", "line"|"offset", "reason"}], "gate": {"mode",
+ *   "records_checked", "values_checked", "hits", "findings": [{"record",
+ *   "line"|"offset", "path", "class", "found_at"}]}}`. Also filled on
  *   failure once the input is open (`"completed": false`, `"error"`):
  *   dispose it whatever the return code.
  * @param in_path  input file, or "-" for standard input.
@@ -131,7 +154,8 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
  *         line, or record number and byte offset (BSON), and the reason; so
  *         does an action's error), PHICRYPT_EINVAL (unknown field
  *         with `"unknown_fields": "error"`; with `strict`, a rule that matched
- *         nothing or an unknown field kept), PHICRYPT_EIO, key errors ...
+ *         nothing or an unknown field kept; the residual-PHI gate found a
+ *         transformed value in the output), PHICRYPT_EIO, key errors ...
  *         Errors are reported on @p ph, or phicrypt_deid_errmsg() if NULL.
  */
 PHICRYPT_API

@@ -235,9 +235,7 @@ static int report_sets(phicrypt_t *ph, phicrypt_buf *rep, const char *const *a, 
         t[o++] = ']';
     }
     o += (size_t)snprintf(t + o, cap - o, "%s", end);
-    phicrypt_buf_dispose(rep);
-    rep->data = (uint8_t *)t;
-    rep->len = o;
+    phi_buf_give(rep, t, o);
     return 0;
 }
 
@@ -371,7 +369,7 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     }
     if (rc != 0) {
         if (report_json) /* the run's report says how far it got ("completed": false) */
-            *report_json = report, report.data = NULL, report.len = 0;
+            phi_buf_give(report_json, report.data, report.len), report.data = NULL, report.len = 0;
         goto out;
     }
     phi_access_event(&ev, session, "reid", ns);
@@ -389,7 +387,7 @@ int phi_reid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_s
     if (report_json) {
         if ((rc = report_sets(ph, &report, fields, nf, denied, nd)) != 0)
             goto out;
-        *report_json = report;
+        phi_buf_give(report_json, report.data, report.len);
         report.data = NULL;
         report.len = 0;
     }
@@ -446,7 +444,7 @@ int phicrypt_deid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicr
     }
     if ((rc = phicrypt_deid_file(ph, &report, p, in_path, out_path, opts)) != 0) {
         if (report_json) /* the run's report says how far it got ("completed": false) */
-            *report_json = report, report.data = NULL, report.len = 0;
+            phi_buf_give(report_json, report.data, report.len), report.data = NULL, report.len = 0;
         goto out;
     }
     phi_access_event(&ev, session, "deid", ns);
@@ -457,7 +455,7 @@ int phicrypt_deid_file_as(phicrypt_t *ph, phicrypt_buf *report_json, const phicr
     if ((rc = phi_access_record(ph, &ev)) != 0)
         goto out;
     if (report_json) {
-        *report_json = report;
+        phi_buf_give(report_json, report.data, report.len);
         report.data = NULL;
         report.len = 0;
     }

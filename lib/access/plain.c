@@ -86,8 +86,7 @@ int phicrypt_decrypt_json(phicrypt_t *ph, phicrypt_buf *out, const char *ciphert
     phicrypt_buf_dispose(&r);
     if (!json)
         return phicrypt_errcode(ph);
-    out->data = (uint8_t *)json;
-    out->len = n;
+    phi_buf_give(out, json, n);
     return 0;
 }
 

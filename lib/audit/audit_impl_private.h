@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "audit/anchor_mongo_private.h"
 #include "audit/audit_private.h"
 
 typedef struct phi_audit_kcache {
@@ -40,7 +41,9 @@ struct phi_audit {
     char *subject_field;
     int fsync_each;
     int64_t cp_lines, cp_ms;
-    char **anchors;            /* NULL-terminated anchor file paths, or NULL */
+    char **anchors;            /* NULL-terminated anchor file paths (a MongoDB
+                                * anchor's entry is its name), or NULL */
+    phi_audit_manchor **manchors; /* one per anchor: the MongoDB anchor, or NULL */
     phi_audit_keys keys;
     pthread_mutex_t mu;        /* guards the members below */
     phi_audit_kcache *kcache;

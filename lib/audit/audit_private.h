@@ -44,6 +44,9 @@ int phi_audit_parse(phi_audit **out, const void *eh, bson_iter_t *it, const char
 void phi_audit_close(phicrypt_t *ph, phi_audit *a);
 void phi_audit_free(phi_audit *a);
 void phi_audit_set_keys(phi_audit *a, const phi_audit_keys *keys);
+/* Connects the MongoDB anchors ("mongodb" takes the key vault's URI and
+ * database); called once the whole configuration is read. */
+int phi_audit_bind(phi_audit *a, const void *eh, const char *key_vault, const char *key_vault_ns);
 
 /* The configured log path and subject field, or NULL. */
 const char *phi_audit_path(const phicrypt_t *ph);
@@ -112,6 +115,15 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *report, int *torn_last, 
 
 /* Configured anchor files (NULL-terminated), or NULL. */
 const char *const *phi_audit_anchor_files(const phicrypt_t *ph);
+/* verify.c: as phi_audit_verify_text, with `manchors` parallel to
+ * `anchors` (an entry that is not NULL is a MongoDB anchor; the anchors
+ * entry is then only its name). */
+struct phi_audit_manchor;
+int phi_audit_verify_text_with(phicrypt_t *ph, phicrypt_buf *report, int *torn_last, char *text, size_t len,
+                               const char *pubkeys, const char *const *anchors,
+                               struct phi_audit_manchor *const *manchors);
+/* The configured MongoDB anchors, parallel to phi_audit_anchor_files. */
+struct phi_audit_manchor *const *phi_audit_mongo_anchors(const phicrypt_t *ph);
 
 /* The Ed25519 public key of signing key version `version` (0: current). */
 int phi_audit_public_key(phicrypt_t *ph, uint32_t version, uint32_t *got, uint8_t pk[32]);

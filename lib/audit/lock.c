@@ -260,7 +260,12 @@ static int check_anchor(phicrypt_t *ph, phi_audit_lock *lk, size_t i, int mode)
     phi_audit_meta m;
     struct stat st;
     off_t off = 0;
-    if ((rc = anchor_line(a, i, &line, &len, &m.seq)) != 0)
+    if (a->manchors && a->manchors[i]) {
+        /* MongoDB: one query a check (a cache would trust a server state
+         * it cannot see change). Unreadable means no append: fail closed. */
+        if ((rc = phi_audit_manchor_newest(a->manchors[i], ph, &line, &len, &m.seq)) != 0)
+            return rc;
+    } else if ((rc = anchor_line(a, i, &line, &len, &m.seq)) != 0)
         return phi_error(ph, rc, rc == PHICRYPT_EBADDATA ? "audit anchor %s: its last line is not a checkpoint"
                                                          : "audit anchor %s: cannot read it", apath);
     if (!line)
@@ -439,7 +444,9 @@ int phi_audit_anchor_out(phicrypt_t *ph, phi_audit_lock *lk, const phi_sbuf *b)
         return 0;
     fstat(lk->rfd, &st);
     for (size_t i = 0; a->anchors[i]; i++) {
-        int rc = anchor_append(ph, a->anchors[i], b->p + lk->cp_start, lk->cp_len + 1);
+        int rc = a->manchors && a->manchors[i]
+                     ? phi_audit_manchor_insert(a->manchors[i], ph, b->p + lk->cp_start, lk->cp_len, lk->cp_seq)
+                     : anchor_append(ph, a->anchors[i], b->p + lk->cp_start, lk->cp_len + 1);
         if (rc != 0)
             return phi_error_wrap(ph, rc, "audit checkpoint seq %lld is in the log but not anchored",
                                   (long long)lk->cp_seq);

@@ -40,18 +40,28 @@ static int parse_anchors(phi_audit *a, const void *eh, bson_iter_t *it, const ch
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'audit.anchors' must be an array of strings");
     while (bson_iter_next(&c))
         n++;
-    if (!(a->anchors = phi_calloc(n + 1, sizeof *a->anchors)) || !(a->acache = phi_calloc(n + 1, sizeof *a->acache)))
+    if (!(a->anchors = phi_calloc(n + 1, sizeof *a->anchors)) || !(a->acache = phi_calloc(n + 1, sizeof *a->acache)) ||
+        !(a->manchors = phi_calloc(n + 1, sizeof *a->manchors)))
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     bson_iter_recurse(it, &c);
     n = 0;
     while (bson_iter_next(&c)) {
         const char *v = BSON_ITER_HOLDS_UTF8(&c) ? bson_iter_utf8(&c, NULL) : NULL;
-        if (v && strcmp(v, "mongodb") == 0)
-            return phi_error(eh, PHICRYPT_EUNSUPPORTED,
-                             "configuration: 'audit.anchors[%zu]': \"mongodb\" anchors are not implemented yet "
-                             "(use \"file:PATH\")", n);
+        if (phi_audit_manchor_spec(v)) {
+            /* Connected once the key vault is known (phi_audit_bind). */
+            char what[64];
+            int rc;
+            snprintf(what, sizeof what, "configuration: 'audit.anchors[%zu]'", n);
+            if ((rc = phi_audit_manchor_new(&a->manchors[n], eh, what, v)) != 0)
+                return rc;
+            if (!(a->anchors[n++] = phi_strdup("mongodb")))
+                return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            continue;
+        }
         if (!v || strncmp(v, "file:", 5) != 0 || !v[5])
-            return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'audit.anchors[%zu]' must be \"file:PATH\"", n);
+            return phi_error(eh, PHICRYPT_ECONFIG,
+                             "configuration: 'audit.anchors[%zu]' must be \"file:PATH\", \"mongodb\" or a mongodb:// URI",
+                             n);
         if (!(a->anchors[n++] = phi_path_resolve(base_dir, v + 5)))
             return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     }
@@ -142,6 +152,9 @@ void phi_audit_free(phi_audit *a)
             phi_free(a->acache[i].line);
         phi_free(a->anchors[i]);
     }
+    for (size_t i = 0; a->manchors && a->anchors && a->anchors[i]; i++)
+        phi_audit_manchor_free(a->manchors[i]);
+    phi_free(a->manchors);
     phi_free(a->anchors);
     phi_free(a->acache);
     while (a->kcache) {
@@ -152,6 +165,27 @@ void phi_audit_free(phi_audit *a)
     }
     pthread_mutex_destroy(&a->mu);
     phi_free(a);
+}
+
+int phi_audit_bind(phi_audit *a, const void *eh, const char *key_vault, const char *key_vault_ns)
+{
+    for (size_t i = 0; a && a->manchors && a->anchors[i]; i++) {
+        int rc;
+        if (!a->manchors[i])
+            continue;
+        if ((rc = phi_audit_manchor_bind(a->manchors[i], eh, key_vault, key_vault_ns, a->path)) != 0)
+            return rc;
+        phi_free(a->anchors[i]);
+        if (!(a->anchors[i] = phi_strdup(phi_audit_manchor_name(a->manchors[i]))))
+            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+struct phi_audit_manchor *const *phi_audit_mongo_anchors(const phicrypt_t *ph)
+{
+    phi_audit *a = phi_audit_of(ph);
+    return a ? (phi_audit_manchor *const *)a->manchors : NULL;
 }
 
 void phi_audit_set_keys(phi_audit *a, const phi_audit_keys *keys)

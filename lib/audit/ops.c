@@ -173,8 +173,6 @@ int phicrypt_audit_public_keys(phicrypt_t *ph, phicrypt_buf *out)
     int rc;
     if (!ph || !out)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_audit_public_keys: NULL argument");
-    out->data = NULL;
-    out->len = 0;
     if ((rc = phi_audit_public_key(ph, 0, &current, pk)) != 0)
         return rc;
     /* Every version still in the keyring, oldest first. */
@@ -192,7 +190,6 @@ int phicrypt_audit_public_keys(phicrypt_t *ph, phicrypt_buf *out)
         phi_free(b.p);
         return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
     }
-    out->data = (uint8_t *)b.p;
-    out->len = b.n;
+    phi_buf_give(out, b.p, b.n);
     return 0;
 }

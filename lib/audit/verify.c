@@ -9,6 +9,8 @@
 
 #include <phicrypt.h>
 #include "audit/audit_impl_private.h"
+#include "core/config_private.h"
+#include "core/handle_private.h"
 #include "core/error_private.h"
 #include "core/file_private.h"
 #include "core/json_private.h"
@@ -276,16 +278,14 @@ typedef struct resumed_ref {
 
 /* Every checkpoint an anchor holds must be in the log byte for byte, or
  * acknowledged by a signed "resumed" entry naming it or a later one. */
-static int check_anchor_file(phicrypt_t *ph, report_buf *r, const char *apath, line_ref **good, size_t n_good,
-                             const resumed_ref *res, size_t n_res, size_t last_cp, size_t *matched)
+static int check_anchor_text(phicrypt_t *ph, report_buf *r, const char *apath, char *text, size_t len,
+                             line_ref **good, size_t n_good, const resumed_ref *res, size_t n_res, size_t last_cp,
+                             size_t *matched)
 {
-    char *text = NULL;
-    size_t len = 0, n;
+    size_t n;
     line_ref *al;
-    int rc;
+    int rc = 0;
     int64_t ack_upto = -1;
-    if ((rc = phi_file_read_all(ph, PHICRYPT_EIO, apath, &text, &len)) != 0)
-        return rc;
     if (!(al = phi_calloc((n = split_lines(text, len, NULL)) ? n : 1, sizeof *al))) {
         phi_free(text);
         return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
@@ -333,8 +333,36 @@ static int check_anchor_file(phicrypt_t *ph, report_buf *r, const char *apath, l
     return rc;
 }
 
+/* A file anchor, or a MongoDB anchor's checkpoints of this log (by its id,
+ * so an auditor's copy of the log under any name finds them). */
+static int check_anchor(phicrypt_t *ph, report_buf *r, const char *apath, phi_audit_manchor *ma,
+                        const uint8_t log_id[16], line_ref **good, size_t n_good, const resumed_ref *res, size_t n_res,
+                        size_t last_cp, size_t *matched)
+{
+    char *text = NULL, hex[33];
+    size_t len = 0;
+    int rc;
+    if (ma) {
+        sodium_bin2hex(hex, sizeof hex, log_id, 16);
+        rc = phi_audit_manchor_text(ma, ph, hex, &text, &len);
+    } else {
+        rc = phi_file_read_all(ph, PHICRYPT_EIO, apath, &text, &len);
+    }
+    if (rc != 0)
+        return rc;
+    if (!text)
+        return 0;
+    return check_anchor_text(ph, r, apath, text, len, good, n_good, res, n_res, last_cp, matched);
+}
+
 int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, char *text, size_t len,
                           const char *pubkeys, const char *const *anchors)
+{
+    return phi_audit_verify_text_with(ph, out, torn_last, text, len, pubkeys, anchors, NULL);
+}
+
+int phi_audit_verify_text_with(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, char *text, size_t len,
+                               const char *pubkeys, const char *const *anchors, phi_audit_manchor *const *manchors)
 {
     size_t n, good = 0, checkpoints = 0, last_cp = 0, n_res = 0, matched = 0, n_anchor_files = 0;
     line_ref *lines = NULL, **goods = NULL;
@@ -467,7 +495,8 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
     if (rc == 0 && pending_fragment)
         rc = say(&r, PHICRYPT_EAUTH, "the log ends in a closed-off torn line without its 'repaired' entry");
     for (size_t i = 0; rc == 0 && anchors && anchors[i]; i++, n_anchor_files++)
-        rc = check_anchor_file(ph, &r, anchors[i], goods, good, res, n_res, checkpoints ? last_cp : 0, &matched);
+        rc = check_anchor(ph, &r, anchors[i], manchors ? manchors[i] : NULL, log_id, goods, good, res, n_res,
+                          checkpoints ? last_cp : 0, &matched);
     if (rc == 0) {
         size_t unsigned_tail = 0;
         for (size_t i = 0; i < good; i++)
@@ -485,8 +514,9 @@ int phi_audit_verify_text(phicrypt_t *ph, phicrypt_buf *out, int *torn_last, cha
     }
 done:
     if (r.msg[0] && out) {
-        out->data = (uint8_t *)phi_strdup(r.msg);
-        out->len = out->data ? strlen(r.msg) : 0;
+        char *m = phi_strdup(r.msg);
+        if (m)
+            phi_buf_give(out, m, strlen(m));
     }
     if (rc != 0 && r.msg[0])
         phi_error(ph, rc, "audit log: %s", r.msg);
@@ -506,11 +536,11 @@ int phicrypt_audit_verify_log(phicrypt_t *ph, phicrypt_buf *report, int *torn_la
     size_t len = 0, klen = 0;
     const char *anchors[2] = { NULL, NULL };
     const char *const *use_anchors;
+    phi_audit_manchor *given[2] = { NULL, NULL }, *const *use_manchors = NULL;
     int rc, torn = 0;
-    if (report) {
-        report->data = NULL;
-        report->len = 0;
-    }
+    /* A report is written on failure too: a stale one from an earlier
+     * call must not be read as this call's (nor leak). */
+    phicrypt_buf_dispose(report);
     if (torn_last)
         *torn_last = 0;
     if (opts && opts->version != PHICRYPT_AUDIT_VERIFY_OPTS_VERSION)
@@ -520,17 +550,33 @@ int phicrypt_audit_verify_log(phicrypt_t *ph, phicrypt_buf *report, int *torn_la
     if ((!opts || !opts->public_key_file) && !phi_audit_of(ph))
         return phi_error(ph, PHICRYPT_EINVAL,
                          "audit verify: give the public key file (without a configuration there is no keyring)");
-    if (opts && opts->anchors_file) {
+    if (opts && opts->anchors_file && phi_audit_manchor_spec(opts->anchors_file)) {
+        /* "mongodb" (the configured key vault's deployment) or a URI. */
+        const phi_config *cfg = ph ? ph->cfg : NULL;
+        if ((rc = phi_audit_manchor_new(&given[0], ph, "audit verify --anchors", opts->anchors_file)) != 0 ||
+            (rc = phi_audit_manchor_bind(given[0], ph, cfg ? cfg->key_vault : NULL, cfg ? cfg->key_vault_ns : NULL,
+                                         NULL)) != 0) {
+            phi_audit_manchor_free(given[0]);
+            return rc;
+        }
+        anchors[0] = phi_audit_manchor_name(given[0]);
+        use_anchors = anchors;
+        use_manchors = given;
+    } else if (opts && opts->anchors_file) {
         anchors[0] = opts->anchors_file;
         use_anchors = anchors;
     } else {
         use_anchors = phi_audit_anchor_files(ph);
+        use_manchors = phi_audit_mongo_anchors(ph);
     }
     if (opts && opts->public_key_file &&
-        (rc = phi_file_read_all(ph, PHICRYPT_EIO, opts->public_key_file, &keytext, &klen)) != 0)
+        (rc = phi_file_read_all(ph, PHICRYPT_EIO, opts->public_key_file, &keytext, &klen)) != 0) {
+        phi_audit_manchor_free(given[0]);
         return rc;
+    }
     if ((rc = phi_file_read_all(ph, PHICRYPT_EIO, path, &text, &len)) == 0)
-        rc = phi_audit_verify_text(ph, report, &torn, text, len, keytext, use_anchors);
+        rc = phi_audit_verify_text_with(ph, report, &torn, text, len, keytext, use_anchors, use_manchors);
+    phi_audit_manchor_free(given[0]);
     if (torn_last)
         *torn_last = torn;
     phi_free(text);
@@ -669,9 +715,11 @@ int phicrypt_audit_subject_id(phicrypt_t *ph, phicrypt_buf *out, const char *sub
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_audit_subject_id: NULL argument");
     if ((rc = phi_audit_subject(ph, sub, 0, NULL, subject_value, strlen(subject_value))) != 0)
         return rc;
-    out->data = (uint8_t *)phi_strdup(sub);
-    if (!out->data)
-        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
-    out->len = strlen(sub);
+    {
+        char *s = phi_strdup(sub);
+        if (!s)
+            return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+        phi_buf_give(out, s, strlen(s));
+    }
     return 0;
 }

@@ -23,10 +23,39 @@ static int new_mcrypt(phicrypt_t *ph, phi_mcrypt **out)
     o.key_cache_ttl_ms = ph->cfg->key_cache_ttl_ms;
     o.kms_remote = ph->cfg->kms_remote;
     o.kms_on_demand = ph->cfg->kms_on_demand;
+    o.registry = ph->cfg->kms_registry;
     return phi_mcrypt_new(out, ph, &o);
 }
 
-static int create(phicrypt_t **out, const char *config_json, const char *base_dir)
+/* Replaces *slot with a copy of value (the caller's overrides). */
+static int override(phicrypt_t *ph, char **slot, const char *value)
+{
+    char *copy = phi_strdup(value);
+    if (!copy)
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    phi_free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int apply_opts(phicrypt_t *ph, const phicrypt_open_opts *opts)
+{
+    int rc;
+    if (!opts)
+        return 0;
+    if (opts->key_vault && (rc = override(ph, &ph->cfg->key_vault, opts->key_vault)) != 0)
+        return rc;
+    if (opts->key_vault_namespace) {
+        if (!phi_ns_dot(opts->key_vault_namespace))
+            return phi_error(ph, PHICRYPT_ECONFIG,
+                             "key vault namespace: expected \"db.collection\", e.g. \"encryption.__keyVault\"");
+        if ((rc = override(ph, &ph->cfg->key_vault_ns, opts->key_vault_namespace)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int create(phicrypt_t **out, const char *config_json, const char *base_dir, const phicrypt_open_opts *opts)
 {
     phicrypt_t *ph;
     int rc;
@@ -45,7 +74,7 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
         phi_free(ph);
         return phi_error(NULL, PHICRYPT_ENOMEM, "cannot create a lock");
     }
-    if ((rc = phi_config_parse(&ph->cfg, ph, config_json, base_dir)) != 0 ||
+    if ((rc = phi_config_parse(&ph->cfg, ph, config_json, base_dir)) != 0 || (rc = apply_opts(ph, opts)) != 0 ||
         (rc = phi_keyvault_open_ns(&ph->kv, ph, ph->cfg->key_vault, ph->cfg->base_dir, ph->cfg->key_vault_ns)) != 0 ||
         (rc = new_mcrypt(ph, &ph->mc)) != 0 ||
         (ph->cfg->keyring && (rc = phi_keyring_open(&ph->keyring, ph, ph->cfg->keyring, ph->cfg->base_dir)) != 0)) {
@@ -62,7 +91,7 @@ static int create(phicrypt_t **out, const char *config_json, const char *base_di
 
 int phicrypt_new(phicrypt_t **out, const char *config_json)
 {
-    return create(out, config_json, NULL);
+    return create(out, config_json, NULL, NULL);
 }
 
 /* Secrets written in the configuration itself. */
@@ -83,6 +112,11 @@ static int holds_secrets(const phi_config *cfg, const char *text)
 
 int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
 {
+    return phicrypt_new_from_file_opts(out, config_path, NULL);
+}
+
+int phicrypt_new_from_file_opts(phicrypt_t **out, const char *config_path, const phicrypt_open_opts *opts)
+{
     struct stat st;
     char *text = NULL, *dir;
     size_t len = 0;
@@ -91,6 +125,9 @@ int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
     if (!out || !config_path)
         return phi_error(NULL, PHICRYPT_EINVAL, "phicrypt_new_from_file: NULL argument");
     *out = NULL;
+    if (opts && opts->version != PHICRYPT_OPEN_OPTS_VERSION)
+        return phi_error(NULL, PHICRYPT_EINVAL, "phicrypt_new_from_file_opts: opts->version %u is not %u", opts->version,
+                         (unsigned)PHICRYPT_OPEN_OPTS_VERSION);
     if ((rc = phi_file_read_all_stat(NULL, PHICRYPT_ECONFIG, config_path, &text, &len, &st)) != 0)
         return phi_error_wrap(NULL, rc, "configuration");
     /* Whoever may write the configuration chooses our keys and KMS. */
@@ -105,7 +142,7 @@ int phicrypt_new_from_file(phicrypt_t **out, const char *config_path)
         phi_wipe_free(text, len);
         return phi_error(NULL, PHICRYPT_ENOMEM, "out of memory");
     }
-    rc = create(out, text, dir);
+    rc = create(out, text, dir, opts);
     if (rc != 0)
         phi_error_wrap(NULL, rc, "%s", config_path);
     else if ((st.st_mode & (S_IRWXG | S_IRWXO)) && holds_secrets((*out)->cfg, text)) {

@@ -16,9 +16,10 @@
 #include "core/file_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
+#include "kms/registry_private.h"
 
 static const char *const top_keys[] = { "kms_providers", "tls", "key_vault", "key_vault_namespace", "keyring",
-                                        "schema_map", "access", "audit", "crypto_hooks", "key_cache_ttl_ms", "kms_options", NULL };
+                                        "schema_map", "access", "audit", "crypto_hooks", "key_cache_ttl_ms", "kms_options", "kms_plugins", NULL };
 static const char *const provider_keys[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
 static const char *const local_keys[] = { "key_file", "key", NULL };
 
@@ -43,7 +44,7 @@ static int expect_string(const void *eh, bson_iter_t *it, const char *name, char
     return 0;
 }
 
-static int read_key_file(phi_config *cfg, const void *eh, const char *name)
+static int read_key_file(phi_config *cfg, const void *eh, const char *name, uint8_t *dst, const char *where)
 {
     char *path = phi_path_resolve(cfg->base_dir, name);
     struct stat st;
@@ -60,28 +61,28 @@ static int read_key_file(phi_config *cfg, const void *eh, const char *name)
             goto out;
         }
         rc = phi_file_check_not_writable_by_others(eh, PHICRYPT_ECONFIG, dir,
-                                                   "kms_providers.local.key_file: directory");
+                                                   where);
         phi_free(dir);
         if (rc != 0)
             goto out;
     }
-    if ((fd = phi_file_open_private(eh, PHICRYPT_ECONFIG, path, "kms_providers.local.key_file", &st)) < 0) {
+    if ((fd = phi_file_open_private(eh, PHICRYPT_ECONFIG, path, where, &st)) < 0) {
         rc = fd;
         fd = -1;
         goto out;
     }
     if (st.st_size != PHI_LOCAL_KEY_BYTES) {
         rc = phi_error(eh, PHICRYPT_ECONFIG,
-                       "kms_providers.local.key_file %s: a local master key is %d bytes, this file has %lld", path,
+                       "%s %s: a local master key is %d bytes, this file has %lld", where, path,
                        PHI_LOCAL_KEY_BYTES, (long long)st.st_size);
         goto out;
     }
     while (got < PHI_LOCAL_KEY_BYTES) {
-        ssize_t r = read(fd, cfg->local_key + got, PHI_LOCAL_KEY_BYTES - got);
+        ssize_t r = read(fd, dst + got, PHI_LOCAL_KEY_BYTES - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file %s: short read", path);
+            rc = phi_error(eh, PHICRYPT_ECONFIG, "%s %s: short read", where, path);
             goto out;
         }
         got += (size_t)r;
@@ -93,7 +94,7 @@ out:
     return rc;
 }
 
-static int parse_inline_key(phi_config *cfg, const void *eh, bson_iter_t *it)
+static int parse_inline_key(uint8_t *dst, const void *eh, bson_iter_t *it, const char *where)
 {
     if (BSON_ITER_HOLDS_BINARY(it)) {
         bson_subtype_t st;
@@ -101,56 +102,85 @@ static int parse_inline_key(phi_config *cfg, const void *eh, bson_iter_t *it)
         const uint8_t *data;
         bson_iter_binary(it, &st, &len, &data);
         if (len != PHI_LOCAL_KEY_BYTES)
-            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be %d bytes, got %u",
+            return phi_error(eh, PHICRYPT_ECONFIG, "%s: must be %d bytes, got %u", where,
                              PHI_LOCAL_KEY_BYTES, (unsigned)len);
-        memcpy(cfg->local_key, data, PHI_LOCAL_KEY_BYTES);
+        memcpy(dst, data, PHI_LOCAL_KEY_BYTES);
         return 0;
     }
     if (BSON_ITER_HOLDS_UTF8(it)) {
         uint32_t slen;
         const char *b64 = bson_iter_utf8(it, &slen);
         size_t bin_len = 0;
-        if (sodium_base642bin(cfg->local_key, PHI_LOCAL_KEY_BYTES, b64, slen, NULL, &bin_len, NULL,
+        if (sodium_base642bin(dst, PHI_LOCAL_KEY_BYTES, b64, slen, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             bin_len != PHI_LOCAL_KEY_BYTES)
-            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be base64 of %d bytes",
+            return phi_error(eh, PHICRYPT_ECONFIG, "%s: must be base64 of %d bytes", where,
                              PHI_LOCAL_KEY_BYTES);
         return 0;
     }
-    return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key: must be base64 text or binary");
+    return phi_error(eh, PHICRYPT_ECONFIG, "%s: must be base64 text or binary", where);
 }
 
-static int parse_local(phi_config *cfg, const void *eh, bson_iter_t *it)
+/* kms_providers.local, or a named local key kms_providers."local:<name>"
+ * (phicrypt wraps those itself: mcrypt/bridge.c). */
+static int parse_local(phi_config *cfg, const void *eh, bson_iter_t *it, const char *name)
 {
     bson_iter_t c;
-    int seen = 0, rc;
+    int seen = 0, rc = 0, named = strcmp(name, "local") != 0;
+    char where[128];
+    uint8_t *dst;
     if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
-        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers.local' must be an object");
-    cfg->local_key = phi_secure_alloc(PHI_LOCAL_KEY_BYTES);
-    if (!cfg->local_key)
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers.%s' must be an object", name);
+    if (named && (strlen(name) > 6 + 32 || !phi_kms_plugin_name_ok(name + 6)))
+        return phi_error(eh, PHICRYPT_ECONFIG,
+                         "kms_providers.%s: the name after 'local:' must be [a-z0-9_-]{1,32}", name);
+    dst = phi_secure_alloc(PHI_LOCAL_KEY_BYTES);
+    if (!dst)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of secure memory for the master key");
-    while (bson_iter_next(&c)) {
+    if (!named)
+        cfg->local_key = dst;
+    while (rc == 0 && bson_iter_next(&c)) {
         const char *k = bson_iter_key(&c);
-        if (!is_known(k, local_keys))
-            return phi_config_unknown_key(eh, "kms_providers.local.", k, local_keys);
+        snprintf(where, sizeof where, "kms_providers.%s.", name);
+        if (!is_known(k, local_keys)) {
+            rc = phi_config_unknown_key(eh, where, k, local_keys);
+            break;
+        }
+        snprintf(where, sizeof where, "kms_providers.%s.%s", name, k);
         if (seen++)
-            return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local: give either key_file or key, not both");
-        if (strcmp(k, "key_file") == 0) {
+            rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.%s: give either key_file or key, not both", name);
+        else if (strcmp(k, "key_file") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&c))
-                return phi_error(eh, PHICRYPT_ECONFIG, "kms_providers.local.key_file: must be a file name");
-            if ((rc = read_key_file(cfg, eh, bson_iter_utf8(&c, NULL))) != 0)
-                return rc;
-        } else if ((rc = parse_inline_key(cfg, eh, &c)) != 0) {
-            return rc;
-        } else {
+                rc = phi_error(eh, PHICRYPT_ECONFIG, "%s: must be a file name", where);
+            else
+                rc = read_key_file(cfg, eh, bson_iter_utf8(&c, NULL), dst, where);
+        } else if ((rc = parse_inline_key(dst, eh, &c, where)) == 0) {
             cfg->local_key_inline = 1;
         }
     }
-    if (!seen)
-        return phi_error(eh, PHICRYPT_ECONFIG,
-                         "kms_providers.local: needs key_file (a 96-byte file, mode 0600); "
-                         "on-demand local keys are not supported");
-    return 0;
+    if (rc == 0 && !seen)
+        rc = phi_error(eh, PHICRYPT_ECONFIG,
+                       "kms_providers.%s: needs key_file (a 96-byte file, mode 0600); "
+                       "on-demand local keys are not supported", name);
+    if (rc == 0 && named) {
+        if (!cfg->kms_registry)
+            rc = phi_kms_registry_new(&cfg->kms_registry, eh);
+        if (rc == 0)
+            rc = phi_kms_registry_add_local(cfg->kms_registry, eh, name, dst);
+    }
+    if (named)
+        phi_secure_free(dst);
+    return rc;
+}
+
+/* "aws:eu": libmongocrypt 1.9 added named remote providers; on an older
+ * one phicrypt cannot reach those services itself (it never signs KMS
+ * requests) and says so. */
+static int named_remote_supported(void)
+{
+    int major = 0, minor = 0;
+    return sscanf(phicrypt_mongocrypt_version(), "%d.%d", &major, &minor) == 2 &&
+           (major > 1 || (major == 1 && minor >= 9));
 }
 
 static int parse_providers(phi_config *cfg, const void *eh, bson_iter_t *it)
@@ -161,12 +191,29 @@ static int parse_providers(phi_config *cfg, const void *eh, bson_iter_t *it)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers' must be an object");
     while (bson_iter_next(&c)) {
         const char *k = bson_iter_key(&c);
-        if (!is_known(k, provider_keys))
+        const char *colon = strchr(k, ':');
+        if (colon && strncmp(k, "local:", 6) == 0) {
+            if ((rc = parse_local(cfg, eh, &c, k)) != 0)
+                return rc;
+            n++;
+            continue;
+        }
+        if (colon) {
+            char base[16];
+            snprintf(base, sizeof base, "%.*s", (int)(colon - k) < 15 ? (int)(colon - k) : 15, k);
+            if (!is_known(base, provider_keys))
+                return phi_config_unknown_key(eh, "kms_providers.", k, provider_keys);
+            if (!named_remote_supported())
+                return phi_error(eh, PHICRYPT_EUNSUPPORTED,
+                                 "kms_providers.%s: named %s providers need libmongocrypt 1.9 or later (this is %s); "
+                                 "named local keys (\"local:<name>\") and KMS plug-ins work with any",
+                                 k, base, phicrypt_mongocrypt_version());
+        } else if (!is_known(k, provider_keys))
             return phi_config_unknown_key(eh, "kms_providers.", k, provider_keys);
         if (strcmp(k, "local") != 0)
             rc = phi_config_parse_remote(cfg, eh, k, &c);
         else
-            rc = parse_local(cfg, eh, &c);
+            rc = parse_local(cfg, eh, &c, "local");
         if (rc != 0)
             return rc;
         n++;
@@ -255,6 +302,8 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
             rc = phi_config_parse_tls(cfg, eh, &it);
         else if (strcmp(k, "kms_options") == 0)
             rc = phi_config_parse_kms_options(cfg, eh, &it);
+        else if (strcmp(k, "kms_plugins") == 0)
+            rc = phi_config_parse_plugins(cfg, eh, &it);
         else if (strcmp(k, "key_cache_ttl_ms") == 0) {
             if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) < 0)
                 rc = phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_cache_ttl_ms' must be a number >= 0");
@@ -276,13 +325,15 @@ static int parse_doc(phi_config *cfg, const void *eh, const bson_t *doc)
         if (rc != 0)
             return rc;
     }
-    if (!cfg->local_key && !cfg->kms_remote)
+    if (!cfg->local_key && !cfg->kms_remote && !cfg->kms_registry)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_providers' is required");
     if ((rc = phi_config_kms_finish(cfg, eh)) != 0)
         return rc;
     if (!cfg->key_vault)
         return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'key_vault' is required (e.g. \"file:keyvault.jsonl\")");
     if (cfg->access && (rc = phi_access_bind(cfg->access, eh, cfg->schema_map)) != 0)
+        return rc;
+    if (cfg->audit && (rc = phi_audit_bind(cfg->audit, eh, cfg->key_vault, cfg->key_vault_ns)) != 0)
         return rc;
     return 0;
 }
@@ -330,6 +381,7 @@ void phi_config_free(phi_config *cfg)
         return;
     phi_secure_free(cfg->local_key);
     phi_config_kms_free(cfg);
+    phi_kms_registry_free(cfg->kms_registry);
     phi_free(cfg->base_dir);
     phi_free(cfg->key_vault);
     phi_free(cfg->key_vault_ns);

@@ -11,6 +11,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "kms/kms_private.h"
+#include "kms/registry_private.h"
 
 typedef struct provider_spec {
     const char *name;
@@ -366,4 +367,71 @@ void phi_config_kms_free(phi_config *cfg)
         phi_free(cfg->kms_settings);
         cfg->kms_settings = NULL;
     }
+}
+
+/* "kms_plugins": {"<name>": {"module": "lib.so", "options": {...}}}. */
+int phi_config_parse_plugins(phi_config *cfg, const void *eh, bson_iter_t *it)
+{
+    static const char *const plugin_keys[] = { "module", "options", NULL };
+    bson_iter_t c, p;
+    int rc;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &c))
+        return phi_error(eh, PHICRYPT_ECONFIG, "configuration: 'kms_plugins' must be an object");
+    if (!cfg->kms_registry && (rc = phi_kms_registry_new(&cfg->kms_registry, eh)) != 0)
+        return rc;
+    while (bson_iter_next(&c)) {
+        const char *name = bson_iter_key(&c), *module = NULL;
+        char where[96], *options = NULL;
+        size_t olen = 0;
+        if (!phi_kms_plugin_name_ok(name))
+            return phi_error(eh, PHICRYPT_ECONFIG,
+                             "kms_plugins.%s: a plug-in name is [a-z0-9_-]{1,32} and not local, aws, azure, gcp or "
+                             "kmip", name);
+        if (!BSON_ITER_HOLDS_DOCUMENT(&c) || !bson_iter_recurse(&c, &p))
+            return phi_error(eh, PHICRYPT_ECONFIG, "kms_plugins.%s: must be an object", name);
+        while (bson_iter_next(&p)) {
+            const char *k = bson_iter_key(&p);
+            snprintf(where, sizeof where, "kms_plugins.%s.", name);
+            if (!known(k, plugin_keys)) {
+                if (options) {
+                    phi_wipe(options, olen);
+                    bson_free(options);
+                }
+                return phi_config_unknown_key(eh, where, k, plugin_keys);
+            }
+            if (strcmp(k, "module") == 0) {
+                if (!BSON_ITER_HOLDS_UTF8(&p) || !bson_iter_utf8(&p, NULL)[0]) {
+                    if (options) {
+                        phi_wipe(options, olen);
+                        bson_free(options);
+                    }
+                    return phi_error(eh, PHICRYPT_ECONFIG, "kms_plugins.%s.module: must be a file name", name);
+                }
+                module = bson_iter_utf8(&p, NULL);
+            } else {
+                bson_t sub;
+                uint32_t len;
+                const uint8_t *data;
+                if (!BSON_ITER_HOLDS_DOCUMENT(&p) || options)
+                    return phi_error(eh, PHICRYPT_ECONFIG, "kms_plugins.%s.options: must be an object", name);
+                bson_iter_document(&p, &len, &data);
+                if (!bson_init_static(&sub, data, len) || !(options = bson_as_relaxed_extended_json(&sub, &olen)))
+                    return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+            }
+        }
+        if (!module)
+            rc = phi_error(eh, PHICRYPT_ECONFIG, "kms_plugins.%s: 'module' is required (the plug-in's shared object)",
+                           name);
+        else
+            rc = phi_kms_registry_load(cfg->kms_registry, eh, name, module, options ? options : "{}",
+                                       cfg->base_dir);
+        /* Options may name a PIN or a key file: not left behind. */
+        if (options) {
+            phi_wipe(options, olen);
+            bson_free(options);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }

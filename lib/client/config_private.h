@@ -16,6 +16,8 @@ void phi_config_free(phi_config *cfg);
 int phi_config_parse_remote(phi_config *cfg, const void *eh, const char *provider, bson_iter_t *it);
 int phi_config_parse_tls(phi_config *cfg, const void *eh, bson_iter_t *it);
 int phi_config_parse_kms_options(phi_config *cfg, const void *eh, bson_iter_t *it);
+/* "kms_plugins": loads each plug-in into cfg->kms_registry. */
+int phi_config_parse_plugins(phi_config *cfg, const void *eh, bson_iter_t *it);
 /* After the whole document: builds cfg->kms when a remote provider is set. */
 int phi_config_kms_finish(phi_config *cfg, const void *eh);
 void phi_config_kms_free(phi_config *cfg);

@@ -9,6 +9,7 @@
 
 struct phi_kms_settings;
 struct phi_kms;
+struct phi_kms_registry;
 struct phi_access;
 struct phi_audit;
 
@@ -30,6 +31,9 @@ typedef struct phi_config {
     int kms_on_demand;       /* a remote provider is {} */
     struct phi_kms_settings *kms_settings; /* "tls" and "kms_options" while parsing */
     struct phi_kms *kms;     /* network I/O, built from the above; or NULL */
+    /* Named local keys ("local:ward-a") and KMS plug-ins ("kms_plugins",
+     * phicrypt_kms_register): kms/registry_private.h; or NULL. */
+    struct phi_kms_registry *kms_registry;
     struct phi_access *access; /* "access" rules (lib/access), or NULL */
     struct phi_audit *audit;   /* "audit" log (lib/audit), or NULL */
 } phi_config;

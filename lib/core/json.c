@@ -137,9 +137,12 @@ static bool scan_value(jscan *j, size_t *keys, size_t *nkeys, size_t cap, int de
                 return false;
         }
     }
+    size_t from = j->i;
     while (j->i < j->n && !strchr(",}] \t\r\n", j->s[j->i]))
         j->i++; /* number, true, false, null */
-    return true;
+    /* A stray '}' or ']' where a value belongs is no value: without this
+     * an array holding one ("[}") would be scanned forever. */
+    return j->i > from;
 }
 
 static int cmp_size(const void *x, const void *y)

@@ -13,13 +13,20 @@
 #include "core/mem_private.h"
 
 /* Fault injection: when fail_at is non-zero, the allocation whose count
- * reaches it fails. Atomic so that threaded tests stay well defined. */
+ * reaches it fails. Atomic so that threaded tests stay well defined.
+ * Allocations are counted only once a test has armed the hook: in
+ * production an atomic increment per allocation would be a shared cache
+ * line bounced between worker threads, for nothing; a relaxed load of a
+ * flag that never changes costs a plain read. */
 static atomic_ulong alloc_count;
 static atomic_ulong fail_at;
 static atomic_bool fail_once; /* only that allocation fails, later ones succeed */
+static atomic_bool armed;     /* set by the first phi_test_fail_alloc_* call */
 
 static int should_fail(void)
 {
+    if (!atomic_load_explicit(&armed, memory_order_relaxed))
+        return 0;
     unsigned long n = atomic_fetch_add(&alloc_count, 1) + 1;
     unsigned long f = atomic_load(&fail_at);
     return f != 0 && (atomic_load(&fail_once) ? n == f : n >= f);
@@ -27,6 +34,7 @@ static int should_fail(void)
 
 void phi_test_fail_alloc_after(unsigned long nth)
 {
+    atomic_store(&armed, true);
     atomic_store(&alloc_count, 0);
     atomic_store(&fail_once, false);
     atomic_store(&fail_at, nth);
@@ -34,6 +42,7 @@ void phi_test_fail_alloc_after(unsigned long nth)
 
 void phi_test_fail_alloc_only(unsigned long nth)
 {
+    atomic_store(&armed, true);
     atomic_store(&alloc_count, 0);
     atomic_store(&fail_once, true);
     atomic_store(&fail_at, nth);

@@ -43,6 +43,8 @@ void phi_test_fail_alloc_after(unsigned long nth);
 /* Only the nth allocation fails (0 = none): finds a failure that is
  * swallowed and taken for success. */
 void phi_test_fail_alloc_only(unsigned long nth);
+/* Allocations since the last phi_test_fail_alloc_* call; counting starts
+ * with the first such call (phi_test_fail_alloc_after(0) to only count). */
 unsigned long phi_test_alloc_count(void);
 
 /* Test hook (tests/ only): called with every buffer that phicrypt wipes

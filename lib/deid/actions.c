@@ -8,6 +8,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/gate_private.h"
 #include "fle/fle_private.h"
 
 /* The 17 three-digit ZIP prefixes whose areas had 20,000 people or fewer
@@ -158,28 +159,33 @@ static int decrypt_value(phi_deid_rec *r, const phi_deid_rule *rule, const char 
 static int date_shift_days(phi_deid_rec *r, const phi_deid_rule *rule, int64_t *days)
 {
     size_t idx = (size_t)(rule - r->pol->rules);
-    const char *subj = idx < r->nsubjects ? r->subjects[idx] : NULL;
+    phi_subject *sb = idx < r->nsubjects ? &r->subjects[idx] : NULL;
+    const char *subj = sb ? sb->value : NULL;
     if (!subj)
         return phi_error(r->eh, PHICRYPT_EBADDATA, "%s: date_shift subject '%s' is missing", phi_rec_where(r),
                          rule->subject_text);
-    phi_sbuf ps = { 0 };
-    int rc = phi_act_pseudonym(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), &ps);
-    if (rc) {
-        phi_sbuf_free(&ps);
-        return rc;
+    if (sb->have_days) { /* the record's other dates under this rule */
+        *days = sb->days;
+        return 0;
     }
+    char ps[PHI_DEID_PSEUDONYM_CAP];
+    size_t pl = 0;
+    int rc = phi_act_pseudonym_text(r, rule->key, "phicrypt.date_shift", subj, strlen(subj), ps, sizeof ps, &pl);
+    if (rc)
+        return rc;
     /* The pseudonym is ps1.<version>.<base32 MAC>: fold its MAC characters
      * into a number; every machine computes the same offset. */
     uint64_t h = 1469598103934665603ULL;
-    const char *mac = strrchr(ps.p, '.');
-    for (const char *c = mac ? mac + 1 : ps.p; *c; c++)
+    const char *mac = strrchr(ps, '.');
+    for (const char *c = mac ? mac + 1 : ps; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    phi_sbuf_free(&ps);
+    phi_wipe(ps, pl); /* it gives the shift, hence the true dates */
     uint64_t span = 2 * (uint64_t)rule->max_days; /* [-max, max] without 0 */
     int64_t d = (int64_t)(h % span) - rule->max_days;
     if (d >= 0)
         d++;
-    *days = d;
+    *days = sb->days = d;
+    sb->have_days = 1;
     return 0;
 }
 
@@ -367,7 +373,7 @@ static int generalize(phi_deid_rec *r, const phi_deid_rule *rule, const char *pa
     return 0;
 }
 
-int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+static int action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
 {
     const char *s;
     size_t n;
@@ -446,15 +452,20 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     case PHI_ACT_ZIP3: {
         char z[4];
         char pad[8];
-        if (v->kind == PHI_DV_NUM && v->n < 5 && v->n > 0) {
-            /* A ZIP stored as a number lost its leading zeros. */
-            memset(pad, '0', 5 - v->n);
-            memcpy(pad + 5 - v->n, v->s, v->n);
-            s = pad;
-            n = 5;
-        } else if (!scalar_text(v, &s, &n)) {
+        if (!scalar_text(v, &s, &n)) {
             set_str(o, "000", 3);
             return 0;
+        }
+        size_t nd = 0;
+        while (nd < n && s[nd] >= '0' && s[nd] <= '9')
+            nd++;
+        if (nd == n && n > 0 && n < 5) {
+            /* A ZIP stored as a number lost its leading zeros; written out
+             * as text (CSV, a JSON string) it is the same ZIP. */
+            memset(pad, '0', 5 - n);
+            memcpy(pad + 5 - n, s, n);
+            s = pad;
+            n = 5;
         }
         if (!zip3_of(s, n, z))
             memcpy(z, "000", 4);
@@ -481,6 +492,15 @@ int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *pat
     return 0;
 }
 
+int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *o)
+{
+    int rc = action_apply(r, rule, path, v, o);
+    /* What the policy changed is what must not survive anywhere in the record. */
+    if (rc == 0 && r->gate && !r->reid && o->op != PHI_OUT_SAME)
+        phi_gate_remember(r->gate, rule, path, v, o);
+    return rc;
+}
+
 /* ---- per-record identifiers (for scrub) and date_shift subjects ---- */
 void phi_rec_reset(phi_deid_rec *r)
 {
@@ -488,14 +508,18 @@ void phi_rec_reset(phi_deid_rec *r)
         phi_wipe(r->idarena.p, r->idarena.len);
     r->idarena.len = 0;
     r->nids = 0;
+    r->ids_gen++;
     phi_scratch_wipe(&r->str, &r->str_used);
     phi_scratch_wipe(&r->dtext, &r->dtext_used);
     phi_ptable_record_start(&r->pt);
-    for (size_t i = 0; i < r->nsubjects; i++) {
-        if (r->subjects[i])
-            phi_wipe_free(r->subjects[i], strlen(r->subjects[i]));
-        r->subjects[i] = NULL;
-    }
+    if (r->nsubjects_found)
+        for (size_t i = r->pol->shift_lo; i < r->pol->shift_hi && i < r->nsubjects; i++) {
+            phi_subject *sb = &r->subjects[i];
+            if (sb->value)
+                phi_wipe_free(sb->value, strlen(sb->value));
+            phi_wipe(sb, sizeof *sb); /* the shift says something of the subject */
+        }
+    r->nsubjects_found = 0;
 }
 
 const char *phi_rec_where(phi_deid_rec *r)
@@ -514,6 +538,7 @@ const char *phi_rec_where(phi_deid_rec *r)
 void phi_rec_free(phi_deid_rec *r)
 {
     phi_rec_reset(r);
+    phi_scrub_free(r);
     phi_act_keys_free(r);
     phi_ptable_free(&r->pt);
     phi_sbuf_free(&r->str);
@@ -582,13 +607,17 @@ void phi_rec_collect(phi_deid_rec *r, const phi_deid_rule *rule, size_t rule_ind
 void phi_rec_collect_subject(phi_deid_rec *r, const phi_pcomp *comps, size_t n, const phi_dv *v)
 {
     const phicrypt_deid_policy *p = r->pol;
-    for (size_t i = 0; i < p->nrules && i < r->nsubjects; i++) {
+    if (r->nsubjects_found == p->nshift) /* all known: the first value wins */
+        return;
+    for (size_t i = p->shift_lo; i < p->shift_hi && i < r->nsubjects; i++) {
         const phi_deid_rule *rule = &p->rules[i];
-        if (rule->act != PHI_ACT_DATE_SHIFT || r->subjects[i] || !phi_path_match(&rule->subject, comps, n))
+        if (rule->act != PHI_ACT_DATE_SHIFT || r->subjects[i].value || !phi_path_match(&rule->subject, comps, n))
             continue;
         if (v->kind == PHI_DV_STR || v->kind == PHI_DV_NUM)
-            r->subjects[i] = phi_strndup(v->s, v->n);
+            r->subjects[i].value = phi_strndup(v->s, v->n);
         else if (v->json)
-            r->subjects[i] = phi_strndup(v->json, v->json_len);
+            r->subjects[i].value = phi_strndup(v->json, v->json_len);
+        if (r->subjects[i].value)
+            r->nsubjects_found++;
     }
 }

@@ -45,10 +45,23 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
 
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, phi_sbuf *out)
 {
-    phicrypt_buf b = PHICRYPT_BUF_INIT;
+    char text[PHI_DEID_PSEUDONYM_CAP];
+    size_t tl = 0;
+    int rc = phi_act_pseudonym_text(r, key, context, s, n, text, sizeof text, &tl);
+    if (rc)
+        return rc;
+    out->len = 0;
+    phi_sbuf_put(out, text, tl);
+    return out->oom ? phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory") : 0;
+}
+
+int phi_act_pseudonym_text(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, char *out,
+                           size_t cap, size_t *out_len)
+{
     phicrypt_pseudonym_opts o = PHICRYPT_PSEUDONYM_OPTS_INIT;
     o.context = context;
-    return put_result(r, phi_kr_pseudonymize(r->ph, &r->keys, &b, key, s, n, &o), context, &b, out);
+    int rc = phi_kr_pseudonymize_text(r->ph, &r->keys, out, cap, out_len, key, s, n, &o);
+    return rc ? phi_error_adopt(r->ph, r->eh, rc, context) : 0;
 }
 
 void phi_act_keys_free(phi_deid_rec *r)
@@ -56,6 +69,8 @@ void phi_act_keys_free(phi_deid_rec *r)
     phi_kr_local_free(r->keys);
     r->keys = NULL;
 }
+
+_Static_assert(PHI_DEID_PSEUDONYM_CAP > PHI_KR_PSEUDONYM_TEXT_MAX, "pseudonym buffer too small");
 
 int phi_deid_check_keys(phicrypt_t *ph, const char *const *names, const char *const *where, const int *is_data_key,
                         size_t n)

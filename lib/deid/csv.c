@@ -179,6 +179,28 @@ static int name_comps(const char *name, phi_pcomp **out, size_t *n)
     return 0;
 }
 
+/* Dotted components that are array indexes or identifier-like names
+ * (a letter or '_', then letters, digits or '_', at most 40 bytes). */
+static int plain_name(const char *name)
+{
+    for (const char *p = name;;) {
+        size_t len = strcspn(p, ".");
+        int digits = len > 0, ok = len > 0 && len <= 40 && !(p[0] >= '0' && p[0] <= '9');
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+            int digit = c >= '0' && c <= '9';
+            digits &= digit;
+            ok &= alpha || digit;
+        }
+        if (!ok && !digits)
+            return 0;
+        if (!p[len])
+            return 1;
+        p += len + 1;
+    }
+}
+
 int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_given, int crlf, phi_csv_cols *cols,
                    phi_sbuf *out)
 {
@@ -226,7 +248,7 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_g
             phi_csv_row_free(&row);
             return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
         }
-        const phi_deid_rule *rule = phi_rule_for(r->pol, cols->comps[k], cols->ncomps[k]);
+        const phi_deid_rule *rule = phi_rule_for_column(r->pol, cols->comps[k], cols->ncomps[k]);
         cols->rules[k] = rule;
         phi_rec_hit(r, rule);
         if (!rule && !r->reid) {
@@ -239,7 +261,13 @@ int phi_csv_header(phi_deid_rec *r, const char *s, size_t n, char sep, int sep_g
                 phi_csv_row_free(&row);
                 return rc;
             }
-            cols->drop[k] = r->pol->unknown == PHI_UNKNOWN_DROP;
+            /* Under the preset an unknown column is decided per value, as
+             * in a JSON record (a date there becomes its year, an ObjectId
+             * goes, anything else follows "unknown_fields"), so the output
+             * does not depend on the input's format. Only a plain name is
+             * kept for that: a name that may itself be data goes whole. */
+            cols->drop[k] = r->pol->unknown == PHI_UNKNOWN_DROP &&
+                            !(r->pol->safe_harbor && plain_name(cols->names[k]));
         }
         if (rule && rule->act == PHI_ACT_DROP && !r->reid)
             cols->drop[k] = 1;
@@ -344,6 +372,8 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
                 break;
             rc = 0;
         }
+        if (!rule && cols->unknown[k] && !r->reid && r->pol->unknown == PHI_UNKNOWN_DROP)
+            continue; /* an unknown value, not a date: the cell stays empty */
         phi_dout o;
         phi_dout_begin(r, &o);
         if (rule && (rule->act != PHI_ACT_KEEP)) {
@@ -358,8 +388,9 @@ int phi_csv_rewrite(phi_deid_rec *r, const phi_csv_cols *cols, const char *s, si
                 phi_csv_put_field(out, o.text.p ? o.text.p : "", o.text.len, cols->sep);
             else if (o.op == PHI_OUT_BSON)
                 put_bson_value(r, &o, out, cols->sep);
-            else if (o.op == PHI_OUT_SAME || o.op == PHI_OUT_DROP)
+            else if (o.op == PHI_OUT_SAME || (o.op == PHI_OUT_DROP && r->reid))
                 phi_sbuf_put(out, s + row.raw_off[k], row.raw_len[k]);
+            /* PHI_OUT_DROP (an ObjectId in a kept column): an empty cell */
         }
         phi_dout_end(r, &o);
     }

@@ -146,6 +146,7 @@ struct phicrypt_deid_policy {
     phi_deid_rule preset_rules[PHI_ACT_COUNT];
     int needs_identifiers; /* a scrub rule: collect the record's identifiers first */
     int needs_subjects;    /* a date_shift rule */
+    size_t shift_lo, shift_hi, nshift; /* date_shift rules: indices [lo, hi), how many */
     char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
     int ref_y, ref_m, ref_d; /* "reference_date" (default: the day the policy was made), for ages */
     int64_t young_ms;        /* dates from here on (1 January, reference year - 89) imply no age of 90+ */
@@ -279,6 +280,14 @@ typedef struct phi_deferred {
     const struct phi_deid_rule *rule;
 } phi_deferred;
 
+/* A date_shift rule's subject in the current record, and the shift it
+ * gives: one pseudonym per record and rule, not one per date. */
+typedef struct phi_subject {
+    char *value; /* or NULL */
+    int64_t days;
+    int have_days;
+} phi_subject;
+
 typedef struct phi_deid_rec {
     const phicrypt_deid_policy *pol;
     phicrypt_t *ph;
@@ -290,8 +299,9 @@ typedef struct phi_deid_rec {
     phi_ident *ids;
     size_t nids, capids;
     phi_sbuf idarena;
-    char **subjects; /* per rule index: the subject value, or NULL */
+    phi_subject *subjects; /* per rule index */
     size_t nsubjects;
+    size_t nsubjects_found; /* date_shift rules whose subject is known */
     int collecting;  /* first pass: only collect */
     char where[160];  /* "FILE: line 12" / "FILE: byte 1234", formatted only for messages */
     const char *where_file; /* NULL: `where` is already set */
@@ -311,6 +321,14 @@ typedef struct phi_deid_rec {
      * made on first use and freed with the record context (once per
      * batch), which is when keyring changes are picked up. */
     struct phi_kr_local *keys;
+    /* scrub: the index of the record's identifiers, rebuilt when ids_gen
+     * moves (a new record, an identifier added), and a memo of short texts
+     * in which no recogniser matched (see scrub.c); both freed (the memo
+     * wiped) with the record context. */
+    struct phi_id_index *idx;
+    unsigned ids_gen, idx_gen;
+    struct phi_scrub_memo *memo;
+    struct phi_gate *gate; /* the residual-PHI gate (gate.c), or NULL */
 } phi_deid_rec;
 
 /* The path of the value being rewritten: its components, and its node in
@@ -367,13 +385,27 @@ static inline void phi_rec_hit(phi_deid_rec *r, const phi_deid_rule *rule)
  * the rule inherited from its containers: an explicit rule on a container
  * takes every value inside it; a preset rule is only the fallback of the
  * values the preset does not name itself. */
+static inline const phi_deid_rule *phi_rule_pick(const phi_deid_rule *own, const phi_deid_rule *inherited)
+{
+    if (inherited && !inherited->preset)
+        return inherited;
+    /* Free text inside a preset identifier is that identifier, not notes:
+     * a FHIR HumanName's "text" ({"name": {"text": "Ryan Jackson"}}), an
+     * address's "text"; redacted, and one of the record's identifiers. */
+    if (own && inherited && own->preset && own->act == PHI_ACT_SCRUB && inherited->act == PHI_ACT_REDACT)
+        return inherited;
+    return own ? own : inherited;
+}
 static inline const phi_deid_rule *phi_rule_resolve(phi_pstack *ps, const phi_deid_rule *inherited)
 {
     if (inherited && !inherited->preset)
         return inherited;
-    const phi_deid_rule *own = phi_ps_rule(ps);
-    return own ? own : inherited;
+    return phi_rule_pick(phi_ps_rule(ps), inherited);
 }
+/* The rule of a CSV column (a dotted path, array items numbered), as the
+ * JSON walk reaches the same value: rules on the containers above it
+ * count (telecom.0.value is a value of the preset's "telecom"). */
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n);
 /* An object or array whose rule is `rule`: 1 when the rule takes it
  * whole (an explicit keep, drop, redact, encrypt, pseudonymize; a preset
  * drop), else 0 and *child is the rule its values inherit. A preset keep
@@ -385,6 +417,9 @@ int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherite
  * timestamp, ISO 8601 text), and an identifier when it is an ObjectId (it
  * carries its creation time). */
 const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v);
+/* 1 when v is an ObjectId as mongoexport writes it in CSV text
+ * ("ObjectId(" 24 hex digits ")"): the same value as a BSON ObjectId. */
+int phi_oid_text(const phi_dv *v);
 
 /* Applies a rule's action to a value (deid, or reid when r->reid). */
 int phi_action_apply(phi_deid_rec *r, const phi_deid_rule *rule, const char *path, const phi_dv *v, phi_dout *out);
@@ -395,6 +430,11 @@ int phi_act_detokenize(phi_deid_rec *r, const phi_deid_rule *rule, const char *p
                        phi_sbuf *out);
 int phi_act_pseudonym(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n,
                       phi_sbuf *out);
+/* The same into a caller's buffer of cap bytes (PHI_DEID_PSEUDONYM_CAP
+ * always suffices): NUL-terminated text, its length in *out_len. */
+#define PHI_DEID_PSEUDONYM_CAP 80
+int phi_act_pseudonym_text(phi_deid_rec *r, const char *key, const char *context, const char *s, size_t n, char *out,
+                           size_t cap, size_t *out_len);
 /* Frees (wipes) r->keys. */
 void phi_act_keys_free(phi_deid_rec *r);
 /* Checks, before any input is read, that the keys a policy names exist:
@@ -407,6 +447,8 @@ int phi_reid_file_raw(phicrypt_t *ph, phicrypt_buf *report_json, const phicrypt_
                       const char *out_path, const phicrypt_deid_opts *opts, const phi_deid_guard *guard);
 /* Scrubs free text into `out`. */
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out);
+/* Frees scrub's per-worker index and memo (the memo wiped). */
+void phi_scrub_free(phi_deid_rec *r);
 /* Whether values under the field name key[0..n) are names of people. */
 int phi_scrub_is_name(const char *key, size_t n);
 /* Adds a value of the record (label at loff, ln in the arena) to what scrub

@@ -20,6 +20,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/gate_private.h"
 
 #define BATCH_BYTES (1u << 20)
 
@@ -38,6 +39,10 @@ typedef struct slot {
     uint64_t records_out;
     int rc;
     char msg[PHI_ERRMSG_MAX];
+    /* residual-PHI gate: records checked, values remembered, hits (report
+     * objects, comma-separated, and their warning lines NUL-separated) */
+    uint64_t gate_records, gate_values, gate_hits;
+    phi_sbuf gate_found, gate_warn;
 } slot;
 
 typedef struct run {
@@ -52,6 +57,10 @@ typedef struct run {
     slot *slots;
     size_t nslots;
     int stop;
+    int gate; /* PHICRYPT_DEID_GATE_OFF, _WARN or _FAIL */
+    phi_gate_key gate_key;
+    uint64_t gate_records, gate_values, gate_hits;
+    phi_sbuf gate_found;
 } run;
 
 static const char *fmt_name(int f)
@@ -105,6 +114,51 @@ static void name_the_record(phi_deid_rec *rec, const void *eh, int rc)
     phi_error(eh, rc, "%s: %s", where, msg);
 }
 
+/* The residual-PHI gate over the record just written at sl->out[mark..]:
+ * 1 when it stops the batch (a hit with the gate failing the run). A hit
+ * names the field the value came from, its class and where it survived;
+ * never the value. */
+static int gate_check(run *ru, slot *sl, phi_deid_rec *rec, const phi_span *sp, size_t mark)
+{
+    phi_gate_hit h;
+    sl->gate_records++;
+    if (!phi_gate_scan(rec->gate, sl->out.p + mark, sl->out.len - mark, ru->fmt != PHICRYPT_DEID_BSON &&
+                       ru->fmt != PHICRYPT_DEID_CSV, &h))
+        return 0;
+    const phi_gate_src *src = &rec->gate->srcs[h.src];
+    phi_sbuf at = { 0 }, from = { 0 };
+    phi_gate_locate(ru->fmt, sl->out.p + mark, sl->out.len - mark, h.at, ru->cols.names, ru->cols.n, ru->cols.sep,
+                    &at);
+    phi_sbuf_put(&from, rec->gate->paths.p + src->path_off, src->path_len);
+    const char *where = phi_rec_where(rec), *cls = phi_gate_class(src->rule, from.p ? from.p : "");
+    sl->gate_hits++;
+    if (ru->gate == PHICRYPT_DEID_GATE_FAIL) {
+        sl->rc = PHICRYPT_EINVAL;
+        snprintf(sl->msg, sizeof sl->msg,
+                 "%s: residual-PHI gate: a value of '%s' (%s) survives in the output at '%s'; nothing written "
+                 "(fix the policy, or --gate warn to write it anyway)",
+                 where, from.p ? from.p : "", cls, at.p ? at.p : "");
+    } else if (sl->gate_hits <= PHI_GATE_MAX_FINDINGS) {
+        phi_sbuf *f = &sl->gate_found;
+        if (f->len)
+            phi_sbuf_putc(f, ',');
+        phi_sbuf_printf(f, ru->fmt == PHICRYPT_DEID_BSON ? "{\"record\":%llu,\"offset\":%llu,\"path\":"
+                                                         : "{\"record\":%llu,\"line\":%llu,\"path\":",
+                        (unsigned long long)rec->where_rec,
+                        (unsigned long long)(ru->fmt == PHICRYPT_DEID_BSON ? sp->byte : sp->line));
+        phi_sbuf_json_str(f, from.p ? from.p : "", from.len);
+        phi_sbuf_printf(f, ",\"class\":\"%s\",\"found_at\":", cls);
+        phi_sbuf_json_str(f, at.p ? at.p : "", at.len);
+        phi_sbuf_putc(f, '}');
+        phi_sbuf_printf(&sl->gate_warn, "%s: residual-PHI gate: a value of '%s' (%s) survives in the output at '%s'",
+                        where, from.p ? from.p : "", cls, at.p ? at.p : "");
+        phi_sbuf_putc(&sl->gate_warn, 0);
+    }
+    phi_sbuf_free(&at);
+    phi_sbuf_free(&from);
+    return ru->gate == PHICRYPT_DEID_GATE_FAIL;
+}
+
 /* Rewrites every record of a batch; a bad record stops the batch (or is
  * listed and skipped with skip_bad). */
 static void process(run *ru, slot *sl, const void *eh)
@@ -121,6 +175,11 @@ static void process(run *ru, slot *sl, const void *eh)
     rec.nsubjects = ru->pol->nrules;
     if (rec.nsubjects)
         rec.subjects = phi_calloc(rec.nsubjects, sizeof *rec.subjects);
+    phi_gate gate;
+    if (ru->gate != PHICRYPT_DEID_GATE_OFF) {
+        phi_gate_init(&gate, &ru->gate_key);
+        rec.gate = &gate;
+    }
     sl->out.len = 0;
     sl->rc = 0;
     sl->records_out = 0;
@@ -135,6 +194,8 @@ static void process(run *ru, slot *sl, const void *eh)
         rec.where_rec = sl->first_rec + k + 1;
         if (ru->fmt == PHICRYPT_DEID_JSON)
             phi_sbuf_put(&sl->out, ",\n", 2);
+        if (rec.gate)
+            phi_gate_record_start(rec.gate);
         if (ru->fmt == PHICRYPT_DEID_BSON)
             rc = phi_bson_rewrite(&rec, (const uint8_t *)s, sp->len, &sl->out);
         else if (ru->fmt == PHICRYPT_DEID_CSV)
@@ -160,6 +221,8 @@ static void process(run *ru, slot *sl, const void *eh)
             st->nbad++;
             continue;
         }
+        if (rc == 0 && rec.gate && gate_check(ru, sl, &rec, sp, mark))
+            break;
         if (rc) {
             sl->rc = rc;
             snprintf(sl->msg, sizeof sl->msg, "%s", phi_error_message(eh));
@@ -180,6 +243,14 @@ static void process(run *ru, slot *sl, const void *eh)
     if (sl->rc == 0 && sl->out.oom) {
         sl->rc = PHICRYPT_ENOMEM;
         snprintf(sl->msg, sizeof sl->msg, "out of memory");
+    }
+    if (rec.gate) {
+        sl->gate_values += gate.values;
+        if (gate.oom && sl->rc == 0) {
+            sl->rc = PHICRYPT_ENOMEM;
+            snprintf(sl->msg, sizeof sl->msg, "out of memory");
+        }
+        phi_gate_free(&gate);
     }
     phi_rec_free(&rec);
     wipe_residue(&sl->out, &sl->out_used);
@@ -426,6 +497,26 @@ static void warn_add(warns *w, const char *fmt, ...)
     w->n++;
 }
 
+/* A batch's gate counts and findings into the run's, in input order. */
+static void gate_merge(run *ru, slot *sl, warns *w)
+{
+    ru->gate_records += sl->gate_records;
+    ru->gate_values += sl->gate_values;
+    uint64_t before = ru->gate_hits;
+    ru->gate_hits += sl->gate_hits;
+    if (sl->gate_found.len && before < PHI_GATE_MAX_FINDINGS) {
+        if (ru->gate_found.len)
+            phi_sbuf_putc(&ru->gate_found, ',');
+        phi_sbuf_put(&ru->gate_found, sl->gate_found.p, sl->gate_found.len);
+        const char *m = sl->gate_warn.p;
+        for (const char *e = m + sl->gate_warn.len; m < e; m += strlen(m) + 1)
+            warn_add(w, "%s", m);
+    }
+    sl->gate_records = sl->gate_values = sl->gate_hits = 0;
+    sl->gate_found.len = 0;
+    sl->gate_warn.len = 0;
+}
+
 /* The warnings that only the end of a run can tell: explicit rules that
  * matched no value, unknown fields kept. Returns how many of each. */
 static void end_warnings(const run *ru, const phi_deid_stats *st, const unsigned char *hit, warns *w,
@@ -506,6 +597,16 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
     if (st->bad.len)
         phi_sbuf_put(&b, st->bad.p, st->bad.len);
     phi_sbuf_putc(&b, ']');
+    if (!ru->reid) {
+        static const char *const modes[] = { "default", "off", "warn", "fail" };
+        phi_sbuf_printf(&b, ",\"gate\":{\"mode\":\"%s\",\"records_checked\":%llu,\"values_checked\":%llu,"
+                            "\"hits\":%llu,\"findings\":[",
+                        modes[ru->gate], (unsigned long long)ru->gate_records, (unsigned long long)ru->gate_values,
+                        (unsigned long long)ru->gate_hits);
+        if (ru->gate_found.len)
+            phi_sbuf_put(&b, ru->gate_found.p, ru->gate_found.len);
+        phi_sbuf_puts(&b, "]}");
+    }
     if (ru->pol->safe_harbor) /* the day ages are counted to (birth years of 90+) */
         phi_sbuf_printf(&b, ",\"reference_date\":\"%04d-%02d-%02d\"", ru->pol->ref_y, ru->pol->ref_m, ru->pol->ref_d);
     phi_sbuf_putc(&b, '}');
@@ -513,8 +614,7 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
         phi_sbuf_free(&b);
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     }
-    rep->data = (uint8_t *)b.p;
-    rep->len = b.len;
+    phi_buf_give(rep, b.p, b.len);
     return 0;
 }
 
@@ -534,10 +634,17 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     int v2 = opts->version >= 2;
     int delim = v2 ? opts->csv_delimiter : 0, strict = v2 && opts->strict;
     phicrypt_deid_warn_fn warn_fn = v2 ? opts->warn : NULL;
-    if (report) {
-        report->data = NULL;
-        report->len = 0;
-    }
+    int gate = opts->version >= 3 ? (int)opts->gate : PHICRYPT_DEID_GATE_DEFAULT;
+    if (gate < PHICRYPT_DEID_GATE_DEFAULT || gate > PHICRYPT_DEID_GATE_FAIL)
+        return phi_error(eh, PHICRYPT_EINVAL, "phicrypt_deid_opts: gate %d unknown", gate);
+    /* Safe Harbor promises zero surviving identifiers: the gate fails closed there. */
+    if (gate == PHICRYPT_DEID_GATE_DEFAULT)
+        gate = p && p->safe_harbor ? PHICRYPT_DEID_GATE_FAIL : PHICRYPT_DEID_GATE_OFF;
+    if (reid)
+        gate = PHICRYPT_DEID_GATE_OFF;
+    /* A report is written on failure too ("completed": false): a stale one
+     * from an earlier call must not be read as this call's (nor leak). */
+    phicrypt_buf_dispose(report);
     int fmt = opts->format;
     if (fmt == PHICRYPT_DEID_AUTO)
         fmt = fmt_from_ext(strcmp(in_path, "-") == 0 ? out_path : in_path);
@@ -574,6 +681,11 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     ru.reid = reid;
     ru.guard = guard;
     ru.skip_bad = opts->skip_bad;
+    ru.gate = gate;
+    if (gate != PHICRYPT_DEID_GATE_OFF && phi_gate_key_new(&ru.gate_key) != 0) {
+        phi_sbuf_free(&w.buf);
+        return phi_error(eh, PHICRYPT_EINTERNAL, "residual-PHI gate: no random key");
+    }
     ru.in_name = strcmp(in_path, "-") == 0 ? "stdin" : in_path;
     phi_reader rd;
     memset(&rd, 0, sizeof rd);
@@ -731,6 +843,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         if (dl)
             rc = out_write(eh, &out, d, dl);
         records_out += sl->records_out;
+        gate_merge(&ru, sl, &w);
         phi_stats_merge(&all, &sl->st);
         phi_stats_free(&sl->st);
         for (size_t i = 0; i < p->nrules; i++) {
@@ -800,8 +913,12 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         phi_free(ru.slots[i].spans);
         phi_free(ru.slots[i].hit);
         phi_stats_free(&ru.slots[i].st);
+        phi_sbuf_free(&ru.slots[i].gate_found);
+        phi_sbuf_free(&ru.slots[i].gate_warn);
     }
     phi_free(ru.slots);
+    phi_sbuf_free(&ru.gate_found);
+    phi_wipe(&ru.gate_key, sizeof ru.gate_key);
     phi_stats_free(&all);
     phi_csv_cols_free(&ru.cols);
     if (rd.carry)

@@ -269,6 +269,42 @@ static int parse_rule(const void *eh, const char *fpath, const bson_t *doc, phi_
     return 0;
 }
 
+/* A member given twice in one object of the policy: JSON allows it, but
+ * which one would win is a guess (and the rule parser would keep both
+ * copies), so the policy is refused naming where. Depth is bounded by the
+ * policy's shape (top level, "fields", one rule). */
+static int member_given_twice(const void *eh, const bson_t *doc, const char *loc, int depth)
+{
+    bson_iter_t it, before, sub;
+    if (!bson_iter_init(&it, doc))
+        return 0;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        char where[700];
+        if (depth == 0)
+            snprintf(where, sizeof where, "%s", k);
+        else if (depth == 1)
+            snprintf(where, sizeof where, "%s.\"%s\"", loc, k);
+        else
+            snprintf(where, sizeof where, "%s.%s", loc, k);
+        bson_iter_init(&before, doc);
+        while (bson_iter_next(&before) && bson_iter_offset(&before) < bson_iter_offset(&it))
+            if (strcmp(bson_iter_key(&before), k) == 0)
+                return phi_error(eh, PHICRYPT_EINVAL,
+                                 "%s: given twice (each member of a policy object is given once)", where);
+        if (depth < 2 && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t child;
+            int rc;
+            bson_iter_document(&it, &len, &data);
+            if (bson_init_static(&child, data, len) && (rc = member_given_twice(eh, &child, where, depth + 1)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const char *policy_json)
 {
     const void *eh = ph;
@@ -280,6 +316,10 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
     *out = NULL;
     if ((rc = phi_json_to_bson(eh, "policy", policy_json, strlen(policy_json), &doc)))
         return rc;
+    if ((rc = member_given_twice(eh, &doc, "", 0))) {
+        bson_destroy(&doc);
+        return rc;
+    }
     phicrypt_deid_policy *p = phi_calloc(1, sizeof *p);
     if (!p) {
         bson_destroy(&doc);
@@ -380,8 +420,13 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             p->needs_identifiers = 1;
         if (r->act == PHI_ACT_SCRUB && r->key && !p->scrub_key)
             p->scrub_key = phi_strdup(r->key);
-        if (r->act == PHI_ACT_DATE_SHIFT)
+        if (r->act == PHI_ACT_DATE_SHIFT) {
+            if (!p->needs_subjects)
+                p->shift_lo = i;
             p->needs_subjects = 1;
+            p->shift_hi = i + 1;
+            p->nshift++;
+        }
         /* Under the preset a tokenised e-mail hides its domain (the
          * employer, the hospital) unless the policy says otherwise. */
         if (r->act == PHI_ACT_TOKENIZE && strcmp(r->format, "email") == 0 &&
@@ -461,6 +506,19 @@ const phi_deid_rule *phi_rule_for(const phicrypt_deid_policy *p, const phi_pcomp
     return NULL;
 }
 
+const phi_deid_rule *phi_rule_for_column(const phicrypt_deid_policy *p, const phi_pcomp *comps, size_t n)
+{
+    const phi_deid_rule *inherited = NULL, *rule = NULL;
+    for (size_t k = 1; k <= n; k++) {
+        rule = phi_rule_pick(phi_rule_for(p, comps, k), inherited);
+        const phi_deid_rule *child;
+        if (k == n || phi_container_whole(rule, inherited, &child))
+            return rule;
+        inherited = child;
+    }
+    return rule;
+}
+
 int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherited, const phi_deid_rule **child)
 {
     *child = inherited;
@@ -488,11 +546,24 @@ int phi_container_whole(const phi_deid_rule *rule, const phi_deid_rule *inherite
     }
 }
 
+int phi_oid_text(const phi_dv *v)
+{
+    /* mongoexport writes an ObjectId in CSV as ObjectId(<24 hex digits>). */
+    if (v->kind != PHI_DV_STR || v->n != 34 || memcmp(v->s, "ObjectId(", 9) != 0 || v->s[33] != ')')
+        return 0;
+    for (size_t i = 9; i < 33; i++) {
+        char c = v->s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
 const phi_deid_rule *phi_rule_for_value(const phicrypt_deid_policy *p, const phi_deid_rule *rule, const phi_dv *v)
 {
     if (!p->safe_harbor || (rule && (!rule->preset || rule->act != PHI_ACT_KEEP)))
         return rule;
-    if (v->oid)
+    if (v->oid || phi_oid_text(v))
         return &p->preset_rules[PHI_ACT_DROP];
     int64_t ms;
     int form, frac;

@@ -874,7 +874,7 @@ static size_t m_grouped(const char *s, size_t n, size_t i, label *lab)
 /* Identifiers chained by their lower-cased first byte, and a bit per hash
  * of their first two bytes: most words share no first two bytes with any
  * identifier and are rejected on one bit. */
-typedef struct id_index {
+typedef struct phi_id_index {
     uint64_t pairs[8];
     int any1; /* an identifier of one byte: no second byte to check */
     int apos; /* the text has an apostrophe (-1: not looked up yet) */
@@ -907,6 +907,19 @@ static void index_ids(const phi_deid_rec *r, id_index *x)
             x->pairs[h >> 6] |= (uint64_t)1 << (h & 63);
         }
     }
+}
+
+/* The index of the record's identifiers: built once per record (and
+ * again when one is added), not per text scrubbed. */
+static id_index *record_index(phi_deid_rec *r)
+{
+    if (!r->idx && !(r->idx = phi_malloc(sizeof *r->idx)))
+        return NULL;
+    if (r->idx_gen != r->ids_gen || r->idx_gen == 0) {
+        index_ids(r, r->idx);
+        r->idx_gen = r->ids_gen;
+    }
+    return r->idx;
 }
 
 /* Whether an identifier may start at s[i]: false when m_ident would find none. */
@@ -1325,17 +1338,18 @@ static int emit(phi_deid_rec *r, const phi_deid_rule *rule, label lab, const cha
  * t itself, or (map != NULL) the text t is the folded shadow of, t[j] coming
  * from src[map[j]] (see fold_private.h). */
 static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, const char *src,
-                const uint32_t *map, phi_sbuf *out)
+                const uint32_t *map, phi_sbuf *out, size_t *matches)
 {
 #define SRC(j) (map ? (size_t)map[j] : (j))
     size_t i = 0, run = 0;
+    *matches = 0;
     /* Where the next '@' is: e-mail addresses are only looked for near one. */
     const char *at = memchr(s, '@', n);
-    id_index x;
-    if (r->nids) {
-        index_ids(r, &x);
-        x.apos = -1;
-    }
+    id_index *x = r->nids ? record_index(r) : NULL;
+    if (r->nids && !x)
+        return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+    if (x)
+        x->apos = -1;
     /* In folded text, letters beyond ASCII are other scripts' (CJK ...),
      * often written without spaces: ASCII after them starts a word. */
     int mixed = map != NULL;
@@ -1347,7 +1361,7 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
         }
         size_t word = 1; /* s[i + 1 .. i + word) are word bytes */
         label lab = { NULL, 0, 0 };
-        size_t m = r->nids && may_ident(&x, s, n, i) ? m_ident(r, &x, s, n, i, &lab) : 0;
+        size_t m = x && may_ident(x, s, n, i) ? m_ident(r, x, s, n, i, &lab) : 0;
         /* A recogniser's longer match wins over the record's own words: a
          * URL, phone or code must go whole, not around a word of it
          * ("ftp://example.com/p/1" with "ftp" and "example" a website's,
@@ -1375,6 +1389,7 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
         /* a match ends with the character it ends in */
         while (map && e < n && map[e] == map[e - 1])
             e++;
+        ++*matches;
         phi_sbuf_put(out, src + SRC(run), SRC(i + lab.keep) - SRC(run));
         int rc = emit(r, rule, lab, src + SRC(i + lab.keep), SRC(e) - SRC(i + lab.keep), out);
         if (rc)
@@ -1386,13 +1401,95 @@ static int scan(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_
     return out->oom ? phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory") : 0;
 }
 
+/* Whether one of the record's identifiers is a word of s, at a place
+ * scan() would look for one (word starts, '(' and '+'); ASCII text. */
+static int has_ident(phi_deid_rec *r, id_index *x, const char *s, size_t n)
+{
+    x->apos = -1;
+    for (size_t i = 0; i < n;) {
+        char c = s[i];
+        if (c == ' ' || (i > 0 && is_w(s[i - 1]) && c != '(' && c != '+')) {
+            i++;
+            continue;
+        }
+        label lab;
+        if (may_ident(x, s, n, i) && m_ident(r, x, s, n, i, &lab))
+            return 1;
+        i++;
+        if (is_w(c))
+            while (i < n && is_w(s[i]))
+                i++;
+    }
+    return 0;
+}
+
+/* Short texts in which no recogniser matched (the same kept values come
+ * back record after record: a diagnosis, a reason, a status): what the
+ * recognisers find depends on the text alone, the record's identifiers are
+ * looked for again at each use. A direct-mapped table of copies (compared
+ * whole, never by hash alone), wiped when freed. */
+#define MEMO_SLOTS 256
+#define MEMO_MAX 48
+typedef struct phi_scrub_memo {
+    struct {
+        uint64_t h;
+        uint32_t n; /* 0: empty */
+        char s[MEMO_MAX];
+    } e[MEMO_SLOTS];
+} memo_t;
+
+static uint64_t memo_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+    return h ^ h >> 29;
+}
+
+void phi_scrub_free(phi_deid_rec *r)
+{
+    if (r->memo)
+        phi_wipe_free(r->memo, sizeof *r->memo);
+    r->memo = NULL;
+    phi_free(r->idx);
+    r->idx = NULL;
+    r->idx_gen = 0;
+}
+
 int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t n, phi_sbuf *out)
 {
     phi_sbuf_reserve(out, n + 16);
     /* ASCII text is scanned as it is; other text through its shadow, where
      * a fullwidth digit, a no-break space or an accent hides nothing. */
-    if (n >= UINT32_MAX || !phi_fold_needed(s, n))
-        return scan(r, rule, s, n, s, NULL, out);
+    size_t matches;
+    if (n >= UINT32_MAX || !phi_fold_needed(s, n)) {
+        if (n == 0 || n > MEMO_MAX)
+            return scan(r, rule, s, n, s, NULL, out, &matches);
+        uint64_t h = memo_hash(s, n);
+        if (r->memo) {
+            const struct phi_scrub_memo *m = r->memo;
+            size_t k = h % MEMO_SLOTS;
+            if (m->e[k].n == n && m->e[k].h == h && memcmp(m->e[k].s, s, n) == 0) {
+                id_index *x = r->nids ? record_index(r) : NULL;
+                if (r->nids && !x)
+                    return phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
+                if (!x || !has_ident(r, x, s, n)) {
+                    phi_sbuf_put(out, s, n);
+                    return out->oom ? phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory") : 0;
+                }
+            }
+        }
+        int rc = scan(r, rule, s, n, s, NULL, out, &matches);
+        if (rc || matches)
+            return rc;
+        if (!r->memo && !(r->memo = phi_calloc(1, sizeof *r->memo)))
+            return 0; /* only a memo */
+        size_t k = h % MEMO_SLOTS;
+        r->memo->e[k].h = h;
+        r->memo->e[k].n = (uint32_t)n;
+        memcpy(r->memo->e[k].s, s, n);
+        return 0;
+    }
     char *t = phi_malloc(n + 1);
     uint32_t *map = phi_malloc((n + 1) * sizeof *map);
     int rc;
@@ -1400,7 +1497,7 @@ int phi_scrub(phi_deid_rec *r, const phi_deid_rule *rule, const char *s, size_t 
         rc = phi_error(r->eh, PHICRYPT_ENOMEM, "out of memory");
     } else {
         size_t tn = phi_fold_shadow(s, n, t, map);
-        rc = scan(r, rule, t, tn, s, map, out);
+        rc = scan(r, rule, t, tn, s, map, out, &matches);
     }
     if (t)
         phi_wipe_free(t, n + 1);
@@ -1483,6 +1580,7 @@ static void add_one(phi_deid_rec *r, size_t off, size_t k, size_t loff, size_t l
         r->ids = ni;
         r->capids = cap;
     }
+    r->ids_gen++; /* the index is stale */
     phi_ident *id = &r->ids[r->nids++];
     id->off = off;
     id->n = k;

@@ -73,9 +73,7 @@ int phicrypt_bson_to_json(phicrypt_t *ph, phicrypt_buf *out, const uint8_t *doc_
     char *text = phi_bson_to_json(ph, &doc, canonical, &n);
     if (!text)
         return phi_error_code(ph) ? phi_error_code(ph) : PHICRYPT_EBADDATA;
-    phicrypt_buf_dispose(out);
-    out->data = (uint8_t *)text;
-    out->len = n;
+    phi_buf_give(out, text, n);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "core/mem_private.h"
 #include "fle/fle_private.h"
 #include "keyvault/keyvault_private.h"
+#include "kms/registry_private.h"
 
 size_t phicrypt_key_id_bytes(void)
 {
@@ -59,6 +60,14 @@ static int check_provider(phicrypt_t *ph, const char *provider, const char *mast
     static const char *const names[] = { "local", "aws", "azure", "gcp", "kmip", NULL };
     const char *s;
     size_t i;
+    /* Named local keys and plug-ins: phicrypt wraps those (mcrypt/bridge.c). */
+    if (phi_kms_registry_find(ph->cfg->kms_registry, provider))
+        return 0;
+    if (strncmp(provider, "local:", 6) == 0)
+        return phi_error(ph, PHICRYPT_ECONFIG, "KMS provider '%s' is not configured (kms_providers.%s)", provider,
+                         provider);
+    if (strchr(provider, ':') && ph->cfg->kms_remote && bson_has_field(ph->cfg->kms_remote, provider))
+        return 0; /* a named remote provider on a libmongocrypt that has them */
     for (i = 0; names[i] && strcmp(names[i], provider) != 0; i++)
         ;
     if (!names[i]) {
@@ -121,7 +130,23 @@ int phicrypt_datakey_create(phicrypt_t *ph, uint8_t id[PHICRYPT_KEY_ID_BYTES], c
     req.n_alt_names = opts->alt_names_count;
     req.key_material = opts->key_material;
     phi_fle_io(ph, &io);
-    rc = phi_mcrypt_datakey(phi_fle_acquire(ph), ph, &io, &req, &doc);
+    {
+        phi_mcrypt *m = phi_fle_acquire(ph);
+        if (phi_mcrypt_own_provider(m, req.provider)) {
+            /* libmongocrypt makes the document under the bridge key; the
+             * key is then wrapped for its provider here. */
+            bson_t bridged;
+            const char *target = req.provider;
+            req.provider = "local";
+            req.master_key = NULL;
+            if ((rc = phi_mcrypt_datakey(m, ph, &io, &req, &bridged)) == 0) {
+                rc = phi_mcrypt_bridge_out(m, ph, &bridged, target, have_mk ? &mk : NULL, &doc);
+                bson_destroy(&bridged);
+            }
+        } else {
+            rc = phi_mcrypt_datakey(m, ph, &io, &req, &doc);
+        }
+    }
     phi_fle_release(ph);
     if (have_mk)
         bson_destroy(&mk);

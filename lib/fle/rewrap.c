@@ -11,6 +11,7 @@
 #include "core/json_private.h"
 #include "fle/fle_private.h"
 #include "keyvault/keyvault_private.h"
+#include "kms/registry_private.h"
 
 #define MAX_DEPTH 8
 
@@ -173,7 +174,7 @@ int phicrypt_datakey_rewrap(phicrypt_t *ph, size_t *count, const char *filter_js
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_rewrap: NULL client");
     if (master_key_json && !provider)
         return phi_error(ph, PHICRYPT_EINVAL, "phicrypt_datakey_rewrap: a master key needs its provider");
-    if (provider && strcmp(provider, "local") != 0 &&
+    if (provider && strcmp(provider, "local") != 0 && !phi_kms_registry_find(ph->cfg->kms_registry, provider) &&
         (!ph->cfg->kms_remote || !bson_has_field(ph->cfg->kms_remote, provider)))
         return phi_error(ph, PHICRYPT_ECONFIG, "KMS provider '%s' is not configured (kms_providers.%s)", provider,
                          provider);

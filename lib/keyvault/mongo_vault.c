@@ -8,26 +8,19 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
+#include "core/mongo_conn_private.h"
 #include "keyvault/mongo_vault_private.h"
 
 #define DUPLICATE_KEY 11000
 #define WRITE_TIMEOUT_MS 10000
 
 struct phi_mongo_vault {
-    mongoc_client_pool_t *pool; /* thread-safe; one client per operation */
-    mongoc_uri_t *uri;
+    phi_mongo_conn *conn;       /* the pool (shared code with the audit anchor) */
     char *db, *coll;
     char *describe;             /* host list and namespace, never credentials */
     pthread_mutex_t index_mu;
     int index_ready;
 };
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void init_mongoc(void)
-{
-    mongoc_init();
-}
 
 static int fail(const void *eh, int code, const char *what, const bson_error_t *err)
 {
@@ -38,42 +31,26 @@ static int fail(const void *eh, int code, const char *what, const bson_error_t *
 int phi_mongo_vault_open(phi_mongo_vault **out, const void *eh, const char *uri, const char *ns)
 {
     phi_mongo_vault *mv;
-    bson_error_t err;
     const char *dot = phi_ns_dot(ns);
-    const mongoc_host_list_t *h;
-    size_t dlen;
+    int rc;
     *out = NULL;
     if (!dot)
         return phi_error(eh, PHICRYPT_ECONFIG, "key_vault_namespace: expected \"db.collection\"");
-    pthread_once(&init_once, init_mongoc);
     if (!(mv = phi_calloc(1, sizeof *mv)))
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     pthread_mutex_init(&mv->index_mu, NULL);
-    if (!(mv->uri = mongoc_uri_new_with_error(uri, &err))) {
+    if ((rc = phi_mongo_conn_open(&mv->conn, eh, "key_vault", uri)) != 0) {
         phi_mongo_vault_close(mv);
-        /* The URI may hold a password: quote libmongoc's reason only. */
-        return phi_error(eh, PHICRYPT_ECONFIG, "key_vault: not a valid MongoDB URI (%s)", err.message);
+        return rc;
     }
     mv->db = phi_strndup(ns, (size_t)(dot - ns));
     mv->coll = phi_strdup(dot + 1);
-    dlen = strlen(ns) + 64;
-    for (h = mongoc_uri_get_hosts(mv->uri); h; h = h->next)
-        dlen += strlen(h->host_and_port) + 1;
-    mv->describe = phi_malloc(dlen);
-    mv->pool = mongoc_client_pool_new(mv->uri);
-    if (!mv->db || !mv->coll || !mv->describe || !mv->pool) {
+    mv->describe = phi_malloc(strlen(phi_mongo_conn_hosts(mv->conn)) + strlen(ns) + 2);
+    if (!mv->db || !mv->coll || !mv->describe) {
         phi_mongo_vault_close(mv);
-        return phi_error(eh, PHICRYPT_ENOMEM, "MongoDB key vault: cannot create a client pool");
+        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     }
-    mongoc_client_pool_set_error_api(mv->pool, MONGOC_ERROR_API_VERSION_2);
-    if (!mongoc_uri_get_appname(mv->uri))
-        mongoc_client_pool_set_appname(mv->pool, "phicrypt");
-    strcpy(mv->describe, "mongodb://");
-    for (h = mongoc_uri_get_hosts(mv->uri); h; h = h->next) {
-        strcat(mv->describe, h->host_and_port);
-        if (h->next)
-            strcat(mv->describe, ",");
-    }
+    strcpy(mv->describe, phi_mongo_conn_hosts(mv->conn));
     strcat(mv->describe, "/");
     strcat(mv->describe, ns);
     *out = mv;
@@ -84,10 +61,7 @@ void phi_mongo_vault_close(phi_mongo_vault *mv)
 {
     if (!mv)
         return;
-    if (mv->pool)
-        mongoc_client_pool_destroy(mv->pool);
-    if (mv->uri)
-        mongoc_uri_destroy(mv->uri);
+    phi_mongo_conn_close(mv->conn);
     phi_free(mv->db);
     phi_free(mv->coll);
     phi_free(mv->describe);
@@ -111,7 +85,7 @@ static int conn_get(phi_mongo_vault *mv, const void *eh, conn *c)
 {
     mongoc_read_concern_t *rc;
     mongoc_write_concern_t *wc;
-    c->client = mongoc_client_pool_pop(mv->pool);
+    c->client = phi_mongo_conn_pop(mv->conn);
     if (!c->client)
         return phi_error(eh, PHICRYPT_EKEYVAULT, "MongoDB key vault: no client available");
     c->coll = mongoc_client_get_collection(c->client, mv->db, mv->coll);
@@ -130,8 +104,7 @@ static void conn_put(phi_mongo_vault *mv, conn *c)
 {
     if (c->coll)
         mongoc_collection_destroy(c->coll);
-    if (c->client)
-        mongoc_client_pool_push(mv->pool, c->client);
+    phi_mongo_conn_push(mv->conn, c->client);
 }
 
 /* The unique partial index the drivers' key vault uses, so that two
@@ -411,7 +384,7 @@ int phi_mongo_vault_replace_many(phi_mongo_vault *mv, const void *eh, const bson
 int phi_mongo_vault_collinfo(phi_mongo_vault *mv, const void *eh, const char *db, const bson_t *filter,
                              phi_key_emit_fn emit, void *ectx)
 {
-    mongoc_client_t *client = mongoc_client_pool_pop(mv->pool);
+    mongoc_client_t *client = phi_mongo_conn_pop(mv->conn);
     mongoc_database_t *database;
     mongoc_cursor_t *cursor;
     bson_t opts = BSON_INITIALIZER;
@@ -430,6 +403,6 @@ int phi_mongo_vault_collinfo(phi_mongo_vault *mv, const void *eh, const char *db
     mongoc_cursor_destroy(cursor);
     bson_destroy(&opts);
     mongoc_database_destroy(database);
-    mongoc_client_pool_push(mv->pool, client);
+    phi_mongo_conn_push(mv->conn, client);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
+#include "mcrypt/bridge_private.h"
 #include "mcrypt/mcrypt_impl_private.h"
 
 #define MAX_KEYS_PER_REQUEST 4096
@@ -19,6 +20,7 @@ typedef struct key_lookup {
     unsigned char *found_name;
     mongocrypt_ctx_t *ctx;
     const void *eh;
+    phi_mcrypt *m;
 } key_lookup;
 
 static int collect_in(const void *eh, bson_iter_t *in, key_lookup *kl, int want_ids)
@@ -80,8 +82,9 @@ static int emit_key(void *ectx, const bson_t *doc)
 {
     key_lookup *kl = ectx;
     bson_iter_t it;
-    mongocrypt_binary_t *bin;
-    int rc;
+    mongocrypt_binary_t *bin = NULL;
+    bson_t bridged;
+    int rc, translated = 0;
 
     if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_BINARY(&it)) {
         bson_subtype_t st;
@@ -103,10 +106,18 @@ static int emit_key(void *ectx, const bson_t *doc)
                     kl->found_name[i] = 1;
         }
     }
-    if ((rc = phi_mcrypt_binary_of(kl->eh, doc, &bin)) != 0)
+    /* Keys of providers libmongocrypt does not know go re-wrapped. */
+    if ((rc = phi_mcrypt_bridge_in(kl->m, kl->eh, doc, &bridged, &translated)) != 0)
         return rc;
-    if (!mongocrypt_ctx_mongo_feed(kl->ctx, bin)) {
-        mongocrypt_binary_destroy(bin);
+    rc = phi_mcrypt_binary_of(kl->eh, translated ? &bridged : doc, &bin);
+    if (rc == 0 && !mongocrypt_ctx_mongo_feed(kl->ctx, bin))
+        rc = 1;
+    mongocrypt_binary_destroy(bin);
+    if (translated)
+        phi_bson_wipe_destroy(&bridged);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
         rc = phi_mcrypt_ctx_error(kl->ctx, kl->eh, "key vault document");
         if (rc == PHICRYPT_EAUTH) {
             /* The local provider unwraps while the key is fed. */
@@ -124,12 +135,11 @@ static int emit_key(void *ectx, const bson_t *doc)
         }
         return rc;
     }
-    mongocrypt_binary_destroy(bin);
     return 0;
 }
 
 /* The caller matches the filter itself (rewrapping). */
-static int need_keys_by_filter(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
+static int need_keys_by_filter(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
 {
     mongocrypt_binary_t *op = mongocrypt_binary_new();
     key_lookup kl = { 0 };
@@ -137,6 +147,7 @@ static int need_keys_by_filter(mongocrypt_ctx_t *ctx, const void *eh, const phi_
     int rc = 0;
     kl.ctx = ctx;
     kl.eh = eh;
+    kl.m = m;
     if (!op)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (!mongocrypt_ctx_mongo_op(ctx, op))
@@ -149,7 +160,7 @@ static int need_keys_by_filter(mongocrypt_ctx_t *ctx, const void *eh, const phi_
     return rc;
 }
 
-static int need_keys(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
+static int need_keys(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io)
 {
     mongocrypt_binary_t *op = mongocrypt_binary_new();
     bson_t filter;
@@ -159,6 +170,7 @@ static int need_keys(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io 
 
     kl.ctx = ctx;
     kl.eh = eh;
+    kl.m = m;
     if (!op)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (!mongocrypt_ctx_mongo_op(ctx, op)) {
@@ -223,27 +235,26 @@ out:
     return rc;
 }
 
-static int run(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out);
+static int run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out);
 
 int phi_mcrypt_run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io,
                    const char *what, bson_t *out)
 {
     phi_mcrypt_kms_run saved;
     int rc;
-    (void)m;
     phi_mcrypt_kms_run_begin(&saved);
-    rc = run(ctx, eh, io, what, out);
+    rc = run(m, ctx, eh, io, what, out);
     phi_mcrypt_kms_run_end(&saved);
     return rc;
 }
 
-static int run(mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out)
+static int run(phi_mcrypt *m, mongocrypt_ctx_t *ctx, const void *eh, const phi_mcrypt_io *io, const char *what, bson_t *out)
 {
     for (;;) {
         int rc;
         switch (mongocrypt_ctx_state(ctx)) {
         case MONGOCRYPT_CTX_NEED_MONGO_KEYS:
-            if ((rc = (io && io->find_by_filter) ? need_keys_by_filter(ctx, eh, io) : need_keys(ctx, eh, io)) != 0)
+            if ((rc = (io && io->find_by_filter) ? need_keys_by_filter(m, ctx, eh, io) : need_keys(m, ctx, eh, io)) != 0)
                 return rc;
             break;
         case MONGOCRYPT_CTX_NEED_KMS:

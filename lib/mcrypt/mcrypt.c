@@ -7,6 +7,7 @@
 #include "core/error_private.h"
 #include "core/json_private.h"
 #include "core/mem_private.h"
+#include "kms/registry_private.h"
 #include "mcrypt/mcrypt_impl_private.h"
 
 const char *phicrypt_mongocrypt_version(void)
@@ -55,10 +56,21 @@ int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts
         phi_free(m);
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory creating libmongocrypt handle");
     }
-    if (opts->local_key) {
+    if (opts->registry && phi_kms_registry_named(opts->registry) > 0) {
+        /* Providers libmongocrypt does not know: it sees their keys
+         * re-wrapped under this instance's own key (bridge.c), which is
+         * never written anywhere. */
+        if (!(m->bridge_key = phi_secure_alloc(96)) || phi_random(m->bridge_key, 96) != 0) {
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of secure memory for the bridge key");
+            goto fail;
+        }
+        m->real_local = opts->local_key;
+        m->registry = opts->registry;
+    }
+    if (opts->local_key || m->bridge_key) {
         bson_t local;
         BSON_APPEND_DOCUMENT_BEGIN(&providers, "local", &local);
-        BSON_APPEND_BINARY(&local, "key", BSON_SUBTYPE_BINARY, opts->local_key, 96);
+        BSON_APPEND_BINARY(&local, "key", BSON_SUBTYPE_BINARY, m->bridge_key ? m->bridge_key : opts->local_key, 96);
         bson_append_document_end(&providers, &local);
     }
     if (opts->kms_remote)
@@ -118,6 +130,7 @@ fail:
     mongocrypt_binary_destroy(bin);
     phi_bson_wipe_destroy(&providers);
     mongocrypt_destroy(m->crypt);
+    phi_secure_free(m->bridge_key);
     phi_free(m);
     return rc;
 }
@@ -127,5 +140,6 @@ void phi_mcrypt_free(phi_mcrypt *m)
     if (!m)
         return;
     mongocrypt_destroy(m->crypt);
+    phi_secure_free(m->bridge_key);
     phi_free(m);
 }

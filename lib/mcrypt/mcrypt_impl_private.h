@@ -8,6 +8,12 @@
 
 struct phi_mcrypt {
     mongocrypt_t *crypt;
+    /* bridge.c: set when the registry names providers libmongocrypt does
+     * not know; bridge_key (secure memory, 96 bytes) is then libmongocrypt's
+     * "local" key and real_local the configured one (or NULL). */
+    uint8_t *bridge_key;
+    const uint8_t *real_local;
+    const struct phi_kms_registry *registry;
 };
 
 /* Runs ctx to completion; on success *out holds the finalized document. */

@@ -20,6 +20,10 @@ typedef struct phi_mcrypt_opts {
      * libmongocrypt takes them, or NULL; copied, never retained. */
     const bson_t *kms_remote;
     int kms_on_demand;        /* one of them is {}: credentials on demand */
+    /* Named local keys and KMS plug-ins (kms/registry_private.h), or NULL.
+     * When it names any, libmongocrypt's local provider is an ephemeral
+     * key and phicrypt wraps for "local" itself (mcrypt/bridge.c). */
+    const struct phi_kms_registry *registry;
 } phi_mcrypt_opts;
 
 int phi_mcrypt_new(phi_mcrypt **out, const void *eh, const phi_mcrypt_opts *opts);
@@ -97,6 +101,18 @@ int phi_mcrypt_decrypt_document(phi_mcrypt *m, const void *eh, const phi_mcrypt_
  * stored. */
 int phi_mcrypt_rewrap(phi_mcrypt *m, const void *eh, const phi_mcrypt_io *io, const bson_t *filter,
                       const char *provider, const bson_t *master_key, bson_t *out);
+
+/* 1 when this instance bridges providers libmongocrypt does not know. */
+int phi_mcrypt_bridged(const phi_mcrypt *m);
+/* 1 when phicrypt wraps for `provider` itself (bridge.c): "local" on a
+ * bridged instance, "local:<name>", a plug-in. */
+int phi_mcrypt_own_provider(const phi_mcrypt *m, const char *provider);
+/* `doc` (a key document, or a rewrap result {_id, keyMaterial, masterKey})
+ * holds keyMaterial under the bridge key; *out (initialised) is the same
+ * with keyMaterial wrapped for `provider` and masterKey = master_key (may
+ * be NULL) plus provider. */
+int phi_mcrypt_bridge_out(phi_mcrypt *m, const void *eh, const bson_t *doc, const char *provider,
+                          const bson_t *master_key, bson_t *out);
 
 /* Maps a libmongocrypt error message to a phicrypt code. */
 int phi_mcrypt_code_for_message(const char *msg);

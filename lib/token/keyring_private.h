@@ -84,5 +84,15 @@ int phi_kr_tokenize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const 
                     size_t value_len, const phicrypt_token_opts *opts, int decrypt);
 int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
                         size_t value_len, const phicrypt_pseudonym_opts *opts);
+/* The longest pseudonym text: "ps1." + a 10-digit version + "." + 32
+ * bytes in base32. */
+#define PHI_KR_PSEUDONYM_TEXT_MAX (4 + 10 + 1 + 52)
+/* phi_kr_pseudonymize into the caller's buffer (out_cap >=
+ * PHI_KR_PSEUDONYM_TEXT_MAX + 1 always suffices): the text, NUL-terminated,
+ * and its length in *out_len. No allocation: de-identification makes one
+ * per pseudonymised value. PHICRYPT_EBUFSIZE when out_cap is too small. */
+int phi_kr_pseudonymize_text(phicrypt_t *ph, phi_kr_local **lp, char *out, size_t out_cap, size_t *out_len,
+                             const char *key_name, const char *value, size_t value_len,
+                             const phicrypt_pseudonym_opts *opts);
 
 #endif

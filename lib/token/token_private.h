@@ -160,10 +160,9 @@ typedef struct phi_siv_ad {
 
 /* Deterministic AES-SIV with one AD component (always present, even when
  * empty). out receives PHI_SIV_TAG_LEN + pt_len bytes: tag || ciphertext.
- * Each call copies a pre-keyed template context (no key schedule; OpenSSL
- * allocates the copy). An empty plaintext (pt may then be NULL) gives the
- * 16-byte tag alone, computed by our S2V over OpenSSL CMAC because OpenSSL
- * 3.0's SIV cipher cannot process an empty message. */
+ * S2V and CTR run on two pre-keyed AES-ECB contexts (no key schedule and
+ * no allocation per call; the key object is for one thread at a time).
+ * An empty plaintext (pt may then be NULL) gives the 16-byte tag alone. */
 int phi_siv_encrypt(phi_siv_key *k, const uint8_t *ad, size_t ad_len,
                     const uint8_t *pt, size_t pt_len, uint8_t *out);
 /* in is tag || ciphertext (in_len >= PHI_SIV_TAG_LEN, else

@@ -426,16 +426,16 @@ int phicrypt_pseudonymize(phicrypt_t *ph, phicrypt_buf *out, const char *key_nam
     return phi_kr_pseudonymize(ph, NULL, out, key_name, value, value_len, opts);
 }
 
-int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
-                        size_t value_len, const phicrypt_pseudonym_opts *opts)
+int phi_kr_pseudonymize_text(phicrypt_t *ph, phi_kr_local **lp, char *out, size_t out_cap, size_t *out_len,
+                             const char *key_name, const char *value, size_t value_len,
+                             const phicrypt_pseudonym_opts *opts)
 {
     phicrypt_pseudonym_opts def = PHICRYPT_PSEUDONYM_OPTS_INIT;
     uint8_t mac[PHI_PSEUDO_MAX_LEN];
     size_t mac_len, tl;
     uint32_t used = 0;
-    char *text;
     int rc;
-    if (!out)
+    if (!out || !out_len)
         return phi_error(ph, PHICRYPT_EINVAL, "pseudonymize: NULL argument");
     if ((rc = pseudo_checks(ph, key_name, value, value_len, &opts, &def, &mac_len)) != 0)
         return rc;
@@ -443,14 +443,31 @@ int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, co
                          &used)) != 0)
         return rc;
     tl = phi_ps_text_len(used, mac_len);
-    text = phi_malloc(tl + 1);
-    if (!text)
-        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
-    if ((rc = phi_ps_text_encode(text, tl + 1, used, mac, mac_len)) != 0) {
-        phi_free(text);
-        return phi_error(ph, rc, "pseudonymize: encoding failed");
+    if (tl + 1 > out_cap) {
+        phi_wipe(mac, sizeof mac);
+        return phi_error(ph, PHICRYPT_EBUFSIZE, "pseudonymize: %zu bytes needed for the text", tl + 1);
     }
+    rc = phi_ps_text_encode(out, out_cap, used, mac, mac_len);
     phi_wipe(mac, sizeof mac);
+    if (rc != 0)
+        return phi_error(ph, rc, "pseudonymize: encoding failed");
+    *out_len = tl;
+    return 0;
+}
+
+int phi_kr_pseudonymize(phicrypt_t *ph, phi_kr_local **lp, phicrypt_buf *out, const char *key_name, const char *value,
+                        size_t value_len, const phicrypt_pseudonym_opts *opts)
+{
+    char buf[PHI_KR_PSEUDONYM_TEXT_MAX + 1], *text;
+    size_t tl = 0;
+    int rc;
+    if (!out)
+        return phi_error(ph, PHICRYPT_EINVAL, "pseudonymize: NULL argument");
+    if ((rc = phi_kr_pseudonymize_text(ph, lp, buf, sizeof buf, &tl, key_name, value, value_len, opts)) != 0)
+        return rc;
+    if (!(text = phi_malloc(tl + 1)))
+        return phi_error(ph, PHICRYPT_ENOMEM, "out of memory");
+    memcpy(text, buf, tl + 1);
     return out_text(ph, out, text, tl);
 }
 

@@ -448,6 +448,9 @@ def _word_in(hay, needle):
         start = i + 1
 
 
+_YEAR_ONLY = re.compile(r"^-?[0-9]{4}(?:-01-01t00:00:00(?:\.000)?z)?$")
+
+
 class Haystack:
     """A record's output: leaf values by dotted path (keys included), normalised on demand."""
     __slots__ = ("flat", "_text", "_digits")
@@ -522,10 +525,17 @@ class Haystack:
                     return True
         return False
 
+    def year_only(self, where):
+        """The value is a year and nothing else (a date generalised to its year, as text or as
+        1 January): Safe Harbor allows it, so it explains no survivor found away from home (a ZIP
+        that lost its leading zero, 01970 as the number 1970, is not leaked by a birth year 1970)."""
+        return where != "@keys" and where != "@all" and _YEAR_ONLY.match(self.text(where)) is not None
+
     def found_where(self, needles, skip):
-        """The first path (or '@keys') holding the needles, other than those in skip."""
+        """The first path (or '@keys') holding the needles, other than those in skip and values
+        that are only a year."""
         for p in list(self.flat) + ["@keys"]:
-            if p not in skip and self.found(needles, p):
+            if p not in skip and not self.year_only(p) and self.found(needles, p):
                 return p
         return None
 

@@ -7,7 +7,7 @@ set -u
 P=$(realpath "${1:?usage: test_mongo_cli.sh PATH/TO/phicrypt}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-mongo-cli-XXXXXX")
-trap '"$HERE/server.sh" stop "$T/ro"; "$HERE/server.sh" stop "$T/rs"; rm -rf "$T"' EXIT
+trap '"$HERE/server.sh" stop "$T/ro"; "$HERE/server.sh" stop "$T/rs"; "$HERE/server.sh" stop "$T/au"; rm -rf "$T"' EXIT
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -62,6 +62,52 @@ else
   for c in create_before_restart server_gone_is_a_clear_error create_after_restart no_partial_key_after_restart; do
     notok "test_mongo_cli__$c" "test server did not start"
   done
+fi
+
+# The audit log anchored in MongoDB (issue 18): checkpoints reach the
+# anchor and verify finds them, also for an auditor with only the public
+# key and the URI; a log rolled back to an older copy is refused.
+if URI=$("$HERE/server.sh" start "$T/au"); then
+  A="$T/ks/audit-anchored.json"
+  python3 - "$T/ks/phicrypt.json" "$A" "${URI%/}/phiaudit_cli" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["audit"] = {"path": "audit-anchored.jsonl", "anchors": [sys.argv[3]]}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  ALOG="$T/ks/audit-anchored.jsonl"
+  "$P" --config "$A" audit rotate-key >/dev/null 2>"$T/err" &&
+    cp "$ALOG" "$T/old.jsonl" &&
+    "$P" --config "$A" audit rotate-key >/dev/null 2>>"$T/err" &&
+    "$P" --config "$A" audit public-key >"$T/ks/audit.pub" 2>>"$T/err"
+  "$P" --config "$A" audit verify >"$T/out" 2>>"$T/err"
+  st=$?
+  mkdir -p "$T/auditor" && cp "$ALOG" "$T/ks/audit.pub" "$T/auditor/"
+  (cd "$T/auditor" && env -u PHICRYPT_CONFIG "$P" audit verify audit-anchored.jsonl --public-key audit.pub \
+     --anchors "${URI%/}/phiaudit_cli") >"$T/out2" 2>>"$T/err"
+  st2=$?
+  if [ $st = 0 ] && grep -Eq "\([1-9][0-9]* anchored checkpoints? found" "$T/out" && [ $st2 = 0 ] &&
+     grep -Eq "\([1-9][0-9]* anchored checkpoints? found" "$T/out2"; then
+    ok "test_mongo_cli__audit_anchor_verify"
+  else
+    notok "test_mongo_cli__audit_anchor_verify" "exit $st/$st2" "$(head -c 300 "$T/out" "$T/out2" "$T/err")"
+  fi
+  cp "$T/old.jsonl" "$ALOG"
+  "$P" --config "$A" audit checkpoint >/dev/null 2>"$T/err"
+  st=$?
+  (cd "$T/auditor" && cp "$T/old.jsonl" audit-anchored.jsonl && env -u PHICRYPT_CONFIG "$P" audit verify \
+     audit-anchored.jsonl --public-key audit.pub --anchors "${URI%/}/phiaudit_cli") >"$T/out2" 2>&1
+  st2=$?
+  if [ $st != 0 ] && grep -q "behind its anchor" "$T/err" && cmp -s "$T/old.jsonl" "$ALOG" && [ $st2 = 1 ] &&
+     grep -q "truncated or rolled back" "$T/out2"; then
+    ok "test_mongo_cli__audit_anchor_rollback_refused"
+  else
+    notok "test_mongo_cli__audit_anchor_rollback_refused" "exit $st/$st2" "$(head -c 300 "$T/err" "$T/out2")"
+  fi
+  "$HERE/server.sh" stop "$T/au"
+else
+  notok "test_mongo_cli__audit_anchor_verify" "test server did not start"
+  notok "test_mongo_cli__audit_anchor_rollback_refused" "test server did not start"
 fi
 
 echo "1..$n"

@@ -69,3 +69,7 @@ head -1 "$WORK/export.jsonl" | jq -c '{name, ssn, dob, address, notes}' | cut -c
 echo "   after:"
 head -1 "$WORK/deid.jsonl" | jq -c '{name, ssn, dob, address, notes}' | cut -c1-300 | sed 's/^/     /'
 echo "   $(wc -l < "$WORK/deid.jsonl") records written; report: $(jq -c '{records_in, records_out, bad_records: (.bad_records | length)}' "$WORK/report.json" 2>/dev/null || echo "$WORK/report.json")"
+
+echo
+echo "== the tool used above is $P"
+echo "   put it on your PATH: ln -s $P ~/.local/bin/phicrypt   (or install everything: meson install -C build)"

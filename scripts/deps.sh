@@ -11,6 +11,8 @@ PKGS=(build-essential meson ninja-build pkg-config libmongocrypt-dev libbson-dev
 # the interop suite's official drivers (tests/interop/): PHP (ext-mongodb bundles its own
 # libmongocrypt) and Go (built with -tags cse against Debian's libmongocrypt)
 PKGS+=(php8.2-cli php8.2-mongodb golang-mongodb-mongo-driver-dev)
+# bson.json_util imports pymongo; venv and wheel: the Python package's pip install/wheel test
+PKGS+=(python3-pymongo python3-venv python3-wheel)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 #   ./tests/run.sh --valgrind   also the C unit suites under valgrind (leaks, invalid reads)
 #   ./tests/run.sh --tsan       also the C unit suites (threaded clients, deid threads) under ThreadSanitizer
 #   ./tests/run.sh --no-install never call apt-get
+#   ./tests/run.sh --packages   also build and check the Debian packages (suite 'deb', slow)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,19 +20,27 @@ SANITIZE=0
 VALGRIND=0
 TSAN=0
 INSTALL=1
+PACKAGES=0
 for a in "$@"; do
   case "$a" in
     --sanitize) SANITIZE=1 ;;
     --valgrind) VALGRIND=1 ;;
     --tsan) TSAN=1 ;;
     --no-install) INSTALL=0 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --packages) PACKAGES=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
 
 [ $INSTALL = 0 ] && export PHICRYPT_NO_INSTALL=1
 scripts/deps.sh || exit 1
+if [ $PACKAGES = 1 ]; then
+  scripts/deps.sh debhelper dh-python help2man lintian || exit 1
+  NO_DEB=()
+else
+  NO_DEB=(--no-suite deb)
+fi
 
 build() { # DIR [meson options...]
   local dir=$1; shift
@@ -71,7 +80,7 @@ status=0
 echo "== build"
 if build "$B"; then
   echo "== tests"
-  meson test -C "$B" --num-processes 2 --print-errorlogs >"$B/test-output.log" 2>&1 || status=1
+  meson test -C "$B" --num-processes 2 --print-errorlogs "${NO_DEB[@]}" >"$B/test-output.log" 2>&1 || status=1
   grep -E "^ *[0-9]+/[0-9]+ " "$B/test-output.log"
   logs+=("$B/meson-logs/testlog.json")
 else

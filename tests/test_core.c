@@ -176,6 +176,44 @@ static void test_core__json_errors_do_not_quote_input(void **state)
     }
 }
 
+/* issue 22: a person fixes a configuration by line and column, and is told when
+ * the problem is nesting depth rather than syntax. */
+static void test_core__json_error_line_and_column(void **state)
+{
+    (void)state;
+    static const char text[] = "{\n  \"key_vault\": \"file:x\",\n  oops\n}";
+    int h = 0;
+    bson_t b;
+    assert_int_equal(phi_json_to_bson(&h, "phicrypt.json", text, strlen(text), &b), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phi_error_message(&h), "phicrypt.json: invalid JSON at line 3, column "));
+    /* a single value: the wrapper the library adds is not counted */
+    assert_int_equal(phi_json_value_to_bson(&h, "input", "123-45-6789", 11, &b), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phi_error_message(&h), "input: invalid JSON at line 1, column "));
+    assert_false(tu_contains(phi_error_message(&h), "45-6789"));
+}
+
+static void test_core__json_nesting_depth_is_named(void **state)
+{
+    (void)state;
+    char deep[512], ok[512];
+    int h = 0;
+    bson_t b;
+    size_t n = 0;
+    for (int i = 0; i < 150; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 150; i++)
+        deep[n++] = ']';
+    assert_int_equal(phi_json_value_to_bson(&h, "input", deep, n, &b), PHICRYPT_EBADDATA);
+    assert_true(tu_contains(phi_error_message(&h), "nested deeper than 100 levels"));
+    assert_true(tu_contains(phi_error_message(&h), "line 1, column 100:"));
+    /* brackets inside strings do not count */
+    n = (size_t)snprintf(ok, sizeof ok, "{\"s\": \"%0150d\"}", 0);
+    for (size_t i = 7; i < 157; i++)
+        ok[i] = '[';
+    assert_int_equal(phi_json_to_bson(&h, "input", ok, n, &b), 0);
+    bson_destroy(&b);
+}
+
 /* issue 26: {"$type": 2} is a query operator, not a broken legacy binary */
 static void test_core__json_type_operator_is_not_legacy_binary(void **state)
 {
@@ -452,6 +490,8 @@ int main(void)
         cmocka_unit_test(test_core__uuid_parse_and_format),
         cmocka_unit_test(test_core__json_value_parsing),
         cmocka_unit_test(test_core__json_errors_do_not_quote_input),
+        cmocka_unit_test(test_core__json_error_line_and_column),
+        cmocka_unit_test(test_core__json_nesting_depth_is_named),
         cmocka_unit_test(test_core__json_type_operator_is_not_legacy_binary),
         cmocka_unit_test(test_core__json_type_scan_stray_closer),
         cmocka_unit_test(test_core__json_doubles_are_shortest),

@@ -1,7 +1,6 @@
 /* phicrypt audit verify | disclosures: check the hash chain of the audit
  * log, and list the disclosures of one patient's data. */
 #define _GNU_SOURCE /* timegm */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <bson/bson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 static const char usage[] =
     "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE|mongodb|URI]\n"
@@ -54,32 +54,23 @@ static int64_t parse_since(const char *s)
     return (int64_t)timegm(&tm) * 1000;
 }
 
+static const cli_option verify_options[] = { CLI_OPT_STR(phicrypt_audit_verify_opts, "public-key", public_key_file),
+                                             CLI_OPT_STR(phicrypt_audit_verify_opts, "anchors", anchors_file),
+                                             CLI_OPT_END };
+const cli_command cli_spec_audit_verify = { "audit", usage, verify_options, 1, NULL,
+                                            "Usage: phicrypt audit verify [LOG] [--public-key FILE] [--anchors FILE]" };
+
 static int verify(int argc, char **argv)
 {
-    static const struct option opts[] = { { "public-key", required_argument, NULL, 'p' },
-                                          { "anchors", required_argument, NULL, 'a' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
     phicrypt_audit_verify_opts o = PHICRYPT_AUDIT_VERIFY_OPTS_INIT;
     phicrypt_t *ph = NULL;
     phicrypt_buf report = PHICRYPT_BUF_INIT;
     const char *log = NULL;
-    int c, rc, torn = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': o.public_key_file = optarg; break;
-        case 'a': o.anchors_file = optarg; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return EXIT_OK;
-        default: return cli_usage_error("audit", "invalid option");
-        }
-    }
-    if (argc - optind > 1)
-        return cli_usage_error("audit", "verify takes at most one LOG file");
-    if (optind < argc)
-        log = argv[optind];
+    int first, rc, torn = 0;
+    if ((rc = cli_parse(&cli_spec_audit_verify, argc, argv, &o, &first)) != 0)
+        return rc == CLI_HELP_SHOWN ? EXIT_OK : rc;
+    if (first < argc)
+        log = argv[first];
     /* An auditor with the public key needs nothing else. */
     if (!(o.public_key_file && log) && (rc = cli_open(&ph)) != 0)
         return EXIT_USAGE;
@@ -257,39 +248,52 @@ static void print_report(const bson_t *res, const char *format)
     outf("%d disclosure%s\n", n, n == 1 ? "" : "s");
 }
 
+typedef struct dsopts {
+    const char *subject, *format;
+    phicrypt_audit_accounting_opts ao;
+} dsopts;
+
+static int store_since(void *opts, const char *cmd, const char *v)
+{
+    if ((((dsopts *)opts)->ao.since_ms = parse_since(v)) < 0)
+        return cli_usage_error(cmd, "--since: '%s' is not YYYY-MM-DD[THH:MM:SS]", v);
+    return 0;
+}
+
+static int store_json(void *opts, const char *cmd, const char *v)
+{
+    (void)cmd;
+    (void)v;
+    ((dsopts *)opts)->format = "json";
+    return 0;
+}
+
+static const cli_option disclosures_options[] = { CLI_OPT_STR(dsopts, "subject", subject),
+                                                  CLI_OPT_FN("since", store_since),
+                                                  CLI_OPT_FN0("json", store_json),
+                                                  CLI_OPT_STR(dsopts, "format", format),
+                                                  CLI_OPT_FLAG(dsopts, "unverified", ao.unverified),
+                                                  CLI_OPT_END };
+const cli_command cli_spec_audit_disclosures = {
+    "audit", usage, disclosures_options, 0, NULL,
+    "Usage: phicrypt audit disclosures --subject VALUE [--since DATE] [--format table|json|csv|html] [--unverified]"
+};
+
 static int disclosures(int argc, char **argv)
 {
-    static const struct option opts[] = { { "subject", required_argument, NULL, 's' },
-                                          { "since", required_argument, NULL, 'S' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { "format", required_argument, NULL, 'f' },
-                                          { "unverified", no_argument, NULL, 'u' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
-    phicrypt_audit_accounting_opts ao = PHICRYPT_AUDIT_ACCOUNTING_OPTS_INIT;
-    const char *subject = NULL, *format = "table";
+    dsopts d = { NULL, "table", PHICRYPT_AUDIT_ACCOUNTING_OPTS_INIT };
+    phicrypt_audit_accounting_opts ao;
+    const char *subject, *format;
     char *in = NULL;
     size_t in_len = 0;
-    int c, rc;
+    int first, rc;
     phicrypt_t *ph = NULL;
     phicrypt_buf out = PHICRYPT_BUF_INIT;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': subject = optarg; break;
-        case 'S':
-            if ((ao.since_ms = parse_since(optarg)) < 0)
-                return cli_usage_error("audit", "--since: '%s' is not YYYY-MM-DD[THH:MM:SS]", optarg);
-            break;
-        case 'j': format = "json"; break;
-        case 'f': format = optarg; break;
-        case 'u': ao.unverified = 1; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return EXIT_OK;
-        default: return cli_usage_error("audit", "invalid option");
-        }
-    }
+    if ((rc = cli_parse(&cli_spec_audit_disclosures, argc, argv, &d, &first)) != 0)
+        return rc == CLI_HELP_SHOWN ? EXIT_OK : rc;
+    subject = d.subject;
+    format = d.format;
+    ao = d.ao;
     if (!subject)
         return cli_usage_error("audit", "disclosures needs --subject VALUE");
     if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html"))
@@ -331,28 +335,28 @@ static int disclosures(int argc, char **argv)
 }
 
 /* public-key | checkpoint | rotate-key [--subject] | resume --reason TEXT */
+typedef struct adopts {
+    int subject;
+    const char *reason;
+} adopts;
+
+static const cli_option admin_options[] = { CLI_OPT_FLAG(adopts, "subject", subject),
+                                            CLI_OPT_STR(adopts, "reason", reason), CLI_OPT_END };
+const cli_command cli_spec_audit_admin = {
+    "audit", usage, admin_options, 0, NULL,
+    "Usage: phicrypt audit public-key | checkpoint | rotate-key [--subject] | resume --reason TEXT"
+};
+
 static int admin(const char *sub, int argc, char **argv)
 {
-    static const struct option opts[] = { { "subject", no_argument, NULL, 's' },
-                                          { "reason", required_argument, NULL, 'r' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
-    const char *reason = NULL;
-    int c, rc, subject = 0;
+    adopts a = { 0, NULL };
+    const char *reason;
+    int first, rc, subject;
     phicrypt_t *ph = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': subject = 1; break;
-        case 'r': reason = optarg; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return EXIT_OK;
-        default: return cli_usage_error("audit", "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("audit", "%s takes no operand", sub);
+    if ((rc = cli_parse(&cli_spec_audit_admin, argc, argv, &a, &first)) != 0)
+        return rc == CLI_HELP_SHOWN ? EXIT_OK : rc;
+    subject = a.subject;
+    reason = a.reason;
     if (subject && strcmp(sub, "rotate-key") != 0)
         return cli_usage_error("audit", "--subject goes with rotate-key");
     if (strcmp(sub, "resume") == 0 && (!reason || !*reason))

@@ -1,7 +1,6 @@
 /* phicrypt encrypt-command / encrypt-document / decrypt-document / analyze:
  * automatic encryption driven by the configuration's schema_map. */
 #define _GNU_SOURCE 1 /* asprintf */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 #define STDIN_LIMIT (64u << 20)
 #define LINE_LIMIT (16u << 20) /* MongoDB's largest document, as text, fits easily */
@@ -65,41 +65,20 @@ typedef struct aopts {
     phicrypt_session session;
 } aopts;
 
-static int parse(int argc, char **argv, aopts *o, const char *cmd, const char *usage)
-{
-    static const struct option opts[] = { { "db", required_argument, NULL, 'd' },
-                                          { "ns", required_argument, NULL, 'n' },
-                                          { "canonical", no_argument, NULL, 'C' },
-                                          { "relaxed", no_argument, NULL, 'R' },
-                                          { "lines", no_argument, NULL, 'l' },
-                                          { "out", required_argument, NULL, 'o' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          CLI_SESSION_LONGOPTS,
-                                          { NULL, 0, NULL, 0 } };
-    int c;
-    memset(o, 0, sizeof *o);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->db = optarg; break;
-        case 'n': o->ns = optarg; break;
-        case 'C': o->canonical = 1; break;
-        case 'R': o->relaxed = 1; break;
-        case 'l': o->lines = 1; break;
-        case 'o': o->out = optarg; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return -1;
-        default:
-            if (cli_session_opt(&o->sess, c, optarg))
-                break;
-            return cli_usage_error(cmd, "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s' (input is read on standard input)", argv[optind]);
-    return 0;
-}
+#define INPUT_ON_STDIN "input is read on standard input"
+static const cli_option ec_options[] = { CLI_OPT_STR(aopts, "db", db), CLI_OPT_FLAG(aopts, "relaxed", relaxed),
+                                         CLI_OPT_END };
+static const cli_option ed_options[] = { CLI_OPT_STR(aopts, "ns", ns), CLI_OPT_FLAG(aopts, "relaxed", relaxed),
+                                         CLI_OPT_FLAG(aopts, "lines", lines), CLI_OPT_STR(aopts, "out", out),
+                                         CLI_OPT_END };
+static const cli_option dd_options[] = { CLI_OPT_FLAG(aopts, "canonical", canonical),
+                                         CLI_OPT_FLAG(aopts, "lines", lines), CLI_OPT_STR(aopts, "out", out),
+                                         CLI_OPT_SESSION(aopts, sess), CLI_OPT_STR(aopts, "ns", ns), CLI_OPT_END };
+static const cli_option an_options[] = { CLI_OPT_STR(aopts, "db", db), CLI_OPT_END };
+const cli_command cli_spec_encrypt_command = { "encrypt-command", ec_usage, ec_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_encrypt_document = { "encrypt-document", ed_usage, ed_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_decrypt_document = { "decrypt-document", dd_usage, dd_options, 0, INPUT_ON_STDIN, NULL };
+const cli_command cli_spec_analyze = { "analyze", an_usage, an_options, 0, INPUT_ON_STDIN, NULL };
 
 /* Parses one Extended JSON document; the text may hold PHI, so parse
  * errors are reported by position only. */
@@ -299,11 +278,14 @@ static int finish_out(const char *path, char *tmp, int rc)
     return rc;
 }
 
-static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn fn)
+static int run(int argc, char **argv, const cli_command *spec, doc_fn fn)
 {
     aopts o;
     phicrypt_t *ph = NULL;
-    int rc = parse(argc, argv, &o, cmd, usage);
+    const char *cmd = spec->name;
+    int first, rc;
+    memset(&o, 0, sizeof o);
+    rc = cli_parse(spec, argc, argv, &o, &first);
     if (rc < 0)
         return EXIT_OK;
     if (rc != 0)
@@ -337,20 +319,20 @@ static int run(int argc, char **argv, const char *cmd, const char *usage, doc_fn
 
 int cmd_encrypt_command(int argc, char **argv)
 {
-    return run(argc, argv, "encrypt-command", ec_usage, encrypt_command_one);
+    return run(argc, argv, &cli_spec_encrypt_command, encrypt_command_one);
 }
 
 int cmd_encrypt_document(int argc, char **argv)
 {
-    return run(argc, argv, "encrypt-document", ed_usage, encrypt_document_one);
+    return run(argc, argv, &cli_spec_encrypt_document, encrypt_document_one);
 }
 
 int cmd_decrypt_document(int argc, char **argv)
 {
-    return run(argc, argv, "decrypt-document", dd_usage, decrypt_document_one);
+    return run(argc, argv, &cli_spec_decrypt_document, decrypt_document_one);
 }
 
 int cmd_analyze(int argc, char **argv)
 {
-    return run(argc, argv, "analyze", an_usage, analyze_one);
+    return run(argc, argv, &cli_spec_analyze, analyze_one);
 }

@@ -1,5 +1,4 @@
 /* phicrypt encrypt / decrypt: explicit encryption of Extended JSON values. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include <bson/bson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 #define STDIN_LIMIT (64u << 20)
 
@@ -39,39 +39,25 @@ typedef struct copts {
     cli_session_opts sess;
 } copts;
 
-static int parse(int argc, char **argv, copts *o, const char *cmd, const char *usage)
+#define VALUES_ON_STDIN "values are read on standard input"
+static const cli_option enc_options[] = { CLI_OPT_STR(copts, "key-id", key_id),
+                                          CLI_OPT_STR(copts, "key-alt-name", key_alt_name),
+                                          CLI_OPT_STR(copts, "algorithm", algorithm),
+                                          CLI_OPT_FLAG(copts, "lines", lines),
+                                          CLI_OPT_END };
+static const cli_option dec_options[] = { CLI_OPT_FLAG(copts, "canonical", canonical),
+                                          CLI_OPT_FLAG(copts, "lines", lines),
+                                          CLI_OPT_SESSION(copts, sess),
+                                          CLI_OPT_STR(copts, "ns", sess.ns),
+                                          CLI_OPT_END };
+const cli_command cli_spec_encrypt = { "encrypt", enc_usage, enc_options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_decrypt = { "decrypt", dec_usage, dec_options, 0, VALUES_ON_STDIN, NULL };
+
+static int parse(int argc, char **argv, copts *o, const cli_command *cmd)
 {
-    static const struct option opts[] = { { "key-id", required_argument, NULL, 'i' },
-                                          { "key-alt-name", required_argument, NULL, 'n' },
-                                          { "algorithm", required_argument, NULL, 'a' },
-                                          { "canonical", no_argument, NULL, 'C' },
-                                          { "lines", no_argument, NULL, 'l' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          CLI_SESSION_LONGOPTS,
-                                          { "ns", required_argument, NULL, CLI_OPT_NS },
-                                          { NULL, 0, NULL, 0 } };
-    int c;
+    int first;
     memset(o, 0, sizeof *o);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': o->key_id = optarg; break;
-        case 'n': o->key_alt_name = optarg; break;
-        case 'a': o->algorithm = optarg; break;
-        case 'C': o->canonical = 1; break;
-        case 'l': o->lines = 1; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'h': fputs(usage, stdout); return -1;
-        default:
-            if (cli_session_opt(&o->sess, c, optarg))
-                break;
-            return cli_usage_error(cmd, "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s' (values are read on standard input)", argv[optind]);
-    return 0;
+    return cli_parse(cmd, argc, argv, o, &first);
 }
 
 typedef struct enc_ctx {
@@ -84,8 +70,15 @@ static int encrypt_one(char *in, size_t lineno, void *arg)
     enc_ctx *e = arg;
     phicrypt_buf out = PHICRYPT_BUF_INIT;
     int rc = phicrypt_encrypt_json(e->ph, &out, in, e->opts);
-    if (rc != 0)
-        return cli_fail_input(e->ph, rc, lineno);
+    if (rc != 0) {
+        const char *p = in + strspn(in, " \t\r\n");
+        int status = cli_fail_input(e->ph, rc, lineno);
+        /* `echo 123-45-6789 | phicrypt encrypt`: a bare word is not JSON (the value is not repeated) */
+        if (rc == PHICRYPT_EBADDATA && *p && !strchr("{[\"", *p))
+            fputs("phicrypt: hint: values are Extended JSON: quote strings, "
+                  "e.g. echo '\"123-45-6789\"' | phicrypt encrypt ...\n", stderr);
+        return status;
+    }
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
     phicrypt_buf_dispose(&out);
@@ -165,7 +158,7 @@ int cmd_encrypt(int argc, char **argv)
     phicrypt_encrypt_opts eo = PHICRYPT_ENCRYPT_OPTS_INIT;
     uint8_t id[16];
     phicrypt_t *ph = NULL;
-    int rc = parse(argc, argv, &o, "encrypt", enc_usage);
+    int rc = parse(argc, argv, &o, &cli_spec_encrypt);
     if (rc < 0)
         return EXIT_OK;
     if (rc != 0)
@@ -201,7 +194,7 @@ int cmd_decrypt(int argc, char **argv)
 {
     copts o;
     phicrypt_t *ph = NULL;
-    int rc = parse(argc, argv, &o, "decrypt", dec_usage);
+    int rc = parse(argc, argv, &o, &cli_spec_decrypt);
     if (rc < 0)
         return EXIT_OK;
     if (rc != 0)

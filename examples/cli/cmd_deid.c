@@ -1,6 +1,5 @@
 /* phicrypt deid / reid: de-identify an export with a policy, and reverse
  * its tokens and ciphertexts. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <bson/bson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
@@ -89,75 +89,68 @@ typedef struct dopts {
     cli_session_opts sess;
 } dopts;
 
-static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *usage)
+static int store_threads(void *opts, const char *cmd, const char *v)
 {
-    static const struct option opts[] = { { "policy", required_argument, NULL, 'p' },
-                                          { "in", required_argument, NULL, 'i' },
-                                          { "out", required_argument, NULL, 'o' },
-                                          { "format", required_argument, NULL, 'f' },
-                                          { "threads", required_argument, NULL, 't' },
-                                          { "report", required_argument, NULL, 'r' },
-                                          { "skip-bad", no_argument, NULL, 's' },
-                                          { "strict", no_argument, NULL, 'S' },
-                                          { "delimiter", required_argument, NULL, 'd' },
-                                          { "gate", required_argument, NULL, 'g' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          CLI_SESSION_LONGOPTS,
-                                          { "ns", required_argument, NULL, CLI_OPT_NS },
-                                          { NULL, 0, NULL, 0 } };
-    int c;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > 256)
+        return cli_usage_error(cmd, "--threads needs a number from 1 to 256");
+    ((dopts *)opts)->threads = (unsigned)n;
+    return 0;
+}
+
+static int store_delimiter(void *opts, const char *cmd, const char *v)
+{
+    dopts *o = opts;
+    if (strcmp(v, "\\t") == 0 || strcmp(v, "tab") == 0)
+        o->delimiter = '\t';
+    else if (strlen(v) == 1 && v[0] != '"' && (unsigned char)v[0] < 127 && v[0] != '\n' && v[0] != '\r')
+        o->delimiter = v[0];
+    else
+        return cli_usage_error(cmd, "--delimiter needs one ASCII character (or \\t for a tab), not a quote");
+    return 0;
+}
+
+static int store_gate(void *opts, const char *cmd, const char *v)
+{
+    dopts *o = opts;
+    if (strcmp(v, "fail") == 0)
+        o->gate = PHICRYPT_DEID_GATE_FAIL;
+    else if (strcmp(v, "warn") == 0)
+        o->gate = PHICRYPT_DEID_GATE_WARN;
+    else if (strcmp(v, "off") == 0)
+        o->gate = PHICRYPT_DEID_GATE_OFF;
+    else
+        return cli_usage_error(cmd, "--gate must be fail, warn or off");
+    return 0;
+}
+
+/* deid and reid take the same options (reid ignores none: --strict and --skip-bad apply to its reading). */
+static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
+                                      CLI_OPT_STR(dopts, "in", in),
+                                      CLI_OPT_STR(dopts, "out", out),
+                                      CLI_OPT_STR(dopts, "format", format),
+                                      CLI_OPT_FN("threads", store_threads),
+                                      CLI_OPT_STR(dopts, "report", report),
+                                      CLI_OPT_FLAG(dopts, "skip-bad", skip_bad),
+                                      CLI_OPT_FLAG(dopts, "strict", strict),
+                                      CLI_OPT_FN("delimiter", store_delimiter),
+                                      CLI_OPT_FN("gate", store_gate),
+                                      CLI_OPT_SESSION(dopts, sess),
+                                      CLI_OPT_STR(dopts, "ns", sess.ns),
+                                      CLI_OPT_END };
+const cli_command cli_spec_deid = { "deid", deid_usage, options, 0, NULL, NULL };
+const cli_command cli_spec_reid = { "reid", reid_usage, options, 0, NULL, NULL };
+
+static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
+{
+    int first, rc;
     memset(o, 0, sizeof *o);
     o->threads = 1;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': o->policy = optarg; break;
-        case 'i': o->in = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'f': o->format = optarg; break;
-        case 'r': o->report = optarg; break;
-        case 's': o->skip_bad = 1; break;
-        case 'S': o->strict = 1; break;
-        case 'g':
-            if (strcmp(optarg, "fail") == 0)
-                o->gate = PHICRYPT_DEID_GATE_FAIL;
-            else if (strcmp(optarg, "warn") == 0)
-                o->gate = PHICRYPT_DEID_GATE_WARN;
-            else if (strcmp(optarg, "off") == 0)
-                o->gate = PHICRYPT_DEID_GATE_OFF;
-            else
-                return cli_usage_error(cmd, "--gate must be fail, warn or off");
-            break;
-        case 'd':
-            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
-                o->delimiter = '\t';
-            else if (strlen(optarg) == 1 && optarg[0] != '"' && (unsigned char)optarg[0] < 127 &&
-                     optarg[0] != '\n' && optarg[0] != '\r')
-                o->delimiter = optarg[0];
-            else
-                return cli_usage_error(cmd, "--delimiter needs one ASCII character (or \\t for a tab), not a quote");
-            break;
-        case 'c': cli_config_path = optarg; break;
-        case 't': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256)
-                return cli_usage_error(cmd, "--threads needs a number from 1 to 256");
-            o->threads = (unsigned)v;
-            break;
-        }
-        case 'h': fputs(usage, stdout); return -1;
-        default:
-            if (cli_session_opt(&o->sess, c, optarg))
-                break;
-            return cli_usage_error(cmd, "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_parse(spec, argc, argv, o, &first)) != 0)
+        return rc;
     if (!o->policy || !o->in || !o->out)
-        return cli_usage_error(cmd, "--policy, --in and --out are required");
+        return cli_usage_error(spec->name, "--policy, --in and --out are required");
     return 0;
 }
 
@@ -318,7 +311,7 @@ static int run(int argc, char **argv, int reid)
 {
     const char *cmd = reid ? "reid" : "deid";
     dopts o;
-    int rc = parse(argc, argv, &o, cmd, reid ? reid_usage : deid_usage);
+    int rc = parse(argc, argv, &o, reid ? &cli_spec_reid : &cli_spec_deid);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     phicrypt_deid_opts opts = PHICRYPT_DEID_OPTS_INIT;

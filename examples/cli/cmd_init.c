@@ -1,7 +1,6 @@
 /* phicrypt init --dir DIR */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 static const char usage[] =
     "Usage: phicrypt init --dir DIR [--force]\n"
@@ -119,33 +119,29 @@ static int check_config(const char *path, int force)
     return -1; /* replace it, once everything else has been checked */
 }
 
+typedef struct iopts {
+    const char *dir;
+    int force;
+} iopts;
+
+static const cli_option options[] = { CLI_OPT_STR(iopts, "dir", dir), CLI_OPT_FLAG(iopts, "force", force),
+                                      CLI_OPT_END };
+const cli_command cli_spec_init = { "init", usage, options, 0, NULL, NULL };
+
 int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
-                                          { "force", no_argument, NULL, 'f' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
-    const char *dir = NULL;
-    int force = 0, replace;
+    iopts o = { NULL, 0 };
+    const char *dir;
+    int force, replace;
     char path[4096];
-    int c, rc, created;
+    int first, rc, created;
     struct { const char *name; const char *text; } files[] = {
         { "keyvault.jsonl", "" }, { "keyring.jsonl", "" }, { "phicrypt.json", config_text } };
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd')
-            dir = optarg;
-        else if (c == 'f')
-            force = 1;
-        else if (c == 'h') {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else
-            return cli_usage_error("init", "invalid option");
-    }
-    if (optind < argc)
-        return cli_usage_error("init", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_parse(&cli_spec_init, argc, argv, &o, &first)) != 0)
+        return rc == CLI_HELP_SHOWN ? EXIT_OK : rc;
+    dir = o.dir;
+    force = o.force;
     if (!dir)
         return cli_usage_error("init", "--dir DIR is required");
     if (strlen(dir) > 4000)

@@ -1,7 +1,6 @@
 /* phicrypt keys create|list|get|delete|add-alt-name|remove-alt-name|rewrap */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <bson/bson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 static const char usage[] =
     "Usage: phicrypt keys SUBCOMMAND [OPTIONS]\n"
@@ -51,46 +51,32 @@ typedef struct kopts {
     int yes, shred;
 } kopts;
 
+static int store_alt_name(void *opts, const char *cmd, const char *v)
+{
+    kopts *o = opts;
+    if (o->n_alt >= 64)
+        return cli_usage_error(cmd, "at most 64 --alt-name options");
+    o->alt_names[o->n_alt++] = v;
+    return 0;
+}
+
+static const cli_option options[] = { CLI_OPT_STR(kopts, "provider", provider),
+                                      CLI_OPT_FN("alt-name", store_alt_name),
+                                      CLI_OPT_STR(kopts, "key-id", key_id),
+                                      CLI_OPT_STR(kopts, "key-alt-name", key_alt_name),
+                                      CLI_OPT_STR(kopts, "key-material-file", material_file),
+                                      CLI_OPT_STR(kopts, "master-key", master_key),
+                                      CLI_OPT_STR(kopts, "filter", filter),
+                                      CLI_OPT_FLAG(kopts, "yes", yes),
+                                      CLI_OPT_FLAG(kopts, "shred-keyring", shred),
+                                      CLI_OPT_END };
+const cli_command cli_spec_keys = { "keys", usage, options, 0, NULL, NULL };
+
 static int parse(int argc, char **argv, kopts *o)
 {
-    static const struct option opts[] = { { "provider", required_argument, NULL, 'p' },
-                                          { "alt-name", required_argument, NULL, 'a' },
-                                          { "key-id", required_argument, NULL, 'i' },
-                                          { "key-alt-name", required_argument, NULL, 'n' },
-                                          { "key-material-file", required_argument, NULL, 'm' },
-                                          { "master-key", required_argument, NULL, 'K' },
-                                          { "filter", required_argument, NULL, 'f' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "yes", no_argument, NULL, 'y' },
-                                          { "shred-keyring", no_argument, NULL, 'S' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
-    int c;
+    int first;
     memset(o, 0, sizeof *o);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': o->provider = optarg; break;
-        case 'i': o->key_id = optarg; break;
-        case 'n': o->key_alt_name = optarg; break;
-        case 'm': o->material_file = optarg; break;
-        case 'K': o->master_key = optarg; break;
-        case 'f': o->filter = optarg; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'y': o->yes = 1; break;
-        case 'S': o->shred = 1; break;
-        case 'a':
-            if (o->n_alt >= 64)
-                return cli_usage_error("keys", "at most 64 --alt-name options");
-            o->alt_names[o->n_alt++] = optarg;
-            break;
-        case 'h': fputs(usage, stdout); return -1;
-        default: return cli_usage_error("keys", "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("keys", "unexpected argument '%s'", argv[optind]);
-    return 0;
+    return cli_parse(&cli_spec_keys, argc, argv, o, &first);
 }
 
 /* Resolves --key-id or --key-alt-name to an id. */

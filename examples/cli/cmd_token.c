@@ -1,7 +1,6 @@
 /* phicrypt token create|rotate|retire|destroy|list, tokenize, detokenize,
  * pseudonymize. Values are read on standard input, one per line, and the
  * results written only when every line succeeded. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <bson/bson.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 #define STDIN_LIMIT (256u << 20)
 
@@ -66,58 +66,31 @@ typedef struct topts {
     cli_session_opts sess;
 } topts;
 
-static int parse(int argc, char **argv, topts *o, const char *cmd, const char *usage)
+/* One table for the keyring commands and the value commands (each reads what it needs). */
+static const cli_option options[] = { CLI_OPT_STR(topts, "key", key),
+                                      CLI_OPT_STR(topts, "format", format),
+                                      CLI_OPT_STR(topts, "context", context),
+                                      CLI_OPT_STR(topts, "alphabet", alphabet),
+                                      CLI_OPT_STR(topts, "algorithm", algorithm),
+                                      CLI_OPT_STR(topts, "normalize", normalize),
+                                      CLI_OPT_U32(topts, "key-version", key_version),
+                                      CLI_OPT_U32(topts, "version", version),
+                                      CLI_OPT_U32(topts, "length", length),
+                                      CLI_OPT_FLAG(topts, "yes", yes),
+                                      CLI_OPT_STR(topts, "force", force),
+                                      CLI_OPT_SESSION(topts, sess),
+                                      CLI_OPT_STR(topts, "ns", sess.ns),
+                                      CLI_OPT_END };
+#define VALUES_ON_STDIN "values are read on standard input"
+const cli_command cli_spec_token = { "token", token_usage, options, 1, NULL, NULL };
+const cli_command cli_spec_tokenize = { "tokenize", tok_usage, options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_detokenize = { "detokenize", tok_usage, options, 0, VALUES_ON_STDIN, NULL };
+const cli_command cli_spec_pseudonymize = { "pseudonymize", ps_usage, options, 0, VALUES_ON_STDIN, NULL };
+
+static int parse(int argc, char **argv, topts *o, const cli_command *spec, int *first)
 {
-    static const struct option opts[] = { { "key", required_argument, NULL, 'k' },
-                                          { "format", required_argument, NULL, 'f' },
-                                          { "context", required_argument, NULL, 'x' },
-                                          { "alphabet", required_argument, NULL, 'a' },
-                                          { "algorithm", required_argument, NULL, 'A' },
-                                          { "normalize", required_argument, NULL, 'N' },
-                                          { "key-version", required_argument, NULL, 'K' },
-                                          { "version", required_argument, NULL, 'V' },
-                                          { "length", required_argument, NULL, 'L' },
-                                          { "yes", no_argument, NULL, 'y' },
-                                          { "force", required_argument, NULL, 'F' },
-                                          { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          CLI_SESSION_LONGOPTS,
-                                          { "ns", required_argument, NULL, CLI_OPT_NS },
-                                          { NULL, 0, NULL, 0 } };
-    int c;
-    char *end;
     memset(o, 0, sizeof *o);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k': o->key = optarg; break;
-        case 'f': o->format = optarg; break;
-        case 'x': o->context = optarg; break;
-        case 'a': o->alphabet = optarg; break;
-        case 'A': o->algorithm = optarg; break;
-        case 'N': o->normalize = optarg; break;
-        case 'y': o->yes = 1; break;
-        case 'F': o->force = optarg; break;
-        case 'c': cli_config_path = optarg; break;
-        case 'K':
-        case 'V':
-        case 'L': {
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || v > 0xffffffffUL)
-                return cli_usage_error(cmd, "'%s' is not a number", optarg);
-            if (c == 'K') o->key_version = v;
-            else if (c == 'V') o->version = v;
-            else o->length = v;
-            break;
-        }
-        case 'h': fputs(usage, stdout); return -1;
-        default:
-            if (cli_session_opt(&o->sess, c, optarg))
-                break;
-            return cli_usage_error(cmd, "invalid option");
-        }
-    }
-    return 0;
+    return cli_parse(spec, argc, argv, o, first);
 }
 
 static int print_list(phicrypt_t *ph)
@@ -150,7 +123,7 @@ int cmd_token(int argc, char **argv)
     topts o;
     phicrypt_t *ph = NULL;
     const char *sub, *name = NULL;
-    int rc;
+    int rc, first;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(token_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -159,18 +132,18 @@ int cmd_token(int argc, char **argv)
     if (strcmp(sub, "create") && strcmp(sub, "rotate") && strcmp(sub, "retire") && strcmp(sub, "destroy") &&
         strcmp(sub, "list"))
         return cli_usage_error("token", "unknown subcommand '%s'", sub);
-    rc = parse(argc - 1, argv + 1, &o, "token", token_usage);
+    rc = parse(argc - 1, argv + 1, &o, &cli_spec_token, &first);
     if (rc < 0)
         return EXIT_OK;
     if (rc != 0)
         return rc;
-    /* getopt moved the operands after the options: argv[1 + optind...]. */
+    /* the parser moved the operands after the options: argv[1 + first...]. */
     {
-        int nargs = (argc - 1) - optind;
+        int nargs = (argc - 1) - first;
         if (strcmp(sub, "list") == 0 ? nargs != 0 : nargs != 1)
             return cli_usage_error("token", "%s takes %s", sub, strcmp(sub, "list") == 0 ? "no NAME" : "one key NAME");
         if (nargs == 1)
-            name = argv[1 + optind];
+            name = argv[1 + first];
     }
     if (strcmp(sub, "create") == 0 && !o.algorithm)
         return cli_usage_error("token", "create: --algorithm ff1|siv|hmac is required");
@@ -255,13 +228,13 @@ static int run_values(int argc, char **argv, op_t op)
     bson_string_t *outbuf;
     phicrypt_session session = PHICRYPT_SESSION_INIT;
     int use_session = 0;
-    int rc = parse(argc, argv, &o, cmd, op == OP_PSEUDONYMIZE ? ps_usage : tok_usage);
+    static const cli_command *const specs[] = { &cli_spec_tokenize, &cli_spec_detokenize, &cli_spec_pseudonymize };
+    int first;
+    int rc = parse(argc, argv, &o, specs[op], &first);
     if (rc < 0)
         return EXIT_OK;
     if (rc != 0)
         return rc;
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s' (values are read on standard input)", argv[optind]);
     if (!o.key)
         return cli_usage_error(cmd, "--key NAME is required");
     to.format = o.format;

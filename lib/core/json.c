@@ -221,20 +221,90 @@ static int parse_with_type_operators(const char *json, size_t len, bson_t *out)
     return 1;
 }
 
-int phi_json_to_bson(const void *eh, const char *where, const char *json, size_t len, bson_t *out)
+/* ---- where a parse failed, in terms a person can act on ----
+ *
+ * libbson reports a byte position; people edit files by line and column. And
+ * its nesting limit fails like any syntax error, so that is said outright. */
+#define PHI_JSON_MAX_DEPTH 100 /* libbson's limit */
+
+/* The first byte offset at which the text nests deeper than the limit, or len. */
+static size_t too_deep_at(const char *json, size_t len)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > PHI_JSON_MAX_DEPTH)
+                return i;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return len;
+}
+
+/* Line and column (1-based, columns in bytes) of offset pos; `skip` bytes of a
+ * prefix the caller added on line 1 are not counted. */
+static void line_col(const char *json, size_t len, size_t pos, size_t skip, size_t *line, size_t *col)
+{
+    size_t l = 1, c = 1;
+    for (size_t i = 0; i < pos && i < len; i++) {
+        if (json[i] == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+    }
+    if (l == 1)
+        c = c > skip ? c - skip : 1;
+    *line = l;
+    *col = c;
+}
+
+static int parse_json(const void *eh, const char *where, const char *json, size_t len, size_t skip, bson_t *out)
 {
     bson_error_t berr;
     char clean[512];
+    size_t deep, pos, line, col;
+    const char *p;
 
     if (len > (size_t)INT32_MAX)
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: JSON text too large", where);
     if (!bson_init_from_json(out, json, (ssize_t)len, &berr)) {
         if (parse_with_type_operators(json, len, out))
             return 0;
+        if ((deep = too_deep_at(json, len)) < len) {
+            line_col(json, len, deep, skip, &line, &col);
+            return phi_error(eh, PHICRYPT_EBADDATA, "%s: invalid JSON at line %zu, column %zu: nested deeper than %d "
+                             "levels (objects and arrays)", where, line, col, PHI_JSON_MAX_DEPTH);
+        }
         sanitize_parse_error(clean, sizeof clean, berr.message);
+        if ((p = strstr(berr.message, "position ")) && sscanf(p + 9, "%zu", &pos) == 1) {
+            char *q = strstr(clean, ", position ");
+            line_col(json, len, pos, skip, &line, &col);
+            if (q) { /* libbson's offset counts a wrapper the caller never wrote: line and column replace it */
+                size_t d = strspn(q + 11, "0123456789");
+                memmove(q, q + 11 + d, strlen(q + 11 + d) + 1);
+            }
+            return phi_error(eh, PHICRYPT_EBADDATA, "%s: invalid JSON at line %zu, column %zu: %s", where, line, col,
+                             clean);
+        }
         return phi_error(eh, PHICRYPT_EBADDATA, "%s: invalid JSON: %s", where, clean);
     }
     return 0;
+}
+
+int phi_json_to_bson(const void *eh, const char *where, const char *json, size_t len, bson_t *out)
+{
+    return parse_json(eh, where, json, len, 0, out);
 }
 
 int phi_json_value_to_bson(const void *eh, const char *where, const char *json, size_t len, bson_t *out)
@@ -257,7 +327,7 @@ int phi_json_value_to_bson(const void *eh, const char *where, const char *json, 
     memcpy(text + sizeof head - 1, json, len);
     text[sizeof head - 1 + len] = ' ';
     text[sizeof head + len] = '}';
-    rc = phi_json_to_bson(eh, where, text, sizeof head + len + 1, out);
+    rc = parse_json(eh, where, text, sizeof head + len + 1, sizeof head - 1, out);
     phi_wipe_free(text, n);
     if (rc != 0)
         return rc;

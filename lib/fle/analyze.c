@@ -17,6 +17,7 @@
 typedef struct capture {
     bson_t result;
     int have;
+    int no_schema; /* libmongocrypt asked with an empty schema: the namespace has none */
 } capture;
 
 static int capture_mark(void *ctx, const void *eh, const char *db, const bson_t *request, bson_t *reply)
@@ -24,7 +25,14 @@ static int capture_mark(void *ctx, const void *eh, const char *db, const bson_t 
     capture *c = ctx;
     bson_t tmp;
     bson_iter_t it;
-    int rc = phi_analysis_mark(eh, db, request, &tmp);
+    int rc;
+    if (bson_iter_init_find(&it, request, "jsonSchema") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&it, &len, &data);
+        c->no_schema = len <= 5; /* {} */
+    }
+    rc = phi_analysis_mark(eh, db, request, &tmp);
     if (rc != 0)
         return rc;
     if (bson_iter_init_find(&it, &tmp, "result") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
@@ -124,8 +132,20 @@ int phicrypt_analyze_command(phicrypt_t *ph, phicrypt_buf *out, const char *db, 
         if (cap.have)
             collect(&cap.result, "", &fields, &n, 0);
         bson_append_array_end(&doc, &fields);
-        if (!cap.have)
-            BSON_APPEND_UTF8(&doc, "note", "no schema applies to this command's collection; it is sent unencrypted");
+        if (!cap.have || (cap.no_schema && n == 0)) {
+            /* name the namespace: a typo in it ("patient" for "patients") is the usual cause */
+            bson_iter_t first;
+            char note[512];
+            const char *coll = bson_iter_init(&first, &cmd) && bson_iter_next(&first) && BSON_ITER_HOLDS_UTF8(&first)
+                                   ? bson_iter_utf8(&first, NULL)
+                                   : NULL;
+            if (coll && strlen(coll) < 200 && strlen(db) < 200)
+                snprintf(note, sizeof note, "no schema for %s.%s (schema_map or a $jsonSchema validator); "
+                         "the command is sent unencrypted", db, coll);
+            else
+                snprintf(note, sizeof note, "no schema applies to this command's collection; it is sent unencrypted");
+            BSON_APPEND_UTF8(&doc, "note", note);
+        }
         rc = 0;
     } else if (rc == PHICRYPT_ESCHEMA || rc == PHICRYPT_EBADDATA) {
         BSON_APPEND_BOOL(&doc, "ok", false);

@@ -2,13 +2,18 @@
 
 >>> import phicrypt
 >>> with phicrypt.Client("keys/phicrypt.json") as c:          # doctest: +SKIP
-...     ct = c.encrypt("123-45-6789", key_alt_name="patients")
+...     ct = c.encrypt("123-45-6789", key_alt_name="patients", algorithm="random")
 ...     assert c.decrypt(ct) == "123-45-6789"
 
 The shared library is found through ``$PHICRYPT_LIBRARY``, then the source
-tree's ``build/libphicrypt.so``, then the system library path.
+tree's ``build/libphicrypt.so``, then the installed ``libphicrypt.so.0``
+(Debian package or ``meson install``). ``python3 -m phicrypt --version``
+shows which one is loaded.
 """
 from __future__ import annotations
+
+import os
+from typing import Union
 
 from ._bson import HAVE_BSON
 from ._lib import lib as _lib
@@ -34,7 +39,8 @@ def mongocrypt_version() -> str:
 
 def strerror(code: int) -> str:
     """The static English description of a C return code."""
-    return _lib().phicrypt_strerror(code).decode()
+    from . import _check
+    return _lib().phicrypt_strerror(_check.integer("strerror", "code", code, -2**31, 2**31 - 1)).decode()
 
 
 def library_path() -> str:
@@ -44,13 +50,15 @@ def library_path() -> str:
 
 def has_function(name: str) -> bool:
     """Whether the loaded library exports ``name`` (modules still being written may be absent)."""
-    return _lib().has(name)
+    from . import _check
+    return _lib().has(_check.string("has_function", "name", name))
 
 
-def create_local_key_file(path: str) -> None:
+def create_local_key_file(path: Union[str, os.PathLike[str]]) -> None:
     """Create a 96-byte local master key file (mode 0600); refuses to overwrite."""
+    from . import _check
     from ._util import _raise_new_failure
-    rc = _lib().phicrypt_local_key_file_create(path.encode())
+    rc = _lib().phicrypt_local_key_file_create(_check.path("create_local_key_file", "path", path))
     if rc:
         _raise_new_failure(rc)
 

@@ -18,12 +18,16 @@ try:  # Debian python3-bson (pymongo's bson package)
         _OPTS = _CodecOptions(uuid_representation=_UuidRep.STANDARD)
     except ImportError:  # older pymongo
         _OPTS = _CodecOptions()
+    from bson.errors import InvalidDocument as EncodeError
     HAVE_BSON = True
 except ImportError:  # pragma: no cover - exercised by the no-bson tests via use_bson=False
     _bson = None
     _Binary = None
     _OPTS = None
     HAVE_BSON = False
+
+    class EncodeError(Exception):  # type: ignore[no-redef]
+        """Never raised: nothing is encoded without the bson module."""
 
 ENCRYPTED_SUBTYPE = 6
 

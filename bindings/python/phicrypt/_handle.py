@@ -6,7 +6,7 @@ import weakref
 from ctypes import byref, c_void_p
 from typing import Any, Optional
 
-from . import _bson
+from . import _bson, _check
 from ._lib import lib, new_buf, take
 from ._util import ConfigLike, DocLike, _config_json_or_path, _raise_new_failure
 from .errors import InvalidArgument, PhicryptError, error_for
@@ -16,6 +16,8 @@ class _Handle:
     """The handle, its lifetime and the call plumbing every Client method uses."""
 
     def __init__(self, config: ConfigLike, *, use_bson: Optional[bool] = None) -> None:
+        if use_bson is not None:
+            _check.boolean("Client", "use_bson", use_bson)
         if use_bson and not _bson.HAVE_BSON:
             raise InvalidArgument("use_bson=True needs the 'bson' module (python3-bson)", -1)
         L = lib()
@@ -111,16 +113,20 @@ class _Handle:
         if isinstance(doc, (bytes, bytearray, memoryview)):
             return bytes(doc)
         if not self._bson:
-            raise TypeError("without the bson module, documents are BSON bytes")
+            raise TypeError("without the bson module (python3-bson), documents are BSON bytes")
         return _bson.encode(doc)
 
-    def _doc_in(self, doc: Any) -> "tuple[bytes, Any]":
+    def _doc_in(self, fn: str, doc: Any) -> "tuple[bytes, Any]":
         """A document for decryption as BSON, refusing what cannot be meant: a dict holding
         Extended JSON wrappers (``json.loads`` output) would decrypt nothing."""
+        from collections.abc import Mapping
         from .errors import BadData
+        raw = getattr(doc, "raw", None)  # bson.raw_bson.RawBSONDocument
+        if not isinstance(doc, (str, Mapping, bytes, bytearray, memoryview)) and \
+                not isinstance(raw, (bytes, bytearray)):
+            raise _check.fail(fn, "doc", "a dict, BSON bytes or Extended JSON text", doc)
         if isinstance(doc, str):
             return self._to_bson(_bson.from_ext_json(doc)), doc
-        raw = getattr(doc, "raw", None)  # bson.raw_bson.RawBSONDocument
         if isinstance(raw, (bytes, bytearray)):
             return bytes(raw), {}
         if not isinstance(doc, (bytes, bytearray, memoryview)):

@@ -1,8 +1,11 @@
 """Loading libphicrypt.so with ctypes and declaring the C prototypes.
 
 Search order: ``$PHICRYPT_LIBRARY`` (a path), the build tree of the source
-checkout this package sits in (``<repo>/build/libphicrypt.so``), then the
-system (``ctypes.util.find_library("phicrypt")``).
+checkout this package sits in (``<repo>/build/libphicrypt.so``; absent once
+pip-installed), then the installed ``libphicrypt.so.0`` (the soname the
+package was written for: the dynamic loader's path, which covers the Debian
+package and ``meson install`` into /usr, then meson's default prefix
+/usr/local and this Python's prefix, for an install ldconfig has not seen).
 
 Functions are bound lazily by name: a library built before a module (the
 keyring, FF1, de-identification) existed still loads, and calling a missing
@@ -17,9 +20,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
+import sysconfig
 import threading
-from ctypes import POINTER, Structure, c_char_p, c_int, c_size_t, c_uint, c_uint32, c_void_p
-from typing import Any, Dict, Optional, Tuple
+from ctypes import POINTER, Structure, byref, c_char_p, c_int, c_size_t, c_uint, c_uint32, c_void_p
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import Unsupported
 
@@ -141,27 +146,72 @@ _PROTOTYPES: Dict[str, Tuple[Any, list]] = {
 
 _REPO_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir,
                          "build", "libphicrypt.so")
+SONAME = "libphicrypt.so.0"
 
 
-def _locate() -> str:
+def _prefix_candidates() -> List[str]:
+    """libphicrypt.so.0 under /usr/local and sys.prefix (meson's libdir is lib/<multiarch> on Debian)."""
+    arch = sysconfig.get_config_var("MULTIARCH") or ""
+    out = []
+    for prefix in ("/usr/local", sys.prefix):
+        for libdir in ([os.path.join("lib", arch)] if arch else []) + ["lib64", "lib"]:
+            out.append(os.path.join(prefix, libdir, SONAME))
+    return out
+
+
+def _locate() -> List[str]:
+    """Candidate paths or names to dlopen, best first."""
     env = os.environ.get("PHICRYPT_LIBRARY")
     if env:
-        return env
+        return [env]  # an explicit choice is never second-guessed
+    out = []
     if os.path.exists(_REPO_LIB):
-        return os.path.normpath(_REPO_LIB)
+        out.append(os.path.normpath(_REPO_LIB))
+    out.append(SONAME)
+    out += [p for p in _prefix_candidates() if os.path.exists(p)]
     found = ctypes.util.find_library("phicrypt")
     if found:
-        return found
-    raise OSError("libphicrypt not found: set PHICRYPT_LIBRARY to its path, build it "
-                  "(ninja -C build) or install it")
+        out.append(found)
+    return out
+
+
+def _open() -> Tuple[str, ctypes.CDLL]:
+    errors = []
+    for cand in _locate():
+        try:
+            dll = ctypes.CDLL(cand)
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        return _loaded_path(dll, cand), dll
+    raise OSError("libphicrypt not found (" + "; ".join(errors) + "): install it (the libphicrypt0 "
+                  "package or `meson install`), or set PHICRYPT_LIBRARY to the path of libphicrypt.so.0")
+
+
+def _loaded_path(dll: ctypes.CDLL, fallback: str) -> str:
+    """The file the loader actually mapped (dladdr of a symbol), for library_path()."""
+    class _DlInfo(Structure):
+        _fields_ = [("dli_fname", c_char_p), ("dli_fbase", c_void_p), ("dli_sname", c_char_p),
+                    ("dli_saddr", c_void_p)]
+    try:
+        libdl = ctypes.CDLL(None)
+        dladdr = libdl.dladdr
+        dladdr.argtypes = [c_void_p, POINTER(_DlInfo)]
+        dladdr.restype = c_int
+        info = _DlInfo()
+        addr = ctypes.cast(dll.phicrypt_version, c_void_p)
+        if dladdr(addr, byref(info)) and info.dli_fname:
+            return os.path.realpath(info.dli_fname.decode())
+    except (AttributeError, OSError):
+        pass
+    return fallback
 
 
 class _Lib:
     """The loaded library; attribute access returns prototyped functions."""
 
     def __init__(self) -> None:
-        self.path = _locate()
-        self._dll = ctypes.CDLL(self.path)
+        self.path, self._dll = _open()
         self._fns: Dict[str, Any] = {}
         self._lock = threading.Lock()
 

@@ -5,6 +5,7 @@ import json
 import os
 from typing import Any, Mapping, Optional, Union
 
+from . import _check
 from ._lib import lib
 from .errors import InvalidArgument, error_for
 
@@ -17,20 +18,23 @@ def _b(s: Optional[str]) -> Optional[bytes]:
     return None if s is None else s.encode("utf-8")
 
 
-def _text(v: Union[str, bytes]) -> bytes:
-    return v.encode("utf-8") if isinstance(v, str) else bytes(v)
+KeyIdLike = Union[bytes, bytearray, memoryview, "uuid.UUID"]
 
 
-def _key_id(key_id: Any) -> bytes:
+def _key_id(key_id: Any, fn: str = "key id", arg: str = "key_id") -> bytes:
     """Accept 16 raw bytes, a bson Binary subtype 4 or a uuid.UUID."""
-    b = getattr(key_id, "bytes", key_id)  # uuid.UUID
-    b = bytes(b)
+    import uuid
+    if isinstance(key_id, uuid.UUID):
+        b = key_id.bytes
+    else:
+        b = _check.raw(fn, arg, key_id, "16 bytes, bson.Binary subtype 4 or uuid.UUID; "
+                                        "for a hex string use uuid.UUID(text)")
     if len(b) != KEY_ID_BYTES:
         raise InvalidArgument(f"a key id is {KEY_ID_BYTES} bytes, not {len(b)}", -1)
     return b
 
 
-def _config_json_or_path(config: ConfigLike) -> tuple:
+def _config_json_or_path(config: ConfigLike) -> "tuple[Optional[str], Optional[str]]":
     """(json_text, None) or (None, path)."""
     if isinstance(config, Mapping):
         return json.dumps(config), None
@@ -38,7 +42,7 @@ def _config_json_or_path(config: ConfigLike) -> tuple:
         return None, os.fspath(config)
     if isinstance(config, str):
         return (config, None) if config.lstrip().startswith("{") else (None, config)
-    raise TypeError("config must be a dict, a JSON string or a path to phicrypt.json")
+    raise _check.fail("Client", "config", "a dict, JSON text or the path of phicrypt.json", config)
 
 
 def _raise_new_failure(rc: int) -> None:

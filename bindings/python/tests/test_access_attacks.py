@@ -66,11 +66,11 @@ def test_access_attacks__relabel_explicit_decrypt(world):
     with phicrypt.Client(cfg) as c:
         dx = c.encrypt(DX, key_alt_name="k_dx", algorithm="random")
         with pytest.raises(phicrypt.AccessDenied) as e:
-            c.decrypt_as(BILLING, dx, "ssn", ns="hospital.patients")
+            c.decrypt_as(BILLING, "hospital.patients", "ssn", dx)
         assert DX not in str(e.value)
         assert_denied(log, "ssn")
-        ssn = c.encrypt(SSN, key_alt_name="k_ssn")
-        assert c.decrypt_as(BILLING, ssn, "ssn", ns="hospital.patients") == SSN
+        ssn = c.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
+        assert c.decrypt_as(BILLING, "hospital.patients", "ssn", ssn) == SSN
         assert last_line(log)["fields"] == ["ssn"] and len(last_line(log)["key_ids"]) == 1
 
 
@@ -79,13 +79,13 @@ def test_access_attacks__relabel_decrypt_document(world, shape):
     cfg, log = world
     with phicrypt.Client(cfg) as c:
         dx = c.encrypt(DX, key_alt_name="k_dx", algorithm="random")
-        ssn = c.encrypt(SSN, key_alt_name="k_ssn")
+        ssn = c.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
         doc = {"moved": {"mrn": MRN, "ssn": dx},
                "copied": {"ssn": ssn, "diagnosis": dx, "mrn": dx},
                "nested": {"ssn": {"x": dx}},
                "in_array": {"ssn": ssn, "mrn": [dx]}}[shape]
         with pytest.raises(phicrypt.AccessDenied):
-            c.decrypt_document_as(BILLING, doc, ns="hospital.patients")
+            c.decrypt_document_as(BILLING, "hospital.patients", doc)
         assert_denied(log)
 
 
@@ -94,11 +94,11 @@ def test_access_attacks__detokenize_other_fields_token(world):
     with phicrypt.Client(cfg) as c:
         tok = c.tokenize("tok:dx", DX)
         with pytest.raises(phicrypt.AccessDenied):
-            c.detokenize_as(BILLING, "tok:dx", tok, "ssn", ns="hospital.patients")
+            c.detokenize_as(BILLING, "hospital.patients", "ssn", "tok:dx", tok)
         assert_denied(log, "ssn")
         with pytest.raises(phicrypt.PhicryptError):  # billing's own key does not open it
-            c.detokenize_as(BILLING, "tok:ssn", tok, "ssn")
-        assert c.detokenize_as(BILLING, "tok:ssn", c.tokenize("tok:ssn", SSN), "ssn") == SSN
+            c.detokenize_as(BILLING, None, "ssn", "tok:ssn", tok)
+        assert c.detokenize_as(BILLING, None, "ssn", "tok:ssn", c.tokenize("tok:ssn", SSN)) == SSN
 
 
 def _deid(c, tmp_path, policy, plain):
@@ -115,7 +115,7 @@ def test_access_attacks__reid_policy_names_other_key(world, tmp_path):
             src = _deid(etl, tmp_path, bad, json.dumps({"ssn": DX}) + "\n")
         out = tmp_path / "reid.jsonl"
         with pytest.raises(phicrypt.AccessDenied):
-            c.reidentify_file_as(BILLING, bad, src, str(out))
+            c.reidentify_file_as(BILLING, None, bad, src, str(out))
         assert not out.exists()
         assert_denied(log, "ssn")
 
@@ -126,7 +126,7 @@ def test_access_attacks__partial_reid(world, tmp_path):
         src = _deid(etl, tmp_path, POLICY, json.dumps({"ssn": SSN, "mrn": MRN, "phone": PHONE}) + "\n")
     with phicrypt.Client(cfg) as c:
         out = tmp_path / "reid.jsonl"
-        rep = c.reidentify_file_as(BILLING, POLICY, src, str(out))
+        rep = c.reidentify_file_as(BILLING, None, POLICY, src, str(out))
         rec = json.loads(out.read_text())
         assert rec["ssn"] == SSN and rec["mrn"] == MRN and rec["phone"] != PHONE
         assert rep["reid_fields"] == ["ssn", "mrn"] and rep["withheld_fields"] == ["phone"]
@@ -134,7 +134,7 @@ def test_access_attacks__partial_reid(world, tmp_path):
         assert line["fields"] == ["ssn", "mrn"] and line["denied_fields"] == ["phone"]
         out.unlink()
         with pytest.raises(phicrypt.AccessDenied):
-            c.reidentify_file_as(phicrypt.Session("clerk", "billing", "TREATMENT"), POLICY, src, str(out))
+            c.reidentify_file_as(phicrypt.Session("clerk", "billing", "TREATMENT"), None, POLICY, src, str(out))
         assert not out.exists()
 
 
@@ -143,7 +143,7 @@ def test_access_attacks__plain_calls_need_a_session(world, tmp_path):
     with phicrypt.Client({k: v for k, v in cfg.items() if k not in ("access", "audit")}) as etl:
         src = _deid(etl, tmp_path, POLICY, json.dumps({"ssn": SSN, "mrn": MRN, "phone": PHONE}) + "\n")
     with phicrypt.Client(cfg) as c:
-        ssn = c.encrypt(SSN, key_alt_name="k_ssn")
+        ssn = c.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
         for call in (lambda: c.decrypt(ssn),
                      lambda: c.decrypt_document({"ssn": ssn}),
                      lambda: c.detokenize("tok:ssn", c.tokenize("tok:ssn", SSN)),
@@ -174,7 +174,7 @@ def test_access_attacks__unwritable_log_stops_disclosure(world, tmp_path, with_a
     cfg, _ = world
     with phicrypt.Client({k: v for k, v in cfg.items() if k not in ("access", "audit")}) as etl:
         src = _deid(etl, tmp_path, POLICY, json.dumps({"ssn": SSN, "mrn": MRN, "phone": PHONE}) + "\n")
-        ssn = etl.encrypt(SSN, key_alt_name="k_ssn")
+        ssn = etl.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
         tok = etl.tokenize("tok:ssn", SSN)
     for path in _broken_logs(tmp_path):
         broken = dict(cfg, audit={"path": path})
@@ -182,11 +182,11 @@ def test_access_attacks__unwritable_log_stops_disclosure(world, tmp_path, with_a
             del broken["access"]
         out = tmp_path / "reid.jsonl"
         with phicrypt.Client(broken) as c:
-            calls = [lambda: c.decrypt_as(PHYSICIAN, ssn, "ssn"),
-                     lambda: c.decrypt_document_as(PHYSICIAN, {"ssn": ssn}),
-                     lambda: c.detokenize_as(PHYSICIAN, "tok:ssn", tok, "ssn"),
-                     lambda: c.reidentify_file_as(PHYSICIAN, POLICY, src, str(out)),
-                     lambda: c.reidentify_file_as(PHYSICIAN, POLICY, src, "/dev/null")]
+            calls = [lambda: c.decrypt_as(PHYSICIAN, None, "ssn", ssn),
+                     lambda: c.decrypt_document_as(PHYSICIAN, None, {"ssn": ssn}),
+                     lambda: c.detokenize_as(PHYSICIAN, None, "ssn", "tok:ssn", tok),
+                     lambda: c.reidentify_file_as(PHYSICIAN, None, POLICY, src, str(out)),
+                     lambda: c.reidentify_file_as(PHYSICIAN, None, POLICY, src, "/dev/null")]
             if not with_access:
                 calls += [lambda: c.decrypt(ssn), lambda: c.decrypt_document({"ssn": ssn}),
                           lambda: c.detokenize("tok:ssn", tok),
@@ -207,10 +207,10 @@ def test_access_attacks__reid_to_stdout_fails_closed(world, tmp_path):
     try:
         with phicrypt.Client(dict(cfg, audit={"path": "/dev/full"})) as c:
             with pytest.raises(phicrypt.FileIOError):
-                c.reidentify_file_as(PHYSICIAN, POLICY, src, f"/proc/self/fd/{fd}", format="jsonl")
+                c.reidentify_file_as(PHYSICIAN, None, POLICY, src, f"/proc/self/fd/{fd}", format="jsonl")
         assert sink.read_text() == ""
         with phicrypt.Client(cfg) as c:  # the same call with a writable log does write
-            c.reidentify_file_as(PHYSICIAN, POLICY, src, f"/proc/self/fd/{fd}", format="jsonl")
+            c.reidentify_file_as(PHYSICIAN, None, POLICY, src, f"/proc/self/fd/{fd}", format="jsonl")
         assert SSN in sink.read_text()
     finally:
         os.close(fd)
@@ -224,34 +224,34 @@ def test_access_attacks__decrypt_document_input_forms(world):
     from bson import json_util
     from bson.raw_bson import RawBSONDocument
     with phicrypt.Client(cfg) as c:
-        ssn = c.encrypt(SSN, key_alt_name="k_ssn")
+        ssn = c.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
         text = json_util.dumps({"mrn": MRN, "ssn": ssn}, json_options=json_util.CANONICAL_JSON_OPTIONS)
         # Extended JSON text in, Extended JSON text out.
-        out = c.decrypt_document_as(BILLING, text, ns="hospital.patients")
+        out = c.decrypt_document_as(BILLING, "hospital.patients", text)
         assert isinstance(out, str) and json.loads(out)["ssn"] == SSN
         # A bson document.
         raw = RawBSONDocument(bson.encode(json_util.loads(text)))
-        assert c.decrypt_document_as(BILLING, raw, ns="hospital.patients")["ssn"] == SSN
+        assert c.decrypt_document_as(BILLING, "hospital.patients", raw)["ssn"] == SSN
         # json.loads of Extended JSON: the "ciphertexts" are dicts. Refused, nothing audited.
         before = log.read_text()
         with pytest.raises(phicrypt.BadData):
-            c.decrypt_document_as(BILLING, json.loads(text), ns="hospital.patients")
+            c.decrypt_document_as(BILLING, "hospital.patients", json.loads(text))
         with pytest.raises(phicrypt.BadData):
-            c.decrypt_document_as(BILLING, {"visits": [{"d": {"$date": "2020-01-01T00:00:00Z"}}]})
+            c.decrypt_document_as(BILLING, None, {"visits": [{"d": {"$date": "2020-01-01T00:00:00Z"}}]})
         assert log.read_text() == before
         # A document without ciphertexts discloses nothing and is not audited as "ok".
-        c.decrypt_document_as(BILLING, {"mrn": MRN})
+        c.decrypt_document_as(BILLING, None, {"mrn": MRN})
         assert log.read_text() == before
 
 
 def test_access_attacks__session_strings(world):
     cfg, log = world
     with phicrypt.Client(cfg) as c:
-        ssn = c.encrypt(SSN, key_alt_name="k_ssn")
+        ssn = c.encrypt(SSN, key_alt_name="k_ssn", algorithm="deterministic")
         before = log.read_text() if log.exists() else ""
         for bad in ("cl\nerk", "x" * 257, "a\x7f", "\u0085x"):
             with pytest.raises(phicrypt.InvalidArgument):
-                c.decrypt_as(phicrypt.Session(bad, "billing", "PAYMENT"), ssn, "ssn")
+                c.decrypt_as(phicrypt.Session(bad, "billing", "PAYMENT"), None, "ssn", ssn)
             with pytest.raises(phicrypt.InvalidArgument):
-                c.decrypt_as(BILLING, ssn, "ssn", ns=bad)
+                c.decrypt_as(BILLING, bad, "ssn", ssn)
         assert (log.read_text() if log.exists() else "") == before

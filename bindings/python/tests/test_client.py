@@ -118,24 +118,26 @@ def test_access_denied(config, tmp_path):
     config["audit"] = {"path": str(tmp_path / "audit.jsonl")}
     with phicrypt.Client(config) as c:
         c.create_data_key("local", key_alt_names=["patients"])
-        ssn = c.encrypt("123-45-6789", key_alt_name="patients")
+        ssn = c.encrypt("123-45-6789", key_alt_name="patients", algorithm="deterministic")
         dx = c.encrypt("flu", key_alt_name="patients", algorithm="random")
         billing = phicrypt.Session("clerk-7", "billing", "PAYMENT")
-        assert c.access_allowed(billing, "ssn", ns="hospital.patients")
-        assert not c.access_allowed(billing, "diagnosis", ns="hospital.patients")
-        assert c.decrypt_as(billing, ssn, "ssn", ns="hospital.patients") == "123-45-6789"
+        assert c.access_allowed(billing, "hospital.patients", "ssn")
+        assert not c.access_allowed(billing, "hospital.patients", "diagnosis")
+        assert c.decrypt_as(billing, "hospital.patients", "ssn", ssn) == "123-45-6789"
         with pytest.raises(phicrypt.AccessDenied) as e:
-            c.decrypt_as(billing, dx, "diagnosis", ns="hospital.patients")
+            c.decrypt_as(billing, "hospital.patients", "diagnosis", dx)
         assert e.value.code == -10 and "flu" not in e.value.message
         with pytest.raises(phicrypt.AccessDenied):  # purpose not allowed for the role
-            c.decrypt_as(phicrypt.Session("clerk-7", "billing", "TREATMENT"), ssn, "ssn")
-        out = c.decrypt_document_as(billing, {"ssn": ssn, "diagnosis": dx}, ns="hospital.patients")
+            c.decrypt_as(phicrypt.Session("clerk-7", "billing", "TREATMENT"), None, "ssn", ssn)
+        out = c.decrypt_document_as(billing, "hospital.patients", {"ssn": ssn, "diagnosis": dx})
         assert out["ssn"] == "123-45-6789" and out["diagnosis"] == dx  # denied: left encrypted
-        doc = c.decrypt_document_as(phicrypt.Session("dr-1", "physician", "TREATMENT"),
+        doc = c.decrypt_document_as(phicrypt.Session("dr-1", "physician", "TREATMENT"), None,
                                     {"ssn": ssn, "diagnosis": dx})
         assert doc == {"ssn": "123-45-6789", "diagnosis": "flu"}
-        with pytest.raises(phicrypt.InvalidArgument):  # a purpose is required
-            c.decrypt_as(phicrypt.Session("x", "billing", None), ssn, "ssn")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="session.purpose must be str"):  # a purpose is required
+            c.decrypt_as(phicrypt.Session("x", "billing", None), None, "ssn", ssn)  # type: ignore[arg-type]
+        with pytest.raises(phicrypt.InvalidArgument):
+            c.decrypt_as(phicrypt.Session("x", "billing", ""), None, "ssn", ssn)
     assert (tmp_path / "audit.jsonl").exists()
 
 
@@ -146,10 +148,10 @@ def test_audit_log(config, tmp_path):
     config["audit"] = {"path": str(log), "subject_field": "mrn"}
     with phicrypt.Client(config) as c:
         c.create_data_key("local", key_alt_names=["patients"])
-        ssn = c.encrypt("123-45-6789", key_alt_name="patients")
+        ssn = c.encrypt("123-45-6789", key_alt_name="patients", algorithm="deterministic")
         s = phicrypt.Session("clerk-7", "billing", "PAYMENT", subject="MRN-0042")
         for _ in range(3):
-            c.decrypt_as(s, ssn, "ssn", ns="hospital.patients")
+            c.decrypt_as(s, "hospital.patients", "ssn", ssn)
         assert c.audit_verify().startswith("intact")
         sid = c.audit_subject_id("MRN-0042")
         assert sid.startswith("sub1.") and "0042" not in sid

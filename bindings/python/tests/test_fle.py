@@ -16,7 +16,7 @@ from phicrypt import _bson
 def test_roundtrip_deterministic(client, value):
     ct = client.encrypt(value, key_alt_name="patients", algorithm="deterministic")
     assert isinstance(ct, Binary) and ct.subtype == 6
-    assert client.encrypt(value, key_alt_name="patients") == ct  # deterministic
+    assert client.encrypt(value, key_alt_name="patients", algorithm="deterministic") == ct  # deterministic
     assert client.decrypt(ct) == value
 
 
@@ -29,7 +29,7 @@ def test_roundtrip_random(client, value):
 
 def test_deterministic_refuses_double(client):
     with pytest.raises(phicrypt.InvalidArgument):
-        client.encrypt(3.5, key_alt_name="patients")
+        client.encrypt(3.5, key_alt_name="patients", algorithm="deterministic")
 
 
 def test_refuses_null(client):
@@ -44,19 +44,19 @@ def test_bad_algorithm(client):
 
 def test_needs_exactly_one_key(client):
     with pytest.raises(phicrypt.InvalidArgument):
-        client.encrypt("x")
+        client.encrypt("x", algorithm="deterministic")
     with pytest.raises(phicrypt.InvalidArgument):
-        client.encrypt("x", key_id=client.key_id, key_alt_name="patients")
+        client.encrypt("x", key_id=client.key_id, key_alt_name="patients", algorithm="deterministic")
 
 
 def test_unknown_key(client):
     with pytest.raises(phicrypt.KeyNotFound) as e:
-        client.encrypt("x", key_alt_name="nobody")
+        client.encrypt("x", key_alt_name="nobody", algorithm="deterministic")
     assert e.value.code == -4 and e.value.message
 
 
 def test_corrupted_blob(client):
-    ct = bytearray(client.encrypt("123-45-6789", key_alt_name="patients"))
+    ct = bytearray(client.encrypt("123-45-6789", key_alt_name="patients", algorithm="deterministic"))
     ct[-1] ^= 1
     with pytest.raises(phicrypt.AuthenticationError) as e:
         client.decrypt(bytes(ct))
@@ -65,7 +65,7 @@ def test_corrupted_blob(client):
 
 
 def test_truncated_blob(client):
-    ct = client.encrypt("123-45-6789", key_alt_name="patients")
+    ct = client.encrypt("123-45-6789", key_alt_name="patients", algorithm="deterministic")
     with pytest.raises((phicrypt.BadData, phicrypt.AuthenticationError)):
         client.decrypt(bytes(ct[:20]))
 
@@ -77,7 +77,7 @@ def test_not_a_ciphertext(client):
 
 def test_bson_variants(client):
     doc = bson.encode({"v": "123-45-6789"})
-    ct = client.encrypt_bson(doc, key_alt_name="patients")
+    ct = client.encrypt_bson(doc, key_alt_name="patients", algorithm="deterministic")
     assert bson.decode(ct)["v"].subtype == 6
     assert client.decrypt_bson(ct) == doc
     with pytest.raises(phicrypt.BadData):
@@ -85,10 +85,10 @@ def test_bson_variants(client):
 
 
 def test_json_variants(client):
-    ct = client.encrypt_json('"123-45-6789"', key_alt_name="patients")
+    ct = client.encrypt_json('"123-45-6789"', key_alt_name="patients", algorithm="deterministic")
     assert '"subType":"06"' in ct
     assert client.decrypt_json(ct) == '"123-45-6789"'
-    ct = client.encrypt_json('{"$numberLong": "7"}', key_alt_name="patients")
+    ct = client.encrypt_json('{"$numberLong": "7"}', key_alt_name="patients", algorithm="deterministic")
     assert client.decrypt_json(ct) == "7"
     assert "numberLong" in client.decrypt_json(ct, canonical=True)
     with pytest.raises(phicrypt.BadData):
@@ -98,11 +98,11 @@ def test_json_variants(client):
 def test_without_bson_module(config, client):
     with phicrypt.Client(config, use_bson=False) as c:
         doc = bson.encode({"v": "123-45-6789"})
-        ct = c.encrypt(doc, key_alt_name="patients")
+        ct = c.encrypt(doc, key_alt_name="patients", algorithm="deterministic")
         assert type(ct) is bytes
         assert c.decrypt(ct) == doc
         with pytest.raises(TypeError):
-            c.encrypt("python str", key_alt_name="patients")
+            c.encrypt("python str", key_alt_name="patients", algorithm="deterministic")
         with pytest.raises(TypeError):
             c.encrypt_command("hospital", {"find": "patients"})
 
@@ -184,9 +184,9 @@ c.create_data_key("local", key_alt_names=["k"])
 s = b"123-45-6789\x00"
 el = b"\x02v\x00" + struct.pack("<i", len(s)) + s
 doc = struct.pack("<i", 4 + len(el) + 1) + el + b"\x00"
-ct = c.encrypt(doc, key_alt_name="k")
+ct = c.encrypt(doc, key_alt_name="k", algorithm="deterministic")
 assert type(ct) is bytes and c.decrypt(ct) == doc
-assert c.decrypt_json(c.encrypt_json('"x"', key_alt_name="k")) == '"x"'
+assert c.decrypt_json(c.encrypt_json('"x"', key_alt_name="k", algorithm="deterministic")) == '"x"'
 assert isinstance(c.list_data_keys(), bytes)
 print("ok")
 '''

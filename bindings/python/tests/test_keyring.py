@@ -80,7 +80,7 @@ def test_rotate_retire_destroy(keyring_client):
     c.destroy_token_key("tok:opaque", 1)
     with pytest.raises(phicrypt.KeyNotFound):
         c.detokenize("tok:opaque", old)
-    c.destroy_token_key("tok:opaque")
+    c.destroy_token_key("tok:opaque", 0)
     with pytest.raises(phicrypt.KeyNotFound):
         c.detokenize("tok:opaque", new)
 

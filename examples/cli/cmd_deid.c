@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -14,7 +15,7 @@
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
     "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
-    "                     [--gate fail|warn|off]\n"
+    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -41,6 +42,9 @@ static const char deid_usage[] =
     "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
     "                   field, class and place, never the value); warn: a warning. Default: fail\n"
     "                   with the Safe Harbor preset, else off\n"
+    "  --manifest FILE  the run manifest (default OUT.manifest.json; needed for stdout): hashes\n"
+    "                   of policy, input and output, key names, counts, gate; signed with the\n"
+    "                   audit key when configured ('phicrypt manifest verify' checks it)\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -48,7 +52,10 @@ static const char deid_usage[] =
     "progress line is shown while it runs.\n"
     "CSV keeps its line ends (CRLF stays CRLF) and its UTF-8 byte order mark, if any. Errors name\n"
     "the file and line (BSON: record number and byte offset).\n"
-    "\n"
+    "\n";
+
+/* The rest of deid --help (one string would pass C's 4095-byte limit). */
+static const char deid_usage_policy[] =
     "Policy: {\"version\":1, \"unknown_fields\":\"error\"|\"drop\"|\"keep\", \"preset\":\"safe-harbor\",\n"
     "         \"fields\": {\"PATH\": {\"action\": ACTION, ...options}}}\n"
     "  PATH     a.b, a.*.c (any key), a[].c (elements of array a)\n"
@@ -85,7 +92,8 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter, gate;
+    int skip_bad, strict, delimiter, gate, no_manifest;
+    const char *manifest;
     cli_session_opts sess;
 } dopts;
 
@@ -101,6 +109,8 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
                                           { "strict", no_argument, NULL, 'S' },
                                           { "delimiter", required_argument, NULL, 'd' },
                                           { "gate", required_argument, NULL, 'g' },
+                                          { "manifest", required_argument, NULL, 'M' },
+                                          { "no-manifest", no_argument, NULL, 'N' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -119,6 +129,8 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
         case 'r': o->report = optarg; break;
         case 's': o->skip_bad = 1; break;
         case 'S': o->strict = 1; break;
+        case 'M': o->manifest = optarg; break;
+        case 'N': o->no_manifest = 1; break;
         case 'g':
             if (strcmp(optarg, "fail") == 0)
                 o->gate = PHICRYPT_DEID_GATE_FAIL;
@@ -147,7 +159,11 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
             o->threads = (unsigned)v;
             break;
         }
-        case 'h': fputs(usage, stdout); return -1;
+        case 'h':
+            fputs(usage, stdout);
+            if (usage == deid_usage)
+                fputs(deid_usage_policy, stdout);
+            return -1;
         default:
             if (cli_session_opt(&o->sess, c, optarg))
                 break;
@@ -314,6 +330,50 @@ static int write_report(const char *cmd, const char *path, const phicrypt_buf *r
     return status;
 }
 
+/* The manifest of a finished run: --manifest FILE, or OUT.manifest.json
+ * beside a file output (a stream or device output has no place for one). */
+static int write_manifest(phicrypt_t *ph, const dopts *o, const phicrypt_deid_policy *pol, const char *pol_text,
+                          const phicrypt_buf *rep)
+{
+    char *dflt = NULL;
+    const char *path = o->manifest;
+    struct stat st;
+    if (o->no_manifest || !rep->data)
+        return EXIT_OK;
+    if (!path) {
+        if (strcmp(o->out, "-") == 0 || stat(o->out, &st) != 0 || !S_ISREG(st.st_mode))
+            return EXIT_OK;
+        size_t n = strlen(o->out) + 16;
+        if (!(dflt = malloc(n)))
+            return cli_fail("out of memory");
+        snprintf(dflt, n, "%s.manifest.json", o->out);
+        path = dflt;
+    }
+    phicrypt_deid_manifest_opts mo = PHICRYPT_DEID_MANIFEST_OPTS_INIT;
+    mo.policy_json = pol_text;
+    mo.in_path = o->in;
+    mo.out_path = o->out;
+    mo.report_json = (const char *)rep->data;
+    phicrypt_buf m = PHICRYPT_BUF_INIT;
+    int is_signed = 0, status = EXIT_OK;
+    int rc = phicrypt_deid_manifest(ph, &m, &is_signed, pol, &mo);
+    if (rc) {
+        status = cli_fail("%s: manifest: %s", path, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
+    } else {
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(m.data, 1, m.len, f) != m.len)
+            status = cli_fail("%s: cannot write the manifest", path);
+        if (f && fclose(f) != 0 && status == EXIT_OK)
+            status = cli_fail("%s: cannot write the manifest", path);
+        if (status == EXIT_OK && !is_signed)
+            fprintf(stderr, "phicrypt: warning: %s is not signed: no audit signing key is configured (\"audit\" in "
+                            "the configuration signs manifests with the audit checkpoint key)\n", path);
+    }
+    phicrypt_buf_dispose(&m);
+    free(dflt);
+    return status;
+}
+
 static int run(int argc, char **argv, int reid)
 {
     const char *cmd = reid ? "reid" : "deid";
@@ -361,8 +421,8 @@ static int run(int argc, char **argv, int reid)
         }
     }
     rc = phicrypt_deid_policy_new(&pol, ph, pol_text);
-    free(pol_text);
     if (rc) {
+        free(pol_text);
         char msg[1200];
         snprintf(msg, sizeof msg, "%s: %s", o.policy, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
         fprintf(stderr, "phicrypt: error: %s\n", msg);
@@ -381,6 +441,7 @@ static int run(int argc, char **argv, int reid)
         (rc = cli_session_from_opts(ph, cmd, &o.sess, &ses, &use_session)) != 0) {
         phicrypt_deid_policy_free(pol);
         phicrypt_free(ph);
+        free(pol_text);
         return rc;
     }
     if (use_session)
@@ -396,11 +457,14 @@ static int run(int argc, char **argv, int reid)
     if (rc) {
         fprintf(stderr, "phicrypt: error: %s (%s)\n", err, phicrypt_strerror(rc));
         status = EXIT_ERR;
+    } else if (write_manifest(ph, &o, pol, pol_text, &rep) != EXIT_OK) {
+        status = EXIT_ERR; /* its error is the last line */
     } else {
         show_summary(cmd, &o, &rep);
     }
     if (o.report && write_report(cmd, o.report, &rep, err) != EXIT_OK)
         status = EXIT_ERR;
+    free(pol_text);
     phicrypt_buf_dispose(&rep);
     phicrypt_deid_policy_free(pol);
     phicrypt_free(ph);

@@ -24,6 +24,7 @@ static const char usage[] =
     "  audit     verify the audit log's chain; list the disclosures of one patient\n"
     "  deid      de-identify an export (JSON lines, JSON array, BSON, CSV) with a policy\n"
     "  reid      reverse the tokens and ciphertexts of a de-identified export\n"
+    "  manifest  verify the signed manifest of a deid or reid run\n"
     "\n"
     "Options:\n"
     "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
         return cmd_pseudonymize(argc, argv);
     if (strcmp(argv[0], "audit") == 0)
         return cmd_audit(argc, argv);
+    if (strcmp(argv[0], "manifest") == 0)
+        return cmd_manifest(argc, argv);
     if (strcmp(argv[0], "deid") == 0)
         return cmd_deid(argc, argv);
     if (strcmp(argv[0], "reid") == 0)

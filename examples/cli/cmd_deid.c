@@ -15,7 +15,7 @@
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
     "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
-    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest]\n"
+    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest] [--explain] [--dry-run]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -45,6 +45,9 @@ static const char deid_usage[] =
     "  --manifest FILE  the run manifest (default OUT.manifest.json; needed for stdout): hashes\n"
     "                   of policy, input and output, key names, counts, gate; signed with the\n"
     "                   audit key when configured ('phicrypt manifest verify' checks it)\n"
+    "  --explain        print per field path the rule that decided it (or why none), the action\n"
+    "                   and the count, never values (stdout; stderr when --out is -)\n"
+    "  --dry-run        --explain without writing any output (--out not needed)\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -92,7 +95,7 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter, gate, no_manifest;
+    int skip_bad, strict, delimiter, gate, no_manifest, explain, dry_run;
     const char *manifest;
     cli_session_opts sess;
 } dopts;
@@ -111,6 +114,8 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
                                           { "gate", required_argument, NULL, 'g' },
                                           { "manifest", required_argument, NULL, 'M' },
                                           { "no-manifest", no_argument, NULL, 'N' },
+                                          { "explain", no_argument, NULL, 'E' },
+                                          { "dry-run", no_argument, NULL, 'D' },
                                           { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
                                           CLI_SESSION_LONGOPTS,
@@ -131,6 +136,8 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
         case 'S': o->strict = 1; break;
         case 'M': o->manifest = optarg; break;
         case 'N': o->no_manifest = 1; break;
+        case 'E': o->explain = 1; break;
+        case 'D': o->dry_run = o->explain = o->no_manifest = 1; break;
         case 'g':
             if (strcmp(optarg, "fail") == 0)
                 o->gate = PHICRYPT_DEID_GATE_FAIL;
@@ -172,6 +179,10 @@ static int parse(int argc, char **argv, dopts *o, const char *cmd, const char *u
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (o->dry_run && o->out)
+        return cli_usage_error(cmd, "--dry-run writes no output: leave out --out");
+    if (o->dry_run)
+        o->out = "/dev/null"; /* a device is written in place: nothing is kept */
     if (!o->policy || !o->in || !o->out)
         return cli_usage_error(cmd, "--policy, --in and --out are required");
     return 0;
@@ -330,6 +341,20 @@ static int write_report(const char *cmd, const char *path, const phicrypt_buf *r
     return status;
 }
 
+static int show_explain(const dopts *o, const phicrypt_deid_policy *pol, const phicrypt_buf *rep)
+{
+    phicrypt_buf t = PHICRYPT_BUF_INIT;
+    if (!rep->data || phicrypt_deid_explain(&t, pol, (const char *)rep->data) != 0)
+        return cli_fail("explain: %s", phicrypt_deid_errmsg());
+    FILE *f = strcmp(o->out, "-") == 0 ? stderr : stdout;
+    /* Field names come from the input: control bytes are shown as '?'. */
+    for (const unsigned char *p = t.data; p && *p; p++)
+        fputc((*p < 0x20 && *p != '\n') || *p == 0x7f ? '?' : *p, f);
+    fflush(f);
+    phicrypt_buf_dispose(&t);
+    return EXIT_OK;
+}
+
 /* The manifest of a finished run: --manifest FILE, or OUT.manifest.json
  * beside a file output (a stream or device output has no place for one). */
 static int write_manifest(phicrypt_t *ph, const dopts *o, const phicrypt_deid_policy *pol, const char *pol_text,
@@ -456,6 +481,8 @@ static int run(int argc, char **argv, int reid)
     const char *err = rc ? (ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg()) : NULL;
     if (rc) {
         fprintf(stderr, "phicrypt: error: %s (%s)\n", err, phicrypt_strerror(rc));
+        status = EXIT_ERR;
+    } else if (o.explain && show_explain(&o, pol, &rep) != EXIT_OK) {
         status = EXIT_ERR;
     } else if (write_manifest(ph, &o, pol, pol_text, &rep) != EXIT_OK) {
         status = EXIT_ERR; /* its error is the last line */

@@ -180,6 +180,18 @@ PHICRYPT_API
 int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_policy *p, const char *json,
                        size_t json_len);
 
+/**
+ * @brief Explain a run: per field path of its report, the action, the count
+ * and why (the explicit rule, an enclosing field's rule, the Safe Harbor
+ * preset by field name or by value type, or the unknown-field policy), then
+ * the rules that matched nothing. Text, one line per path; names and
+ * counts only, never a value. `phicrypt deid --explain` and `--dry-run`.
+ * @param[out] out  NUL-terminated text.
+ * @param report_json  the report phicrypt_deid_file() gave for @p p.
+ */
+PHICRYPT_API
+int phicrypt_deid_explain(phicrypt_buf *out, const phicrypt_deid_policy *p, const char *report_json);
+
 /** Version of ::phicrypt_deid_manifest_opts this header describes. */
 #define PHICRYPT_DEID_MANIFEST_OPTS_VERSION 1
 

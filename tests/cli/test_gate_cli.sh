@@ -49,6 +49,17 @@ expect_grep "test_gate_cli__warn_report_lists" rep.json '"found_at":"notes"'
 check "test_gate_cli__off" 0 "$P" deid --policy bad.json --in in.jsonl --out out2.jsonl --gate off --no-manifest
 expect_no_file "test_gate_cli__no_manifest_option" out2.jsonl.manifest.json
 check "test_gate_cli__bad_mode_is_usage_error" 2 "$P" deid --policy bad.json --in in.jsonl --out out3.jsonl --gate maybe
+# --explain and --dry-run: the rule behind each path, never a value, nothing written.
+check "test_gate_cli__dry_run" 0 "$P" deid --policy bad.json --in in.jsonl --dry-run --gate warn
+expect_grep "test_gate_cli__explain_names_rule" out '^notes  *keep  *300  rule "notes"'
+expect_grep "test_gate_cli__explain_names_preset" out '^ssn  *redact  *300  Safe Harbor preset: the field name (social security numbers)'
+expect_grep "test_gate_cli__explain_names_enclosing_rule" out '^balance  *drop  *300  rule "balance"'
+no_values "test_gate_cli__explain_shows_no_value" out err
+if ls "$T" | grep -q -v -e '^in.jsonl$' -e '^bad.json$' -e '^out' -e '^err$' -e '^rep.json$' -e '^out.jsonl' -e '^out2.jsonl'; then
+  notok "test_gate_cli__dry_run_writes_nothing" "$(ls "$T")"; else ok "test_gate_cli__dry_run_writes_nothing"; fi
+check "test_gate_cli__dry_run_refuses_out" 2 "$P" deid --policy bad.json --in in.jsonl --dry-run --out x.jsonl
+check "test_gate_cli__explain_with_output" 0 "$P" deid --policy "$SH" --in in.jsonl --out e.jsonl --explain --no-manifest
+expect_grep "test_gate_cli__explain_with_output_lists" out '^name.first  *redact  *300  Safe Harbor preset'
 check "test_gate_cli__safe_harbor_passes" 0 "$P" deid --policy "$SH" --in in.jsonl --out sh.jsonl --report sh.json
 expect_grep "test_gate_cli__report_has_gate" sh.json '"gate":{"mode":"fail","records_checked":300,'
 # Manifest, unsigned (no configuration).

@@ -25,6 +25,7 @@ static const char usage[] =
     "  deid      de-identify an export (JSON lines, JSON array, BSON, CSV) with a policy\n"
     "  reid      reverse the tokens and ciphertexts of a de-identified export\n"
     "  manifest  verify the signed manifest of a deid or reid run\n"
+    "  policy    check a de-identification policy against Safe Harbor or a limited data set\n"
     "\n"
     "Options:\n"
     "  --config FILE   configuration file (default: $PHICRYPT_CONFIG, then ./phicrypt.json)\n"
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
         return cmd_pseudonymize(argc, argv);
     if (strcmp(argv[0], "audit") == 0)
         return cmd_audit(argc, argv);
+    if (strcmp(argv[0], "policy") == 0)
+        return cmd_policy(argc, argv);
     if (strcmp(argv[0], "manifest") == 0)
         return cmd_manifest(argc, argv);
     if (strcmp(argv[0], "deid") == 0)

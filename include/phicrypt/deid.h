@@ -192,6 +192,23 @@ int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_po
 PHICRYPT_API
 int phicrypt_deid_explain(phicrypt_buf *out, const phicrypt_deid_policy *p, const char *report_json);
 
+/**
+ * @brief Check a policy against a standard: `"safe-harbor"` (45 CFR
+ * 164.514(b)(2)) or `"limited-data-set"` (164.514(e)(2)). Lists, one line
+ * each, every rule whose output does not meet it and why: HMAC pseudonyms,
+ * deterministic tokens and encrypted values are codes derived from the
+ * individual's information (164.514(c)); shifted dates keep day and month;
+ * `keep` on a field of a HIPAA identifier class or on free text; masks that
+ * keep part of an identifier; `"unknown_fields": "keep"`. A reading of the
+ * policy, not of any data.
+ * @param[out] out  NUL-terminated text (empty when compliant).
+ * @param[out] nfindings  (may be NULL) the number of lines.
+ * @return 0 (whatever the findings), PHICRYPT_EINVAL (unknown standard).
+ */
+PHICRYPT_API
+int phicrypt_deid_policy_check(phicrypt_buf *out, size_t *nfindings, const phicrypt_deid_policy *p,
+                               const char *standard);
+
 /** Version of ::phicrypt_deid_manifest_opts this header describes. */
 #define PHICRYPT_DEID_MANIFEST_OPTS_VERSION 1
 

@@ -90,5 +90,30 @@ check "test_gate_cli__changed_output_fails" 1 "$P" manifest verify s.manifest.js
 expect_grep "test_gate_cli__changed_output_named" err "s.jsonl is not the one the run wrote"
 check "test_gate_cli__manifest_verify_usage" 2 "$P" manifest verify
 
+# policy check: the example Safe Harbor policy meets it; derived codes, shifted
+# dates and kept identifiers do not, each named with its reason.
+check "test_gate_cli__policy_check_example_passes" 0 "$P" policy check --standard safe-harbor "$SH"
+cat > codes.json <<'J'
+{"version":1,"unknown_fields":"keep","fields":{"mrn":{"action":"pseudonymize","key":"k"},
+ "visit":{"action":"date_shift","subject":"mrn","key":"k"},"name":{"action":"keep"},"city":{"action":"keep"},
+ "notes":{"action":"keep"},"ssn":{"action":"mask","keep_last":4},"dob":{"action":"generalize","to":"year"}}}
+J
+"$P" init --dir "$T/ks2" >/dev/null 2>&1
+export PHICRYPT_CONFIG="$T/ks2/phicrypt.json"
+"$P" token create k --algorithm hmac >/dev/null 2>&1
+check "test_gate_cli__policy_check_finds" 1 "$P" policy check --standard safe-harbor codes.json
+expect_grep "test_gate_cli__policy_check_pseudonym" out 'fields."mrn" (pseudonymize): an HMAC pseudonym: a code derived'
+expect_grep "test_gate_cli__policy_check_date_shift" out 'fields."visit" (date_shift): a shifted full date keeps a day and a month'
+expect_grep "test_gate_cli__policy_check_keep_name" out 'fields."name" (keep): keeps a field of a HIPAA identifier class (names'
+expect_grep "test_gate_cli__policy_check_free_text" out 'fields."notes" (keep): free text kept'
+expect_grep "test_gate_cli__policy_check_mask" out 'fields."ssn" (mask): keeps the last characters of social security numbers'
+expect_grep "test_gate_cli__policy_check_unknown_keep" out '^unknown_fields (keep)'
+if grep -q '"dob"' out; then notok "test_gate_cli__policy_check_year_is_fine"; else ok "test_gate_cli__policy_check_year_is_fine"; fi
+check "test_gate_cli__policy_check_lds" 1 "$P" policy check --standard limited-data-set codes.json
+if grep -q -e '"mrn"' -e '"visit"' -e '"city"' out; then notok "test_gate_cli__lds_allows_codes_dates_city" "$(cat out)"; else ok "test_gate_cli__lds_allows_codes_dates_city"; fi
+expect_grep "test_gate_cli__lds_flags_name" out 'fields."name" (keep): keeps a direct identifier'
+unset PHICRYPT_CONFIG
+check "test_gate_cli__policy_check_usage" 2 "$P" policy check --standard hipaa-ish "$SH"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]

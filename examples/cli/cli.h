@@ -87,5 +87,7 @@ int cmd_pseudonymize(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_deid(int argc, char **argv);
 int cmd_reid(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

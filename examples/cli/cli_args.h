@@ -72,7 +72,7 @@ extern const cli_entry cli_commands[];
 extern const cli_command cli_spec_init, cli_spec_keys, cli_spec_encrypt, cli_spec_decrypt, cli_spec_encrypt_command,
     cli_spec_encrypt_document, cli_spec_decrypt_document, cli_spec_analyze, cli_spec_token, cli_spec_tokenize,
     cli_spec_detokenize, cli_spec_pseudonymize, cli_spec_audit_verify, cli_spec_audit_disclosures,
-    cli_spec_audit_admin, cli_spec_deid, cli_spec_reid;
+    cli_spec_audit_admin, cli_spec_deid, cli_spec_reid, cli_spec_policy, cli_spec_manifest;
 
 /* The bash completion script, generated from cli_commands. */
 void cli_print_bash_completion(void);

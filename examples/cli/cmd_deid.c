@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bson/bson.h>
@@ -14,7 +15,7 @@
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
     "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
-    "                     [--gate fail|warn|off]\n"
+    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest] [--explain] [--dry-run]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -41,6 +42,12 @@ static const char deid_usage[] =
     "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
     "                   field, class and place, never the value); warn: a warning. Default: fail\n"
     "                   with the Safe Harbor preset, else off\n"
+    "  --manifest FILE  the run manifest (default OUT.manifest.json; needed for stdout): hashes\n"
+    "                   of policy, input and output, key names, counts, gate; signed with the\n"
+    "                   audit key when configured ('phicrypt manifest verify' checks it)\n"
+    "  --explain        print per field path the rule that decided it (or why none), the action\n"
+    "                   and the count, never values (stdout; stderr when --out is -)\n"
+    "  --dry-run        --explain without writing any output (--out not needed)\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -48,7 +55,10 @@ static const char deid_usage[] =
     "progress line is shown while it runs.\n"
     "CSV keeps its line ends (CRLF stays CRLF) and its UTF-8 byte order mark, if any. Errors name\n"
     "the file and line (BSON: record number and byte offset).\n"
-    "\n"
+    "\n";
+
+/* The rest of deid --help (one string would pass C's 4095-byte limit). */
+static const char deid_usage_policy[] =
     "Policy: {\"version\":1, \"unknown_fields\":\"error\"|\"drop\"|\"keep\", \"preset\":\"safe-harbor\",\n"
     "         \"fields\": {\"PATH\": {\"action\": ACTION, ...options}}}\n"
     "  PATH     a.b, a.*.c (any key), a[].c (elements of array a)\n"
@@ -85,7 +95,8 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter, gate;
+    int skip_bad, strict, delimiter, gate, no_manifest, explain, dry_run;
+    const char *manifest;
     cli_session_opts sess;
 } dopts;
 
@@ -136,6 +147,10 @@ static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_FLAG(dopts, "strict", strict),
                                       CLI_OPT_FN("delimiter", store_delimiter),
                                       CLI_OPT_FN("gate", store_gate),
+                                      CLI_OPT_STR(dopts, "manifest", manifest),
+                                      CLI_OPT_FLAG(dopts, "no-manifest", no_manifest),
+                                      CLI_OPT_FLAG(dopts, "explain", explain),
+                                      CLI_OPT_FLAG(dopts, "dry-run", dry_run),
                                       CLI_OPT_SESSION(dopts, sess),
                                       CLI_OPT_STR(dopts, "ns", sess.ns),
                                       CLI_OPT_END };
@@ -147,8 +162,17 @@ static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
     int first, rc;
     memset(o, 0, sizeof *o);
     o->threads = 1;
-    if ((rc = cli_parse(spec, argc, argv, o, &first)) != 0)
+    if ((rc = cli_parse(spec, argc, argv, o, &first)) != 0) {
+        if (rc == CLI_HELP_SHOWN && spec == &cli_spec_deid)
+            fputs(deid_usage_policy, stdout);
         return rc;
+    }
+    if (o->dry_run)
+        o->explain = o->no_manifest = 1;
+    if (o->dry_run && o->out)
+        return cli_usage_error(spec->name, "--dry-run writes no output: leave out --out");
+    if (o->dry_run)
+        o->out = "/dev/null"; /* a device is written in place: nothing is kept */
     if (!o->policy || !o->in || !o->out)
         return cli_usage_error(spec->name, "--policy, --in and --out are required");
     return 0;
@@ -307,6 +331,64 @@ static int write_report(const char *cmd, const char *path, const phicrypt_buf *r
     return status;
 }
 
+static int show_explain(const dopts *o, const phicrypt_deid_policy *pol, const phicrypt_buf *rep)
+{
+    phicrypt_buf t = PHICRYPT_BUF_INIT;
+    if (!rep->data || phicrypt_deid_explain(&t, pol, (const char *)rep->data) != 0)
+        return cli_fail("explain: %s", phicrypt_deid_errmsg());
+    FILE *f = strcmp(o->out, "-") == 0 ? stderr : stdout;
+    /* Field names come from the input: control bytes are shown as '?'. */
+    for (const unsigned char *p = t.data; p && *p; p++)
+        fputc((*p < 0x20 && *p != '\n') || *p == 0x7f ? '?' : *p, f);
+    fflush(f);
+    phicrypt_buf_dispose(&t);
+    return EXIT_OK;
+}
+
+/* The manifest of a finished run: --manifest FILE, or OUT.manifest.json
+ * beside a file output (a stream or device output has no place for one). */
+static int write_manifest(phicrypt_t *ph, const dopts *o, const phicrypt_deid_policy *pol, const char *pol_text,
+                          const phicrypt_buf *rep)
+{
+    char *dflt = NULL;
+    const char *path = o->manifest;
+    struct stat st;
+    if (o->no_manifest || !rep->data)
+        return EXIT_OK;
+    if (!path) {
+        if (strcmp(o->out, "-") == 0 || stat(o->out, &st) != 0 || !S_ISREG(st.st_mode))
+            return EXIT_OK;
+        size_t n = strlen(o->out) + 16;
+        if (!(dflt = malloc(n)))
+            return cli_fail("out of memory");
+        snprintf(dflt, n, "%s.manifest.json", o->out);
+        path = dflt;
+    }
+    phicrypt_deid_manifest_opts mo = PHICRYPT_DEID_MANIFEST_OPTS_INIT;
+    mo.policy_json = pol_text;
+    mo.in_path = o->in;
+    mo.out_path = o->out;
+    mo.report_json = (const char *)rep->data;
+    phicrypt_buf m = PHICRYPT_BUF_INIT;
+    int is_signed = 0, status = EXIT_OK;
+    int rc = phicrypt_deid_manifest(ph, &m, &is_signed, pol, &mo);
+    if (rc) {
+        status = cli_fail("%s: manifest: %s", path, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
+    } else {
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(m.data, 1, m.len, f) != m.len)
+            status = cli_fail("%s: cannot write the manifest", path);
+        if (f && fclose(f) != 0 && status == EXIT_OK)
+            status = cli_fail("%s: cannot write the manifest", path);
+        if (status == EXIT_OK && !is_signed)
+            fprintf(stderr, "phicrypt: warning: %s is not signed: no audit signing key is configured (\"audit\" in "
+                            "the configuration signs manifests with the audit checkpoint key)\n", path);
+    }
+    phicrypt_buf_dispose(&m);
+    free(dflt);
+    return status;
+}
+
 static int run(int argc, char **argv, int reid)
 {
     const char *cmd = reid ? "reid" : "deid";
@@ -354,8 +436,8 @@ static int run(int argc, char **argv, int reid)
         }
     }
     rc = phicrypt_deid_policy_new(&pol, ph, pol_text);
-    free(pol_text);
     if (rc) {
+        free(pol_text);
         char msg[1200];
         snprintf(msg, sizeof msg, "%s: %s", o.policy, ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg());
         fprintf(stderr, "phicrypt: error: %s\n", msg);
@@ -374,6 +456,7 @@ static int run(int argc, char **argv, int reid)
         (rc = cli_session_from_opts(ph, cmd, &o.sess, &ses, &use_session)) != 0) {
         phicrypt_deid_policy_free(pol);
         phicrypt_free(ph);
+        free(pol_text);
         return rc;
     }
     if (use_session)
@@ -389,11 +472,16 @@ static int run(int argc, char **argv, int reid)
     if (rc) {
         fprintf(stderr, "phicrypt: error: %s (%s)\n", err, phicrypt_strerror(rc));
         status = EXIT_ERR;
+    } else if (o.explain && show_explain(&o, pol, &rep) != EXIT_OK) {
+        status = EXIT_ERR;
+    } else if (write_manifest(ph, &o, pol, pol_text, &rep) != EXIT_OK) {
+        status = EXIT_ERR; /* its error is the last line */
     } else {
         show_summary(cmd, &o, &rep);
     }
     if (o.report && write_report(cmd, o.report, &rep, err) != EXIT_OK)
         status = EXIT_ERR;
+    free(pol_text);
     phicrypt_buf_dispose(&rep);
     phicrypt_deid_policy_free(pol);
     phicrypt_free(ph);

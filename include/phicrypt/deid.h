@@ -180,6 +180,86 @@ PHICRYPT_API
 int phicrypt_deid_json(phicrypt_t *ph, phicrypt_buf *out, const phicrypt_deid_policy *p, const char *json,
                        size_t json_len);
 
+/**
+ * @brief Explain a run: per field path of its report, the action, the count
+ * and why (the explicit rule, an enclosing field's rule, the Safe Harbor
+ * preset by field name or by value type, or the unknown-field policy), then
+ * the rules that matched nothing. Text, one line per path; names and
+ * counts only, never a value. `phicrypt deid --explain` and `--dry-run`.
+ * @param[out] out  NUL-terminated text.
+ * @param report_json  the report phicrypt_deid_file() gave for @p p.
+ */
+PHICRYPT_API
+int phicrypt_deid_explain(phicrypt_buf *out, const phicrypt_deid_policy *p, const char *report_json);
+
+/**
+ * @brief Check a policy against a standard: `"safe-harbor"` (45 CFR
+ * 164.514(b)(2)) or `"limited-data-set"` (164.514(e)(2)). Lists, one line
+ * each, every rule whose output does not meet it and why: HMAC pseudonyms,
+ * deterministic tokens and encrypted values are codes derived from the
+ * individual's information (164.514(c)); shifted dates keep day and month;
+ * `keep` on a field of a HIPAA identifier class or on free text; masks that
+ * keep part of an identifier; `"unknown_fields": "keep"`. A reading of the
+ * policy, not of any data.
+ * @param[out] out  NUL-terminated text (empty when compliant).
+ * @param[out] nfindings  (may be NULL) the number of lines.
+ * @return 0 (whatever the findings), PHICRYPT_EINVAL (unknown standard).
+ */
+PHICRYPT_API
+int phicrypt_deid_policy_check(phicrypt_buf *out, size_t *nfindings, const phicrypt_deid_policy *p,
+                               const char *standard);
+
+/** Version of ::phicrypt_deid_manifest_opts this header describes. */
+#define PHICRYPT_DEID_MANIFEST_OPTS_VERSION 1
+
+/** @brief What phicrypt_deid_manifest() describes: one finished run. */
+typedef struct phicrypt_deid_manifest_opts {
+    unsigned int version;    /**< #PHICRYPT_DEID_MANIFEST_OPTS_VERSION */
+    const char *policy_json; /**< the policy text the run used (its SHA-256 is recorded), or NULL */
+    const char *in_path;     /**< the run's input ("-": standard input, not hashed) */
+    const char *out_path;    /**< the run's output ("-": standard output, not hashed) */
+    const char *report_json; /**< the run's report (NUL-terminated), from phicrypt_deid_file() */
+    int sign;                /**< nonzero: sign with the audit checkpoint key when @p ph has one */
+} phicrypt_deid_manifest_opts;
+
+/** Static initialiser: signed when possible. */
+#define PHICRYPT_DEID_MANIFEST_OPTS_INIT { PHICRYPT_DEID_MANIFEST_OPTS_VERSION, NULL, NULL, NULL, NULL, 1 }
+
+/**
+ * @brief The manifest of a de-identification (or reid) run: one JSON object
+ * with the policy's SHA-256, the preset and its version, the reference
+ * date, the restricted three-digit ZIP list in force (identifier and hash),
+ * the names and versions of the keys the policy uses (never material), the
+ * input and output files' SHA-256 and size, record counts, counts per field
+ * path, action and HIPAA identifier class, and the residual-PHI gate's
+ * result; no value of any record. Signed (Ed25519) with the audit log's
+ * checkpoint key ("audit:sign"), so the key file of
+ * phicrypt_audit_public_keys() checks it: the signature covers the bytes
+ * before `,"signature":`.
+ *
+ * @param[out] out  the manifest (ends with a newline).
+ * @param[out] is_signed  (may be NULL) 1 when signed; 0 when @p ph is NULL,
+ *   has no audit log, or @c sign is 0 (`"signature": null`).
+ * @return 0, PHICRYPT_EINVAL, PHICRYPT_EBADDATA (the report is not JSON),
+ *   PHICRYPT_EIO (a file cannot be read), a key error when signing fails.
+ */
+PHICRYPT_API
+int phicrypt_deid_manifest(phicrypt_t *ph, phicrypt_buf *out, int *is_signed, const phicrypt_deid_policy *p,
+                           const phicrypt_deid_manifest_opts *opts);
+
+/**
+ * @brief Check a manifest: its signature, with the public key file of
+ * phicrypt_audit_public_keys() (or, with @p public_key_file NULL, @p ph's
+ * keyring), and, when the output it names is beside it, that file's SHA-256.
+ * @param[out] report  (may be NULL) what was checked, one line each.
+ * @return 0 good; PHICRYPT_EAUTH (changed, signed by another key, not
+ *   signed, or the output differs); PHICRYPT_EKEYNOTFOUND; PHICRYPT_EBADDATA
+ *   (not a manifest); PHICRYPT_EIO.
+ */
+PHICRYPT_API
+int phicrypt_deid_manifest_verify(phicrypt_t *ph, phicrypt_buf *report, const char *path,
+                                  const char *public_key_file);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,8 @@
 static const char restricted_zip3[17][4] = { "036", "059", "063", "102", "203", "556", "692", "790", "821",
                                              "823", "830", "831", "878", "879", "884", "890", "893" };
 
+const char *phi_zip3_restricted(size_t i) { return i < 17 ? restricted_zip3[i] : NULL; }
+
 static int zip3_of(const char *s, size_t n, char out[4])
 {
     char d[5];

@@ -160,6 +160,9 @@ enum { PHI_SH_DATE = 1, PHI_SH_BIRTH = 2, PHI_SH_DEATH = 4 };
 /* PHI_SH_* flags of the last key of a path as reports show it
  * ("visits[].date"): a date name, a date of birth, a date of death. */
 int phi_safe_harbor_name_class(const char *path);
+/* The i-th restricted three-digit ZIP prefix the zip3 action writes as
+ * 000 (HHS, 2000 census), or NULL past the last: for the run manifest. */
+const char *phi_zip3_restricted(size_t i);
 /* True for actions that treat the value as an identifier (used by scrub to
  * find the record's own identifiers in its free text). */
 int phi_deid_act_is_identifier(int act);

@@ -269,7 +269,7 @@ static void remember_text(phi_gate *g, const char *s, size_t n, uint32_t src, in
                           const own_out *skip)
 {
     uint64_t h = 0, lastw = 0;
-    unsigned ntok = 0;
+    unsigned ntok = 0, digits = 1;
     size_t bytes = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
@@ -282,6 +282,7 @@ static void remember_text(phi_gate *g, const char *s, size_t n, uint32_t src, in
         size_t t0 = i;
         do {
             th = (th ^ f) * FNV_PRIME;
+            digits &= f >= '0' && f <= '9';
             f = ++i < n ? tokfold[u[i]] : 0;
         } while (f);
         uint64_t fh = wmix(th);
@@ -298,7 +299,10 @@ static void remember_text(phi_gate *g, const char *s, size_t n, uint32_t src, in
     }
     if (ntok == 0 || ntok > PHI_GATE_MAX_TOKENS || bytes < (each ? MIN_BYTES_NAME : MIN_BYTES))
         return;
-    if ((ntok == 1 && placeholder(g, lastw)) || in_own(g, skip, h, ntok))
+    /* One number of up to 4 digits is a year Safe Harbor keeps, an age, a
+     * count: it says nothing on its own (a ZIP stored as the number 1970
+     * is not the kept birth year 1970). */
+    if ((ntok == 1 && (placeholder(g, lastw) || (digits && bytes < 5))) || in_own(g, skip, h, ntok))
         return;
     insert(g, entry(g, h, ntok), src);
     last_set(g, lastw);
@@ -484,7 +488,7 @@ void phi_gate_remember(phi_gate *g, const phi_deid_rule *rule, const char *path,
         size_t dn = day_text(o->ms, day);
         if (v->date_form == PHI_DF_ISO && v->s) { /* the raw text is remembered too: so is the output's */
             phi_sbuf t = { 0 };
-            phi_sbuf_put(&t, day, dn);
+            phi_sbuf_printf(&t, "%.*s", (int)dn, day);
             phi_date_format(&t, o->ms, v->date_form, v->ms_frac);
             own_words(g, t.p ? t.p : "", t.len, &own);
             phi_sbuf_free(&t);
@@ -703,7 +707,13 @@ const char *phi_gate_class(const phi_deid_rule *rule, const char *path)
         if (pl <= 3 ? (nl >= pl && strcmp(n + nl - pl, c->part) == 0) : strstr(n, c->part) != NULL)
             return c->cls;
     }
+    static const char *const text[] = { "notes", "note", "comment", "comments", "narrative", "text", "description",
+                                        "summary", "history", "remarks", NULL };
+    for (const char *const *t = text; *t; t++)
+        if (strcmp(n, *t) == 0)
+            return "free text";
     switch (rule ? rule->act : -1) {
+    case -1: return "none"; /* a name the table does not know, no rule to say more */
     case PHI_ACT_DATE_SHIFT: return "dates";
     case PHI_ACT_ZIP3: return "geographic subdivisions";
     case PHI_ACT_AGE: return "ages over 89";

@@ -258,6 +258,36 @@ static void test_gate__no_false_alarms(void **state)
     run_free(&r);
 }
 
+/* A coded value inside an identifier container (FHIR telecom's system
+ * "phone", "email") is found again in the labels the scrub itself writes
+ * ("[PHONE]"): that says nothing about a person and must not fail the run
+ * (found by the independent Faker export, tests/deid/gen_faker.py). The
+ * number itself surviving still fails. */
+static void test_gate__coded_values_in_scrub_labels(void **state)
+{
+    (void)state;
+    const char *in = "{\"telecom\":[{\"system\":\"phone\",\"value\":\"617-432-0100\"},"
+                     "{\"system\":\"email\",\"value\":\"jd@example.org\"}],"
+                     "\"notes\":\"Reach by 617-432-0100 or jd@example.org; her son's phone 508-555-0199, "
+                     "email son@example.net.\"}\n";
+    run_result r = run_deid(sh_plain, in, strlen(in), "jsonl", PHICRYPT_DEID_GATE_FAIL);
+    if (r.rc)
+        fail_msg("false alarm: %s", r.err);
+    assert_non_null(r.out);
+    assert_null(strstr(r.out, "432-0100"));
+    assert_null(strstr(r.out, "555-0199"));
+    assert_non_null(strstr(r.out, "[PHONE]"));
+    assert_int_equal(gate_num(r.report, "hits"), 0);
+    run_free(&r);
+    const char *leak = "{\"telecom\":[{\"system\":\"phone\",\"value\":\"617-432-0100\"}],"
+                       "\"notes\":\"phone 617 432 0100\"}\n";
+    r = run_deid(sh_keep_notes, leak, strlen(leak), "jsonl", PHICRYPT_DEID_GATE_FAIL);
+    assert_int_equal(r.rc, PHICRYPT_EINVAL);
+    assert_true(tu_contains(r.err, "telecom"));
+    assert_false(r.out_exists);
+    run_free(&r);
+}
+
 /* An options struct of version 2 (no gate field) gets the default. */
 static void test_gate__old_opts_version(void **state)
 {
@@ -289,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_gate__messy_survivors),
         cmocka_unit_test(test_gate__bson_and_csv),
         cmocka_unit_test(test_gate__no_false_alarms),
+        cmocka_unit_test(test_gate__coded_values_in_scrub_labels),
         cmocka_unit_test(test_gate__old_opts_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -643,11 +643,13 @@ int phi_audit_write(phicrypt_t *ph, const phi_audit_event *ev)
     }
     phi_audit_line_end(&b, start, &lk.tail);
     now = phi_audit_now_ms();
+    /* last_cp_ms is shared by the handle's threads: read under the lock. */
     pthread_mutex_lock(&a->mu);
     if (!a->last_cp_ms)
         a->last_cp_ms = now;
+    int64_t since_cp = now - a->last_cp_ms;
     pthread_mutex_unlock(&a->mu);
-    if (lk.tail.seq % a->cp_lines == 0 || (a->cp_ms > 0 && now - a->last_cp_ms >= a->cp_ms))
+    if (lk.tail.seq % a->cp_lines == 0 || (a->cp_ms > 0 && since_cp >= a->cp_ms))
         if ((rc = phi_audit_add_checkpoint(ph, &lk, &b, 0)) != 0)
             goto out;
     if ((rc = phi_audit_commit(ph, &lk, &b)) != 0)

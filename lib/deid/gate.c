@@ -58,12 +58,16 @@ static inline uint64_t entry(const phi_gate *g, uint64_t seq, unsigned k)
     return (seq ^ g->kc[k]) | 1;
 }
 
-/* Placeholders a messy export carries in identifier fields: their
- * survival in free text says nothing about a person. Kept as word hashes
- * (made with the run's key in phi_gate_init). */
-static const char *const placeholders[PHI_GATE_NPLACEHOLDERS] = { "unknown", "none", "null", "redacted", "removed",
-                                                                  "anonymous", "undefined", "true", "false",
-                                                                  "test", "patient", "other" };
+/* Placeholders a messy export carries in identifier fields, and the words
+ * of the scrub's own labels ("[PHONE]", "[NAME]"): a coded value such as
+ * FHIR's telecom system "phone" is found again in every label the scrub
+ * writes, which says nothing about a person. Kept as word hashes (made
+ * with the run's key in phi_gate_init). */
+static const char *const placeholders[PHI_GATE_NPLACEHOLDERS] = {
+    "unknown", "none",    "null",    "redacted", "removed", "anonymous", "undefined",  "true", "false",
+    "test",    "patient", "other",   "phone",    "email",   "date",      "device",     "name", "vehicle",
+    "account", "license", "fax",     "url",      "ssn",     "mrn",       "identifier", "zip"
+};
 
 static uint64_t word_hash(const phi_gate *g, const char *w)
 {

@@ -37,7 +37,7 @@ typedef struct phi_gate_src {
 } phi_gate_src;
 
 #define PHI_GATE_NAMEC 256
-#define PHI_GATE_NPLACEHOLDERS 12
+#define PHI_GATE_NPLACEHOLDERS 26
 typedef struct phi_gate_namec {
     uint64_t h; /* hash of a path (0: none) */
     int names;  /* its class is names */

@@ -39,6 +39,9 @@ int cli_fail_input(const phicrypt_t *ph, int rc, size_t lineno);
  * The buffer may hold plaintext: free it with cli_wipe_free. */
 int cli_read_stdin(char **out, size_t *len, size_t limit);
 void cli_wipe_free(char *p, size_t len);
+/* A whole (policy or manifest) file, NUL-terminated, at most 16 MiB; NULL
+ * when it cannot be read (errno says why). Not for plaintext. */
+char *cli_read_file(const char *path);
 
 /* Removes insignificant whitespace from JSON text in place. */
 void cli_compact_json(char *s);

@@ -178,32 +178,6 @@ static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
     return 0;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    size_t r;
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 >= cap) {
-            char *nb = cap < (16u << 20) ? realloc(b, cap * 2) : NULL;
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = 0;
-    return b;
-}
 
 typedef struct progress {
     double t0, last;
@@ -421,7 +395,7 @@ static int run(int argc, char **argv, int reid)
         opts.progress = show_progress;
         opts.progress_user = &pr;
     }
-    char *pol_text = read_file(o.policy);
+    char *pol_text = cli_read_file(o.policy);
     if (!pol_text)
         return cli_fail("%s: cannot read the policy", o.policy);
     /* A client is only needed for keyed actions; try without one first so

@@ -22,31 +22,6 @@ static const char policy_usage[] =
     "\n"
     "Exit status: 0 meets the standard, 1 it does not (or the policy is invalid), 2 usage.\n";
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, r;
-    char *b = malloc(cap);
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 >= cap) {
-            char *nb = cap < (16u << 20) ? realloc(b, cap * 2) : NULL;
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = 0;
-    return b;
-}
 
 typedef struct popts {
     const char *standard;
@@ -75,7 +50,7 @@ int cmd_policy(int argc, char **argv)
     if (first + 1 != argc)
         return cli_usage_error("policy", "check needs one policy file");
     const char *path = argv[first];
-    char *text = slurp(path);
+    char *text = cli_read_file(path);
     if (!text)
         return cli_fail("%s: cannot read the policy", path);
     /* Keyed actions need the configuration's client to be read (as deid does). */

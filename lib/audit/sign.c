@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <bson/bson.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "audit/audit_impl_private.h"
@@ -95,27 +96,37 @@ int phi_audit_sha256_file(const void *eh, const char *path, uint8_t out[32], uin
     FILE *f = fopen(path, "rb");
     if (!f)
         return phi_error(eh, PHICRYPT_EIO, "%s: cannot open (%s)", path, strerror(errno));
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    /* OpenSSL's SHA-256, not libsodium's: it uses the CPU's SHA extensions
+     * (or AVX2), about 20x fewer instructions a byte, and a manifest hashes
+     * both the whole export and the whole output. */
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
     static const size_t chunk = 1u << 16;
     uint8_t *buf = phi_malloc(chunk);
     uint64_t total = 0;
     size_t r;
-    if (!buf) {
+    int bad = !md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1;
+    if (bad) {
+        EVP_MD_CTX_free(md);
+        phi_free(buf);
         fclose(f);
-        return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        return phi_error(eh, PHICRYPT_ENOMEM, "%s: cannot start a SHA-256 digest (out of memory)", path);
     }
-    while ((r = fread(buf, 1, chunk, f)) > 0) {
-        crypto_hash_sha256_update(&st, buf, r);
+    while (!bad && (r = fread(buf, 1, chunk, f)) > 0) {
+        bad = EVP_DigestUpdate(md, buf, r) != 1;
         total += r;
     }
-    int bad = ferror(f);
+    int rerr = ferror(f);
     fclose(f);
     /* The file is de-identified output or an export: wiped like any buffer that held it. */
     phi_wipe_free(buf, chunk);
-    if (bad)
+    unsigned int outn = 0;
+    if (!bad && !rerr)
+        bad = EVP_DigestFinal_ex(md, out, &outn) != 1 || outn != 32;
+    EVP_MD_CTX_free(md);
+    if (rerr)
         return phi_error(eh, PHICRYPT_EIO, "%s: read failed", path);
-    crypto_hash_sha256_final(&st, out);
+    if (bad)
+        return phi_error(eh, PHICRYPT_EINTERNAL, "%s: SHA-256 failed", path);
     if (bytes)
         *bytes = total;
     return 0;

@@ -67,6 +67,11 @@ expect_file "test_gate_cli__manifest_beside_output" sh.jsonl.manifest.json
 expect_grep "test_gate_cli__unsigned_warning" err "is not signed"
 expect_grep "test_gate_cli__manifest_counts_per_class" sh.jsonl.manifest.json '"path":"ssn","action":"redact","class":"social security numbers","count":300'
 no_values "test_gate_cli__manifest_has_no_phi" sh.jsonl.manifest.json
+# The file hashes in the manifest are the files' SHA-256 (checked with coreutils, not phicrypt).
+IN_SHA=$(sha256sum in.jsonl | cut -d' ' -f1)
+OUT_SHA=$(sha256sum sh.jsonl | cut -d' ' -f1)
+expect_grep "test_gate_cli__manifest_input_sha256" sh.jsonl.manifest.json "\"input\":{\"name\":\"in.jsonl\",\"sha256\":\"$IN_SHA\""
+expect_grep "test_gate_cli__manifest_output_sha256" sh.jsonl.manifest.json "\"output\":{\"name\":\"sh.jsonl\",\"sha256\":\"$OUT_SHA\""
 check "test_gate_cli__unsigned_does_not_verify" 1 "$P" manifest verify sh.jsonl.manifest.json --public-key /dev/null
 # Signed: a configuration with an audit log.
 "$P" init --dir "$T/ks" >/dev/null 2>&1 || { echo "Bail out! phicrypt init failed"; exit 1; }

@@ -60,12 +60,32 @@ function ejsonText(fn, name, doc) {
   throw new TypeError(`${fn}(): ${name} must be an object or Extended JSON text, not ${doc === null ? 'null' : typeof doc}`);
 }
 
+// The native side keeps handles by number (no wrapped native objects: their
+// deferred finalizers can crash Node.js 20 at exit). A client that becomes
+// unreachable without close() is closed by this registry.
+const unreachable = new FinalizationRegistry((id) => addon.close(id));
+
+class NativeClient {
+  constructor() { this.id = 0; }
+  async open(text, isPath) {
+    this.id = await addon.open(text, isPath);
+    unreachable.register(this, this.id, this);
+  }
+  call(op, args, num) { return addon.call(this.id, op, args, num); }
+  close() {
+    if (!this.id) return;
+    unreachable.unregister(this);
+    addon.close(this.id);
+    this.id = 0;
+  }
+}
+
 class Client {
   constructor(native) { this._n = native; }
 
   /** Open a client from the path of a phicrypt.json, a configuration object, or JSON text. */
   static async open(config) {
-    const n = new addon.NativeClient();
+    const n = new NativeClient();
     if (typeof config === 'string') {
       const text = config.trimStart().startsWith('{');
       await settle(n.open(config, !text));

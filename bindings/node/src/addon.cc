@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 extern "C" {
@@ -30,19 +31,31 @@ std::string take(phicrypt_buf *b)
     return s;
 }
 
-// The handle and the calls in flight: close() frees it only when none is left.
+// The handle and the calls in flight: close() frees it only when none is left
+// (then the last call's completion frees it and this struct).
 struct Handle {
     phicrypt_t *ph = nullptr;
     int active = 0;
     bool closing = false;
     void release()
     {
-        if (--active == 0 && closing && ph) {
+        if (--active == 0 && closing) {
             phicrypt_free(ph);
-            ph = nullptr;
+            delete this;
+        }
+    }
+    void close()
+    {
+        closing = true;
+        if (active == 0) {
+            phicrypt_free(ph);
+            delete this;
         }
     }
 };
+
+// Drops a handle whose open failed from the environment's registry (below).
+void Registry_forget(Napi::Env env, uint32_t id);
 
 // A call on the thread pool: Run() fills result or (code, message); OnOK/OnError settle the promise.
 class Work : public Napi::AsyncWorker {
@@ -99,20 +112,26 @@ class Work : public Napi::AsyncWorker {
 
 class OpenWork : public Work {
   public:
-    OpenWork(Napi::Env env, Handle *h, bool is_path) : Work(env, nullptr), target_(h), is_path_(is_path) {}
+    OpenWork(Napi::Env env, Handle *h, bool is_path, uint32_t id) : Work(env, h), is_path_(is_path), id_(id) {}
     void Execute() override
     {
         phicrypt_t *ph = nullptr;
         int rc = is_path_ ? phicrypt_new_from_file(&ph, args_[0].c_str()) : phicrypt_new(&ph, args_[0].c_str());
         if (rc != 0)
             return Fail(rc, phicrypt_errmsg(nullptr));
-        target_->ph = ph;
+        h_->ph = ph;
     }
-    Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+    void OnError(const Napi::Error &e) override
+    {
+        Napi::Env env = Env();
+        Registry_forget(env, id_);
+        Work::OnError(e);
+    }
+    Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, id_); }
 
   private:
-    Handle *target_;
     bool is_path_;
+    uint32_t id_;
 };
 
 enum Op { ENCRYPT, DECRYPT, TOKENIZE, DETOKENIZE, PSEUDONYMIZE, CREATE_DATA_KEY, CREATE_TOKEN_KEY, ENCRYPT_COMMAND,
@@ -260,71 +279,91 @@ class CallWork : public Work {
     Op op_;
 };
 
-class Client : public Napi::ObjectWrap<Client> {
-  public:
-    static Napi::Function Init(Napi::Env env)
+// The open handles of this Node.js environment, by number. JavaScript holds the
+// number, not a wrapped native object: a wrapped object's finalizer, deferred
+// when the garbage collector finds it, could run during the environment's
+// teardown and crash Node.js 20 there (seen as SIGSEGV in
+// DrainFinalizerQueue). index.js closes unreachable clients through a
+// FinalizationRegistry instead; the rest are freed when the environment ends.
+struct Registry {
+    std::unordered_map<uint32_t, Handle *> open;
+    uint32_t next = 1;
+    ~Registry()
     {
-        return DefineClass(env, "NativeClient",
-                           { InstanceMethod("open", &Client::Open), InstanceMethod("call", &Client::Call),
-                             InstanceMethod("close", &Client::Close) });
+        for (auto &kv : open)
+            kv.second->close();
     }
-    explicit Client(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Client>(info) {}
-    ~Client() override
-    {
-        if (h_->ph && h_->active == 0)
-            phicrypt_free(h_->ph);
-        else
-            h_->closing = true; // freed by the last call in flight (leaks the small Handle then)
-        if (h_->active == 0)
-            delete h_;
-    }
-
-  private:
-    // open(text, isPath) -> Promise<void>
-    Napi::Value Open(const Napi::CallbackInfo &info)
-    {
-        auto *w = new OpenWork(info.Env(), h_, info[1].As<Napi::Boolean>().Value());
-        w->args_.push_back(info[0].As<Napi::String>().Utf8Value());
-        return w->Queue_();
-    }
-    // call(op, [strings...], number) -> Promise<string|Buffer|undefined>
-    Napi::Value Call(const Napi::CallbackInfo &info)
-    {
-        Napi::Env env = info.Env();
-        if (!h_->ph || h_->closing) {
-            Napi::Error e = Napi::Error::New(env, "the client is closed");
-            e.Set("code", Napi::Number::New(env, PHICRYPT_EINVAL));
-            throw e;
-        }
-        auto *w = new CallWork(env, h_, static_cast<Op>(info[0].As<Napi::Number>().Int32Value()));
-        Napi::Array a = info[1].As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); i++) {
-            Napi::Value v = a.Get(i);
-            if (v.IsBuffer()) {
-                auto b = v.As<Napi::Buffer<char>>();
-                w->args_.emplace_back(b.Data(), b.Length());
-            } else {
-                w->args_.push_back(v.As<Napi::String>().Utf8Value());
-            }
-        }
-        if (info.Length() > 2 && info[2].IsNumber())
-            w->num_ = static_cast<unsigned long>(info[2].As<Napi::Number>().Int64Value());
-        return w->Queue_();
-    }
-    // close(): frees the handle now, or when the last call in flight ends.
-    Napi::Value Close(const Napi::CallbackInfo &info)
-    {
-        if (!h_->closing) {
-            h_->closing = true;
-            if (h_->active == 0 && h_->ph) {
-                phicrypt_free(h_->ph);
-                h_->ph = nullptr;
-            }
-        }
-        return info.Env().Undefined();
-    }
-    Handle *h_ = new Handle();
 };
+
+Registry &registry(Napi::Env env) { return *env.GetInstanceData<Registry>(); }
+
+void Registry_forget(Napi::Env env, uint32_t id)
+{
+    Registry &r = registry(env);
+    auto it = r.open.find(id);
+    if (it != r.open.end()) {
+        Handle *h = it->second;
+        r.open.erase(it);
+        h->closing = true; // freed by release() when this failed open's work settles
+    }
+}
+
+Napi::Error closed_error(Napi::Env env)
+{
+    Napi::Error e = Napi::Error::New(env, "the client is closed");
+    e.Set("code", Napi::Number::New(env, PHICRYPT_EINVAL));
+    return e;
+}
+
+// open(text, isPath) -> Promise<number>: the handle's number.
+Napi::Value Open(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    Registry &r = registry(env);
+    Handle *h = new Handle();
+    uint32_t id = r.next++;
+    r.open[id] = h;
+    auto *w = new OpenWork(env, h, info[1].As<Napi::Boolean>().Value(), id);
+    w->args_.push_back(info[0].As<Napi::String>().Utf8Value());
+    return w->Queue_();
+}
+
+// call(id, op, [strings or Buffers...], number) -> Promise<string|Buffer|undefined>
+Napi::Value Call(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    Registry &r = registry(env);
+    auto it = r.open.find(info[0].As<Napi::Number>().Uint32Value());
+    if (it == r.open.end() || !it->second->ph || it->second->closing)
+        throw closed_error(env);
+    auto *w = new CallWork(env, it->second, static_cast<Op>(info[1].As<Napi::Number>().Int32Value()));
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value v = a.Get(i);
+        if (v.IsBuffer()) {
+            auto b = v.As<Napi::Buffer<char>>();
+            w->args_.emplace_back(b.Data(), b.Length());
+        } else {
+            w->args_.push_back(v.As<Napi::String>().Utf8Value());
+        }
+    }
+    if (info.Length() > 3 && info[3].IsNumber())
+        w->num_ = static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value());
+    return w->Queue_();
+}
+
+// close(id): frees the handle now, or when the last call in flight ends. Idempotent.
+Napi::Value Close(const Napi::CallbackInfo &info)
+{
+    Registry &r = registry(info.Env());
+    auto it = r.open.find(info[0].As<Napi::Number>().Uint32Value());
+    if (it != r.open.end()) {
+        Handle *h = it->second;
+        r.open.erase(it);
+        h->close();
+    }
+    return info.Env().Undefined();
+}
 
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), phicrypt_version()); }
 
@@ -349,7 +388,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
     if (phicrypt_init() != 0)
         Napi::Error::New(env, "phicrypt_init failed").ThrowAsJavaScriptException();
-    exports.Set("NativeClient", Client::Init(env));
+    env.SetInstanceData(new Registry());
+    exports.Set("open", Napi::Function::New(env, Open));
+    exports.Set("call", Napi::Function::New(env, Call));
+    exports.Set("close", Napi::Function::New(env, Close));
     exports.Set("version", Napi::Function::New(env, Version));
     exports.Set("strerror", Napi::Function::New(env, Strerror));
     exports.Set("createLocalKeyFile", Napi::Function::New(env, LocalKeyFile));

@@ -6,7 +6,7 @@
 set -u
 P=$(realpath "${1:?usage: test_access_attacks_cli.sh PATH/TO/phicrypt}")
 T=$(mktemp -d "${TMPDIR:-/tmp}/phicrypt-access-attacks-XXXXXX")
-trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/ro" 2>/dev/null; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
@@ -165,17 +165,28 @@ PY
   checkin "test_access_cli__${how}_log_plain_reid_fails" 1 "" "${B[@]}" "$P" reid --policy "$T/pol.json" --in "$T/deid.jsonl" --out "$T/reid_plain.jsonl"
   absent "test_access_cli__${how}_log_plain_reid_leaves_no_file" "$T/reid_plain.jsonl"
 done
-# A read-only log file (only meaningful when not root: root writes it anyway).
+# A read-only log file: mode 0400 for a user; for root (who writes it anyway) a
+# tmpfs remounted read-only, where no process can append. Skipped only when
+# neither is possible (root without the right to mount).
+RO_DIR=$T/ro
+mkdir -p "$RO_DIR"
+ro_ready=0
 if [ "$(id -u)" != 0 ]; then
-  python3 - "$PHICRYPT_CONFIG" "$T/ks/ro.json" "$T/ro.jsonl" <<'PY'
+  : >"$RO_DIR/ro.jsonl"; chmod 0400 "$RO_DIR/ro.jsonl"; ro_ready=1
+elif mount -t tmpfs -o size=64k tmpfs "$RO_DIR" 2>/dev/null; then
+  : >"$RO_DIR/ro.jsonl"
+  if mount -o remount,ro "$RO_DIR" 2>/dev/null; then ro_ready=1; else umount "$RO_DIR"; fi
+fi
+if [ "$ro_ready" = 1 ]; then
+  python3 - "$PHICRYPT_CONFIG" "$T/ks/ro.json" "$RO_DIR/ro.jsonl" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])); c["audit"]["path"] = sys.argv[3]
 json.dump(c, open(sys.argv[2], "w"))
 PY
-  : >"$T/ro.jsonl"; chmod 0400 "$T/ro.jsonl"
   checkin "test_access_cli__readonly_log_reid_fails" 1 "" env PHICRYPT_CONFIG="$T/ks/ro.json" "$P" reid --policy "$T/pol.json" --in "$T/deid.jsonl" --out "$T/reid_ro.jsonl" "${BILL[@]}"
   absent "test_access_cli__readonly_log_reid_leaves_no_file" "$T/reid_ro.jsonl"
+  mountpoint -q "$RO_DIR" 2>/dev/null && umount "$RO_DIR"
 else
-  echo "ok $((n += 1)) - test_access_cli__readonly_log_reid_fails # SKIP running as root"
+  echo "ok $((n += 1)) - test_access_cli__readonly_log_reid_fails # SKIP root without the right to mount a read-only tmpfs"
 fi
 echo "1..$n"

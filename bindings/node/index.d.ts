@@ -38,6 +38,9 @@ export interface DeidOptions {
   format?: 'auto' | 'jsonl' | 'json' | 'bson' | 'csv';
   /** Skip malformed and oversized records and list them in the report. */
   skipBad?: boolean;
+  /** Called on the main thread (at most ten times a second, plus the first and the last), every
+   * call before the promise settles; an exception it throws is ignored. */
+  progress?: (records: number, bytesDone: number, bytesTotal: number) => void;
 }
 export interface Session { actor: string; role: string; purpose: string; subject?: string; }
 export interface TokenOptions { format?: string; context?: string; alphabet?: string; keyVersion?: number; }

@@ -163,10 +163,12 @@ function textArg(fn, name, v, hint) {
   throw new TypeError(`${fn}(): ${name} must be a string or Buffer, not ${kind(v)}${hint ? `; ${hint}` : ''}`);
 }
 const VALUE_HINT = 'format numbers as text first, e.g. String(n)';
-function deidNums(fn, { threads = 1, format = 'auto', skipBad = false } = {}) {
+function deidNums(fn, { threads = 1, format = 'auto', skipBad = false, progress } = {}) {
   integer(fn, 'threads', threads, 0, 1024);
   if (!FORMATS.includes(format)) throw new TypeError(`${fn}(): format must be one of ${FORMATS.join(', ')}`);
-  return [format, [threads, boolean(fn, 'skipBad', skipBad) ? 1 : 0]];
+  if (progress !== undefined && progress !== null && typeof progress !== 'function')
+    throw new TypeError(`${fn}(): progress must be a function (records, bytesDone, bytesTotal), not ${kind(progress)}`);
+  return [format, [threads, boolean(fn, 'skipBad', skipBad) ? 1 : 0], progress || undefined];
 }
 
 class Client {
@@ -349,9 +351,9 @@ class Client {
     const fn = 'reidentifyFileAs';
     const s = sessionArgs(fn, session);
     const n = nsArg(fn, ns);
-    const [format, nums] = deidNums(fn, options);
+    const [format, nums, progress] = deidNums(fn, options);
     const a = [...s, n, policyText(fn, policy), cstr(fn, 'inPath', inPath), cstr(fn, 'outPath', outPath), format];
-    return JSON.parse(await this._call(OP.REID_FILE_AS, a, nums));
+    return JSON.parse(await this._call(OP.REID_FILE_AS, a, nums, progress));
   }
 
   /** Whether `session` may decrypt `field` of `ns` (nothing is decrypted). */
@@ -377,7 +379,9 @@ class Client {
   // -- de-identification --------------------------------------------------------------------------
 
   /** De-identify a file (JSON lines, JSON array, BSON, CSV) with a policy into outPath (atomic);
-   * resolves to the report. The file work runs on the thread pool. */
+   * resolves to the report. The file work runs on the thread pool; `progress(records, bytesDone,
+   * bytesTotal)` is called on the main thread (at most ten times a second, plus the first and the
+   * last), every call before the promise settles; an exception it throws is ignored. */
   async deidentifyFile(policy, inPath, outPath, options = {}) {
     return this._deid(OP.DEID_FILE, 'deidentifyFile', policy, inPath, outPath, options);
   }
@@ -398,9 +402,9 @@ class Client {
   }
 
   async _deid(op, fn, policy, inPath, outPath, options) {
-    const [format, nums] = deidNums(fn, options);
+    const [format, nums, progress] = deidNums(fn, options);
     const a = [policyText(fn, policy), cstr(fn, 'inPath', inPath), cstr(fn, 'outPath', outPath), format];
-    return JSON.parse(await this._call(op, a, nums));
+    return JSON.parse(await this._call(op, a, nums, progress));
   }
 
   // -- keyring, tokens, pseudonyms ------------------------------------------------------------------
@@ -461,9 +465,9 @@ class Client {
                       [integer(fn, 'normalize', normalize, 0, 7), integer(fn, 'length', length, 0, 1 << 16)]);
   }
 
-  _call(op, args, nums = []) {
+  _call(op, args, nums = [], progress = undefined) {
     let p;
-    try { p = this._n.call(op, args, nums); } catch (e) { return Promise.reject(toError(e)); }
+    try { p = this._n.call(op, args, nums, progress); } catch (e) { return Promise.reject(toError(e)); }
     return settle(p);
   }
 }

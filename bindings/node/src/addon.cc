@@ -17,6 +17,8 @@
 //   node-addon-api would turn into a fatal error.
 #include <napi.h>
 
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -65,6 +67,29 @@ struct Handle {
 
 enum Kind { K_STRING, K_BUFFER, K_NUMBER, K_BOOL, K_UNDEFINED };
 
+// Reject with {code, message} (index.js makes the error class); failures are ignored: they
+// only happen while the environment is torn down, when nobody can observe the promise.
+void reject(napi_env env, napi_deferred d, int code, const std::string &message)
+{
+    napi_value msg, err, c;
+    if (napi_create_string_utf8(env, message.c_str(), NAPI_AUTO_LENGTH, &msg) != napi_ok ||
+        napi_create_object(env, &err) != napi_ok || napi_create_int32(env, code, &c) != napi_ok ||
+        napi_set_named_property(env, err, "code", c) != napi_ok ||
+        napi_set_named_property(env, err, "message", msg) != napi_ok)
+        return;
+    napi_reject_deferred(env, d, err);
+}
+
+// The outcome of a call with a progress callback: settled by the progress function's
+// finalizer, i.e. after every queued progress call has run.
+struct Pending {
+    napi_deferred deferred;
+    bool done = false, ok = false;
+    std::string result; // the report (JSON text; no PHI)
+    int code = PHICRYPT_EINTERNAL;
+    std::string message = "the call did not complete";
+};
+
 // A call on the thread pool: Execute() fills result or (code, message); OnOK/OnError settle the promise.
 class Work : public Napi::AsyncWorker {
   public:
@@ -110,6 +135,8 @@ class Work : public Napi::AsyncWorker {
         Napi::Env env = Env();
         Completed();
         done();
+        if (Handover(true, ""))
+            return;
         napi_value v = Result(env);
         napi_resolve_deferred(env, deferred_, v); // fails only while the environment is torn down
     }
@@ -117,15 +144,14 @@ class Work : public Napi::AsyncWorker {
     {
         Napi::Env env = Env();
         done();
-        napi_value msg, err, code;
-        if (napi_create_string_utf8(env, e.Message().c_str(), NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-            napi_create_object(env, &err) != napi_ok || napi_create_int32(env, code_, &code) != napi_ok ||
-            napi_set_named_property(env, err, "code", code) != napi_ok ||
-            napi_set_named_property(env, err, "message", msg) != napi_ok)
+        std::string msg = e.Message();
+        if (Handover(false, msg))
             return;
-        napi_reject_deferred(env, deferred_, err);
+        reject(env, deferred_, code_, msg);
     }
     virtual void Completed() {}
+    // A call with a progress callback hands its outcome to the Pending (true); the others settle now.
+    virtual bool Handover(bool, const std::string &) { return false; }
     virtual napi_value Result(Napi::Env env)
     {
         switch (kind_) {
@@ -219,13 +245,16 @@ phicrypt_session session_at(const std::vector<std::string> &a, size_t i)
 // deid/reid of a file: a[p] policy JSON, a[p+1] in path, a[p+2] out path, a[p+3] format;
 // n[0] threads, n[1] skip_bad. With a session (reid as a role): se and ns.
 int deid_file(phicrypt_t *ph, phicrypt_buf *out, Op op, const std::vector<std::string> &a, size_t p,
-              const std::vector<double> &n, const phicrypt_session *se, const char *ns)
+              const std::vector<double> &n, const phicrypt_session *se, const char *ns,
+              phicrypt_deid_progress_fn progress, void *progress_user)
 {
     phicrypt_deid_policy *pol = nullptr;
     phicrypt_deid_opts o = PHICRYPT_DEID_OPTS_INIT;
     o.format = deid_format(a[p + 3]);
     o.threads = static_cast<unsigned>(n[0]);
     o.skip_bad = n[1] != 0;
+    o.progress = progress;
+    o.progress_user = progress_user;
     int rc = phicrypt_deid_policy_new(&pol, ph, a[p].c_str());
     if (rc == 0) {
         const char *src = a[p + 1].c_str(), *dst = a[p + 2].c_str();
@@ -249,6 +278,70 @@ int bson_json(phicrypt_t *ph, phicrypt_buf *out, phicrypt_buf *bson, int canonic
 class CallWork : public Work {
   public:
     CallWork(Napi::Env env, Handle *h, Op op) : Work(env, h), op_(op) {}
+    ~CallWork() override
+    {
+        if (pending_) { // never completed (environment torn down): the finalizer rejects
+            pending_ = nullptr;
+            tsfn_.Release();
+        }
+    }
+
+    // progress(records, bytesDone, bytesTotal) on the main thread, through a thread-safe
+    // function; the promise is settled by its finalizer, after the last progress call.
+    void SetProgress(Napi::Env env, Napi::Function fn)
+    {
+        auto p = std::make_unique<Pending>();
+        p->deferred = deferred_;
+        tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "phicrypt-progress", 0, 1,
+                                              [](Napi::Env e, Pending *p) {
+                                                  if (p->ok)
+                                                      napi_resolve_deferred(e, p->deferred,
+                                                                            Napi::String::New(e, p->result));
+                                                  else
+                                                      reject(e, p->deferred, p->code, p->message);
+                                                  wipe(p->result);
+                                                  delete p;
+                                              },
+                                              p.get());
+        pending_ = p.release(); // owned by the finalizer from here on
+    }
+    bool Handover(bool ok, const std::string &message) override
+    {
+        if (!pending_)
+            return false;
+        pending_->ok = ok;
+        pending_->code = code_;
+        pending_->message = message;
+        pending_->result = result_;
+        pending_ = nullptr;
+        tsfn_.Release();
+        return true;
+    }
+    // The library's progress callback (on the thread running Execute): at most ten calls a
+    // second reach JavaScript, plus the first and the last.
+    static void OnLibProgress(void *user, uint64_t records, uint64_t done, uint64_t total)
+    {
+        auto *self = static_cast<CallWork *>(user);
+        auto now = std::chrono::steady_clock::now();
+        bool last = total && done >= total;
+        if (self->progress_calls_ && !last && now - self->progress_last_ < std::chrono::milliseconds(100))
+            return;
+        self->progress_calls_++;
+        self->progress_last_ = now;
+        auto *v = new std::array<double, 3>{ static_cast<double>(records), static_cast<double>(done),
+                                             static_cast<double>(total) };
+        if (self->tsfn_.BlockingCall(v, [](Napi::Env env, Napi::Function fn, std::array<double, 3> *a) {
+                if (env != nullptr && fn != nullptr) {
+                    try { // an exception from the callback is ignored: the file work goes on
+                        fn.Call({ Napi::Number::New(env, (*a)[0]), Napi::Number::New(env, (*a)[1]),
+                                  Napi::Number::New(env, (*a)[2]) });
+                    } catch (const Napi::Error &) {
+                    }
+                }
+                delete a;
+            }) != napi_ok)
+            delete v;
+    }
 
     // A document argument: BSON bytes (a Buffer: the result is BSON bytes too) or Extended JSON
     // text (the result is Extended JSON text, canonical or relaxed).
@@ -296,6 +389,8 @@ class CallWork : public Work {
         o.key_version = static_cast<uint32_t>(n[2]);
         return o;
     }
+
+    phicrypt_deid_progress_fn progress() const { return pending_ ? OnLibProgress : nullptr; }
 
     void Execute() override
     {
@@ -418,11 +513,11 @@ class CallWork : public Work {
             break;
         case DEID_FILE:
         case REID_FILE: // policy JSON, in path, out path, format; threads, skip_bad
-            rc = deid_file(ph, &out, op_, a, 0, nums_, nullptr, nullptr);
+            rc = deid_file(ph, &out, op_, a, 0, nums_, nullptr, nullptr, progress(), this);
             break;
         case REID_FILE_AS: { // session (4), ns, policy, in, out, format; threads, skip_bad
             phicrypt_session se = session_at(a, 0);
-            rc = deid_file(ph, &out, op_, a, 5, nums_, &se, opt(a[4]));
+            rc = deid_file(ph, &out, op_, a, 5, nums_, &se, opt(a[4]), progress(), this);
             break;
         }
         case DECRYPT_DOCUMENT_AS: { // session (4), ns, document
@@ -506,6 +601,10 @@ class CallWork : public Work {
 
   private:
     Op op_;
+    Pending *pending_ = nullptr;
+    Napi::ThreadSafeFunction tsfn_;
+    unsigned long progress_calls_ = 0;
+    std::chrono::steady_clock::time_point progress_last_;
 };
 
 Napi::Error coded(Napi::Env env, int code, const char *msg)
@@ -595,7 +694,14 @@ class Client : public Napi::ObjectWrap<Client> {
             }
             nums.push_back(v.As<Napi::Number>().DoubleValue());
         }
+        bool with_progress = info.Length() > 3 && info[3].IsFunction();
+        if (with_progress && op != DEID_FILE && op != REID_FILE && op != REID_FILE_AS) {
+            wipe_all();
+            throw Napi::TypeError::New(env, "call(): only the file calls take a progress function");
+        }
         auto w = std::make_unique<CallWork>(env, h_, static_cast<Op>(op));
+        if (with_progress)
+            w->SetProgress(env, info[3].As<Napi::Function>());
         w->args_ = std::move(args);
         w->isbuf_ = std::move(isbuf);
         w->nums_ = std::move(nums);

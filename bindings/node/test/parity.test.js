@@ -249,6 +249,35 @@ test('test_node__deidentify_json', async () => {
   } finally { c.close(); }
 });
 
+test('test_node__deidentify_file_progress', async () => {
+  const { d, cfg } = keySet();
+  const c = await phicrypt.Client.open(cfg);
+  try {
+    const src = path.join(d, 'in.jsonl');
+    fs.writeFileSync(src, Array.from({ length: 500 }, (_, i) => JSON.stringify({ name: `P${i}`, age: i % 100 })).join('\n') + '\n');
+    const policy = { version: 1, unknown_fields: 'keep', fields: { name: { action: 'redact' } } };
+    const seen = [];
+    let settled = false;
+    const p = c.deidentifyFile(policy, src, path.join(d, 'out.jsonl'), { threads: 2, progress: (r, done, total) => {
+      assert.ok(!settled, 'every progress call comes before the promise settles');
+      seen.push([r, done, total]);
+      if (seen.length === 1) throw new Error('ignored');  // a throwing callback does not stop the work
+    } });
+    const rep = await p;
+    settled = true;
+    assert.strictEqual(rep.records_out, 500);
+    assert.ok(seen.length >= 1, 'progress was called');
+    for (const [r, done, total] of seen) assert.ok(Number.isInteger(r) && Number.isInteger(done) && Number.isInteger(total));
+    const n = seen.length;
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(seen.length, n, 'no progress call after the promise settled');
+    // failures settle through the same path
+    await assert.rejects(c.deidentifyFile(policy, path.join(d, 'missing.jsonl'), path.join(d, 'x.jsonl'), { progress() {} }),
+                         (e) => e instanceof phicrypt.PhicryptError);
+    await assert.rejects(c.deidentifyFile(policy, src, path.join(d, 'y.jsonl'), { progress: 'yes' }), /progress must be a function/);
+  } finally { c.close(); }
+});
+
 test('test_node__token_key_management', async () => {
   const { cfg } = keySet();
   const c = await phicrypt.Client.open(cfg);
@@ -323,6 +352,7 @@ test('test_node__native_layer_refuses_misuse', async () => {
   assert.throws(() => n.call(1, [42]), /strings or Buffers/);
   assert.throws(() => n.call(2, ['k', 'v', '', '', ''], ['1']), /numbers expected/);
   assert.throws(() => n.call(13, 'x'), TypeError);
+  assert.throws(() => n.call(15, [], [], () => {}), /only the file calls take a progress function/);
   // after all those refusals no call is counted in flight: close frees the handle now
   n.close();
   assert.throws(() => n.call(15, []), /closed/);

@@ -120,6 +120,10 @@ export class Unsupported extends PhicryptError {}
 export class InternalError extends PhicryptError {}
 
 export function version(): string;
+/** Stand-alone FF1 (NIST SP 800-38G) with a raw AES key (16, 24 or 32 bytes); strings are Latin-1
+ * (one byte per symbol); a string text gives a string, a Buffer a Buffer. */
+export function ff1Encrypt<T extends string | Buffer>(key: Buffer, tweak: Buffer, alphabet: string | Buffer, text: T): Promise<T>;
+export function ff1Decrypt<T extends string | Buffer>(key: Buffer, tweak: Buffer, alphabet: string | Buffer, text: T): Promise<T>;
 export function mongocryptVersion(): string;
 export const NORM_TRIM: 1;
 export const NORM_CASEFOLD: 2;

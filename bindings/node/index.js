@@ -472,7 +472,30 @@ class Client {
   }
 }
 
+// Stand-alone FF1 (NIST SP 800-38G) with a raw AES key: symbols are bytes, so string arguments
+// must be Latin-1 (one byte per character); a string text gives a string, a Buffer a Buffer.
+function latin1(fn, name, v) {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v !== 'string') throw new TypeError(`${fn}(): ${name} must be a string (Latin-1) or Buffer, not ${kind(v)}`);
+  if (/[^\x01-\xff]/.test(v)) throw new TypeError(`${fn}(): ${name} symbols are single bytes (Latin-1, no NUL)`);
+  return Buffer.from(v, 'latin1');
+}
+async function ff1(encrypt, fn, key, tweak, alphabet, text) {
+  if (!Buffer.isBuffer(key) || ![16, 24, 32].includes(key.length))
+    throw new TypeError(`${fn}(): key must be a Buffer of 16, 24 or 32 raw key bytes`);
+  if (!Buffer.isBuffer(tweak)) throw new TypeError(`${fn}(): tweak must be a Buffer, not ${kind(tweak)}`);
+  const a = latin1(fn, 'alphabet', alphabet);
+  const t = latin1(fn, 'text', text);
+  if (a.includes(0) || t.includes(0)) throw new TypeError(`${fn}(): alphabet and text must not contain NUL`);
+  let p;
+  try { p = addon.ff1(encrypt, key, tweak, Buffer.concat([a, Buffer.from([0])]), t); } catch (e) { throw toError(e); }
+  const out = await settle(p);
+  return typeof text === 'string' ? out.toString('latin1') : out;
+}
+
 module.exports = {
+  ff1Encrypt(key, tweak, alphabet, text) { return ff1(true, 'ff1Encrypt', key, tweak, alphabet, text); },
+  ff1Decrypt(key, tweak, alphabet, text) { return ff1(false, 'ff1Decrypt', key, tweak, alphabet, text); },
   Client, ...errors, version: addon.version, mongocryptVersion: addon.mongocryptVersion,
   strerror(code) { integer('strerror', 'code', code, -(2 ** 31), 2 ** 31 - 1); return addon.strerror(code); },
   NORM_TRIM, NORM_CASEFOLD, NORM_COLLAPSE,

@@ -97,7 +97,8 @@ class Work : public Napi::AsyncWorker {
     {
         if (napi_create_promise(env, &deferred_, &promise_) != napi_ok)
             throw Napi::Error::New(env, "phicrypt: cannot create a promise");
-        h_->acquire();
+        if (h_)
+            h_->acquire();
     }
     ~Work() override
     {
@@ -722,6 +723,52 @@ class Client : public Napi::ObjectWrap<Client> {
     Handle *h_ = new Handle();
 };
 
+// Stand-alone FF1 with a raw key (no client): ff1(encrypt, key, tweak, alphabet, text) ->
+// Promise<Buffer>. The key and the text are wiped with the other arguments.
+class Ff1Work : public Work {
+  public:
+    Ff1Work(Napi::Env env, bool encrypt) : Work(env, nullptr), encrypt_(encrypt) {}
+    void Execute() override
+    {
+        const auto &a = args_;
+        std::string out(a[3].size() + 1, '\0');
+        int rc = (encrypt_ ? phicrypt_ff1_encrypt : phicrypt_ff1_decrypt)(&out[0], bytes(a[0]), a[0].size(), bytes(a[1]),
+                                                                          a[1].size(), a[2].c_str(), a[3].data(),
+                                                                          a[3].size());
+        if (rc != 0) {
+            wipe(out);
+            return Fail(rc, phicrypt_errmsg(nullptr));
+        }
+        out.resize(a[3].size());
+        result_.swap(out);
+        wipe(out);
+        kind_ = K_BUFFER;
+    }
+
+  private:
+    bool encrypt_;
+};
+
+Napi::Value Ff1(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    if (info.Length() != 5 || !info[0].IsBoolean())
+        throw Napi::TypeError::New(env, "ff1(encrypt, key, tweak, alphabet, text)");
+    std::vector<std::string> args;
+    for (uint32_t i = 1; i < 5; i++) {
+        if (!info[i].IsBuffer()) {
+            for (auto &s : args)
+                wipe(s);
+            throw Napi::TypeError::New(env, "ff1(): key, tweak, alphabet and text are Buffers");
+        }
+        auto b = info[i].As<Napi::Buffer<char>>();
+        args.emplace_back(b.Data(), b.Length());
+    }
+    auto w = std::make_unique<Ff1Work>(env, info[0].As<Napi::Boolean>().Value());
+    w->args_ = std::move(args);
+    return w.release()->Start();
+}
+
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), phicrypt_version()); }
 
 Napi::Value MongocryptVersion(const Napi::CallbackInfo &info)
@@ -753,6 +800,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
         throw Napi::Error::New(env, "phicrypt_init failed");
     exports.Set("NativeClient", Client::Init(env));
     exports.Set("version", Napi::Function::New(env, Version));
+    exports.Set("ff1", Napi::Function::New(env, Ff1));
     exports.Set("mongocryptVersion", Napi::Function::New(env, MongocryptVersion));
     exports.Set("strerror", Napi::Function::New(env, Strerror));
     exports.Set("createLocalKeyFile", Napi::Function::New(env, LocalKeyFile));

@@ -411,3 +411,29 @@ test('test_node__mongocrypt_version_and_strerror', () => {
   assert.match(phicrypt.strerror(-10), /access/i);
   assert.throws(() => phicrypt.strerror('x'), TypeError);
 });
+
+// Known answers: Wycheproof aes_ff1_base10/base36 (tests/vectors/wycheproof_aes_ff1_str.txt, tcIds as named).
+test('test_node__ff1_known_answers_and_arguments', async () => {
+  const A10 = '0123456789', A36 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const vectors = [
+    ['base10 tcId 19', A10, '474bbf2aff5c252419c49a07d50e2bdf', 'd64296c362368a3d', '302141', '166088'],
+    ['base10 tcId 20', A10, '26dbd1998c3a046ac3ff11937079c034', '5e551c3daad7e5fa', '000000', '894813'],
+    ['base10 tcId 109', A10, '60d83b209822c0d9b7033dca86444fa1', '23ef05b155a108c4', '30154445', '84198835'],
+    ['base36 tcId 61', A36, '0319599d6c7ca301230ec2b06c681097', '125fd8f86c787e2d', 'GH3XM', 'YLBVO'],
+  ];
+  for (const [name, alphabet, key, tweak, msg, ct] of vectors) {
+    const k = Buffer.from(key, 'hex'), tw = Buffer.from(tweak, 'hex');
+    assert.strictEqual(await phicrypt.ff1Encrypt(k, tw, alphabet, msg), ct, name);
+    assert.strictEqual(await phicrypt.ff1Decrypt(k, tw, alphabet, ct), msg, name);
+    const b = await phicrypt.ff1Encrypt(k, tw, Buffer.from(alphabet), Buffer.from(msg));
+    assert.ok(Buffer.isBuffer(b) && b.toString() === ct, `${name} (Buffers)`);
+  }
+  const k = Buffer.alloc(16, 1), tw = Buffer.alloc(0);
+  await assert.rejects(phicrypt.ff1Encrypt(Buffer.alloc(15), tw, A10, '123456'), /16, 24 or 32/);
+  await assert.rejects(phicrypt.ff1Encrypt('k'.repeat(16), tw, A10, '123456'), TypeError);
+  await assert.rejects(phicrypt.ff1Encrypt(k, 'tweak', A10, '123456'), TypeError);
+  await assert.rejects(phicrypt.ff1Encrypt(k, tw, A10, 123456), /String|string/);
+  await assert.rejects(phicrypt.ff1Encrypt(k, tw, 'αβγδεζηθικ', 'αβγ'), /Latin-1/);
+  await assert.rejects(phicrypt.ff1Encrypt(k, tw, A10, '12a456'), (e) => e instanceof phicrypt.PhicryptError && !e.message.includes('12a456'));
+  await assert.rejects(phicrypt.ff1Encrypt(k, tw, A10, '1'), (e) => e instanceof phicrypt.PhicryptError);
+});

@@ -3,6 +3,7 @@
 #define PHICRYPT_CLI_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include <phicrypt.h>
@@ -92,5 +93,31 @@ int cmd_deid(int argc, char **argv);
 int cmd_reid(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+
+/* A progress line on stderr, shared by deid/reid (records and bytes from the library's
+ * progress callback) and keys rewrap (one library call that reports nothing: a ticker thread
+ * redraws an elapsed-time line). Drawn only when `tty`; cli_progress_end() clears it. */
+typedef struct cli_progress {
+    const char *label;
+    double t0, last;
+    int tty;
+    /* the ticker (cli_progress_tick_start) */
+    int ticking, stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} cli_progress;
+
+/** Seconds on the monotonic clock. */
+double cli_now(void);
+/** Start: `tty` is whether to draw (isatty(STDERR_FILENO) and whatever else the caller needs). */
+void cli_progress_start(cli_progress *p, const char *label, int tty);
+/** Draw at most every 0.2 s (and at 100%): a bar with `total` bytes, a rate without, an
+ * elapsed-time line with neither. */
+void cli_progress_show(cli_progress *p, uint64_t records, uint64_t done, uint64_t total);
+/** Redraw from a thread until cli_progress_end(), for a call that reports no progress. */
+void cli_progress_tick_start(cli_progress *p);
+/** Stop the ticker and clear the line. */
+void cli_progress_end(cli_progress *p);
 
 #endif

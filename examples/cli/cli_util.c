@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -261,4 +262,96 @@ int cli_session_from_opts(phicrypt_t *ph, const char *cmd, const cli_session_opt
     *out = s;
     *use = 1;
     return EXIT_OK;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, int tty)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->tty = tty;
+    p->t0 = cli_now();
+}
+
+static void progress_draw(cli_progress *p, uint64_t records, uint64_t done, uint64_t total, double t)
+{
+    double el = t - p->t0 > 1e-6 ? t - p->t0 : 1e-6;
+    double mbs = (double)done / el / 1e6;
+    if (total) {
+        int pct = (int)((double)done * 100.0 / (double)total);
+        int bar = pct / 5;
+        double eta = done ? el * (double)(total - done) / (double)done : 0;
+        fprintf(stderr, "\r[%.*s%.*s] %3d%%  %llu records  %.1f MB/s  ETA %.0fs   ", bar, "####################",
+                20 - bar, "                    ", pct, (unsigned long long)records, mbs, eta);
+    } else if (done || records) {
+        fprintf(stderr, "\r%llu records  %.1f MB/s   ", (unsigned long long)records, mbs);
+    } else {
+        /* nothing countable: a bouncing block and the elapsed time */
+        static const char track[] = "                    ";
+        int pos = (int)(el * 5.0) % 38;
+        pos = pos < 20 ? pos : 38 - pos;
+        fprintf(stderr, "\r%s [%.*s#%.*s] %.0fs   ", p->label ? p->label : "working", pos, track, 19 - pos, track, el);
+    }
+    fflush(stderr);
+}
+
+void cli_progress_show(cli_progress *p, uint64_t records, uint64_t done, uint64_t total)
+{
+    double t = cli_now();
+    if (!p->tty || (p->last != 0 && t - p->last < 0.2 && (total == 0 || done < total)))
+        return;
+    p->last = t;
+    progress_draw(p, records, done, total, t);
+}
+
+static void *progress_ticker(void *arg)
+{
+    cli_progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        progress_draw(p, 0, 0, 0, cli_now());
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+void cli_progress_tick_start(cli_progress *p)
+{
+    if (!p->tty)
+        return;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->ticking = pthread_create(&p->thread, NULL, progress_ticker, p) == 0;
+    if (!p->ticking)
+        progress_draw(p, 0, 0, 0, cli_now()); /* no thread: one line still says what is running */
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (!p->tty)
+        return;
+    if (p->ticking) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+        p->ticking = 0;
+    }
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
 }

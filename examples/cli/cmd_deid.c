@@ -179,36 +179,10 @@ static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
 }
 
 
-typedef struct progress {
-    double t0, last;
-} progress;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A one-line progress bar on stderr (only when it is a terminal). */
+/* The library's progress callback draws the shared progress line (only on a terminal). */
 static void show_progress(void *user, uint64_t records, uint64_t done, uint64_t total)
 {
-    progress *p = user;
-    double t = now_s();
-    if (t - p->last < 0.2 && (total == 0 || done < total))
-        return;
-    p->last = t;
-    double el = t - p->t0 > 1e-6 ? t - p->t0 : 1e-6;
-    double mbs = (double)done / el / 1e6;
-    if (total) {
-        int pct = (int)((double)done * 100.0 / (double)total);
-        int bar = pct / 5;
-        double eta = done ? el * (double)(total - done) / (double)done : 0;
-        fprintf(stderr, "\r[%.*s%.*s] %3d%%  %llu records  %.1f MB/s  ETA %.0fs   ", bar, "####################",
-                20 - bar, "                    ", pct, (unsigned long long)records, mbs, eta);
-    } else {
-        fprintf(stderr, "\r%llu records  %.1f MB/s   ", (unsigned long long)records, mbs);
-    }
+    cli_progress_show(user, records, done, total);
 }
 
 /* Warnings go to stderr as they come (at the end of the run). They quote
@@ -389,8 +363,9 @@ static int run(int argc, char **argv, int reid)
     opts.csv_delimiter = o.delimiter;
     opts.gate = (phicrypt_deid_gate)o.gate;
     opts.warn = show_warning;
-    progress pr = { now_s(), 0 };
+    cli_progress pr;
     int tty = isatty(STDERR_FILENO) && strcmp(o.out, "-") != 0;
+    cli_progress_start(&pr, cmd, tty);
     if (tty) {
         opts.progress = show_progress;
         opts.progress_user = &pr;
@@ -439,8 +414,7 @@ static int run(int argc, char **argv, int reid)
     else
         rc = reid ? phicrypt_reid_file(ph, &rep, pol, o.in, o.out, &opts)
                   : phicrypt_deid_file(ph, &rep, pol, o.in, o.out, &opts);
-    if (tty)
-        fputs("\r\033[K", stderr);
+    cli_progress_end(&pr);
     int status = EXIT_OK;
     const char *err = rc ? (ph ? phicrypt_errmsg(ph) : phicrypt_deid_errmsg()) : NULL;
     if (rc) {

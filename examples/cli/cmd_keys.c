@@ -199,8 +199,18 @@ static int do_rewrap(phicrypt_t *ph, const kopts *o)
     int rc;
     if (!o->provider)
         return cli_usage_error("keys", "rewrap: --provider is required (local, aws, azure, gcp, kmip)");
-    if ((rc = phicrypt_datakey_rewrap(ph, &n, o->filter, o->provider, o->master_key)) != 0)
+    /* One atomic library call (every KMS round trip inside it): on a terminal a progress line
+     * ticks while it runs; then, on a terminal or not, one summary line on stderr. stdout keeps
+     * only the count, for scripts. */
+    cli_progress pr;
+    cli_progress_start(&pr, "keys rewrap", isatty(STDERR_FILENO));
+    cli_progress_tick_start(&pr);
+    rc = phicrypt_datakey_rewrap(ph, &n, o->filter, o->provider, o->master_key);
+    cli_progress_end(&pr);
+    if (rc != 0)
         return cli_lib_fail(ph, rc, "keys rewrap");
+    fprintf(stderr, "phicrypt keys rewrap: %zu key%s rewrapped under %s in %.1fs (key vault replaced atomically)\n", n,
+            n == 1 ? "" : "s", o->provider, cli_now() - pr.t0);
     printf("%zu\n", n);
     return EXIT_OK;
 }

@@ -138,6 +138,20 @@ CT=$(printf '"rotate me"' | "$P" encrypt --key-alt-name patients --algorithm ran
 check "test_cli__keys_rewrap" 0 "$P" keys rewrap --filter '{"masterKey.provider": "local"}' --provider local
 if [ "$(cat "$T/out")" = 1 ]; then ok "test_cli__keys_rewrap_prints_count"; else notok "test_cli__keys_rewrap_prints_count" "$(cat "$T/out")"; fi
 if [ "$(printf '%s' "$CT" | "$P" decrypt 2>/dev/null)" = '"rotate me"' ]; then ok "test_cli__rewrapped_key_still_decrypts"; else notok "test_cli__rewrapped_key_still_decrypts"; fi
+# not a terminal: exactly one summary line on stderr, no progress drawing (no \r, no escape)
+if [ "$(wc -l < "$T/err")" = 1 ] && grep -q '^phicrypt keys rewrap: 1 key rewrapped under local in [0-9.]*s' "$T/err" &&
+   ! grep -q "$(printf '[\r\033]')" "$T/err"; then ok "test_cli__keys_rewrap_summary_when_not_a_terminal"
+else notok "test_cli__keys_rewrap_summary_when_not_a_terminal" "$(od -c "$T/err" | head -5)"; fi
+# a terminal (util-linux script): the progress line is drawn, then cleared, then the summary
+if command -v script >/dev/null; then
+  script -qec "'$P' keys rewrap --provider local" /dev/null > "$T/tty.txt" 2>&1
+  if grep -q "$(printf '\r')keys rewrap \[" "$T/tty.txt" && grep -q "$(printf '\033')\[K" "$T/tty.txt" &&
+     grep -q 'phicrypt keys rewrap: [0-9]* keys\{0,1\} rewrapped under local' "$T/tty.txt"; then
+    ok "test_cli__keys_rewrap_progress_on_terminal"
+  else notok "test_cli__keys_rewrap_progress_on_terminal" "$(od -c "$T/tty.txt" | head -8)"; fi
+else
+  ok "test_cli__keys_rewrap_progress_on_terminal # SKIP util-linux script missing"
+fi
 check "test_cli__keys_rewrap_needs_provider" 2 "$P" keys rewrap
 check "test_cli__keys_rewrap_unconfigured_provider" 1 "$P" keys rewrap --provider aws --master-key '{"region":"us-east-1","key":"k"}'
 expect_grep "test_cli__keys_rewrap_names_provider" "$T/err" "kms_providers.aws"

@@ -286,6 +286,13 @@ static void test_gate__coded_values_in_scrub_labels(void **state)
     assert_true(tu_contains(r.err, "telecom"));
     assert_false(r.out_exists);
     run_free(&r);
+    /* A person whose surname is a label word ("Date") is still remembered. */
+    const char *name = "{\"name\":{\"first\":\"Noah\",\"last\":\"Date\"},\"notes\":\"Mr Date was seen.\"}\n";
+    r = run_deid(sh_keep_notes, name, strlen(name), "jsonl", PHICRYPT_DEID_GATE_FAIL);
+    assert_int_equal(r.rc, PHICRYPT_EINVAL);
+    assert_true(tu_contains(r.err, "name"));
+    assert_false(r.out_exists);
+    run_free(&r);
 }
 
 /* An options struct of version 2 (no gate field) gets the default. */

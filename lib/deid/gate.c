@@ -58,16 +58,19 @@ static inline uint64_t entry(const phi_gate *g, uint64_t seq, unsigned k)
     return (seq ^ g->kc[k]) | 1;
 }
 
-/* Placeholders a messy export carries in identifier fields, and the words
- * of the scrub's own labels ("[PHONE]", "[NAME]"): a coded value such as
- * FHIR's telecom system "phone" is found again in every label the scrub
- * writes, which says nothing about a person. Kept as word hashes (made
- * with the run's key in phi_gate_init). */
+/* Placeholders a messy export carries in identifier fields: their
+ * survival in free text says nothing about a person. The words of the
+ * scrub's own labels ("[PHONE]", "[NAME]") likewise, but only for a coded
+ * one-word value outside name fields (FHIR's telecom system "phone" is
+ * found again in every "[PHONE]" the scrub writes); a person whose name is
+ * one of those words is still remembered. Kept as word hashes (made with
+ * the run's key in phi_gate_init). */
 static const char *const placeholders[PHI_GATE_NPLACEHOLDERS] = {
     "unknown", "none",    "null",    "redacted", "removed", "anonymous", "undefined",  "true", "false",
     "test",    "patient", "other",   "phone",    "email",   "date",      "device",     "name", "vehicle",
     "account", "license", "fax",     "url",      "ssn",     "mrn",       "identifier", "zip"
 };
+#define PHI_GATE_NFILLERS 12 /* placeholders[0..12) are fillers; the rest are label words */
 
 static uint64_t word_hash(const phi_gate *g, const char *w)
 {
@@ -220,9 +223,10 @@ static size_t day_text(int64_t ms, char t[12])
 #define MIN_BYTES 4
 #define MIN_BYTES_NAME 3
 
-static inline int placeholder(const phi_gate *g, uint64_t wh)
+/* With `labels`, the scrub's label words count too. */
+static inline int placeholder(const phi_gate *g, uint64_t wh, int labels)
 {
-    for (size_t i = 0; i < PHI_GATE_NPLACEHOLDERS; i++)
+    for (size_t i = 0, n = labels ? PHI_GATE_NPLACEHOLDERS : PHI_GATE_NFILLERS; i < n; i++)
         if (g->placeholder[i] == wh)
             return 1;
     return 0;
@@ -295,7 +299,7 @@ static void remember_text(phi_gate *g, const char *s, size_t n, uint32_t src, in
         ntok++;
         bytes += tlen;
         lastw = fh;
-        if (each && tlen >= min && !placeholder(g, fh) && !in_own(g, skip, fh, 1)) {
+        if (each && tlen >= min && !placeholder(g, fh, 0) && !in_own(g, skip, fh, 1)) {
             insert(g, entry(g, fh, 1), src);
             last_set(g, fh);
             g->kmask |= 1u << 1;
@@ -306,7 +310,7 @@ static void remember_text(phi_gate *g, const char *s, size_t n, uint32_t src, in
     /* One number of up to 4 digits is a year Safe Harbor keeps, an age, a
      * count: it says nothing on its own (a ZIP stored as the number 1970
      * is not the kept birth year 1970). */
-    if ((ntok == 1 && (placeholder(g, lastw) || (digits && bytes < 5))) || in_own(g, skip, h, ntok))
+    if ((ntok == 1 && (placeholder(g, lastw, !each) || (digits && bytes < 5))) || in_own(g, skip, h, ntok))
         return;
     insert(g, entry(g, h, ntok), src);
     last_set(g, lastw);

@@ -51,7 +51,8 @@ static const char deid_usage[] =
     "  --dry-run        --explain without writing any output (--out not needed)\n"
     "  --suppress-below-k  with \"quasi_identifiers\" in the policy: a second pass replaces the\n"
     "                   quasi-identifier values of records in classes smaller than k (\"*\" for a\n"
-    "                   string, null otherwise) and counts again; needs a file --out\n"
+    "                   string, null otherwise) and counts again; a suppressed record still alone\n"
+    "                   in a class (its missing values differ) is dropped. Needs a file --out\n"
     "  --risk-memory N  memory of the risk report's class tables (bytes, or with K, M, G; default\n"
     "                   64M); past it, keyed hashes spill to unlinked files beside the output\n"
     "\n"
@@ -317,7 +318,8 @@ static void show_risk(const char *cmd, const phicrypt_buf *rep)
     if (!b)
         return;
     if (bson_iter_init_find(&it, b, "risk") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &r)) {
-        long long k = 0, recs = 0, classes = 0, kmin = 0, below = 0, unique = 0, srec = -1, sval = 0, after = 0;
+        long long k = 0, recs = 0, classes = 0, kmin = 0, below = 0, unique = 0, srec = -1, sval = 0, after = 0,
+                  dropped = 0;
         double share = 0;
         while (bson_iter_next(&r)) {
             const char *key = bson_iter_key(&r);
@@ -334,6 +336,7 @@ static void show_risk(const char *cmd, const phicrypt_buf *rep)
                 while (bson_iter_next(&s)) {
                     if (strcmp(bson_iter_key(&s), "records") == 0) srec = bson_iter_as_int64(&s);
                     else if (strcmp(bson_iter_key(&s), "values") == 0) sval = bson_iter_as_int64(&s);
+                    else if (strcmp(bson_iter_key(&s), "records_dropped") == 0) dropped = bson_iter_as_int64(&s);
                     else if (strcmp(bson_iter_key(&s), "after") == 0 && BSON_ITER_HOLDS_DOCUMENT(&s)) {
                         bson_iter_t a;
                         if (bson_iter_recurse(&s, &a) && bson_iter_find(&a, "records_below_k"))
@@ -346,7 +349,8 @@ static void show_risk(const char *cmd, const phicrypt_buf *rep)
                         "in classes below k, %lld unique",
                 cmd, k, recs, classes, kmin, below, share * 100.0, unique);
         if (srec >= 0)
-            fprintf(stderr, "; suppressed %lld values in %lld records, %lld records below k after", sval, srec, after);
+            fprintf(stderr, "; suppressed %lld values in %lld records (%lld of them dropped), %lld records below k after",
+                    sval, srec, dropped, after);
         fputc('\n', stderr);
     }
     bson_destroy(b);

@@ -492,6 +492,26 @@ static int out_commit(const void *eh, outf *o)
     return rc;
 }
 
+/* One pass of the suppression (risk.c) from the output written so far to
+ * a fresh temporary file, which then becomes the output. */
+static int risk_pass(const void *eh, outf *out, const char *out_path, phi_risk *rk, phi_risk *after, int drop,
+                     const char *name, uint64_t *records, uint64_t *values)
+{
+    outf o2;
+    uint64_t bytes = 0;
+    int rc = out_open(eh, &o2, out_path);
+    if (rc == 0)
+        rc = phi_risk_suppress(eh, rk, after, drop, out->fd, o2.fd, name, records, values, &bytes);
+    if (rc) {
+        out_abort(&o2);
+        return rc;
+    }
+    out_abort(out);
+    *out = o2;
+    out->bytes = bytes;
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -775,7 +795,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     memset(&risk_st, 0, sizeof risk_st);
     memset(&risk_res, 0, sizeof risk_res);
     memset(&risk_after, 0, sizeof risk_after);
-    uint64_t sup_records = 0, sup_values = 0;
+    uint64_t sup_records = 0, sup_values = 0, sup_dropped = 0;
     int risk_done = 0;
     if (!reid && p->nqi) {
         ru.risk = &risk_st;
@@ -947,22 +967,45 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         risk_done = rc == 0;
     }
     if (rc == 0 && ru.risk && suppress) {
-        outf out2;
-        uint64_t b2 = 0;
-        if ((rc = out_open(eh, &out2, out_path)) == 0)
-            rc = phi_risk_suppress(eh, ru.risk, out.fd, out2.fd, ru.in_name, &sup_records, &sup_values, &risk_after,
-                                   &b2);
-        if (rc == 0) {
-            out_abort(&out);
-            out = out2;
-            out.bytes = b2;
-        } else {
-            out_abort(&out2);
+        /* Pass 2 replaces the values of the records below k. Records that
+         * stay in classes below k after it differ only in which
+         * quasi-identifiers are missing (a missing value stays missing):
+         * pass 3 leaves those records out, so no class below k remains. */
+        phi_risk a1, a2;
+        phi_risk_res r1;
+        int have_a2 = 0;
+        memset(&r1, 0, sizeof r1);
+        rc = phi_risk_init(eh, &a1, p, fmt, risk_memory, 1, out_path);
+        a1.want_below = 1;
+        if (rc == 0 && fmt == PHICRYPT_DEID_CSV)
+            phi_risk_set_csv(&a1, &ru.cols);
+        if (rc == 0)
+            rc = risk_pass(eh, &out, out_path, ru.risk, &a1, 0, ru.in_name, &sup_records, &sup_values);
+        if (rc == 0)
+            rc = phi_risk_finish(eh, &a1, &r1);
+        if (rc == 0 && r1.records_below_k) {
+            uint64_t nv = 0;
+            have_a2 = 1;
+            rc = phi_risk_init(eh, &a2, p, fmt, risk_memory, 1, out_path);
+            if (rc == 0 && fmt == PHICRYPT_DEID_CSV)
+                phi_risk_set_csv(&a2, &ru.cols);
+            if (rc == 0)
+                rc = risk_pass(eh, &out, out_path, &a1, &a2, 1, ru.in_name, &sup_dropped, &nv);
+            if (rc == 0)
+                rc = phi_risk_finish(eh, &a2, &risk_after);
+            records_out -= sup_dropped;
+        } else if (rc == 0) {
+            risk_after = r1;
+            memset(&r1, 0, sizeof r1);
         }
+        phi_risk_res_free(&r1);
+        phi_risk_free(&a1);
+        if (have_a2)
+            phi_risk_free(&a2);
     }
     if (risk_done) {
         phi_risk_report(&risk_json, ru.risk, &risk_res, rc == 0 && suppress ? &risk_after : NULL, sup_records,
-                        sup_values);
+                        sup_values, sup_dropped);
         if (rc == 0 && risk_json.oom)
             rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     }

@@ -1026,7 +1026,7 @@ static void put_res(phi_sbuf *b, const phi_risk_res *r, uint64_t k)
 }
 
 void phi_risk_report(phi_sbuf *b, const phi_risk *rk, const phi_risk_res *res, const phi_risk_res *after,
-                     uint64_t sup_records, uint64_t sup_values)
+                     uint64_t sup_records, uint64_t sup_values, uint64_t dropped)
 {
     const phicrypt_deid_policy *p = rk->pol;
     phi_sbuf_printf(b, "{\"k\":%llu,\"quasi_identifiers\":[", (unsigned long long)p->risk_k);
@@ -1046,8 +1046,9 @@ void phi_risk_report(phi_sbuf *b, const phi_risk *rk, const phi_risk_res *res, c
     if (after) {
         phi_sbuf_printf(b,
                         ",\"suppression\":{\"marker\":\"the string \\\"*\\\" for a string value, null otherwise\","
-                        "\"records\":%llu,\"values\":%llu,\"after\":{",
-                        (unsigned long long)sup_records, (unsigned long long)sup_values);
+                        "\"records\":%llu,\"values\":%llu,\"records_dropped\":%llu,\"after\":{",
+                        (unsigned long long)sup_records, (unsigned long long)sup_values,
+                        (unsigned long long)dropped);
         put_res(b, after, p->risk_k);
         phi_sbuf_puts(b, "}}");
     } else {
@@ -1194,11 +1195,10 @@ static int out_all(int fd, const void *d, size_t n, uint64_t *bytes)
     return 0;
 }
 
-int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const char *name, uint64_t *records,
-                      uint64_t *values, phi_risk_res *after, uint64_t *bytes_out)
+int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, int in_fd, int out_fd,
+                      const char *name, uint64_t *records, uint64_t *values, uint64_t *bytes_out)
 {
     *records = *values = *bytes_out = 0;
-    memset(after, 0, sizeof *after);
     int rc = 0;
     int fd = dup(in_fd);
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
@@ -1212,17 +1212,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const
         return phi_error(eh, PHICRYPT_EIO, "suppression: cannot read the output back (%s)", strerror(errno));
     }
     /* The result is counted again, with its own key and tables. */
-    phi_risk rk2;
-    if ((rc = phi_risk_init(eh, &rk2, rk->pol, rk->fmt, rk->budget, 1, NULL)) != 0) {
-        fclose(f);
-        phi_risk_free(&rk2);
-        return rc;
-    }
-    phi_free(rk2.tmpdir);
-    rk2.tmpdir = phi_strdup(rk->tmpdir);
-    if (rk->fmt == PHICRYPT_DEID_CSV && rk->cols)
-        phi_risk_set_csv(&rk2, rk->cols);
-    phi_risk_tab *t2 = phi_risk_tab_new(&rk2), *t1 = phi_risk_tab_new(rk);
+    phi_risk_tab *t2 = phi_risk_tab_new(after), *t1 = phi_risk_tab_new(rk);
     phi_reader rd;
     memset(&rd, 0, sizeof rd);
     rd.f = f;
@@ -1233,7 +1223,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const
     phi_span *spans = NULL;
     size_t nspans = 0, cap_spans = 0;
     int first = 1;
-    if (!t1 || !t2 || !rk2.tmpdir)
+    if (!t1 || !t2)
         rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (rc == 0 && rk->fmt == PHICRYPT_DEID_CSV) {
         rc = phi_reader_csv_header(eh, &rd, &line);
@@ -1257,6 +1247,10 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const
             if ((rc = tuple_hash(eh, t1, s, n, h, 0)) != 0)
                 break;
             int sup = below_has(rk, h);
+            if (sup)
+                (*records)++;
+            if (sup && drop)
+                continue;
             if (rk->fmt == PHICRYPT_DEID_JSON && !first)
                 phi_sbuf_put(&ob, ",\n", 2);
             first = 0;
@@ -1284,8 +1278,6 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const
             } else if ((rc = sup_json(eh, rk, s, n, &ob, values)) != 0) {
                 break;
             }
-            if (sup)
-                (*records)++;
             if ((rc = phi_risk_add(eh, t2, ob.p + mark, ob.len - mark)) != 0)
                 break;
             if (rk->fmt == PHICRYPT_DEID_JSONL)
@@ -1311,14 +1303,9 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const
         rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (rc == 0 && ob.len && out_all(out_fd, ob.p, ob.len, bytes_out) != 0)
         rc = phi_error(eh, PHICRYPT_EIO, "%s: write failed (%s)", name, strerror(errno));
-    if (t2) {
+    if (t2)
         phi_risk_tab_done(t2);
-        t2 = NULL;
-    }
-    if (rc == 0)
-        rc = phi_risk_finish(eh, &rk2, after);
     phi_risk_tab_free(t1);
-    phi_risk_free(&rk2);
     phi_sbuf_free(&buf);
     phi_sbuf_free(&ob);
     phi_sbuf_free(&line);

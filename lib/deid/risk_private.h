@@ -115,13 +115,17 @@ int phi_risk_finish(const void *eh, phi_risk *rk, phi_risk_res *res);
 void phi_risk_res_free(phi_risk_res *res);
 /* Appends the report's "risk" object (counts and paths only). */
 void phi_risk_report(phi_sbuf *b, const phi_risk *rk, const phi_risk_res *res, const phi_risk_res *after,
-                     uint64_t sup_records, uint64_t sup_values);
+                     uint64_t sup_records, uint64_t sup_values, uint64_t dropped);
 
 /* The suppression pass: reads the output written so far from `in_fd`
- * (from its start) and writes to `out_fd` the same records with the
- * quasi-identifier values of records in classes below k replaced ("*" for a
- * string, null otherwise); counts the result again into *after. */
-int phi_risk_suppress(const void *eh, phi_risk *rk, int in_fd, int out_fd, const char *name, uint64_t *records,
-                      uint64_t *values, phi_risk_res *after, uint64_t *bytes_out);
+ * (from its start) and writes to `out_fd` the same records, except those
+ * whose class (by rk's key) is in rk's below-k set: with drop 0, their
+ * quasi-identifier values are replaced ("*" for a string, null otherwise;
+ * a missing value stays missing); with drop 1, they are left out. Every
+ * record written is counted into `after` (initialised by the caller;
+ * phi_risk_finish gives its counts). *records: records concerned; *values:
+ * values replaced. */
+int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, int in_fd, int out_fd,
+                      const char *name, uint64_t *records, uint64_t *values, uint64_t *bytes_out);
 
 #endif

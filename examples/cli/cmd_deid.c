@@ -14,9 +14,8 @@
 
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
-    "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
-    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest] [--explain] [--dry-run]\n"
-    "                     [--suppress-below-k] [--risk-memory BYTES]\n"
+    "                     [--threads N] [--report FILE] [--skip-bad] [--strict] [--delimiter C] [--gate M]\n"
+    "                     [--manifest FILE | --no-manifest] [--explain] [--dry-run] [--suppress-below-k] [--risk-memory N]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -39,7 +38,7 @@ static const char deid_usage[] =
     "                   output file (without it, each is a warning on stderr)\n"
     "  --delimiter C    CSV field separator: one character, or \\t (tab); default ','. A one-column\n"
     "                   header holding ';', '|' or a tab is refused unless the delimiter is given\n"
-    "  --gate MODE      residual-PHI gate: a value the policy transforms found anywhere in its\n"
+    "  --gate M         residual-PHI gate: a value the policy transforms found anywhere in its\n"
     "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
     "                   field, class and place, never the value); warn: a warning. Default: fail\n"
     "                   with the Safe Harbor preset, else off\n"

@@ -799,7 +799,8 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     int risk_done = 0;
     if (!reid && p->nqi) {
         ru.risk = &risk_st;
-        if ((rc = phi_risk_init(eh, &risk_st, p, fmt, risk_memory, threads > 1 ? threads + 1 : 1, out_path)) == 0 &&
+        /* One table per worker (the calling thread's own when it is the only one). */
+        if ((rc = phi_risk_init(eh, &risk_st, p, fmt, risk_memory, threads, out_path)) == 0 && threads <= 1 &&
             !(main_rt = phi_risk_tab_new(&risk_st)))
             rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
         risk_st.want_below = suppress;

@@ -1005,6 +1005,14 @@ int phi_risk_finish(const void *eh, phi_risk *rk, phi_risk_res *res)
     res->runs = rk->spilled;
     phi_free(c->big);
     phi_free(c);
+    /* Counted: the tables and runs are not needed any more (a suppression
+     * pass then has the whole budget for its own count). */
+    for (size_t i = 0; i < rk->ntabs; i++)
+        phi_risk_tab_free(rk->tabs[i]);
+    rk->ntabs = 0;
+    for (size_t i = 0; i < rk->nruns; i++)
+        close(rk->runs[i].fd);
+    rk->nruns = 0;
     if (rc)
         return phi_error(eh, rc, rc == PHICRYPT_ENOMEM ? "out of memory"
                                                          : "risk report: cannot read the temporary files");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -504,7 +505,7 @@ static int spill_file(phi_risk *rk)
     return fd;
 }
 
-static int add_run(phi_risk *rk, int fd, uint64_t n)
+static int add_run(phi_risk *rk, int fd, uint64_t n, int spilled)
 {
     pthread_mutex_lock(&rk->mu);
     if (rk->nruns == rk->capruns) {
@@ -518,7 +519,7 @@ static int add_run(phi_risk *rk, int fd, uint64_t n)
         rk->capruns = c;
     }
     rk->runs[rk->nruns++] = (phi_risk_run){ fd, n };
-    rk->spilled++;
+    rk->spilled += spilled != 0;
     pthread_mutex_unlock(&rk->mu);
     return 0;
 }
@@ -533,6 +534,8 @@ static void set_err(phi_risk *rk, int code, const char *what)
     pthread_mutex_unlock(&rk->mu);
 }
 
+static int cascade_some(const void *eh, phi_risk *rk);
+
 static int spill(const void *eh, phi_risk_tab *t)
 {
     phi_risk *rk = t->rk;
@@ -543,14 +546,14 @@ static int spill(const void *eh, phi_risk_tab *t)
         return phi_error(eh, PHICRYPT_EIO, "risk report: cannot create a temporary file in %s (%s)", rk->tmpdir,
                          strerror(errno));
     }
-    if (write_all(fd, t->e, k * sizeof *t->e) != 0 || add_run(rk, fd, k) != 0) {
+    if (write_all(fd, t->e, k * sizeof *t->e) != 0 || add_run(rk, fd, k, 1) != 0) {
         close(fd);
         set_err(rk, PHICRYPT_EIO, "write");
         return phi_error(eh, PHICRYPT_EIO, "risk report: cannot write a temporary file in %s", rk->tmpdir);
     }
     memset(t->e, 0, t->cap * sizeof *t->e);
     t->used = 0;
-    return 0;
+    return cascade_some(eh, rk);
 }
 
 static int grow(phi_risk_tab *t)
@@ -608,7 +611,11 @@ int phi_risk_init(const void *eh, phi_risk *rk, const phicrypt_deid_policy *p, i
     if (phi_random(rk->key, sizeof rk->key) != 0)
         return phi_error(eh, PHICRYPT_EINTERNAL, "risk report: no random key");
     const char *env = getenv("TMPDIR");
-    if (out_path && strcmp(out_path, "-") != 0)
+    struct stat st;
+    /* Beside a file output (new or regular); a stream, device or FIFO
+     * (/dev/null for --dry-run) spills to TMPDIR. */
+    if (out_path && strcmp(out_path, "-") != 0 && strncmp(out_path, "/dev/", 5) != 0 &&
+        strncmp(out_path, "/proc/", 6) != 0 && (stat(out_path, &st) != 0 || S_ISREG(st.st_mode)))
         rk->tmpdir = phi_path_dirname(out_path);
     else
         rk->tmpdir = phi_strdup(env && *env ? env : "/tmp");
@@ -845,37 +852,72 @@ static int open_run_src(src *s, const phi_risk_run *r)
     return lseek(r->fd, 0, SEEK_SET) == 0 ? 0 : PHICRYPT_EIO;
 }
 
-/* Merges runs FANIN at a time until at most FANIN are left. */
+/* Merges k runs into one new run (*out); the k files are closed. */
+static int merge_runs(phi_risk *rk, phi_risk_run *runs, size_t k, phi_risk_run *res)
+{
+    src ss[FANIN];
+    to_run *out = phi_calloc(1, sizeof *out);
+    if (!out)
+        return PHICRYPT_ENOMEM;
+    out->fd = spill_file(rk);
+    int rc = out->fd < 0 ? PHICRYPT_EIO : 0;
+    size_t opened = 0;
+    for (; rc == 0 && opened < k; opened++)
+        rc = open_run_src(&ss[opened], &runs[opened]);
+    if (rc == 0)
+        rc = merge(ss, k, emit_run, out);
+    if (rc == 0 && out->n && write_all(out->fd, out->buf, out->n * sizeof *out->buf) != 0)
+        rc = PHICRYPT_EIO;
+    for (size_t i = 0; i < opened; i++)
+        phi_free(ss[i].buf);
+    if (rc) {
+        if (out->fd >= 0)
+            close(out->fd);
+        phi_free(out);
+        return rc;
+    }
+    for (size_t i = 0; i < k; i++)
+        close(runs[i].fd);
+    *res = (phi_risk_run){ out->fd, out->total };
+    phi_free(out);
+    return 0;
+}
+
+/* Merges runs FANIN at a time until at most FANIN are left (the end). */
 static int cascade(const void *eh, phi_risk *rk)
 {
     while (rk->nruns > FANIN) {
-        src ss[FANIN];
-        to_run *out = phi_calloc(1, sizeof *out);
-        if (!out)
-            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
-        out->fd = spill_file(rk);
-        int rc = out->fd < 0 ? PHICRYPT_EIO : 0;
-        size_t k = 0;
-        for (; rc == 0 && k < FANIN; k++)
-            rc = open_run_src(&ss[k], &rk->runs[k]);
-        if (rc == 0)
-            rc = merge(ss, FANIN, emit_run, out);
-        if (rc == 0 && out->n && write_all(out->fd, out->buf, out->n * sizeof *out->buf) != 0)
-            rc = PHICRYPT_EIO;
-        for (size_t i = 0; i < k; i++)
-            phi_free(ss[i].buf);
-        if (rc) {
-            if (out->fd >= 0)
-                close(out->fd);
-            phi_free(out);
+        phi_risk_run m;
+        int rc = merge_runs(rk, rk->runs, FANIN, &m);
+        if (rc)
             return phi_error(eh, rc, "risk report: cannot merge the temporary files in %s", rk->tmpdir);
-        }
-        for (size_t i = 0; i < FANIN; i++)
-            close(rk->runs[i].fd);
         memmove(rk->runs, rk->runs + FANIN, (rk->nruns - FANIN) * sizeof *rk->runs);
         rk->nruns -= FANIN;
-        rk->runs[rk->nruns++] = (phi_risk_run){ out->fd, out->total };
-        phi_free(out);
+        rk->runs[rk->nruns++] = m;
+    }
+    return 0;
+}
+
+/* During the run: a worker that finds 2 * FANIN runs waiting merges FANIN
+ * of them, so that open files stay few whatever the input's size. */
+static int cascade_some(const void *eh, phi_risk *rk)
+{
+    phi_risk_run take[FANIN], m;
+    pthread_mutex_lock(&rk->mu);
+    if (rk->nruns < 2 * FANIN) {
+        pthread_mutex_unlock(&rk->mu);
+        return 0;
+    }
+    memcpy(take, rk->runs, sizeof take);
+    memmove(rk->runs, rk->runs + FANIN, (rk->nruns - FANIN) * sizeof *rk->runs);
+    rk->nruns -= FANIN;
+    pthread_mutex_unlock(&rk->mu);
+    int rc = merge_runs(rk, take, FANIN, &m);
+    if (rc == 0)
+        rc = add_run(rk, m.fd, m.n, 0) ? PHICRYPT_ENOMEM : 0;
+    if (rc) {
+        set_err(rk, rc, "merge");
+        return phi_error(eh, rc, "risk report: cannot merge the temporary files in %s", rk->tmpdir);
     }
     return 0;
 }

@@ -417,6 +417,36 @@ static void test_risk__hostile_input(void **state)
     free(longv);
 }
 
+/* One value, one class, however the output writes it: numbers by value,
+ * ObjectIds in either case, dates in any Extended JSON form; null and a
+ * missing value are two more values. */
+static void test_risk__canonical_values(void **state)
+{
+    fx *f = *state;
+    static const char *const vals[] = {
+        "7", "{\"$numberLong\":\"7\"}", "7.0", "{\"$numberInt\":\"7\"}", "\"7\"",
+        "{\"$oid\":\"5F1D7A4E0000000000000001\"}", "{\"$oid\":\"5f1d7a4e0000000000000001\"}",
+        "{\"$date\":\"2020-01-02T03:04:05Z\"}", "{\"$date\":\"2020-01-02T03:04:05.000Z\"}",
+        "{\"$date\":{\"$numberLong\":\"1577934245000\"}}", "null", NULL,
+    };
+    char *p = path_in(f, "c.jsonl");
+    FILE *o = fopen(p, "wb");
+    assert_non_null(o);
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        if (vals[i])
+            fprintf(o, "{\"q\":%s}\n", vals[i]);
+        else
+            fprintf(o, "{\"r\":1}\n");
+    fclose(o);
+    free(p);
+    const char *pol = "{\"version\":1,\"unknown_fields\":\"keep\",\"fields\":{},\"quasi_identifiers\":[\"q\"]}";
+    char *r = run_risk(f, pol, "c.jsonl", "c.out.jsonl", 1, 0, 0, NULL, 0);
+    assert_int_equal(risk_int(r, "records"), 12);
+    assert_int_equal(risk_int(r, "classes"), 5);
+    assert_int_equal(risk_int(r, "unique_records"), 2);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_risk__suppress_leaves_no_class_below_k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_risk__suppress_needs_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_risk__hostile_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_risk__canonical_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

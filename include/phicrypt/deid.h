@@ -17,7 +17,8 @@
  *  "preset": "safe-harbor",                       (optional)
  *  "fields": {"name": {"action": "redact"},
  *             "visits[].date": {"action": "generalize", "to": "year"},
- *             "notes": {"action": "scrub"}}}
+ *             "notes": {"action": "scrub"}},
+ *  "quasi_identifiers": ["address.zip", "dob", "sex"], "k": 5}   (optional: the risk report)
  * @endcode
  * See docs/deid.md for every action and the Safe Harbor mapping.
  *

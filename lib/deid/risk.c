@@ -133,6 +133,21 @@ static void put_item(crypto_generichash_blake2b_state *st, int tag, const void *
         crypto_generichash_blake2b_update(st, d, n);
 }
 
+/* A date's canonical text: ISO 8601 UTC with milliseconds. */
+static void date_text(char *tmp, size_t cap, int64_t ms)
+{
+    if (!phi_date_ms_ok(ms)) {
+        snprintf(tmp, cap, "date:%lld", (long long)ms);
+        return;
+    }
+    int y, m, d;
+    int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - day * 86400000;
+    phi_civil_from_ms(day * 86400000, &y, &m, &d);
+    snprintf(tmp, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+             (int)(rem / 1000 % 60), (int)(rem % 1000));
+}
+
 /* A BSON value, canonical: text for scalars (numbers by value, dates as
  * ISO 8601 UTC, ObjectIds in hex), canonical Extended JSON for the rest. */
 static int canon_bson(const void *eh, phi_risk_tab *t, const bson_iter_t *it, crypto_generichash_blake2b_state *st)
@@ -167,20 +182,9 @@ static int canon_bson(const void *eh, phi_risk_tab *t, const bson_iter_t *it, cr
     case BSON_TYPE_BOOL:
         snprintf(tmp, sizeof tmp, "%s", bson_iter_bool(it) ? "true" : "false");
         break;
-    case BSON_TYPE_DATE_TIME: {
-        int64_t ms = bson_iter_date_time(it);
-        if (!phi_date_ms_ok(ms)) {
-            snprintf(tmp, sizeof tmp, "date:%lld", (long long)ms);
-            break;
-        }
-        int y, m, d;
-        int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-        int64_t rem = ms - day * 86400000;
-        phi_civil_from_ms(day * 86400000, &y, &m, &d);
-        snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000),
-                 (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
+    case BSON_TYPE_DATE_TIME:
+        date_text(tmp, sizeof tmp, bson_iter_date_time(it));
         break;
-    }
     case BSON_TYPE_OID:
         bson_oid_to_string(bson_iter_oid(it), tmp);
         break;
@@ -336,6 +340,19 @@ static int jfind(const void *eh, const char *s, size_t n, size_t i, const phi_ri
     }
 }
 
+/* A JSON integer whose text is its canonical form: no leading zero, no
+ * "-0", at most 18 digits (within int64 and exact in libbson's parse). */
+static int isint(const char *v, size_t l)
+{
+    size_t i = v[0] == '-';
+    if (l <= i || l - i > 18 || (v[i] == '0' && l - i > 1) || (i && v[1] == '0'))
+        return 0;
+    for (; i < l; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int canon_json(const void *eh, phi_risk_tab *t, const char *s, size_t v0, size_t v1,
                       crypto_generichash_blake2b_state *st)
 {
@@ -346,6 +363,44 @@ static int canon_json(const void *eh, phi_risk_tab *t, const char *s, size_t v0,
     }
     if (s[v0] == '"' && !memchr(s + v0, '\\', l)) {
         put_item(st, TAG_TEXT, s + v0 + 1, l - 2);
+        return 0;
+    }
+    /* Fast paths for what the rewriters write most (compact Extended
+     * JSON); the same canonical text as canon_bson gives. */
+    const char *v = s + v0;
+    if (isint(v, l)) {
+        put_item(st, TAG_TEXT, v, l);
+        return 0;
+    }
+    if (l > 12 && memcmp(v, "{\"$date\":\"", 10) == 0 && memcmp(v + l - 2, "\"}", 2) == 0 &&
+        !memchr(v + 10, '"', l - 12)) {
+        int64_t ms;
+        int form, frac;
+        char tmp[64];
+        if (phi_date_parse(v + 10, l - 12, &ms, &form, &frac) && form != PHI_DF_DAY) {
+            date_text(tmp, sizeof tmp, ms);
+            put_item(st, TAG_TEXT, tmp, strlen(tmp));
+            return 0;
+        }
+    }
+    if (l == 35 && memcmp(v, "{\"$oid\":\"", 9) == 0 && memcmp(v + 33, "\"}", 2) == 0) {
+        char hex[24];
+        int ok = 1;
+        for (int i = 0; i < 24; i++) {
+            char c = v[9 + i];
+            if (c >= 'A' && c <= 'F')
+                c = (char)(c - 'A' + 'a');
+            ok &= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            hex[i] = c;
+        }
+        if (ok) {
+            put_item(st, TAG_TEXT, hex, 24);
+            return 0;
+        }
+    }
+    if (l > 18 && memcmp(v, "{\"$numberLong\":\"", 16) == 0 && memcmp(v + l - 2, "\"}", 2) == 0 &&
+        isint(v + 16, l - 18)) {
+        put_item(st, TAG_TEXT, v + 16, l - 18);
         return 0;
     }
     bson_t b;

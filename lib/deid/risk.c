@@ -662,6 +662,7 @@ int phi_risk_init(const void *eh, phi_risk *rk, const phicrypt_deid_policy *p, i
     if (rk->budget < PHI_RISK_MIN_MEMORY)
         rk->budget = PHI_RISK_MIN_MEMORY;
     rk->ntabs_max = tables ? tables : 1;
+    rk->below_fd = -1;
     pthread_mutex_init(&rk->mu, NULL);
     if (phi_random(rk->key, sizeof rk->key) != 0)
         return phi_error(eh, PHICRYPT_EINTERNAL, "risk report: no random key");
@@ -786,6 +787,9 @@ void phi_risk_free(phi_risk *rk)
     phi_free(rk->tmpdir);
     phi_free(rk->csv_col);
     phi_free(rk->below);
+    phi_free(rk->bitmap);
+    if (rk->below_fd >= 0)
+        close(rk->below_fd);
     pthread_mutex_destroy(&rk->mu);
     sodium_memzero(rk->key, sizeof rk->key);
     memset(rk, 0, sizeof *rk);
@@ -984,6 +988,8 @@ typedef struct counter {
     uint64_t small[4096]; /* classes per size below 4096 */
     phi_risk_hist *big;
     size_t nbig, capbig;
+    uint8_t bbuf[RBUF][16]; /* below-k hashes not yet written */
+    size_t nb;
     int oom;
 } counter;
 
@@ -1001,15 +1007,15 @@ static int emit_count(void *arg, const uint8_t h[16], uint64_t n)
         r->records_below_k += n;
         phi_risk *rk = c->rk;
         if (rk && rk->want_below) {
-            if (rk->nbelow == rk->capbelow) {
-                size_t nc = rk->capbelow ? rk->capbelow * 2 : 1024;
-                uint8_t(*nb)[16] = phi_realloc(rk->below, nc * 16);
-                if (!nb)
-                    return PHICRYPT_ENOMEM;
-                rk->below = nb;
-                rk->capbelow = nc;
+            /* The hashes of the classes below k, in hash order, go to a
+             * file: the suppression pass reads them back a budget at a time. */
+            memcpy(c->bbuf[c->nb++], h, 16);
+            rk->nbelow++;
+            if (c->nb == RBUF) {
+                if (write_all(rk->below_fd, c->bbuf, sizeof c->bbuf) != 0)
+                    return PHICRYPT_EIO;
+                c->nb = 0;
             }
-            memcpy(rk->below[rk->nbelow++], h, 16);
         }
     }
     if (n < 4096) {
@@ -1080,8 +1086,13 @@ int phi_risk_finish(const void *eh, phi_risk *rk, phi_risk_res *res)
         ss[k].len = compact_sort(rk->tabs[i]);
     }
     rk->nbelow = 0;
+    if (rk->want_below && rk->below_fd < 0 && (rk->below_fd = spill_file(rk)) < 0)
+        rc = PHICRYPT_EIO;
     if (rc == 0)
         rc = merge(ss, k, emit_count, c);
+    if (rc == 0 && c->nb && write_all(rk->below_fd, c->bbuf, c->nb * 16) != 0)
+        rc = PHICRYPT_EIO;
+    rk->records_total = res->records;
     for (size_t i = 0; i < k; i++)
         phi_free(ss[i].buf);
     phi_free(ss);
@@ -1166,7 +1177,7 @@ void phi_risk_report(phi_sbuf *b, const phi_risk *rk, const phi_risk_res *res, c
 
 static int below_has(const phi_risk *rk, const uint8_t h[16])
 {
-    size_t lo = 0, hi = rk->nbelow;
+    size_t lo = 0, hi = rk->nbelow_loaded;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = memcmp(rk->below[mid], h, 16);
@@ -1300,11 +1311,78 @@ static int out_all(int fd, const void *d, size_t n, uint64_t *bytes)
     return 0;
 }
 
+/* Reads the below-k hashes [from, from + n) into rk->below. */
+static int load_below(phi_risk *rk, uint64_t from, size_t n)
+{
+    rk->nbelow_loaded = 0;
+    if (n > rk->capbelow) {
+        uint8_t(*nb)[16] = phi_realloc(rk->below, n * 16);
+        if (!nb)
+            return PHICRYPT_ENOMEM;
+        rk->below = nb;
+        rk->capbelow = n;
+    }
+    size_t want = n * 16, got = 0;
+    while (got < want) {
+        ssize_t r = pread(rk->below_fd, (char *)rk->below + got, want - got, (off_t)(from * 16 + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return PHICRYPT_EIO;
+        got += (size_t)r;
+    }
+    rk->nbelow_loaded = n;
+    return 0;
+}
+
+static int one_pass(const void *eh, phi_risk *rk, phi_risk *after, int drop, int mark, int in_fd, int out_fd,
+                    const char *name, uint64_t *records, uint64_t *values, uint64_t *bytes_out);
+
 int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, int in_fd, int out_fd,
                       const char *name, uint64_t *records, uint64_t *values, uint64_t *bytes_out)
 {
     *records = *values = *bytes_out = 0;
+    /* The set of classes below k is held a budget at a time: when it is
+     * larger, each part marks its records in a bitmap (a bit per record)
+     * in a reading pass of its own, and the writing pass reads the bitmap. */
+    size_t cap = rk->budget / 16;
     int rc = 0;
+    if (cap < 256)
+        cap = 256;
+    if (rk->below_fd < 0)
+        return phi_error(eh, PHICRYPT_EINTERNAL, "suppression: no class count");
+    if (rk->nbelow <= cap) {
+        if ((rc = load_below(rk, 0, (size_t)rk->nbelow)) != 0)
+            return phi_error(eh, rc, "suppression: cannot read the temporary file in %s", rk->tmpdir);
+    } else {
+        phi_free(rk->bitmap);
+        rk->bitmap = phi_calloc((size_t)(rk->records_total / 8 + 1), 1);
+        if (!rk->bitmap)
+            return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        for (uint64_t from = 0; rc == 0 && from < rk->nbelow; from += cap) {
+            size_t n = rk->nbelow - from < cap ? (size_t)(rk->nbelow - from) : cap;
+            if ((rc = load_below(rk, from, n)) != 0)
+                return phi_error(eh, rc, "suppression: cannot read the temporary file in %s", rk->tmpdir);
+            uint64_t r0 = 0, v0 = 0, b0 = 0;
+            rc = one_pass(eh, rk, after, drop, 1, in_fd, -1, name, &r0, &v0, &b0);
+            rk->passes++;
+        }
+        phi_free(rk->below);
+        rk->below = NULL;
+        rk->capbelow = rk->nbelow_loaded = 0;
+        if (rc)
+            return rc;
+    }
+    return one_pass(eh, rk, after, drop, 0, in_fd, out_fd, name, records, values, bytes_out);
+}
+
+/* A pass over the output: with mark, only sets the bitmap's bits of the
+ * records whose class is in the loaded part of the set. */
+static int one_pass(const void *eh, phi_risk *rk, phi_risk *after, int drop, int mark, int in_fd, int out_fd,
+                    const char *name, uint64_t *records, uint64_t *values, uint64_t *bytes_out)
+{
+    int rc = 0;
+    uint64_t idx = 0;
     int fd = dup(in_fd);
     FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
@@ -1317,7 +1395,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
         return phi_error(eh, PHICRYPT_EIO, "suppression: cannot read the output back (%s)", strerror(errno));
     }
     /* The result is counted again, with its own key and tables. */
-    phi_risk_tab *t2 = phi_risk_tab_new(after), *t1 = phi_risk_tab_new(rk);
+    phi_risk_tab *t2 = mark ? NULL : phi_risk_tab_new(after), *t1 = phi_risk_tab_new(rk);
     phi_reader rd;
     memset(&rd, 0, sizeof rd);
     rd.f = f;
@@ -1328,7 +1406,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
     phi_span *spans = NULL;
     size_t nspans = 0, cap_spans = 0;
     int first = 1;
-    if (!t1 || !t2)
+    if (!t1 || (!t2 && !mark))
         rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     if (rc == 0 && rk->fmt == PHICRYPT_DEID_CSV) {
         rc = phi_reader_csv_header(eh, &rd, &line);
@@ -1351,7 +1429,13 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
             uint8_t h[16];
             if ((rc = tuple_hash(eh, t1, s, n, h, 0)) != 0)
                 break;
-            int sup = below_has(rk, h);
+            uint64_t i = idx++;
+            if (mark) {
+                if (below_has(rk, h) && i <= rk->records_total)
+                    rk->bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+                continue;
+            }
+            int sup = rk->bitmap ? i <= rk->records_total && (rk->bitmap[i / 8] >> (i % 8) & 1) : below_has(rk, h);
             if (sup)
                 (*records)++;
             if (sup && drop)
@@ -1359,7 +1443,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
             if (rk->fmt == PHICRYPT_DEID_JSON && !first)
                 phi_sbuf_put(&ob, ",\n", 2);
             first = 0;
-            size_t mark = ob.len;
+            size_t at = ob.len;
             if (!sup) {
                 phi_sbuf_put(&ob, s, n);
             } else if (rk->fmt == PHICRYPT_DEID_BSON) {
@@ -1383,7 +1467,7 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
             } else if ((rc = sup_json(eh, rk, s, n, &ob, values)) != 0) {
                 break;
             }
-            if ((rc = phi_risk_add(eh, t2, ob.p + mark, ob.len - mark)) != 0)
+            if ((rc = phi_risk_add(eh, t2, ob.p + at, ob.len - at)) != 0)
                 break;
             if (rk->fmt == PHICRYPT_DEID_JSONL)
                 phi_sbuf_putc(&ob, '\n');
@@ -1402,7 +1486,9 @@ int phi_risk_suppress(const void *eh, phi_risk *rk, phi_risk *after, int drop, i
         if (rd.eof && rd.carry_len == 0)
             break;
     }
-    if (rc == 0 && rk->fmt == PHICRYPT_DEID_JSON)
+    if (mark)
+        ob.len = 0;
+    if (rc == 0 && rk->fmt == PHICRYPT_DEID_JSON && !mark)
         phi_sbuf_puts(&ob, "]\n");
     if (rc == 0 && ob.oom)
         rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");

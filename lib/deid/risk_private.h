@@ -90,10 +90,15 @@ typedef struct phi_risk {
     uint64_t spilled;
     int err;         /* a PHICRYPT_E* of a spill */
     char errmsg[256];
-    /* suppression: the sorted hashes of the classes below k */
+    /* suppression: the sorted hashes of the classes below k, in an
+     * unlinked file (below_fd); a part of them loaded (below); with more
+     * than the budget holds, a bit per record (bitmap) */
     int want_below;
+    int below_fd;
+    uint64_t nbelow, records_total, passes;
     uint8_t (*below)[16];
-    size_t nbelow, capbelow;
+    size_t nbelow_loaded, capbelow;
+    uint8_t *bitmap;
 } phi_risk;
 
 /* `tables`: how many tables will share the budget (workers + 1). */

@@ -144,8 +144,23 @@ static void date_text(char *tmp, size_t cap, int64_t ms)
     int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - day * 86400000;
     phi_civil_from_ms(day * 86400000, &y, &m, &d);
-    snprintf(tmp, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
-             (int)(rem / 1000 % 60), (int)(rem % 1000));
+    if (y < 0 || y > 9999 || cap < 25) {
+        snprintf(tmp, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000),
+                 (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
+        return;
+    }
+    /* By hand: this runs once per date per record. */
+    int f[7] = { y, m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000) };
+    static const int w[7] = { 4, 2, 2, 2, 2, 2, 3 };
+    static const char sep[7] = { '-', '-', 'T', ':', ':', '.', 'Z' };
+    char *p = tmp;
+    for (int i = 0; i < 7; i++) {
+        for (int k = w[i] - 1, v = f[i]; k >= 0; k--, v /= 10)
+            p[k] = (char)('0' + v % 10);
+        p += w[i];
+        *p++ = sep[i];
+    }
+    *p = 0;
 }
 
 /* A BSON value, canonical: text for scalars (numbers by value, dates as
@@ -220,13 +235,19 @@ static size_t jws(const char *s, size_t n, size_t i)
 
 static int jskip_str(const char *s, size_t n, size_t *i)
 {
-    for (size_t j = *i + 1; j < n; j++) {
-        if (s[j] == '\\')
-            j++;
-        else if (s[j] == '"') {
-            *i = j + 1;
+    size_t j = *i + 1;
+    while (j < n) {
+        const char *q = memchr(s + j, '"', n - j);
+        if (!q)
+            return -1;
+        size_t e = (size_t)(q - s), b = e;
+        while (b > j && s[b - 1] == '\\')
+            b--;
+        if ((e - b) % 2 == 0) { /* not escaped */
+            *i = e + 1;
             return 0;
         }
+        j = e + 1;
     }
     return -1;
 }
@@ -382,6 +403,14 @@ static int canon_json(const void *eh, phi_risk_tab *t, const char *s, size_t v0,
             put_item(st, TAG_TEXT, tmp, strlen(tmp));
             return 0;
         }
+    }
+    if (l > 28 && memcmp(v, "{\"$date\":{\"$numberLong\":\"", 25) == 0 && memcmp(v + l - 3, "\"}}", 3) == 0 &&
+        isint(v + 25, l - 28)) {
+        char tmp[64];
+        long long ms = strtoll(v + 25, NULL, 10);
+        date_text(tmp, sizeof tmp, (int64_t)ms);
+        put_item(st, TAG_TEXT, tmp, strlen(tmp));
+        return 0;
     }
     if (l == 35 && memcmp(v, "{\"$oid\":\"", 9) == 0 && memcmp(v + 33, "\"}", 2) == 0) {
         char hex[24];

@@ -773,7 +773,6 @@ void phi_risk_tab_free(phi_risk_tab *t)
     phi_free(t->e);
     phi_free(t->missing);
     phi_csv_row_free(&t->row);
-    phi_sbuf_free(&t->scratch);
     phi_free(t);
 }
 

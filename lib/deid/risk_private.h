@@ -50,8 +50,6 @@ typedef struct phi_risk_tab {
     uint64_t records;
     uint64_t *missing; /* per quasi-identifier: records without a value */
     phi_csv_row row;   /* CSV scratch */
-    phi_sbuf scratch;  /* canonical values (wiped) */
-    int oom;
 } phi_risk_tab;
 
 /* A sorted run spilled to an unlinked temporary file. */

@@ -14,8 +14,8 @@
 
 static const char deid_usage[] =
     "Usage: phicrypt deid --policy POLICY.json --in FILE|- --out FILE|- [--format jsonl|json|bson|csv]\n"
-    "                     [--threads N] [--report REPORT.json] [--skip-bad] [--strict] [--delimiter C]\n"
-    "                     [--gate fail|warn|off] [--manifest FILE | --no-manifest] [--explain] [--dry-run]\n"
+    "                     [--threads N] [--report FILE] [--skip-bad] [--strict] [--delimiter C] [--gate M]\n"
+    "                     [--manifest FILE | --no-manifest] [--explain] [--dry-run] [--suppress-below-k] [--risk-memory N]\n"
     "\n"
     "De-identify an export (mongoexport JSON lines or --jsonArray, mongodump .bson, mongoexport CSV)\n"
     "with a policy. Only the values the policy targets are rewritten; every other byte is copied.\n"
@@ -38,7 +38,7 @@ static const char deid_usage[] =
     "                   output file (without it, each is a warning on stderr)\n"
     "  --delimiter C    CSV field separator: one character, or \\t (tab); default ','. A one-column\n"
     "                   header holding ';', '|' or a tab is refused unless the delimiter is given\n"
-    "  --gate MODE      residual-PHI gate: a value the policy transforms found anywhere in its\n"
+    "  --gate M         residual-PHI gate: a value the policy transforms found anywhere in its\n"
     "                   record's output is, with fail, an error (exit 1, no output; it names the\n"
     "                   field, class and place, never the value); warn: a warning. Default: fail\n"
     "                   with the Safe Harbor preset, else off\n"
@@ -48,6 +48,12 @@ static const char deid_usage[] =
     "  --explain        print per field path the rule that decided it (or why none), the action\n"
     "                   and the count, never values (stdout; stderr when --out is -)\n"
     "  --dry-run        --explain without writing any output (--out not needed)\n"
+    "  --suppress-below-k  with \"quasi_identifiers\" in the policy: a second pass replaces the\n"
+    "                   quasi-identifier values of records in classes smaller than k (\"*\" for a\n"
+    "                   string, null otherwise) and counts again; a suppressed record still alone\n"
+    "                   in a class (its missing values differ) is dropped. Needs a file --out\n"
+    "  --risk-memory N  memory of the risk report's class tables (bytes, or with K, M, G; default\n"
+    "                   64M); past it, keyed hashes spill to unlinked files beside the output\n"
     "\n"
     "A run ends with one line on stderr, terminal or not: the summary (records in and out, values\n"
     "rewritten, bad records, warnings), or the error. Warnings come before it: rules that matched\n"
@@ -60,7 +66,8 @@ static const char deid_usage[] =
 /* The rest of deid --help (one string would pass C's 4095-byte limit). */
 static const char deid_usage_policy[] =
     "Policy: {\"version\":1, \"unknown_fields\":\"error\"|\"drop\"|\"keep\", \"preset\":\"safe-harbor\",\n"
-    "         \"fields\": {\"PATH\": {\"action\": ACTION, ...options}}}\n"
+    "         \"fields\": {\"PATH\": {\"action\": ACTION, ...options}},\n"
+    "         \"quasi_identifiers\": [\"address.zip\", \"dob\", \"sex\"], \"k\": 5}   (risk report)\n"
     "  PATH     a.b, a.*.c (any key), a[].c (elements of array a)\n"
     "  ACTION   keep | drop | redact {with} | mask {keep_last, char}\n"
     "           encrypt {key_alt_name, algorithm: deterministic|random}   (CSFLE, queryable)\n"
@@ -95,7 +102,8 @@ static const char reid_usage[] =
 typedef struct dopts {
     const char *policy, *in, *out, *format, *report;
     unsigned threads;
-    int skip_bad, strict, delimiter, gate, no_manifest, explain, dry_run;
+    int skip_bad, strict, delimiter, gate, no_manifest, explain, dry_run, suppress;
+    size_t risk_memory;
     const char *manifest;
     cli_session_opts sess;
 } dopts;
@@ -136,6 +144,25 @@ static int store_gate(void *opts, const char *cmd, const char *v)
     return 0;
 }
 
+static int store_risk_memory(void *opts, const char *cmd, const char *v)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mul = 1;
+    if (*end == 'K' || *end == 'k')
+        mul = 1ull << 10;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1ull << 20;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1ull << 30;
+    if (mul > 1)
+        end++;
+    if (!*v || *v == '-' || *end || n == 0 || n > (1ull << 40) / mul || n * mul < 4096)
+        return cli_usage_error(cmd, "--risk-memory needs a size of at least 4096 bytes (e.g. 64M)");
+    ((dopts *)opts)->risk_memory = (size_t)(n * mul);
+    return 0;
+}
+
 /* deid and reid take the same options (reid ignores none: --strict and --skip-bad apply to its reading). */
 static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_STR(dopts, "in", in),
@@ -151,6 +178,8 @@ static const cli_option options[] = { CLI_OPT_STR(dopts, "policy", policy),
                                       CLI_OPT_FLAG(dopts, "no-manifest", no_manifest),
                                       CLI_OPT_FLAG(dopts, "explain", explain),
                                       CLI_OPT_FLAG(dopts, "dry-run", dry_run),
+                                      CLI_OPT_FLAG(dopts, "suppress-below-k", suppress),
+                                      CLI_OPT_FN("risk-memory", store_risk_memory),
                                       CLI_OPT_SESSION(dopts, sess),
                                       CLI_OPT_STR(dopts, "ns", sess.ns),
                                       CLI_OPT_END };
@@ -175,6 +204,10 @@ static int parse(int argc, char **argv, dopts *o, const cli_command *spec)
         o->out = "/dev/null"; /* a device is written in place: nothing is kept */
     if (!o->policy || !o->in || !o->out)
         return cli_usage_error(spec->name, "--policy, --in and --out are required");
+    if (o->suppress && spec != &cli_spec_deid)
+        return cli_usage_error(spec->name, "--suppress-below-k is a deid option");
+    if (o->suppress && o->dry_run)
+        return cli_usage_error(spec->name, "--suppress-below-k rewrites the output: not with --dry-run");
     return 0;
 }
 
@@ -247,6 +280,53 @@ static void show_summary(const char *cmd, const dopts *o, const phicrypt_buf *re
             (long long)in, (long long)out, (long long)bad, bad && o->skip_bad ? " (skipped)" : "", (long long)changed,
             strcmp(cmd, "reid") == 0 ? "processed" : "de-identified", (long long)unknown, (long long)unmatched,
             (long long)warnings, secs);
+}
+
+/* The risk report in one line (counts only), before the run's summary. */
+static void show_risk(const char *cmd, const phicrypt_buf *rep)
+{
+    bson_error_t err;
+    bson_t *b = rep->data ? bson_new_from_json(rep->data, (ssize_t)rep->len, &err) : NULL;
+    bson_iter_t it, r, s;
+    if (!b)
+        return;
+    if (bson_iter_init_find(&it, b, "risk") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &r)) {
+        long long k = 0, recs = 0, classes = 0, kmin = 0, below = 0, unique = 0, srec = -1, sval = 0, after = 0,
+                  dropped = 0;
+        double share = 0;
+        while (bson_iter_next(&r)) {
+            const char *key = bson_iter_key(&r);
+            if (BSON_ITER_HOLDS_NUMBER(&r)) {
+                long long v = bson_iter_as_int64(&r);
+                if (strcmp(key, "k") == 0) k = v;
+                else if (strcmp(key, "records") == 0) recs = v;
+                else if (strcmp(key, "classes") == 0) classes = v;
+                else if (strcmp(key, "k_min") == 0) kmin = v;
+                else if (strcmp(key, "records_below_k") == 0) below = v;
+                else if (strcmp(key, "unique_records") == 0) unique = v;
+                if (strcmp(key, "share_below_k") == 0) share = bson_iter_as_double(&r);
+            } else if (strcmp(key, "suppression") == 0 && BSON_ITER_HOLDS_DOCUMENT(&r) && bson_iter_recurse(&r, &s)) {
+                while (bson_iter_next(&s)) {
+                    if (strcmp(bson_iter_key(&s), "records") == 0) srec = bson_iter_as_int64(&s);
+                    else if (strcmp(bson_iter_key(&s), "values") == 0) sval = bson_iter_as_int64(&s);
+                    else if (strcmp(bson_iter_key(&s), "records_dropped") == 0) dropped = bson_iter_as_int64(&s);
+                    else if (strcmp(bson_iter_key(&s), "after") == 0 && BSON_ITER_HOLDS_DOCUMENT(&s)) {
+                        bson_iter_t a;
+                        if (bson_iter_recurse(&s, &a) && bson_iter_find(&a, "records_below_k"))
+                            after = bson_iter_as_int64(&a);
+                    }
+                }
+            }
+        }
+        fprintf(stderr, "phicrypt %s: risk: k=%lld: %lld records in %lld classes, k_min %lld, %lld records (%.2f%%) "
+                        "in classes below k, %lld unique",
+                cmd, k, recs, classes, kmin, below, share * 100.0, unique);
+        if (srec >= 0)
+            fprintf(stderr, "; suppressed %lld values in %lld records (%lld of them dropped), %lld records below k after",
+                    sval, srec, dropped, after);
+        fputc('\n', stderr);
+    }
+    bson_destroy(b);
 }
 
 /* --report on failure: the library's report when the run got that far,
@@ -362,6 +442,8 @@ static int run(int argc, char **argv, int reid)
     opts.strict = o.strict;
     opts.csv_delimiter = o.delimiter;
     opts.gate = (phicrypt_deid_gate)o.gate;
+    opts.suppress_below_k = o.suppress;
+    opts.risk_memory = o.risk_memory;
     opts.warn = show_warning;
     cli_progress pr;
     int tty = isatty(STDERR_FILENO) && strcmp(o.out, "-") != 0;
@@ -425,6 +507,7 @@ static int run(int argc, char **argv, int reid)
     } else if (write_manifest(ph, &o, pol, pol_text, &rep) != EXIT_OK) {
         status = EXIT_ERR; /* its error is the last line */
     } else {
+        show_risk(cmd, &rep);
         show_summary(cmd, &o, &rep);
     }
     if (o.report && write_report(cmd, o.report, &rep, err) != EXIT_OK)

@@ -17,7 +17,8 @@
  *  "preset": "safe-harbor",                       (optional)
  *  "fields": {"name": {"action": "redact"},
  *             "visits[].date": {"action": "generalize", "to": "year"},
- *             "notes": {"action": "scrub"}}}
+ *             "notes": {"action": "scrub"}},
+ *  "quasi_identifiers": ["address.zip", "dob", "sex"], "k": 5}   (optional: the risk report)
  * @endcode
  * See docs/deid.md for every action and the Safe Harbor mapping.
  *
@@ -60,8 +61,8 @@ typedef void (*phicrypt_deid_progress_fn)(void *user, uint64_t records, uint64_t
  */
 typedef void (*phicrypt_deid_warn_fn)(void *user, const char *message);
 
-/** Version of ::phicrypt_deid_opts this header describes (1 and 2 are still accepted: their fields only). */
-#define PHICRYPT_DEID_OPTS_VERSION 3
+/** Version of ::phicrypt_deid_opts this header describes (1 to 3 are still accepted: their fields only). */
+#define PHICRYPT_DEID_OPTS_VERSION 4
 
 /**
  * @brief The residual-PHI gate of a run (::phicrypt_deid_opts.gate).
@@ -99,11 +100,21 @@ typedef struct phicrypt_deid_opts {
     void *warn_user;                 /**< passed to @c warn */
     /* version 3 */
     phicrypt_deid_gate gate;         /**< the residual-PHI gate (deid only; reid never checks) */
+    /* version 4 */
+    int suppress_below_k;            /**< nonzero: with the policy's "quasi_identifiers", a second pass over
+                                          the output replaces the quasi-identifier values of every record in
+                                          a class smaller than k (the string "*" for a string value, null for
+                                          any other; a missing value stays missing; CSV cells: "*") and
+                                          counts the result again; needs a file output */
+    size_t risk_memory;              /**< bytes the risk report's class tables may use in all (0: 64 MiB,
+                                          at least 4096); past it, sorted runs of keyed hashes are
+                                          spilled to unlinked temporary files beside the output (TMPDIR
+                                          for a stream) */
 } phicrypt_deid_opts;
 
 /** Static initialiser: format from the extension, one thread, stop at the first bad record. */
 #define PHICRYPT_DEID_OPTS_INIT                                                                                    \
-    { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL, 0, 0, NULL, NULL, PHICRYPT_DEID_GATE_DEFAULT }
+    { PHICRYPT_DEID_OPTS_VERSION, PHICRYPT_DEID_AUTO, 1, 0, NULL, NULL, 0, 0, NULL, NULL, PHICRYPT_DEID_GATE_DEFAULT, 0, 0 }
 
 /** Largest record the engine accepts (16 MiB, MongoDB's document limit). */
 #define PHICRYPT_DEID_MAX_RECORD (16u * 1024u * 1024u)
@@ -144,7 +155,12 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p);
  *   "unknown_fields": [...], "unmatched_rules": [{"path", "action"}], "warnings": [...],
  *   "bad_records": [{"record", "line"|"offset", "reason"}], "gate": {"mode",
  *   "records_checked", "values_checked", "hits", "findings": [{"record",
- *   "line"|"offset", "path", "class", "found_at"}]}}`. Also filled on
+ *   "line"|"offset", "path", "class", "found_at"}]}, "risk": {"k",
+ *   "quasi_identifiers": [{"path", "missing"}], "records", "classes", "k_min",
+ *   "classes_below_k", "records_below_k", "share_below_k", "unique_records",
+ *   "k_anonymous", "histogram": [{"size", "classes"}], "memory_budget",
+ *   "spilled_runs", "suppression": null | {"marker", "records", "values",
+ *   "after": {...}}} (null without "quasi_identifiers")}`. Also filled on
  *   failure once the input is open (`"completed": false`, `"error"`):
  *   dispose it whatever the return code.
  * @param in_path  input file, or "-" for standard input.

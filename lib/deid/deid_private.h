@@ -150,6 +150,10 @@ struct phicrypt_deid_policy {
     char *scrub_key;       /* key of the first keyed scrub (for consistent tokens), or NULL */
     int ref_y, ref_m, ref_d; /* "reference_date" (default: the day the policy was made), for ages */
     int64_t young_ms;        /* dates from here on (1 January, reference year - 89) imply no age of 90+ */
+    /* The risk report (risk_private.h): "quasi_identifiers" and "k". */
+    struct phi_risk_qi *qi;
+    size_t nqi;
+    uint64_t risk_k;
 };
 
 /* The Safe Harbor action for a field called `name` (last key of its path),

@@ -21,6 +21,7 @@
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
 #include "deid/gate_private.h"
+#include "deid/risk_private.h"
 
 #define BATCH_BYTES (1u << 20)
 
@@ -61,6 +62,7 @@ typedef struct run {
     phi_gate_key gate_key;
     uint64_t gate_records, gate_values, gate_hits;
     phi_sbuf gate_found;
+    phi_risk *risk; /* the risk report (risk.c), or NULL */
 } run;
 
 static const char *fmt_name(int f)
@@ -161,7 +163,7 @@ static int gate_check(run *ru, slot *sl, phi_deid_rec *rec, const phi_span *sp, 
 
 /* Rewrites every record of a batch; a bad record stops the batch (or is
  * listed and skipped with skip_bad). */
-static void process(run *ru, slot *sl, const void *eh)
+static void process(run *ru, slot *sl, const void *eh, phi_risk_tab *rt)
 {
     phi_deid_rec rec;
     memset(&rec, 0, sizeof rec);
@@ -223,6 +225,12 @@ static void process(run *ru, slot *sl, const void *eh)
         }
         if (rc == 0 && rec.gate && gate_check(ru, sl, &rec, sp, mark))
             break;
+        /* The risk report counts the record as written: its values after
+         * de-identification (a JSON array's separator is not part of it). */
+        if (rc == 0 && rt) {
+            size_t at = ru->fmt == PHICRYPT_DEID_JSON ? mark + 2 : mark;
+            rc = phi_risk_add(eh, rt, sl->out.p + at, sl->out.len - at);
+        }
         if (rc) {
             sl->rc = rc;
             snprintf(sl->msg, sizeof sl->msg, "%s", phi_error_message(eh));
@@ -260,6 +268,15 @@ static void *worker(void *arg)
 {
     run *ru = arg;
     int eh; /* this worker's error handle */
+    phi_risk_tab *rt = NULL;
+    if (ru->risk && !(rt = phi_risk_tab_new(ru->risk))) {
+        pthread_mutex_lock(&ru->risk->mu);
+        if (!ru->risk->err) {
+            ru->risk->err = PHICRYPT_ENOMEM;
+            snprintf(ru->risk->errmsg, sizeof ru->risk->errmsg, "out of memory");
+        }
+        pthread_mutex_unlock(&ru->risk->mu);
+    }
     pthread_mutex_lock(&ru->mu);
     for (;;) {
         slot *best = NULL;
@@ -274,13 +291,15 @@ static void *worker(void *arg)
         }
         best->state = SLOT_BUSY;
         pthread_mutex_unlock(&ru->mu);
-        process(ru, best, &eh);
+        process(ru, best, &eh, rt);
         phi_error_clear(&eh);
         pthread_mutex_lock(&ru->mu);
         best->state = SLOT_DONE;
         pthread_cond_broadcast(&ru->cv);
     }
     pthread_mutex_unlock(&ru->mu);
+    if (rt)
+        phi_risk_tab_done(rt); /* merged by the calling thread at the end */
     return NULL;
 }
 
@@ -370,7 +389,8 @@ static int out_open(const void *eh, outf *o, const char *path)
     if (!dir)
         return phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
 #ifdef O_TMPFILE
-    o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    /* Read and write: the suppression pass reads it back. */
+    o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (o->fd >= 0)
         o->tmpfile = 1;
 #endif
@@ -472,6 +492,26 @@ static int out_commit(const void *eh, outf *o)
     return rc;
 }
 
+/* One pass of the suppression (risk.c) from the output written so far to
+ * a fresh temporary file, which then becomes the output. */
+static int risk_pass(const void *eh, outf *out, const char *out_path, phi_risk *rk, phi_risk *after, int drop,
+                     const char *name, uint64_t *records, uint64_t *values)
+{
+    outf o2;
+    uint64_t bytes = 0;
+    int rc = out_open(eh, &o2, out_path);
+    if (rc == 0)
+        rc = phi_risk_suppress(eh, rk, after, drop, out->fd, o2.fd, name, records, values, &bytes);
+    if (rc) {
+        out_abort(&o2);
+        return rc;
+    }
+    out_abort(out);
+    *out = o2;
+    out->bytes = bytes;
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -547,7 +587,7 @@ static void end_warnings(const run *ru, const phi_deid_stats *st, const unsigned
 
 static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const phi_deid_stats *st,
                         unsigned threads, uint64_t rin, uint64_t rout, uint64_t bin, uint64_t bout, double secs,
-                        const char *error, const unsigned char *hit, const warns *w)
+                        const char *error, const unsigned char *hit, const warns *w, const phi_sbuf *risk)
 {
     phi_sbuf b = { 0 };
     phi_sbuf_printf(&b, "{\"operation\":\"%s\",\"completed\":%s,", ru->reid ? "reid" : "deid", error ? "false" : "true");
@@ -606,6 +646,11 @@ static int build_report(const void *eh, phicrypt_buf *rep, const run *ru, const 
         if (ru->gate_found.len)
             phi_sbuf_put(&b, ru->gate_found.p, ru->gate_found.len);
         phi_sbuf_puts(&b, "]}");
+        phi_sbuf_puts(&b, ",\"risk\":");
+        if (risk && risk->len)
+            phi_sbuf_put(&b, risk->p, risk->len);
+        else
+            phi_sbuf_puts(&b, "null");
     }
     if (ru->pol->safe_harbor) /* the day ages are counted to (birth years of 90+) */
         phi_sbuf_printf(&b, ",\"reference_date\":\"%04d-%02d-%02d\"", ru->pol->ref_y, ru->pol->ref_m, ru->pol->ref_d);
@@ -642,6 +687,14 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         gate = p && p->safe_harbor ? PHICRYPT_DEID_GATE_FAIL : PHICRYPT_DEID_GATE_OFF;
     if (reid)
         gate = PHICRYPT_DEID_GATE_OFF;
+    int v4 = opts->version >= 4, suppress = v4 && opts->suppress_below_k;
+    size_t risk_memory = v4 ? opts->risk_memory : 0;
+    if (suppress && (reid || !p || !p->nqi))
+        return phi_error(eh, PHICRYPT_EINVAL, "suppress_below_k: %s", reid ? "deid only"
+                         : "the policy names no \"quasi_identifiers\" (the fields whose classes it counts)");
+    if (suppress && (strcmp(out_path, "-") == 0 || fd_path(out_path) >= 0))
+        return phi_error(eh, PHICRYPT_EINVAL, "suppress_below_k: needs an output file (a second pass reads the "
+                                              "output back), not a stream");
     /* A report is written on failure too ("completed": false): a stale one
      * from an earlier call must not be read as this call's (nor leak). */
     phicrypt_buf_dispose(report);
@@ -726,14 +779,40 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         phi_sbuf_free(&w.buf);
         return rc;
     }
+    if (suppress && out.direct) {
+        out_abort(&out);
+        if (rd.f != stdin)
+            fclose(rd.f);
+        phi_sbuf_free(&w.buf);
+        return phi_error(eh, PHICRYPT_EINVAL, "%s: suppress_below_k needs a regular output file (a second pass "
+                                              "reads the output back), not a device or FIFO", out_path);
+    }
+    /* The risk report: per-worker tables under one memory budget. */
+    phi_risk risk_st;
+    phi_risk_tab *main_rt = NULL;
+    phi_risk_res risk_res, risk_after;
+    phi_sbuf risk_json = { 0 };
+    memset(&risk_st, 0, sizeof risk_st);
+    memset(&risk_res, 0, sizeof risk_res);
+    memset(&risk_after, 0, sizeof risk_after);
+    uint64_t sup_records = 0, sup_values = 0, sup_dropped = 0;
+    int risk_done = 0;
+    if (!reid && p->nqi) {
+        ru.risk = &risk_st;
+        /* One table per worker (the calling thread's own when it is the only one). */
+        if ((rc = phi_risk_init(eh, &risk_st, p, fmt, risk_memory, threads, out_path)) == 0 && threads <= 1 &&
+            !(main_rt = phi_risk_tab_new(&risk_st)))
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+        risk_st.want_below = suppress;
+    }
     size_t nslots = threads > 1 ? 2 * threads : 1, nr = p->nrules ? p->nrules : 1;
     ru.slots = phi_calloc(nslots, sizeof *ru.slots);
     ru.nslots = nslots;
     unsigned char *hit = phi_calloc(nr, 1);
     for (size_t i = 0; ru.slots && i < nslots; i++)
         if (!(ru.slots[i].hit = phi_calloc(nr, 1)))
-            rc = PHICRYPT_ENOMEM;
-    if (rc || !ru.slots || !hit)
+            rc = rc ? rc : PHICRYPT_ENOMEM;
+    if (rc == PHICRYPT_ENOMEM || !ru.slots || !hit)
         rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
     /* The header of a CSV file is read and rewritten before any batch. */
     if (rc == 0 && fmt == PHICRYPT_DEID_CSV) {
@@ -758,6 +837,8 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
                                 &hout);
         if (rc == 0)
             rc = out_write(eh, &out, hout.p, hout.len);
+        if (rc == 0 && ru.risk)
+            phi_risk_set_csv(ru.risk, &ru.cols);
         phi_sbuf_free(&line);
         phi_sbuf_free(&hout);
     }
@@ -815,7 +896,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
                 pthread_cond_broadcast(&ru.cv);
                 pthread_mutex_unlock(&ru.mu);
             } else {
-                process(&ru, sl, eh);
+                process(&ru, sl, eh, main_rt);
                 sl->state = SLOT_DONE;
             }
             if (rd.eof && rd.carry_len == 0)
@@ -875,6 +956,61 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     pthread_mutex_destroy(&ru.mu);
     pthread_cond_destroy(&ru.cv);
 
+    /* The risk report, over every worker's classes; then the suppression
+     * pass, from the output written so far to a second temporary file that
+     * becomes the output instead (nothing partial either way). */
+    if (main_rt) {
+        phi_risk_tab_done(main_rt);
+        main_rt = NULL;
+    }
+    if (rc == 0 && ru.risk) {
+        rc = phi_risk_finish(eh, ru.risk, &risk_res);
+        risk_done = rc == 0;
+    }
+    if (rc == 0 && ru.risk && suppress) {
+        /* Pass 2 replaces the values of the records below k. Records that
+         * stay in classes below k after it differ only in which
+         * quasi-identifiers are missing (a missing value stays missing):
+         * pass 3 leaves those records out, so no class below k remains. */
+        phi_risk a1, a2;
+        phi_risk_res r1;
+        int have_a2 = 0;
+        memset(&r1, 0, sizeof r1);
+        rc = phi_risk_init(eh, &a1, p, fmt, risk_memory, 1, out_path);
+        a1.want_below = 1;
+        if (rc == 0 && fmt == PHICRYPT_DEID_CSV)
+            phi_risk_set_csv(&a1, &ru.cols);
+        if (rc == 0)
+            rc = risk_pass(eh, &out, out_path, ru.risk, &a1, 0, ru.in_name, &sup_records, &sup_values);
+        if (rc == 0)
+            rc = phi_risk_finish(eh, &a1, &r1);
+        if (rc == 0 && r1.records_below_k) {
+            uint64_t nv = 0;
+            have_a2 = 1;
+            rc = phi_risk_init(eh, &a2, p, fmt, risk_memory, 1, out_path);
+            if (rc == 0 && fmt == PHICRYPT_DEID_CSV)
+                phi_risk_set_csv(&a2, &ru.cols);
+            if (rc == 0)
+                rc = risk_pass(eh, &out, out_path, &a1, &a2, 1, ru.in_name, &sup_dropped, &nv);
+            if (rc == 0)
+                rc = phi_risk_finish(eh, &a2, &risk_after);
+            records_out -= sup_dropped;
+        } else if (rc == 0) {
+            risk_after = r1;
+            memset(&r1, 0, sizeof r1);
+        }
+        phi_risk_res_free(&r1);
+        phi_risk_free(&a1);
+        if (have_a2)
+            phi_risk_free(&a2);
+    }
+    if (risk_done) {
+        phi_risk_report(&risk_json, ru.risk, &risk_res, rc == 0 && suppress ? &risk_after : NULL, sup_records,
+                        sup_values, sup_dropped);
+        if (rc == 0 && risk_json.oom)
+            rc = phi_error(eh, PHICRYPT_ENOMEM, "out of memory");
+    }
+
     size_t unmatched = 0, kept = 0;
     /* Only a whole run can tell a rule matched nothing; reid reads
      * deid's output, where dropped fields are gone by design. */
@@ -899,7 +1035,7 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
         warn_fn(opts->warn_user, m);
     if (report) {
         int brc = build_report(eh, report, &ru, &all, threads, records_in, records_out, rd.byte, out.bytes,
-                               now_s() - t0, rc ? err : NULL, ended ? hit : NULL, &w);
+                               now_s() - t0, rc ? err : NULL, ended ? hit : NULL, &w, &risk_json);
         if (rc == 0)
             rc = brc;
         else if (brc)
@@ -920,6 +1056,13 @@ static int run_file(phicrypt_t *ph, phicrypt_buf *report, const phicrypt_deid_po
     phi_sbuf_free(&ru.gate_found);
     phi_wipe(&ru.gate_key, sizeof ru.gate_key);
     phi_stats_free(&all);
+    if (main_rt)
+        phi_risk_tab_free(main_rt);
+    if (ru.risk)
+        phi_risk_free(ru.risk);
+    phi_risk_res_free(&risk_res);
+    phi_risk_res_free(&risk_after);
+    phi_sbuf_free(&risk_json);
     phi_csv_cols_free(&ru.cols);
     if (rd.carry)
         phi_wipe_free(rd.carry, rd.carry_cap);

@@ -8,6 +8,7 @@
 #include "core/json_private.h"
 #include "core/mem_private.h"
 #include "deid/deid_private.h"
+#include "deid/risk_private.h"
 
 static const char *const act_names[PHI_ACT_COUNT + 1] = {
     "keep", "drop", "redact", "mask", "encrypt", "tokenize", "pseudonymize", "generalize", "date_shift",
@@ -52,6 +53,7 @@ void phicrypt_deid_policy_free(phicrypt_deid_policy *p)
     for (int i = 0; i < PHI_ACT_COUNT; i++)
         rule_free(&p->preset_rules[i]);
     phi_free(p->scrub_key);
+    phi_risk_qi_free(p);
     phi_free(p);
 }
 
@@ -358,6 +360,17 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
             else
                 phi_civil_from_ms(ms, &p->ref_y, &p->ref_m, &p->ref_d);
             have_ref = 1;
+        } else if (strcmp(k, "quasi_identifiers") == 0) {
+            rc = phi_risk_parse_qi(eh, &it, p);
+        } else if (strcmp(k, "k") == 0) {
+            if (!BSON_ITER_HOLDS_INT32(&it) && !BSON_ITER_HOLDS_INT64(&it))
+                rc = phi_error(eh, PHICRYPT_EINVAL, "k: must be an integer of at least 2 (the smallest class size "
+                                                    "the risk report accepts)");
+            else if (bson_iter_as_int64(&it) < 2 || bson_iter_as_int64(&it) > 1000000000)
+                rc = phi_error(eh, PHICRYPT_EINVAL, "k: must be from 2 to 1000000000 (got %lld)",
+                               (long long)bson_iter_as_int64(&it));
+            else
+                p->risk_k = (uint64_t)bson_iter_as_int64(&it);
         } else if (strcmp(k, "preset") == 0) {
             if (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "safe-harbor") != 0)
                 rc = phi_error(eh, PHICRYPT_EINVAL, "preset: the only preset is \"safe-harbor\"");
@@ -401,7 +414,8 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
                         rc = phi_error(eh, PHICRYPT_EINVAL, "%s: given twice", loc);
             }
         } else {
-            static const char *const top[] = { "version", "unknown_fields", "preset", "fields", "reference_date", NULL };
+            static const char *const top[] = { "version", "unknown_fields", "preset", "fields", "reference_date",
+                                               "quasi_identifiers", "k", NULL };
             const char *s = phi_suggest(k, top);
             rc = phi_error(eh, PHICRYPT_EINVAL, "%s: unknown policy member%s%s%s", k, s ? " (did you mean '" : "",
                            s ? s : "", s ? "'?)" : "");
@@ -415,6 +429,10 @@ int phicrypt_deid_policy_new(phicrypt_deid_policy **out, phicrypt_t *ph, const c
     p->young_ms = phi_ms_from_civil(p->ref_y - 89, 1, 1); /* years after ref_y - 90 */
     if (rc == 0 && !have_version)
         rc = phi_error(eh, PHICRYPT_EINVAL, "version: missing (must be 1)");
+    if (rc == 0 && p->risk_k && !p->nqi)
+        rc = phi_error(eh, PHICRYPT_EINVAL, "k: needs \"quasi_identifiers\" (the fields whose combinations it limits)");
+    if (rc == 0 && p->nqi && !p->risk_k)
+        p->risk_k = PHI_RISK_DEFAULT_K;
     if (rc == 0 && !have_fields && !p->safe_harbor)
         rc = phi_error(eh, PHICRYPT_EINVAL, "fields: missing (and no preset)");
     for (size_t i = 0; rc == 0 && i < p->nrules; i++) {

@@ -1134,7 +1134,8 @@ int phi_risk_finish(const void *eh, phi_risk *rk, phi_risk_res *res)
         for (size_t s = 1; rc == 0 && s < 4096; s++)
             if (c->small[s])
                 res->hist[res->nhist++] = (phi_risk_hist){ s, c->small[s] };
-        qsort(c->big, c->nbig, sizeof *c->big, hist_cmp);
+        if (c->nbig) /* qsort's base may not be NULL, even for 0 elements */
+            qsort(c->big, c->nbig, sizeof *c->big, hist_cmp);
         for (size_t i = 0; rc == 0 && i < c->nbig; i++)
             res->hist[res->nhist++] = c->big[i];
     }
